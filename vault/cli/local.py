@@ -1,0 +1,155 @@
+"""Commands that work on a local data directory: ``init`` and ``fsck``."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vault.cli.prompts import read_passphrase
+from vault.initialise import init_vault
+from vault.instance import Vault
+from vault.services import fsck as fsck_service
+from vault.settings import Settings
+
+__all__ = ["register"]
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Vault data directory [env: VAULT_DATA_DIR; default: ./vault-data].",
+        show_default=False,
+    ),
+]
+PassphraseFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--passphrase-file",
+        help="Read the passphrase from the first line of this file instead of prompting.",
+    ),
+]
+
+
+def load_settings(data_dir: Path | None) -> Settings:
+    return Settings.from_environ(os.environ, data_dir=data_dir)
+
+
+def init(
+    admin: Annotated[str, typer.Option("--admin", help="Username of the first administrator.")],
+    data_dir: DataDir = None,
+    passphrase_file: PassphraseFile = None,
+    recovery_shares: Annotated[
+        int | None, typer.Option("--recovery-shares", help="How many recovery shares (n).")
+    ] = None,
+    recovery_threshold: Annotated[
+        int | None,
+        typer.Option("--recovery-threshold", help="How many shares rebuild the key (k)."),
+    ] = None,
+    recovery_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--recovery-out",
+            help="Write each share to its own file (mode 0600) in this directory "
+            "instead of printing them.",
+        ),
+    ] = None,
+) -> None:
+    """Create a new vault: data directory, database, first administrator, recovery shares."""
+    settings = load_settings(data_dir).with_overrides(
+        recovery_shares=recovery_shares, recovery_threshold=recovery_threshold
+    )
+    settings.validate()
+    if settings.recovery_threshold == 1:
+        Console(stderr=True).print(
+            "[bold red]warning[/]: a recovery threshold of 1 puts every document in the hands "
+            "of whoever holds the single share"
+        )
+    passphrase = read_passphrase(passphrase_file, confirm=True, label=f"Passphrase for {admin}")
+    result = init_vault(settings, admin=admin, passphrase=passphrase, recovery_out=recovery_out)
+    out = Console()
+    err = Console(stderr=True)
+    err.print(f"Created a vault in {settings.data_dir} with administrator [bold]{admin}[/].")
+    count = len(result.mnemonics)
+    if result.share_files:
+        err.print(
+            f"Wrote {count} recovery shares (any {result.threshold} rebuild the key) to "
+            f"{recovery_out}:"
+        )
+        for path in result.share_files:
+            err.print(f"  {path}")
+        err.print("Give each share to a different person and delete these files.")
+    else:
+        err.print(
+            f"[bold yellow]Recovery shares[/] — any {result.threshold} of these {count} rebuild "
+            "the organisation recovery key. They are shown this once and stored nowhere: give "
+            "each to a different person."
+        )
+        for number, mnemonic in enumerate(result.mnemonics, start=1):
+            out.print(f"share {number}/{count}: {mnemonic}", soft_wrap=True, highlight=False)
+    err.print(f"Check it with: vault fsck --data-dir {settings.data_dir}")
+
+
+def fsck(
+    data_dir: DataDir = None,
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Remove orphan blobs and rows whose blob is gone.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Check that the database and the blob store agree (exit 1 if they do not)."""
+    settings = load_settings(data_dir)
+    vault = Vault.open(settings)
+    try:
+        report = fsck_service.check(vault.engine, vault.blobs, repair=repair)
+    finally:
+        vault.close()
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "clean": report.clean,
+                    "repaired": report.repaired,
+                    "documents": report.documents,
+                    "blobs": report.blobs,
+                    "orphan_blobs": report.orphan_blobs,
+                    "recent_orphan_blobs": report.recent_orphans,
+                    "partial_files": report.partial_files,
+                    "missing_blobs": [str(d) for d in report.missing_blobs],
+                },
+                indent=2,
+            )
+        )
+    else:
+        _print_report(report)
+    if not report.clean and not repair:
+        raise typer.Exit(1)
+
+
+def _print_report(report: fsck_service.FsckReport) -> None:
+    console = Console()
+    console.print(f"{report.documents} documents, {report.blobs} blobs")
+    if report.clean and not report.recent_orphans:
+        console.print("[green]ok[/]: every document has its blob and every blob its document")
+        return
+    table = Table("problem", "id", "action")
+    done = "removed" if report.repaired else "run with --repair to remove"
+    for blob_id in report.orphan_blobs:
+        table.add_row("orphan blob", blob_id, done)
+    for name in report.partial_files:
+        table.add_row("unfinished write", name, done)
+    for doc_id in report.missing_blobs:
+        table.add_row("document without blob", str(doc_id), done)
+    for blob_id in report.recent_orphans:
+        table.add_row("recent orphan blob", blob_id, "kept: may be an upload in progress")
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(init)
+    app.command()(fsck)

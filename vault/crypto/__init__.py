@@ -1,0 +1,146 @@
+"""The vault's cryptography: a handful of safe operations, every choice made for the caller.
+
+- ``new_data_key`` / ``encrypt_stream`` / ``decrypt_stream``: a document's content as a
+  segmented AES-256-GCM stream under a fresh 256-bit data key (``docs/format.md`` §2).
+- ``generate_private_key`` / ``wrap_key`` / ``unwrap_key``: a data key wrapped for each reader
+  with HPKE (RFC 9180, ML-KEM-768 + X25519, HKDF-SHA256, AES-256-GCM), bound to the subject and
+  the recipient (§3).
+- ``derive_passphrase_keys`` / ``seal_private_key`` / ``open_private_key``: a user's private key
+  sealed under Argon2id (§4).
+- ``seal_record`` / ``open_record``: small sensitive records sealed under a key derived from a
+  data key (§5).
+
+This package is the only place in Source Vault that imports ``cryptography.hazmat``. Every way a
+ciphertext can be wrong raises ``vault.errors.IntegrityError``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from uuid import UUID
+
+from vault.crypto import _keys, _passphrase, _sealed, _stream
+from vault.crypto._keys import PrivateKey, PublicKey
+from vault.crypto._passphrase import Argon2Params, PassphraseKeys
+from vault.crypto._stream import DEFAULT_SEGMENT_SIZE, HEADER_SIZE, ciphertext_size
+from vault.errors import IntegrityError
+
+__all__ = [
+    "DEFAULT_SEGMENT_SIZE",
+    "HEADER_SIZE",
+    "Argon2Params",
+    "PassphraseKeys",
+    "PrivateKey",
+    "PublicKey",
+    "ciphertext_size",
+    "decrypt_stream",
+    "derive_passphrase_keys",
+    "encrypt_stream",
+    "generate_private_key",
+    "new_data_key",
+    "new_passphrase_salt",
+    "open_private_key",
+    "open_record",
+    "seal_private_key",
+    "seal_record",
+    "unwrap_key",
+    "wrap_key",
+]
+
+
+def new_data_key() -> bytes:
+    """A fresh random 256-bit key for one document (or one source's identity notes)."""
+    return os.urandom(32)
+
+
+def encrypt_stream(
+    data_key: bytes,
+    document_id: UUID,
+    chunks: Iterable[bytes],
+    *,
+    segment_size: int = DEFAULT_SEGMENT_SIZE,
+) -> Iterator[bytes]:
+    """Encrypt plaintext chunks of any size into the content format, lazily.
+
+    Yields the header and then one sealed segment at a time; holds at most one segment of
+    plaintext in memory.
+    """
+    return _stream.encrypt_segments(
+        data_key,
+        document_id,
+        chunks,
+        segment_size=segment_size,
+        salt=os.urandom(_stream.SALT_SIZE),
+        nonce_prefix=os.urandom(_stream.NONCE_PREFIX_SIZE),
+    )
+
+
+def decrypt_stream(data_key: bytes, document_id: UUID, chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Decrypt a content stream lazily, yielding each segment's plaintext once it authenticates.
+
+    Raises ``IntegrityError`` (with a ``reason``) for a stream that was truncated, reordered,
+    spliced, moved to another document or altered in any bit; bytes of a segment that failed
+    are never yielded. A consumer that must not act on a partial plaintext has to buffer or
+    discard what it received before the error.
+    """
+    return _stream.decrypt_segments(data_key, document_id, chunks)
+
+
+def generate_private_key() -> PrivateKey:
+    """A new reader key pair from a fresh random seed."""
+    return PrivateKey(os.urandom(_keys.SEED_SIZE))
+
+
+def wrap_key(key: bytes, recipient: PublicKey, *, kind: str, subject_id: UUID) -> bytes:
+    """Wrap a data key for one recipient, bound to ``kind`` ("document", "source") and the
+    subject's id, so that the wrapped key cannot be moved to another subject or recipient."""
+    return _keys.wrap_key(key, recipient, kind=kind, subject_id=subject_id)
+
+
+def unwrap_key(wrapped: bytes, private_key: PrivateKey, *, kind: str, subject_id: UUID) -> bytes:
+    """Open a wrapped data key; ``IntegrityError`` if it was made for anyone or anything else."""
+    return _keys.unwrap_key(wrapped, private_key, kind=kind, subject_id=subject_id)
+
+
+def new_passphrase_salt() -> bytes:
+    return os.urandom(_passphrase.SALT_SIZE)
+
+
+def derive_passphrase_keys(passphrase: str, salt: bytes, params: Argon2Params) -> PassphraseKeys:
+    """One Argon2id derivation, split into a login verifier and a key-encryption key."""
+    return _passphrase.derive(passphrase, salt, params)
+
+
+def _private_key_aad(owner_id: UUID, key_id: str) -> bytes:
+    return b"source-vault/v1 private-key\x00" + owner_id.bytes + bytes.fromhex(key_id)
+
+
+def seal_private_key(kek: bytes, private_key: PrivateKey, *, owner_id: UUID) -> bytes:
+    """Seal a private key's seed under a passphrase key-encryption key, bound to its owner."""
+    aad = _private_key_aad(owner_id, private_key.public_key().key_id)
+    return _sealed.seal(kek, private_key.seed, aad=aad)
+
+
+def open_private_key(kek: bytes, sealed: bytes, *, owner_id: UUID, key_id: str) -> PrivateKey:
+    """Open a sealed private key and check that it is the key with ``key_id``."""
+    seed = _sealed.open_sealed(kek, sealed, aad=_private_key_aad(owner_id, key_id))
+    key = PrivateKey(seed)
+    if key.public_key().key_id != key_id:
+        raise IntegrityError("sealed private key is not the expected key", reason="key-id")
+    return key
+
+
+def _record_key(data_key: bytes, label: str) -> bytes:
+    return _sealed.derive_subkey(data_key, b"source-vault/v1 record\x00" + label.encode("ascii"))
+
+
+def seal_record(data_key: bytes, plaintext: bytes, *, label: str, subject_id: UUID) -> bytes:
+    """Seal a small record (a document's metadata, a source's notes) under a key derived from
+    ``data_key`` and ``label``, bound to the subject's id."""
+    return _sealed.seal(_record_key(data_key, label), plaintext, aad=subject_id.bytes)
+
+
+def open_record(data_key: bytes, sealed: bytes, *, label: str, subject_id: UUID) -> bytes:
+    """Open what ``seal_record`` sealed; ``IntegrityError`` if anything does not match."""
+    return _sealed.open_sealed(_record_key(data_key, label), sealed, aad=subject_id.bytes)

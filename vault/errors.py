@@ -1,0 +1,76 @@
+"""Every error the vault raises on purpose.
+
+The tree, drawn once so that the web layer and the CLI can each map it in one table::
+
+    VaultError
+    ├── IntegrityError        ciphertext, wrapped key or stored record failed authentication
+    ├── AuthenticationFailed  wrong passphrase or unknown user (never says which)
+    ├── NotFound              no such object, or one outside the caller's reach
+    ├── Conflict              the operation clashes with existing state (vault already exists, ...)
+    ├── InvalidInput          the caller's input is malformed or breaks a policy
+    ├── LimitExceeded         a size or rate limit was hit
+    └── StorageError          the database or blob store cannot be reached or written
+
+Messages never contain secrets, content, titles, filenames, notes or identities: they name the
+problem and, at most, an id. Plain ``ValueError``/``TypeError`` are reserved for programmer
+mistakes.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthenticationFailed",
+    "Conflict",
+    "IntegrityError",
+    "InvalidInput",
+    "LimitExceeded",
+    "NotFound",
+    "StorageError",
+    "VaultError",
+]
+
+
+class VaultError(Exception):
+    """Root of the vault's own errors; ``str(error)`` is safe to show to the user."""
+
+
+class IntegrityError(VaultError):
+    """Raised when authenticated data does not verify: a tampered, truncated, reordered or
+    misplaced ciphertext segment, a wrapped key for another document or recipient, a sealed
+    record that does not open.
+
+    ``reason`` is a short stable code (``truncated``, ``segment-auth``, ``wrong-document``, ...)
+    for tests and diagnostics; it never carries key material or plaintext.
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class AuthenticationFailed(VaultError):
+    """Raised when credentials do not unlock an account. Unknown user and wrong passphrase
+    raise the same message so that the error does not reveal which accounts exist."""
+
+    def __init__(self, message: str = "invalid username or passphrase") -> None:
+        super().__init__(message)
+
+
+class NotFound(VaultError):
+    """Raised for an unknown id and, identically, for an object the caller may not reach."""
+
+
+class Conflict(VaultError):
+    """Raised when the request contradicts existing state (a second ``init``, a duplicate name)."""
+
+
+class InvalidInput(VaultError):
+    """Raised when input is malformed or breaks a policy (a passphrase too long, bad settings)."""
+
+
+class LimitExceeded(VaultError):
+    """Raised when a size or rate limit is exceeded."""
+
+
+class StorageError(VaultError):
+    """Raised when the database or the blob store cannot be reached, read or written."""

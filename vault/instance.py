@@ -1,0 +1,76 @@
+"""An open vault: the settings, database engine, blob store and clock wired together once, and
+the services built on them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from vault.clock import Clock, system_clock
+from vault.errors import NotFound, StorageError
+from vault.services import cases, users
+from vault.services.documents import DocumentService
+from vault.services.users import Actor
+from vault.settings import Settings
+from vault.storage.blobstore import LocalBlobStore
+from vault.storage.database import connect, current_revision, head_revision
+
+__all__ = ["Vault"]
+
+DATABASE_FILE = "vault.db"
+
+
+class Vault:
+    """Everything one process needs to serve a vault. Holds no per-request state."""
+
+    def __init__(
+        self, *, settings: Settings, engine: Engine, blobs: LocalBlobStore, clock: Clock
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.blobs = blobs
+        self.clock = clock
+        self.documents = DocumentService(
+            engine=engine, blobs=blobs, clock=clock, segment_size=settings.segment_size
+        )
+
+    @classmethod
+    def open(cls, settings: Settings, *, clock: Clock = system_clock) -> Vault:
+        """Open an initialised vault; ``NotFound`` if there is none, ``StorageError`` if its
+        database cannot be reached or has a schema this version does not know."""
+        data_dir = settings.data_dir
+        if settings.database_url is None and not (data_dir / DATABASE_FILE).is_file():
+            raise NotFound(f"no vault in {data_dir} (create one with `vault init`)")
+        engine = connect(settings.resolved_database_url)
+        revision = current_revision(engine)
+        if revision is None:
+            engine.dispose()
+            raise NotFound(f"no vault in {data_dir} (create one with `vault init`)")
+        if revision != head_revision():
+            engine.dispose()
+            raise StorageError(
+                f"the vault's schema is at revision {revision}, this version expects "
+                f"{head_revision()}"
+            )
+        blobs = LocalBlobStore(Path(settings.blob_dir))
+        return cls(settings=settings, engine=engine, blobs=blobs, clock=clock)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as db:
+            yield db
+
+    def login(self, username: str, passphrase: str) -> Actor:
+        """Unlock a user's key and complete any grants they can complete in their cases."""
+        with self.session() as db:
+            actor = users.unlock(db, username, passphrase, params=self.settings.argon2)
+            cases.complete_grants(db, actor, clock=self.clock)
+            db.commit()
+        return actor
+
+    def close(self) -> None:
+        self.engine.dispose()

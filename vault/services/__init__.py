@@ -1,0 +1,1 @@
+"""Domain services: each takes its dependencies explicitly and owns its transactions."""

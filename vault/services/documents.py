@@ -1,0 +1,347 @@
+"""Documents: store from a stream, read back as a stream, list, crypto-shred.
+
+Each document has its own data key. Its content is a segmented AEAD stream in the blob store;
+what it says about itself (title, filename, media type, notes, source link, plaintext digest and
+size) is one sealed record in the database; its key is wrapped for every enrolled member of its
+case and for the recovery key. Readers who joined the case after the document was stored see it
+as *pending* until a member completes their grant (``vault.services.cases.complete_grants``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, col, select
+
+from vault import crypto
+from vault.clock import Clock
+from vault.crypto import PrivateKey
+from vault.errors import (
+    Conflict,
+    IntegrityError,
+    InvalidInput,
+    LimitExceeded,
+    NotFound,
+    StorageError,
+)
+from vault.services import keyring
+from vault.services.cases import is_member
+from vault.services.users import Actor
+from vault.storage.blobstore import BlobStore
+from vault.storage.models import Document, RecoveryKey, Role, Source
+
+__all__ = ["DocumentInfo", "DocumentMetadata", "DocumentService", "NewDocument"]
+
+log = logging.getLogger(__name__)
+_METADATA_LABEL = "document-metadata"
+MAX_TITLE = 500
+MAX_NOTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    """What the uploader says about a document; all of it is stored sealed."""
+
+    title: str
+    filename: str | None = None
+    media_type: str = "application/octet-stream"
+    notes: str | None = None
+    source_id: UUID | None = None
+    kind: str | None = None
+
+    def validate(self) -> None:
+        if not self.title.strip() or len(self.title) > MAX_TITLE:
+            raise InvalidInput(f"title must be 1-{MAX_TITLE} characters")
+        if self.notes is not None and len(self.notes) > MAX_NOTES:
+            raise InvalidInput(f"notes must be at most {MAX_NOTES} characters")
+        if self.filename is not None and len(self.filename) > 1024:
+            raise InvalidInput("filename is too long")
+
+
+@dataclass(frozen=True)
+class DocumentMetadata:
+    """The sealed record, as a reader sees it once opened."""
+
+    title: str
+    filename: str | None
+    media_type: str
+    notes: str | None
+    source_id: UUID | None
+    kind: str | None
+    sha256: str
+    size: int
+
+    def to_bytes(self) -> bytes:
+        data = asdict(self)
+        data["source_id"] = str(self.source_id) if self.source_id else None
+        return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> DocumentMetadata:
+        data = json.loads(raw)
+        data["source_id"] = UUID(data["source_id"]) if data["source_id"] else None
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """A document as one reader sees it; ``metadata`` is ``None`` while their grant is pending."""
+
+    id: UUID
+    case_id: UUID
+    uploader_id: UUID
+    created_at: datetime
+    ciphertext_size: int
+    status: str
+    metadata: DocumentMetadata | None
+
+    @property
+    def pending(self) -> bool:
+        return self.metadata is None
+
+
+class DocumentService:
+    """Document operations, each checking the actor's reach itself: a document outside it is
+    ``NotFound``, exactly like one that does not exist."""
+
+    def __init__(
+        self, *, engine: Engine, blobs: BlobStore, clock: Clock, segment_size: int
+    ) -> None:
+        self._engine = engine
+        self._blobs = blobs
+        self._clock = clock
+        self._segment_size = segment_size
+
+    # -- storing -----------------------------------------------------------------------------
+
+    def add(
+        self,
+        actor: Actor,
+        *,
+        case_id: UUID,
+        content: Iterable[bytes],
+        document: NewDocument,
+        max_size: int | None = None,
+    ) -> DocumentInfo:
+        """Encrypt ``content`` into a new document of ``case_id``.
+
+        The blob is written (and fsynced) before the metadata transaction commits, so a crash
+        leaves at most an orphan blob and never a document without content.
+        """
+        document.validate()
+        with Session(self._engine) as db:
+            if not is_member(db, case_id, actor.user_id):
+                raise NotFound("no such case")
+            if document.source_id is not None:
+                source = db.get(Source, document.source_id)
+                if source is None or source.case_id != case_id:
+                    raise NotFound("no such source in this case")
+            keyring.active_recovery_key(db)
+        doc_id = uuid.uuid4()
+        data_key = crypto.new_data_key()
+        digest = hashlib.sha256()
+        size = 0
+
+        def plaintext() -> Iterator[bytes]:
+            nonlocal size
+            for chunk in content:
+                size += len(chunk)
+                if max_size is not None and size > max_size:
+                    raise LimitExceeded(f"document is larger than the limit of {max_size} bytes")
+                digest.update(chunk)
+                yield chunk
+
+        stream = crypto.encrypt_stream(
+            data_key, doc_id, plaintext(), segment_size=self._segment_size
+        )
+        blob = self._blobs.put(stream)
+        meta = DocumentMetadata(
+            title=document.title,
+            filename=document.filename,
+            media_type=document.media_type,
+            notes=document.notes,
+            source_id=document.source_id,
+            kind=document.kind,
+            sha256=digest.hexdigest(),
+            size=size,
+        )
+        try:
+            row = self._record(actor, case_id, doc_id, data_key, blob.blob_id, blob.size, meta)
+        except BaseException:
+            self._blobs.delete(blob.blob_id)
+            raise
+        return _info(row, meta)
+
+    def _record(
+        self,
+        actor: Actor,
+        case_id: UUID,
+        doc_id: UUID,
+        data_key: bytes,
+        blob_id: str,
+        ciphertext_size: int,
+        meta: DocumentMetadata,
+    ) -> Document:
+        try:
+            with Session(self._engine, expire_on_commit=False) as db:
+                row = Document(
+                    id=doc_id,
+                    case_id=case_id,
+                    uploader_id=actor.user_id,
+                    blob_id=blob_id,
+                    ciphertext_size=ciphertext_size,
+                    created_at=self._clock(),
+                    sealed_metadata=crypto.seal_record(
+                        data_key, meta.to_bytes(), label=_METADATA_LABEL, subject_id=doc_id
+                    ),
+                )
+                db.add(row)
+                # Recipients are read in the same transaction as the insert, so a member added
+                # while the upload streamed is not missed.
+                keyring.store_wrapped(
+                    db,
+                    kind=keyring.DOCUMENT,
+                    subject_id=doc_id,
+                    data_key=data_key,
+                    recipients=keyring.case_recipients(db, case_id),
+                    clock=self._clock,
+                )
+                db.commit()
+                return row
+        except SQLAlchemyError as exc:
+            log.debug("document metadata write failed: %s", type(exc).__name__)
+            raise StorageError("the document could not be recorded in the database") from None
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _visible(self, db: Session, actor: Actor, document_id: UUID) -> Document:
+        row = db.get(Document, document_id)
+        if row is None or not is_member(db, row.case_id, actor.user_id):
+            raise NotFound("no such document")
+        return row
+
+    def get(self, actor: Actor, document_id: UUID) -> DocumentInfo:
+        """A document's metadata, opened with the actor's key (pending if they hold none)."""
+        with Session(self._engine) as db:
+            row = self._visible(db, actor, document_id)
+            data_key = self._data_key(db, row, actor)
+            return _info(row, _open_metadata(row, data_key) if data_key else None)
+
+    def list(
+        self, actor: Actor, case_id: UUID, *, source_id: UUID | None = None
+    ) -> list[DocumentInfo]:
+        """The case's documents in upload order; with ``source_id``, only those linked to it
+        (which only readers can tell, so pending documents are then left out)."""
+        with Session(self._engine) as db:
+            if not is_member(db, case_id, actor.user_id):
+                raise NotFound("no such case")
+            rows = db.exec(
+                select(Document)
+                .where(Document.case_id == case_id)
+                .order_by(col(Document.created_at), col(Document.id))
+            ).all()
+            infos = []
+            for row in rows:
+                data_key = self._data_key(db, row, actor)
+                meta = _open_metadata(row, data_key) if data_key else None
+                if source_id is not None and (meta is None or meta.source_id != source_id):
+                    continue
+                infos.append(_info(row, meta))
+            return infos
+
+    def open(self, actor: Actor, document_id: UUID) -> tuple[DocumentInfo, Iterator[bytes]]:
+        """Metadata and a lazy plaintext stream. The stream raises ``IntegrityError`` at the
+        first segment that fails authentication, before yielding any byte of it."""
+        with Session(self._engine) as db:
+            row = self._visible(db, actor, document_id)
+            data_key = self._data_key(db, row, actor)
+            if data_key is None:
+                raise Conflict("access to this document is pending: a case member must grant it")
+        return self._stream(row, data_key)
+
+    def open_with_recovery_key(
+        self, recovery_key: PrivateKey, document_id: UUID
+    ) -> tuple[DocumentInfo, Iterator[bytes]]:
+        """Read any document with the organisation recovery key rebuilt from its shares."""
+        with Session(self._engine) as db:
+            if db.get(RecoveryKey, recovery_key.public_key().key_id) is None:
+                raise IntegrityError("that is not this vault's recovery key", reason="key-id")
+            row = db.get(Document, document_id)
+            if row is None:
+                raise NotFound("no such document")
+            data_key = keyring.open_data_key(
+                db, kind=keyring.DOCUMENT, subject_id=row.id, key=recovery_key
+            )
+            if data_key is None:
+                raise IntegrityError("document key is not wrapped for recovery", reason="key-id")
+        return self._stream(row, data_key)
+
+    def _data_key(self, db: Session, row: Document, actor: Actor) -> bytes | None:
+        key = actor.require_key()
+        return keyring.open_data_key(db, kind=keyring.DOCUMENT, subject_id=row.id, key=key)
+
+    def _stream(self, row: Document, data_key: bytes) -> tuple[DocumentInfo, Iterator[bytes]]:
+        meta = _open_metadata(row, data_key)
+        try:
+            chunks = self._blobs.open(row.blob_id)
+        except NotFound:
+            raise StorageError(
+                "the document's content is missing from the blob store (run `vault fsck`)"
+            ) from None
+        return _info(row, meta), crypto.decrypt_stream(data_key, row.id, chunks)
+
+    # -- deleting ----------------------------------------------------------------------------
+
+    def delete(self, actor: Actor, document_id: UUID) -> None:
+        """Crypto-shred: every wrapped copy of the key and the metadata row go in one
+        transaction, then the ciphertext. Editors and administrators of the case only."""
+        with Session(self._engine) as db:
+            row = self._visible(db, actor, document_id)
+            if actor.role not in (Role.EDITOR, Role.ADMIN):
+                raise NotFound("no such document")
+            blob_id = row.blob_id
+            keyring.delete_wrapped(db, kind=keyring.DOCUMENT, subject_ids=[row.id])
+            db.delete(row)
+            db.commit()
+        try:
+            self._blobs.delete(blob_id)
+        except StorageError:
+            # The keys are gone, so the ciphertext is already unreadable; fsck removes it.
+            log.warning("shredded document left an orphan blob for fsck")
+        self._flush_deleted()
+
+    def _flush_deleted(self) -> None:
+        # SQLite with secure_delete zeroes freed pages in the database file, but older page
+        # images stay in the write-ahead log until a checkpoint rewrites it.
+        if self._engine.dialect.name == "sqlite":
+            with self._engine.connect() as conn:
+                conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+
+
+def _open_metadata(row: Document, data_key: bytes) -> DocumentMetadata:
+    raw = crypto.open_record(
+        data_key, row.sealed_metadata, label=_METADATA_LABEL, subject_id=row.id
+    )
+    return DocumentMetadata.from_bytes(raw)
+
+
+def _info(row: Document, meta: DocumentMetadata | None) -> DocumentInfo:
+    return DocumentInfo(
+        id=row.id,
+        case_id=row.case_id,
+        uploader_id=row.uploader_id,
+        created_at=row.created_at,
+        ciphertext_size=row.ciphertext_size,
+        status=row.status,
+        metadata=meta,
+    )

@@ -1,0 +1,122 @@
+"""Who holds a subject's data key: wrapping it for recipients, finding and opening a reader's
+copy, and removing copies (which is what crypto-shredding and membership removal do)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from uuid import UUID
+
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
+
+from vault import crypto
+from vault.clock import Clock
+from vault.crypto import PrivateKey, PublicKey
+from vault.errors import Conflict
+from vault.storage.models import CaseMember, RecoveryKey, User, WrappedKey
+
+__all__ = [
+    "DOCUMENT",
+    "SOURCE",
+    "active_recovery_key",
+    "case_recipients",
+    "delete_wrapped",
+    "open_data_key",
+    "store_wrapped",
+]
+
+DOCUMENT = "document"
+SOURCE = "source"
+
+
+def active_recovery_key(db: Session) -> PublicKey:
+    row = db.exec(select(RecoveryKey).where(col(RecoveryKey.active).is_(True))).first()
+    if row is None:
+        # Every vault has one from ``vault init``; storing a key nobody can recover would be
+        # a silent loss, so refuse instead.
+        raise Conflict("this vault has no recovery key")
+    return PublicKey(row.public_key)
+
+
+def case_recipients(db: Session, case_id: UUID) -> list[PublicKey]:
+    """Every enrolled, enabled member of the case, and the organisation recovery key."""
+    rows = db.exec(
+        select(User.public_key)
+        .join(CaseMember, col(CaseMember.user_id) == col(User.id))
+        .where(CaseMember.case_id == case_id)
+        .where(col(User.public_key).is_not(None))
+        .where(col(User.enabled).is_(True))
+    ).all()
+    recipients = [PublicKey(raw) for raw in rows if raw is not None]
+    recipients.append(active_recovery_key(db))
+    return recipients
+
+
+def store_wrapped(
+    db: Session,
+    *,
+    kind: str,
+    subject_id: UUID,
+    data_key: bytes,
+    recipients: Iterable[PublicKey],
+    clock: Clock,
+) -> int:
+    """Wrap ``data_key`` for each recipient that does not hold it yet (not committed)."""
+    held = set(
+        db.exec(
+            select(WrappedKey.recipient_key_id).where(
+                WrappedKey.kind == kind, WrappedKey.subject_id == subject_id
+            )
+        ).all()
+    )
+    added = 0
+    for recipient in recipients:
+        if recipient.key_id in held:
+            continue
+        held.add(recipient.key_id)
+        wrapped = crypto.wrap_key(data_key, recipient, kind=kind, subject_id=subject_id)
+        db.add(
+            WrappedKey(
+                kind=kind,
+                subject_id=subject_id,
+                recipient_key_id=recipient.key_id,
+                wrapped=wrapped,
+                created_at=clock(),
+            )
+        )
+        added += 1
+    return added
+
+
+def find_wrapped(db: Session, *, kind: str, subject_id: UUID, key_id: str) -> WrappedKey | None:
+    return db.exec(
+        select(WrappedKey).where(
+            WrappedKey.kind == kind,
+            WrappedKey.subject_id == subject_id,
+            WrappedKey.recipient_key_id == key_id,
+        )
+    ).first()
+
+
+def open_data_key(db: Session, *, kind: str, subject_id: UUID, key: PrivateKey) -> bytes | None:
+    """The subject's data key as ``key`` holds it, or ``None`` if it holds no copy (a pending
+    grant). ``IntegrityError`` if the stored copy does not open."""
+    row = find_wrapped(db, kind=kind, subject_id=subject_id, key_id=key.public_key().key_id)
+    if row is None:
+        return None
+    return crypto.unwrap_key(row.wrapped, key, kind=kind, subject_id=subject_id)
+
+
+def delete_wrapped(
+    db: Session, *, kind: str, subject_ids: Iterable[UUID], key_id: str | None = None
+) -> None:
+    """Delete the wrapped copies of the subjects' keys (for one recipient, or all)."""
+    ids = list(subject_ids)
+    if not ids:
+        return
+    stmt = delete(WrappedKey).where(
+        col(WrappedKey.kind) == kind, col(WrappedKey.subject_id).in_(ids)
+    )
+    if key_id is not None:
+        stmt = stmt.where(col(WrappedKey.recipient_key_id) == key_id)
+    db.execute(stmt)

@@ -1,0 +1,58 @@
+"""The organisation recovery key: made at ``vault init``, kept only as SLIP-39 shares.
+
+Every document key is also wrapped for this key, so that losing every member's passphrase does
+not lose the material. Its secret is the 32-byte key seed, split k-of-n with ``shamir-mnemonic``
+(SLIP-0039); the vault stores only the public half. Any k shares rebuild it; k-1 reveal nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import shamir_mnemonic
+
+from vault.crypto import PrivateKey
+from vault.errors import InvalidInput
+
+__all__ = ["RecoveryShares", "combine_shares", "split_new_recovery_key"]
+
+
+@dataclass(frozen=True)
+class RecoveryShares:
+    key: PrivateKey
+    threshold: int
+    mnemonics: list[str]
+
+    def __repr__(self) -> str:
+        return f"RecoveryShares(threshold={self.threshold}, shares={len(self.mnemonics)})"
+
+
+def split_new_recovery_key(*, threshold: int, shares: int) -> RecoveryShares:
+    """A fresh recovery key and its ``shares`` mnemonics, any ``threshold`` of which rebuild it."""
+    if not 1 <= threshold <= shares <= 16 or (threshold == 1 and shares != 1):
+        raise InvalidInput("recovery shares: need 1 <= threshold <= shares <= 16 (and 1-of-1)")
+    seed = os.urandom(32)
+    groups = shamir_mnemonic.generate_mnemonics(
+        group_threshold=1, groups=[(threshold, shares)], master_secret=seed
+    )
+    return RecoveryShares(key=PrivateKey(seed), threshold=threshold, mnemonics=list(groups[0]))
+
+
+def combine_shares(mnemonics: Sequence[str]) -> PrivateKey:
+    """Rebuild the recovery key from at least ``threshold`` shares.
+
+    The library's own messages quote the first words of a share, so they are replaced by ours.
+    """
+    cleaned = [" ".join(m.split()).lower() for m in mnemonics if m.strip()]
+    try:
+        seed = shamir_mnemonic.combine_mnemonics(cleaned)
+    except shamir_mnemonic.MnemonicError as exc:
+        reason = str(exc)
+        if "Wrong number of mnemonics" in reason or "Insufficient number" in reason:
+            raise InvalidInput("not enough recovery shares to rebuild the key") from None
+        raise InvalidInput("the recovery shares are invalid or do not belong together") from None
+    except ValueError:
+        raise InvalidInput("the recovery shares are invalid or do not belong together") from None
+    return PrivateKey(seed)

@@ -1,0 +1,176 @@
+"""Accounts and their keys: creation, passphrases, unlocking.
+
+A user's private key exists in the database only sealed under a key-encryption key derived from
+their passphrase (``docs/security-model.md``). Unlocking costs exactly one Argon2id derivation
+whether or not the user exists, and fails with one message either way.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from dataclasses import dataclass
+from uuid import UUID
+
+from sqlmodel import Session, select
+
+from vault import crypto
+from vault.clock import Clock
+from vault.crypto import Argon2Params, PrivateKey, PublicKey
+from vault.errors import AuthenticationFailed, Conflict, IntegrityError, InvalidInput, NotFound
+from vault.storage.models import Role, User
+
+__all__ = [
+    "MIN_PASSPHRASE_LENGTH",
+    "Actor",
+    "check_passphrase",
+    "create_user",
+    "find_user",
+    "set_passphrase",
+    "unlock",
+]
+
+MIN_PASSPHRASE_LENGTH = 12
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+# Unknown users are checked against this so that they cost the same derivation as real ones.
+_DUMMY_SALT = bytes(16)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting. ``key`` is the unlocked private key, or ``None`` for an actor that may
+    write but not read (an upload-only token, an administrator acting without a passphrase)."""
+
+    user_id: UUID
+    username: str
+    role: Role
+    key: PrivateKey | None = None
+
+    def require_key(self) -> PrivateKey:
+        if self.key is None:
+            raise AuthenticationFailed("this action needs an unlocked key")
+        return self.key
+
+
+def check_passphrase(passphrase: str) -> None:
+    """The passphrase policy every new passphrase must meet."""
+    if len(passphrase) < MIN_PASSPHRASE_LENGTH:
+        raise InvalidInput(f"passphrase must be at least {MIN_PASSPHRASE_LENGTH} characters")
+    crypto._passphrase.encode_passphrase(passphrase)  # enforces the length cap
+
+
+def find_user(db: Session, username: str) -> User:
+    user = db.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFound("no such user")
+    return user
+
+
+def create_user(
+    db: Session,
+    *,
+    username: str,
+    role: Role,
+    passphrase: str | None,
+    params: Argon2Params,
+    clock: Clock,
+) -> tuple[User, PrivateKey | None]:
+    """Add an account (not committed). With a passphrase it is active at once; without one it
+    has no key until ``set_passphrase`` runs (enrolment)."""
+    if not _USERNAME.match(username):
+        raise InvalidInput(
+            "username must be 2-64 characters: lowercase letters, digits, '.', '_' or '-'"
+        )
+    if db.exec(select(User.id).where(User.username == username)).first() is not None:
+        raise Conflict("a user with that name already exists")
+    user = User(username=username, role=role, created_at=clock())
+    db.add(user)
+    key = set_passphrase(db, user, passphrase, params) if passphrase is not None else None
+    return user, key
+
+
+def set_passphrase(db: Session, user: User, passphrase: str, params: Argon2Params) -> PrivateKey:
+    """Give ``user`` a new key pair sealed under ``passphrase`` (not committed)."""
+    check_passphrase(passphrase)
+    key = crypto.generate_private_key()
+    _seal_key(user, key, passphrase, params)
+    db.add(user)
+    return key
+
+
+def _seal_key(user: User, key: PrivateKey, passphrase: str, params: Argon2Params) -> None:
+    salt = crypto.new_passphrase_salt()
+    keys = crypto.derive_passphrase_keys(passphrase, salt, params)
+    public = key.public_key()
+    user.key_id = public.key_id
+    user.public_key = public.to_bytes()
+    user.sealed_private_key = crypto.seal_private_key(keys.kek, key, owner_id=user.id)
+    user.kdf_salt = salt
+    user.kdf_memory_kib = params.memory_kib
+    user.kdf_time_cost = params.time_cost
+    user.kdf_lanes = params.lanes
+    user.login_verifier = keys.verifier
+
+
+@dataclass(frozen=True)
+class _KeyRecord:
+    """The key columns of an enrolled user, all present."""
+
+    key_id: str
+    sealed: bytes
+    salt: bytes
+    verifier: bytes
+    params: Argon2Params
+
+
+def _key_record(user: User) -> _KeyRecord | None:
+    """The user's key columns, or ``None`` before enrolment; a half-filled record is damage."""
+    columns = (
+        user.key_id, user.sealed_private_key, user.kdf_salt, user.login_verifier,
+        user.kdf_memory_kib, user.kdf_time_cost, user.kdf_lanes,
+    )  # fmt: skip
+    if all(c is None for c in columns):
+        return None
+    key_id, sealed, salt, verifier, memory, time_cost, lanes = columns
+    if not (key_id and sealed and salt and verifier and memory and time_cost and lanes):
+        raise IntegrityError("the account's key record is incomplete", reason="user-record")
+    params = Argon2Params(memory_kib=memory, time_cost=time_cost, lanes=lanes)
+    return _KeyRecord(key_id, sealed, salt, verifier, params)
+
+
+def unlock(db: Session, username: str, passphrase: str, *, params: Argon2Params) -> Actor:
+    """Check a passphrase and return the actor with their private key unlocked.
+
+    Raises ``AuthenticationFailed`` (one message) for an unknown, disabled or not yet enrolled
+    user and for a wrong passphrase, after the same Argon2id work in every case. If the stored
+    parameters are below ``params`` the key is re-sealed with them (not committed).
+    """
+    user = db.exec(select(User).where(User.username == username)).first()
+    record = _key_record(user) if user is not None and user.enabled else None
+    if user is None or record is None:
+        crypto.derive_passphrase_keys(passphrase, _DUMMY_SALT, params)
+        raise AuthenticationFailed()
+    keys = crypto.derive_passphrase_keys(passphrase, record.salt, record.params)
+    if not hmac.compare_digest(keys.verifier, record.verifier):
+        raise AuthenticationFailed()
+    key = crypto.open_private_key(keys.kek, record.sealed, owner_id=user.id, key_id=record.key_id)
+    if _weaker(record.params, params):
+        _seal_key(user, key, passphrase, params)
+        db.add(user)
+    return Actor(user_id=user.id, username=user.username, role=Role(user.role), key=key)
+
+
+def _weaker(stored: Argon2Params, wanted: Argon2Params) -> bool:
+    return (
+        stored.memory_kib < wanted.memory_kib
+        or stored.time_cost < wanted.time_cost
+        or stored.lanes < wanted.lanes
+    )
+
+
+def actor_for(user: User, key: PrivateKey | None = None) -> Actor:
+    return Actor(user_id=user.id, username=user.username, role=Role(user.role), key=key)
+
+
+def public_key_of(user: User) -> PublicKey | None:
+    return PublicKey(user.public_key) if user.public_key else None

@@ -1,0 +1,136 @@
+"""Settings from an environment mapping and an optional TOML file.
+
+Precedence, highest first: explicit overrides (command-line flags), ``VAULT_*`` environment
+variables, the TOML file named by ``VAULT_CONFIG`` (or passed in), the defaults. Nothing is read
+at import time: callers pass the environment in, so tests never depend on the process's.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from vault.crypto import DEFAULT_SEGMENT_SIZE, Argon2Params
+from vault.errors import InvalidInput
+
+__all__ = ["Settings"]
+
+_PREFIX = "VAULT_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the core needs to open a vault. See ``docs/operations.md`` for each key."""
+
+    data_dir: Path = Path("vault-data")
+    database_url: str | None = None
+    segment_size: int = DEFAULT_SEGMENT_SIZE
+    argon2_memory_kib: int = Argon2Params.memory_kib
+    argon2_time_cost: int = Argon2Params.time_cost
+    argon2_lanes: int = Argon2Params.lanes
+    recovery_shares: int = 3
+    recovery_threshold: int = 2
+    extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def argon2(self) -> Argon2Params:
+        return Argon2Params(
+            memory_kib=self.argon2_memory_kib,
+            time_cost=self.argon2_time_cost,
+            lanes=self.argon2_lanes,
+        )
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The configured URL, or the embedded default: SQLite in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'vault.db').absolute()}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @classmethod
+    def from_environ(
+        cls,
+        environ: Mapping[str, str],
+        *,
+        config_file: Path | None = None,
+        **overrides: Any,
+    ) -> Settings:
+        """Build settings from ``environ`` (``VAULT_DATA_DIR``, ``VAULT_DATABASE_URL``, ...)."""
+        values: dict[str, Any] = {}
+        known = {f.name for f in fields(cls) if f.name != "extra"}
+        path = config_file
+        if path is None and _PREFIX + "CONFIG" in environ:
+            path = Path(environ[_PREFIX + "CONFIG"])
+        if path is not None:
+            from_file = _read_toml(path)
+            unknown = sorted(set(from_file) - known)
+            if unknown:
+                raise InvalidInput(f"configuration file {path}: unknown setting {unknown[0]}")
+            values.update(from_file)
+        extra: dict[str, str] = {}
+        for key, raw in environ.items():
+            if not key.startswith(_PREFIX) or key == _PREFIX + "CONFIG":
+                continue
+            name = key[len(_PREFIX) :].lower()
+            if name in known:
+                values[name] = raw
+            else:
+                extra[name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**{k: _coerce(k, v) for k, v in values.items()}, extra=extra)
+        settings.validate()
+        return settings
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        return replace(self, **{k: _coerce(k, v) for k, v in overrides.items() if v is not None})
+
+    def validate(self) -> None:
+        self.argon2  # noqa: B018 - constructing the parameters checks them against the floor
+        if not 1 <= self.recovery_threshold <= self.recovery_shares <= 16:
+            raise InvalidInput("recovery shares: need 1 <= threshold <= shares <= 16")
+        if self.recovery_threshold == 1 and self.recovery_shares != 1:
+            raise InvalidInput("recovery shares: a threshold of 1 allows only one share (SLIP-39)")
+        if not 16 <= self.segment_size <= 64 << 20:
+            raise InvalidInput("segment_size must be between 16 bytes and 64 MiB")
+
+
+_INT_FIELDS = {
+    "segment_size",
+    "argon2_memory_kib",
+    "argon2_time_cost",
+    "argon2_lanes",
+    "recovery_shares",
+    "recovery_threshold",
+}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if name == "data_dir":
+        return Path(value)
+    if name in _INT_FIELDS:
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise InvalidInput(f"setting {name} must be a whole number") from None
+    return value
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise InvalidInput(f"configuration file {path} does not exist") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidInput(f"configuration file {path} cannot be read: {exc}") from None
+    section = data.get("vault", data)
+    if not isinstance(section, dict):
+        raise InvalidInput(f"configuration file {path}: [vault] must be a table")
+    return dict(section)

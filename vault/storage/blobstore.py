@@ -1,0 +1,175 @@
+"""Where ciphertext lives: a small interface and its local-directory backend.
+
+Blob ids are random (never derived from content, which would let anyone holding a file confirm
+that the vault has it). ``LocalBlobStore.put`` writes to a temporary name inside the store,
+fsyncs, renames into place and fsyncs the directory, so a blob is either whole or absent; the
+document service commits the metadata row only after ``put`` returns, so a crash leaves at most
+an orphan blob, which ``vault fsck`` finds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import secrets
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from vault.errors import NotFound, StorageError
+
+__all__ = ["BlobStore", "LocalBlobStore", "StoredBlob", "new_blob_id"]
+
+_BLOB_ID = re.compile(r"^[0-9a-f]{32}$")
+READ_CHUNK = 1 << 20
+
+
+def new_blob_id() -> str:
+    return secrets.token_hex(16)
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    blob_id: str
+    size: int
+
+
+class BlobStore(Protocol):
+    """Contract every blob backend keeps."""
+
+    def put(self, chunks: Iterable[bytes]) -> StoredBlob:
+        """Store the concatenated chunks durably under a new random id; all or nothing."""
+        ...
+
+    def open(self, blob_id: str) -> Iterator[bytes]:
+        """Stream a blob's bytes; ``NotFound`` if it does not exist."""
+        ...
+
+    def delete(self, blob_id: str) -> None:
+        """Remove a blob; deleting one that is absent is not an error."""
+        ...
+
+    def blob_ids(self) -> Iterator[str]:
+        """Every stored blob id (for fsck)."""
+        ...
+
+    def exists(self, blob_id: str) -> bool: ...
+
+    def check(self) -> None:
+        """Raise ``StorageError`` unless the store is reachable and writable."""
+        ...
+
+
+class LocalBlobStore:
+    """Blobs as files ``<root>/<2 hex>/<32 hex>``; in-flight writes under ``<root>/.tmp``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._tmp = root / ".tmp"
+
+    def _path(self, blob_id: str) -> Path:
+        if not _BLOB_ID.match(blob_id):
+            raise NotFound("no such blob")
+        return self.root / blob_id[:2] / blob_id
+
+    def create(self) -> None:
+        try:
+            self._tmp.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise StorageError(f"cannot create the blob directory: {exc.strerror}") from None
+
+    def check(self) -> None:
+        if not os.access(self.root, os.W_OK | os.X_OK) or not os.access(self._tmp, os.W_OK):
+            raise StorageError(f"blob directory {self.root} is missing or not writable")
+
+    def put(self, chunks: Iterable[bytes]) -> StoredBlob:
+        blob_id = new_blob_id()
+        final = self._path(blob_id)
+        tmp = self._tmp / f"{blob_id}.partial"
+        size = 0
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as exc:
+            raise StorageError(f"cannot write to the blob store: {exc.strerror}") from None
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                for chunk in chunks:  # errors raised by the producer propagate unchanged
+                    _store_op(fh.write, chunk)
+                    size += len(chunk)
+                _store_op(fh.flush)
+                _store_op(os.fsync, fh.fileno())
+            _store_op(final.parent.mkdir, exist_ok=True, mode=0o700)
+            _store_op(os.replace, tmp, final)
+            _store_op(_fsync_dir, final.parent)
+        except BaseException:
+            # Whatever stopped the write (a failed upstream, a full disk), leave no partial file.
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            raise
+        return StoredBlob(blob_id, size)
+
+    def open(self, blob_id: str) -> Iterator[bytes]:
+        path = self._path(blob_id)
+        try:
+            fh = path.open("rb")
+        except FileNotFoundError:
+            raise NotFound("blob is missing from the store") from None
+        except OSError as exc:
+            raise StorageError(f"cannot read the blob store: {exc.strerror}") from None
+        return _read_chunks(fh)
+
+    def delete(self, blob_id: str) -> None:
+        path = self._path(blob_id)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StorageError(f"cannot remove a blob: {exc.strerror}") from None
+        _fsync_dir(path.parent)
+
+    def exists(self, blob_id: str) -> bool:
+        return self._path(blob_id).is_file()
+
+    def blob_ids(self) -> Iterator[str]:
+        if not self.root.is_dir():
+            return
+        for sub in sorted(self.root.iterdir()):
+            if sub.name == ".tmp" or not sub.is_dir():
+                continue
+            for entry in sorted(sub.iterdir()):
+                if _BLOB_ID.match(entry.name):
+                    yield entry.name
+
+    def list_partial(self) -> list[Path]:
+        """Temporary files left by writes that never finished (a crash mid-upload)."""
+        return sorted(self._tmp.glob("*.partial")) if self._tmp.is_dir() else []
+
+
+def _store_op(op: Callable[..., object], *args: object, **kwargs: object) -> None:
+    try:
+        op(*args, **kwargs)
+    except OSError as exc:
+        raise StorageError(f"cannot write to the blob store: {exc.strerror}") from None
+
+
+def _read_chunks(fh: BinaryIO) -> Iterator[bytes]:
+    with fh:
+        while chunk := fh.read(READ_CHUNK):
+            yield chunk
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        if exc.errno in (errno.EINVAL, errno.ENOTDIR):
+            return
+        raise
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

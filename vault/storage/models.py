@@ -1,0 +1,160 @@
+"""Table models. They hold what the database stores and nothing else: no serialisation, no
+commits (the services own transactions).
+
+What is in the clear here is deliberate and listed in ``docs/security-model.md``: random ids,
+usernames and roles, case names, source pseudonyms, the case and uploader of a document, sizes,
+timestamps and status. Everything a document or a source says about itself is in ``sealed_*``
+columns; keys are stored only wrapped or sealed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "Case",
+    "CaseMember",
+    "Document",
+    "DocumentStatus",
+    "RecoveryKey",
+    "Role",
+    "Source",
+    "User",
+    "WrappedKey",
+    "metadata",
+]
+
+metadata = SQLModel.metadata
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on SQLite (which drops the zone) and PostgreSQL alike."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    EDITOR = "editor"
+    JOURNALIST = "journalist"
+
+
+class DocumentStatus(StrEnum):
+    ACTIVE = "active"
+
+
+class User(SQLModel, table=True):
+    """An account. Key columns are empty until the person has set a passphrase (enrolment)."""
+
+    __tablename__ = "users"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    username: str = Field(max_length=64, unique=True, index=True)
+    role: Role = Field(sa_type=sa.String(16))
+    enabled: bool = True
+    created_at: datetime = Field(default_factory=_utcnow, sa_type=UTCDateTime)
+    key_id: str | None = Field(default=None, max_length=64, unique=True)
+    public_key: bytes | None = None
+    sealed_private_key: bytes | None = None
+    kdf_salt: bytes | None = None
+    kdf_memory_kib: int | None = None
+    kdf_time_cost: int | None = None
+    kdf_lanes: int | None = None
+    login_verifier: bytes | None = None
+
+
+class Case(SQLModel, table=True):
+    """A compartment of documents; its members are its only readers (with the recovery key)."""
+
+    __tablename__ = "cases"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(max_length=120, unique=True)
+    created_at: datetime = Field(default_factory=_utcnow, sa_type=UTCDateTime)
+
+
+class CaseMember(SQLModel, table=True):
+    __tablename__ = "case_members"
+
+    case_id: uuid.UUID = Field(foreign_key="cases.id", primary_key=True, ondelete="CASCADE")
+    user_id: uuid.UUID = Field(foreign_key="users.id", primary_key=True, index=True)
+    added_at: datetime = Field(default_factory=_utcnow, sa_type=UTCDateTime)
+
+
+class RecoveryKey(SQLModel, table=True):
+    """The organisation recovery key's public half; its secret exists only as SLIP-39 shares."""
+
+    __tablename__ = "recovery_keys"
+
+    key_id: str = Field(max_length=64, primary_key=True)
+    public_key: bytes
+    threshold: int
+    shares: int
+    active: bool = True
+    created_at: datetime = Field(default_factory=_utcnow, sa_type=UTCDateTime)
+
+
+class Source(SQLModel, table=True):
+    """A pseudonymous source. Identity notes are sealed under a key wrapped only for the
+    handler and the recovery key (``WrappedKey.kind == "source"``)."""
+
+    __tablename__ = "sources"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="cases.id", index=True)
+    pseudonym: str = Field(max_length=64, unique=True)
+    handler_id: uuid.UUID = Field(foreign_key="users.id")
+    sealed_notes: bytes | None = None
+    created_at: datetime = Field(default_factory=_utcnow, sa_type=UTCDateTime)
+
+
+class Document(SQLModel, table=True):
+    """A stored document: where its ciphertext is and who may hold its key, nothing it says."""
+
+    __tablename__ = "documents"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="cases.id", index=True)
+    uploader_id: uuid.UUID = Field(foreign_key="users.id")
+    blob_id: str = Field(max_length=64, unique=True)
+    ciphertext_size: int = Field(sa_type=sa.BigInteger)
+    status: DocumentStatus = Field(default=DocumentStatus.ACTIVE, sa_type=sa.String(16))
+    sealed_metadata: bytes
+    created_at: datetime = Field(default_factory=_utcnow, sa_type=UTCDateTime)
+
+
+class WrappedKey(SQLModel, table=True):
+    """A subject's data key wrapped (HPKE) for one recipient key."""
+
+    __tablename__ = "wrapped_keys"
+    __table_args__ = (sa.UniqueConstraint("kind", "subject_id", "recipient_key_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    kind: str = Field(max_length=16)
+    subject_id: uuid.UUID = Field(index=True)
+    recipient_key_id: str = Field(max_length=64, index=True)
+    wrapped: bytes
+    created_at: datetime = Field(default_factory=_utcnow, sa_type=UTCDateTime)
