@@ -1,0 +1,97 @@
+"""The database layer and blob store on their own."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from vault.errors import NotFound, StorageError
+from vault.settings import Settings
+from vault.storage.blobstore import LocalBlobStore
+from vault.storage.database import connect, current_revision, describe_url, head_revision, migrate
+from vault.storage.models import metadata
+
+
+def test_migrations_match_the_models(settings: Settings) -> None:
+    settings.data_dir.mkdir()
+    engine = connect(settings.resolved_database_url)
+    try:
+        migrate(engine)
+        migrate(engine)  # idempotent
+        assert current_revision(engine) == head_revision()
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_connection_policy(tmp_path: Path) -> None:
+    engine = connect(f"sqlite:///{tmp_path / 'v.db'}")
+    try:
+        with engine.connect() as conn:
+            pragma = {
+                name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+                for name in ("foreign_keys", "journal_mode", "secure_delete")
+            }
+    finally:
+        engine.dispose()
+    assert pragma == {"foreign_keys": 1, "journal_mode": "wal", "secure_delete": 1}
+
+
+def test_unreachable_database_is_one_clear_error_without_credentials() -> None:
+    url = "postgresql+psycopg://vaultuser:s3cret-pw@127.0.0.1:1/vault"
+    with pytest.raises(StorageError) as exc_info:
+        connect(url)
+    message = str(exc_info.value)
+    assert message == "cannot reach the database at postgresql://127.0.0.1:1/vault"
+    assert "s3cret" not in message
+    assert "vaultuser" not in describe_url(url)
+
+
+def test_invalid_database_url() -> None:
+    with pytest.raises(StorageError, match="not valid"):
+        connect("not a url")
+
+
+def test_blob_store_round_trip_and_delete(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    store.create()
+    store.check()
+    blob = store.put([b"abc", b"", b"def"])
+    assert blob.size == 6
+    assert b"".join(store.open(blob.blob_id)) == b"abcdef"
+    assert list(store.blob_ids()) == [blob.blob_id]
+    path = tmp_path / "blobs" / blob.blob_id[:2] / blob.blob_id
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    store.delete(blob.blob_id)
+    store.delete(blob.blob_id)  # absent is fine
+    assert not store.exists(blob.blob_id)
+    with pytest.raises(NotFound):
+        store.open(blob.blob_id)
+
+
+def test_blob_ids_are_random_and_never_paths(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    store.create()
+    ids = {store.put([b"same content"]).blob_id for _ in range(5)}
+    assert len(ids) == 5
+    for bad in ("../../etc/passwd", "ABC", ""):
+        with pytest.raises(NotFound):
+            store.open(bad)
+
+
+def test_unwritable_blob_store_is_a_storage_error(tmp_path: Path) -> None:
+    root = tmp_path / "blobs"
+    store = LocalBlobStore(root)
+    store.create()
+    os.rmdir(root / ".tmp")
+    (root / ".tmp").write_text("not a directory")
+    with pytest.raises(StorageError, match="cannot write to the blob store"):
+        store.put([b"x"])
+    with pytest.raises(StorageError):
+        store.check()
