@@ -50,7 +50,13 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str | None) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=database_url, segment_size=4096)
+    # Two-factor login is exercised by its own tests; elsewhere it would only add ceremony.
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        segment_size=4096,
+        totp_required_roles="",
+    )
 
 
 @dataclass

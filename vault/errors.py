@@ -5,10 +5,13 @@ The tree, drawn once so that the web layer and the CLI can each map it in one ta
     VaultError
     ├── IntegrityError        ciphertext, wrapped key or stored record failed authentication
     ├── AuthenticationFailed  wrong passphrase or unknown user (never says which)
+    │   └── OtpRequired       the passphrase was right and a one-time code is needed
     ├── NotFound              no such object, or one outside the caller's reach
     ├── Conflict              the operation clashes with existing state (vault already exists, ...)
     ├── InvalidInput          the caller's input is malformed or breaks a policy
-    ├── LimitExceeded         a size or rate limit was hit
+    ├── LimitExceeded         a size limit was hit
+    │   └── RateLimited       too many attempts; try again after ``retry_after`` seconds
+    ├── Unavailable           the server is too busy right now (``retry_after`` seconds)
     └── StorageError          the database or blob store cannot be reached or written
 
 Messages never contain secrets, content, titles, filenames, notes or identities: they name the
@@ -25,7 +28,10 @@ __all__ = [
     "InvalidInput",
     "LimitExceeded",
     "NotFound",
+    "OtpRequired",
+    "RateLimited",
     "StorageError",
+    "Unavailable",
     "VaultError",
 ]
 
@@ -74,3 +80,26 @@ class LimitExceeded(VaultError):
 
 class StorageError(VaultError):
     """Raised when the database or the blob store cannot be reached, read or written."""
+
+
+class OtpRequired(AuthenticationFailed):
+    """Raised when the passphrase was right but the account needs a one-time code too."""
+
+    def __init__(self) -> None:
+        super().__init__("a one-time code is required for this account")
+
+
+class RateLimited(LimitExceeded):
+    """Raised when repeated failures block further attempts for ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed attempts; try again in {retry_after} seconds")
+        self.retry_after = retry_after
+
+
+class Unavailable(VaultError):
+    """Raised when the server cannot take the request now (every key-derivation slot busy)."""
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

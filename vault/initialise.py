@@ -16,6 +16,7 @@ from pathlib import Path
 from alembic import command
 from sqlmodel import Session
 
+from vault import crypto
 from vault.clock import Clock, system_clock
 from vault.errors import Conflict, StorageError
 from vault.services import recovery, users
@@ -34,6 +35,7 @@ class InitResult:
     threshold: int
     mnemonics: list[str] = field(repr=False)
     share_files: list[Path] = field(default_factory=list)
+    totp_uri: str | None = field(default=None, repr=False)
 
 
 def _write_secret_file(path: Path, text: str) -> None:
@@ -82,10 +84,14 @@ def init_vault(
     shares = recovery.split_new_recovery_key(
         threshold=settings.recovery_threshold, shares=settings.recovery_shares
     )
+    totp_secret = crypto.new_totp_secret() if "admin" in settings.totp_roles else None
     undo: list[Callable[[], None]] = []
     try:
         created_dir = not data_dir.exists()
-        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise StorageError(f"cannot create {data_dir}: {exc.strerror}") from None
         if created_dir:
             undo.append(lambda: shutil.rmtree(data_dir, ignore_errors=True))
         share_files = _write_shares(shares, recovery_out, undo)
@@ -97,14 +103,12 @@ def init_vault(
             migrated = engine
             undo.append(lambda: command.downgrade(_alembic_config(migrated), "base"))
         with Session(engine) as db:
-            users.create_user(
-                db,
-                username=admin,
-                role=Role.ADMIN,
-                passphrase=passphrase,
-                params=settings.argon2,
+            user, _ = users.create_user(
+                db, username=admin, role=Role.ADMIN, passphrase=None, params=settings.argon2,
                 clock=clock,
-            )
+            )  # fmt: skip
+            users.set_passphrase(db, user, passphrase, settings.argon2, totp_secret=totp_secret)
+            user.totp_confirmed = totp_secret is not None
             public = shares.key.public_key()
             db.add(
                 RecoveryKey(
@@ -130,6 +134,9 @@ def init_vault(
         threshold=shares.threshold,
         mnemonics=shares.mnemonics,
         share_files=share_files,
+        totp_uri=None
+        if totp_secret is None
+        else crypto.totp_uri(totp_secret, account=admin, issuer="Source Vault"),
     )
 
 

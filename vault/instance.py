@@ -13,7 +13,11 @@ from sqlmodel import Session
 from vault.clock import Clock, system_clock
 from vault.errors import NotFound, StorageError
 from vault.services import cases, users
+from vault.services.auth import AuthService
+from vault.services.cases import CaseService
 from vault.services.documents import DocumentService
+from vault.services.sources import SourceService
+from vault.services.throttle import KdfLimiter
 from vault.services.users import Actor
 from vault.settings import Settings
 from vault.storage.blobstore import LocalBlobStore
@@ -37,6 +41,10 @@ class Vault:
         self.documents = DocumentService(
             engine=engine, blobs=blobs, clock=clock, segment_size=settings.segment_size
         )
+        self.cases = CaseService(engine=engine, clock=clock)
+        self.sources = SourceService(engine=engine, clock=clock)
+        self.kdf = KdfLimiter(settings.kdf_concurrency)
+        self.auth = AuthService(engine=engine, settings=settings, clock=clock, kdf=self.kdf)
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock = system_clock) -> Vault:

@@ -33,6 +33,14 @@ class Settings:
     argon2_lanes: int = Argon2Params.lanes
     recovery_shares: int = 3
     recovery_threshold: int = 2
+    totp_required_roles: str = "editor,admin"
+    enrolment_hours: int = 24
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    token_max_days: int = 365
+    max_upload_bytes: int = 2 << 30
+    kdf_concurrency: int = 4
+    log_client_addresses: bool = False
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -99,6 +107,13 @@ class Settings:
             raise InvalidInput("recovery shares: a threshold of 1 allows only one share (SLIP-39)")
         if not 16 <= self.segment_size <= 64 << 20:
             raise InvalidInput("segment_size must be between 16 bytes and 64 MiB")
+        for name in _POSITIVE:
+            if getattr(self, name) < 1:
+                raise InvalidInput(f"setting {name} must be at least 1")
+
+    @property
+    def totp_roles(self) -> frozenset[str]:
+        return frozenset(r for r in self.totp_required_roles.split(",") if r)
 
 
 _INT_FIELDS = {
@@ -108,12 +123,33 @@ _INT_FIELDS = {
     "argon2_lanes",
     "recovery_shares",
     "recovery_threshold",
+    "enrolment_hours",
+    "session_idle_minutes",
+    "session_max_hours",
+    "token_max_days",
+    "max_upload_bytes",
+    "kdf_concurrency",
 }
+_BOOL_FIELDS = {"log_client_addresses"}
+_POSITIVE = sorted(_INT_FIELDS - {"segment_size", "argon2_memory_kib", "argon2_time_cost"})
 
 
 def _coerce(name: str, value: Any) -> Any:
     if name == "data_dir":
         return Path(value)
+    if name in _BOOL_FIELDS:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+            raise InvalidInput(f"setting {name} must be true or false")
+        return text in ("1", "true", "yes", "on")
+    if name == "totp_required_roles":
+        roles = [r.strip() for r in str(value).split(",") if r.strip()]
+        unknown = sorted(set(roles) - {"admin", "editor", "journalist"})
+        if unknown:
+            raise InvalidInput(f"setting totp_required_roles: unknown role {unknown[0]}")
+        return ",".join(roles)
     if name in _INT_FIELDS:
         try:
             return int(value)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from vault.cli.prompts import read_passphrase
 from vault.initialise import init_vault
@@ -92,6 +92,12 @@ def init(
         )
         for number, mnemonic in enumerate(result.mnemonics, start=1):
             out.print(f"share {number}/{count}: {mnemonic}", soft_wrap=True, highlight=False)
+    if result.totp_uri is not None:
+        err.print(
+            "Two-factor authentication is required for administrators. Add this URI to an "
+            "authenticator app (shown once):"
+        )
+        out.print(result.totp_uri, soft_wrap=True, highlight=False)
     err.print(f"Check it with: vault fsck --data-dir {settings.data_dir}")
 
 
@@ -137,7 +143,8 @@ def _print_report(report: fsck_service.FsckReport) -> None:
     if report.clean and not report.recent_orphans:
         console.print("[green]ok[/]: every document has its blob and every blob its document")
         return
-    table = Table("problem", "id", "action")
+    # Never truncate or wrap an id: the operator has to be able to copy and search for it.
+    table = Table("problem", Column("id", no_wrap=True), "action")
     done = "removed" if report.repaired else "run with --repair to remove"
     for blob_id in report.orphan_blobs:
         table.add_row("orphan blob", blob_id, done)

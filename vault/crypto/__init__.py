@@ -9,6 +9,9 @@
   sealed under Argon2id (§4).
 - ``seal_record`` / ``open_record``: small sensitive records sealed under a key derived from a
   data key (§5).
+- ``new_bearer_token`` / ``seal_with_token`` / ``open_with_token``: session and API tokens, and
+  a private key sealed under a key derived from the token (§6).
+- ``new_totp_secret`` / ``totp_uri`` / ``totp_step``: RFC 6238 one-time codes.
 
 This package is the only place in Source Vault that imports ``cryptography.hazmat``. Every way a
 ciphertext can be wrong raises ``vault.errors.IntegrityError``.
@@ -16,11 +19,13 @@ ciphertext can be wrong raises ``vault.errors.IntegrityError``.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 from collections.abc import Iterable, Iterator
 from uuid import UUID
 
-from vault.crypto import _keys, _passphrase, _sealed, _stream
+from vault.crypto import _keys, _passphrase, _sealed, _stream, _totp
 from vault.crypto._keys import PrivateKey, PublicKey
 from vault.crypto._passphrase import Argon2Params, PassphraseKeys
 from vault.crypto._stream import DEFAULT_SEGMENT_SIZE, HEADER_SIZE, ciphertext_size
@@ -38,12 +43,22 @@ __all__ = [
     "derive_passphrase_keys",
     "encrypt_stream",
     "generate_private_key",
+    "hash_bearer_token",
+    "new_bearer_token",
     "new_data_key",
     "new_passphrase_salt",
+    "new_totp_secret",
     "open_private_key",
     "open_record",
+    "open_with_kek",
+    "open_with_token",
     "seal_private_key",
     "seal_record",
+    "seal_with_kek",
+    "seal_with_token",
+    "totp_code",
+    "totp_step",
+    "totp_uri",
     "unwrap_key",
     "wrap_key",
 ]
@@ -144,3 +159,68 @@ def seal_record(data_key: bytes, plaintext: bytes, *, label: str, subject_id: UU
 def open_record(data_key: bytes, sealed: bytes, *, label: str, subject_id: UUID) -> bytes:
     """Open what ``seal_record`` sealed; ``IntegrityError`` if anything does not match."""
     return _sealed.open_sealed(_record_key(data_key, label), sealed, aad=subject_id.bytes)
+
+
+_TOKEN_PREFIX = "sv_"  # noqa: S105 - a public marker, not a secret
+_TOKEN_BYTES = 32
+
+
+def new_bearer_token() -> str:
+    """256 random bits, as ``sv_`` + base64url (the prefix lets secret scanners spot leaks)."""
+    raw = os.urandom(_TOKEN_BYTES)
+    return _TOKEN_PREFIX + base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def hash_bearer_token(token: str) -> str:
+    """What the database stores instead of a token: SHA-256 over a domain label and the token.
+    Tokens are 256-bit random, so an unsalted fast hash is enough."""
+    return hashlib.sha256(b"source-vault/v1 bearer-token\x00" + token.encode()).hexdigest()
+
+
+def _token_key(token: str) -> bytes:
+    return _sealed.derive_subkey(token.encode(), b"source-vault/v1 token-key")
+
+
+def seal_with_token(token: str, private_key: PrivateKey, *, credential_id: UUID) -> bytes:
+    """Seal a private key's seed under a key derived from a bearer token, so that any replica
+    shown the token can unlock it and a database copy alone cannot."""
+    aad = b"source-vault/v1 token-sealed\x00" + credential_id.bytes
+    return _sealed.seal(_token_key(token), private_key.seed, aad=aad)
+
+
+def open_with_token(token: str, sealed: bytes, *, credential_id: UUID, key_id: str) -> PrivateKey:
+    aad = b"source-vault/v1 token-sealed\x00" + credential_id.bytes
+    key = PrivateKey(_sealed.open_sealed(_token_key(token), sealed, aad=aad))
+    if key.public_key().key_id != key_id:
+        raise IntegrityError("token-sealed key is not the expected key", reason="key-id")
+    return key
+
+
+def seal_with_kek(kek: bytes, secret: bytes, *, label: str, owner_id: UUID) -> bytes:
+    """Seal a small per-user secret (the TOTP secret) under the passphrase key-encryption key."""
+    aad = b"source-vault/v1 " + label.encode("ascii") + b"\x00" + owner_id.bytes
+    return _sealed.seal(kek, secret, aad=aad)
+
+
+def open_with_kek(kek: bytes, sealed: bytes, *, label: str, owner_id: UUID) -> bytes:
+    aad = b"source-vault/v1 " + label.encode("ascii") + b"\x00" + owner_id.bytes
+    return _sealed.open_sealed(kek, sealed, aad=aad)
+
+
+def new_totp_secret() -> bytes:
+    return _totp.new_secret()
+
+
+def totp_uri(secret: bytes, *, account: str, issuer: str) -> str:
+    """``otpauth://`` provisioning URI (RFC 6238; SHA-1, 6 digits, 30 s)."""
+    return _totp.provisioning_uri(secret, account=account, issuer=issuer)
+
+
+def totp_code(secret: bytes, at: float) -> str:
+    """The code for time ``at`` (for tests and for the enrolment confirmation screen)."""
+    return _totp.generate(secret, at)
+
+
+def totp_step(secret: bytes, code: str, at: float) -> int | None:
+    """The time step a code belongs to (current one, or one either side), or ``None``."""
+    return _totp.matching_step(secret, code, at)

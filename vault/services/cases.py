@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from vault.clock import Clock
@@ -21,6 +22,7 @@ from vault.services.users import Actor
 from vault.storage.models import Case, CaseMember, Document, Role, User, WrappedKey
 
 __all__ = [
+    "CaseService",
     "PendingGrant",
     "add_member",
     "complete_grants",
@@ -163,3 +165,47 @@ def complete_grants(db: Session, actor: Actor, *, case_id: UUID | None = None, c
             clock=clock,
         )
     return done
+
+
+class CaseService:
+    """The case operations above, each in its own transaction."""
+
+    def __init__(self, *, engine: Engine, clock: Clock) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    def _session(self) -> Session:
+        return Session(self._engine, expire_on_commit=False)
+
+    def create(self, actor: Actor, name: str) -> Case:
+        with self._session() as db:
+            case = create_case(db, actor, name, clock=self._clock)
+            db.commit()
+            return case
+
+    def visible(self, actor: Actor) -> list[Case]:
+        with self._session() as db:
+            return list_cases(db, actor)
+
+    def get(self, actor: Actor, case_id: UUID) -> tuple[Case, list[User]]:
+        with self._session() as db:
+            return get_case(db, actor, case_id), list_members(db, actor, case_id)
+
+    def add_member(self, actor: Actor, case_id: UUID, username: str) -> None:
+        with self._session() as db:
+            user = _user_named(db, username)
+            add_member(db, actor, case_id, user.id, clock=self._clock)
+            db.commit()
+
+    def remove_member(self, actor: Actor, case_id: UUID, username: str) -> None:
+        with self._session() as db:
+            user = _user_named(db, username)
+            remove_member(db, actor, case_id, user.id)
+            db.commit()
+
+
+def _user_named(db: Session, username: str) -> User:
+    user = db.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFound("no such user")
+    return user

@@ -238,25 +238,44 @@ class DocumentService:
             return _info(row, _open_metadata(row, data_key) if data_key else None)
 
     def list(
-        self, actor: Actor, case_id: UUID, *, source_id: UUID | None = None
+        self,
+        actor: Actor,
+        case_id: UUID,
+        *,
+        source_id: UUID | None = None,
+        after: tuple[datetime, UUID] | None = None,
+        limit: int | None = None,
     ) -> list[DocumentInfo]:
-        """The case's documents in upload order; with ``source_id``, only those linked to it
-        (which only readers can tell, so pending documents are then left out)."""
+        """The case's documents in upload order, from just after ``after`` (the creation time
+        and id of the last one seen), at most ``limit``. With ``source_id``, only those linked
+        to it (which only readers can tell, so pending documents are then left out)."""
         with Session(self._engine) as db:
             if not is_member(db, case_id, actor.user_id):
                 raise NotFound("no such case")
-            rows = db.exec(
-                select(Document)
-                .where(Document.case_id == case_id)
-                .order_by(col(Document.created_at), col(Document.id))
-            ).all()
-            infos = []
-            for row in rows:
-                data_key = self._data_key(db, row, actor)
-                meta = _open_metadata(row, data_key) if data_key else None
-                if source_id is not None and (meta is None or meta.source_id != source_id):
-                    continue
-                infos.append(_info(row, meta))
+            infos: list[DocumentInfo] = []
+            batch = max(limit or 200, 50)
+            while limit is None or len(infos) < limit:
+                stmt = select(Document).where(Document.case_id == case_id)
+                if after is not None:
+                    created, last_id = after
+                    stmt = stmt.where(
+                        (col(Document.created_at) > created)
+                        | ((col(Document.created_at) == created) & (col(Document.id) > last_id))
+                    )
+                rows = db.exec(
+                    stmt.order_by(col(Document.created_at), col(Document.id)).limit(batch)
+                ).all()
+                for row in rows:
+                    after = (row.created_at, row.id)
+                    data_key = self._data_key(db, row, actor)
+                    meta = _open_metadata(row, data_key) if data_key else None
+                    if source_id is not None and (meta is None or meta.source_id != source_id):
+                        continue
+                    infos.append(_info(row, meta))
+                    if limit is not None and len(infos) == limit:
+                        break
+                if len(rows) < batch:
+                    break
             return infos
 
     def open(self, actor: Actor, document_id: UUID) -> tuple[DocumentInfo, Iterator[bytes]]:

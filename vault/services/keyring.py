@@ -21,6 +21,7 @@ __all__ = [
     "active_recovery_key",
     "case_recipients",
     "delete_wrapped",
+    "delete_wrapped_for_recipient",
     "open_data_key",
     "store_wrapped",
 ]
@@ -120,3 +121,8 @@ def delete_wrapped(
     if key_id is not None:
         stmt = stmt.where(col(WrappedKey.recipient_key_id) == key_id)
     db.execute(stmt)
+
+
+def delete_wrapped_for_recipient(db: Session, key_id: str) -> None:
+    """Delete every wrapped key held by one recipient key (its owner lost it)."""
+    db.execute(delete(WrappedKey).where(col(WrappedKey.recipient_key_id) == key_id))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from uuid import UUID
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from vault import crypto
@@ -104,3 +105,29 @@ def read_identity_notes(db: Session, actor: Actor, source_id: UUID) -> str | Non
     return crypto.open_record(
         data_key, source.sealed_notes, label=_NOTES_LABEL, subject_id=source.id
     ).decode()
+
+
+class SourceService:
+    """The source operations above, each in its own transaction."""
+
+    def __init__(self, *, engine: Engine, clock: Clock) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    def create(self, actor: Actor, case_id: UUID, notes: str | None) -> Source:
+        with Session(self._engine, expire_on_commit=False) as db:
+            source = create_source(db, actor, case_id, notes=notes, clock=self._clock)
+            db.commit()
+            return source
+
+    def in_case(self, actor: Actor, case_id: UUID) -> list[Source]:
+        with Session(self._engine, expire_on_commit=False) as db:
+            return list_sources(db, actor, case_id)
+
+    def identity(self, actor: Actor, source_id: UUID) -> tuple[Source, str | None]:
+        with Session(self._engine, expire_on_commit=False) as db:
+            notes = read_identity_notes(db, actor, source_id)
+            source = db.get(Source, source_id)
+            if source is None:
+                raise NotFound("no such source")
+            return source, notes

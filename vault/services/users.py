@@ -18,10 +18,10 @@ from vault import crypto
 from vault.clock import Clock
 from vault.crypto import Argon2Params, PrivateKey, PublicKey
 from vault.errors import AuthenticationFailed, Conflict, IntegrityError, InvalidInput, NotFound
+from vault.services.passphrase_policy import check_passphrase
 from vault.storage.models import Role, User
 
 __all__ = [
-    "MIN_PASSPHRASE_LENGTH",
     "Actor",
     "check_passphrase",
     "create_user",
@@ -30,7 +30,9 @@ __all__ = [
     "unlock",
 ]
 
-MIN_PASSPHRASE_LENGTH = 12
+UPLOAD = "upload"
+READ = "read"
+ALL_SCOPES = frozenset({UPLOAD, READ})
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 # Unknown users are checked against this so that they cost the same derivation as real ones.
 _DUMMY_SALT = bytes(16)
@@ -45,18 +47,16 @@ class Actor:
     username: str
     role: Role
     key: PrivateKey | None = None
+    scopes: frozenset[str] = ALL_SCOPES
+    credential_id: UUID | None = None
+
+    def can(self, scope: str) -> bool:
+        return scope in self.scopes
 
     def require_key(self) -> PrivateKey:
         if self.key is None:
             raise AuthenticationFailed("this action needs an unlocked key")
         return self.key
-
-
-def check_passphrase(passphrase: str) -> None:
-    """The passphrase policy every new passphrase must meet."""
-    if len(passphrase) < MIN_PASSPHRASE_LENGTH:
-        raise InvalidInput(f"passphrase must be at least {MIN_PASSPHRASE_LENGTH} characters")
-    crypto._passphrase.encode_passphrase(passphrase)  # enforces the length cap
 
 
 def find_user(db: Session, username: str) -> User:
@@ -89,16 +89,34 @@ def create_user(
     return user, key
 
 
-def set_passphrase(db: Session, user: User, passphrase: str, params: Argon2Params) -> PrivateKey:
-    """Give ``user`` a new key pair sealed under ``passphrase`` (not committed)."""
+def set_passphrase(
+    db: Session,
+    user: User,
+    passphrase: str,
+    params: Argon2Params,
+    *,
+    totp_secret: bytes | None = None,
+) -> PrivateKey:
+    """Give ``user`` a new key pair sealed under ``passphrase`` and, with ``totp_secret``, a
+    TOTP secret sealed the same way (not committed)."""
     check_passphrase(passphrase)
     key = crypto.generate_private_key()
-    _seal_key(user, key, passphrase, params)
+    _seal_key(user, key, passphrase, params, totp_secret=totp_secret)
     db.add(user)
     return key
 
 
-def _seal_key(user: User, key: PrivateKey, passphrase: str, params: Argon2Params) -> None:
+_TOTP_LABEL = "totp-secret"
+
+
+def _seal_key(
+    user: User,
+    key: PrivateKey,
+    passphrase: str,
+    params: Argon2Params,
+    *,
+    totp_secret: bytes | None,
+) -> None:
     salt = crypto.new_passphrase_salt()
     keys = crypto.derive_passphrase_keys(passphrase, salt, params)
     public = key.public_key()
@@ -110,6 +128,11 @@ def _seal_key(user: User, key: PrivateKey, passphrase: str, params: Argon2Params
     user.kdf_time_cost = params.time_cost
     user.kdf_lanes = params.lanes
     user.login_verifier = keys.verifier
+    user.sealed_totp = (
+        None
+        if totp_secret is None
+        else crypto.seal_with_kek(keys.kek, totp_secret, label=_TOTP_LABEL, owner_id=user.id)
+    )
 
 
 @dataclass(frozen=True)
@@ -138,12 +161,27 @@ def _key_record(user: User) -> _KeyRecord | None:
     return _KeyRecord(key_id, sealed, salt, verifier, params)
 
 
-def unlock(db: Session, username: str, passphrase: str, *, params: Argon2Params) -> Actor:
-    """Check a passphrase and return the actor with their private key unlocked.
+@dataclass(frozen=True)
+class Unlocked:
+    """A user whose passphrase checked out: their row, private key and TOTP secret (if any)."""
+
+    user: User
+    key: PrivateKey
+    totp_secret: bytes | None
+
+    @property
+    def actor(self) -> Actor:
+        return actor_for(self.user, self.key)
+
+
+def verify_passphrase(
+    db: Session, username: str, passphrase: str, *, params: Argon2Params
+) -> Unlocked:
+    """Check a passphrase and open what it seals.
 
     Raises ``AuthenticationFailed`` (one message) for an unknown, disabled or not yet enrolled
     user and for a wrong passphrase, after the same Argon2id work in every case. If the stored
-    parameters are below ``params`` the key is re-sealed with them (not committed).
+    parameters are below ``params`` everything is re-sealed with them (not committed).
     """
     user = db.exec(select(User).where(User.username == username)).first()
     record = _key_record(user) if user is not None and user.enabled else None
@@ -154,10 +192,20 @@ def unlock(db: Session, username: str, passphrase: str, *, params: Argon2Params)
     if not hmac.compare_digest(keys.verifier, record.verifier):
         raise AuthenticationFailed()
     key = crypto.open_private_key(keys.kek, record.sealed, owner_id=user.id, key_id=record.key_id)
+    totp_secret = None
+    if user.sealed_totp is not None:
+        totp_secret = crypto.open_with_kek(
+            keys.kek, user.sealed_totp, label=_TOTP_LABEL, owner_id=user.id
+        )
     if _weaker(record.params, params):
-        _seal_key(user, key, passphrase, params)
+        _seal_key(user, key, passphrase, params, totp_secret=totp_secret)
         db.add(user)
-    return Actor(user_id=user.id, username=user.username, role=Role(user.role), key=key)
+    return Unlocked(user=user, key=key, totp_secret=totp_secret)
+
+
+def unlock(db: Session, username: str, passphrase: str, *, params: Argon2Params) -> Actor:
+    """``verify_passphrase`` for callers that only need the actor with its unlocked key."""
+    return verify_passphrase(db, username, passphrase, params=params).actor
 
 
 def _weaker(stored: Argon2Params, wanted: Argon2Params) -> bool:

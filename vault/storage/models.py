@@ -20,11 +20,14 @@ from sqlmodel import Field, SQLModel
 __all__ = [
     "Case",
     "CaseMember",
+    "Credential",
+    "CredentialKind",
     "Document",
     "DocumentStatus",
     "RecoveryKey",
     "Role",
     "Source",
+    "Throttle",
     "User",
     "WrappedKey",
     "metadata",
@@ -62,6 +65,11 @@ class Role(StrEnum):
     JOURNALIST = "journalist"
 
 
+class CredentialKind(StrEnum):
+    SESSION = "session"
+    TOKEN = "token"  # noqa: S105 - a kind name, not a secret
+
+
 class DocumentStatus(StrEnum):
     ACTIVE = "active"
 
@@ -84,6 +92,14 @@ class User(SQLModel, table=True):
     kdf_time_cost: int | None = None
     kdf_lanes: int | None = None
     login_verifier: bytes | None = None
+    # Enrolment: only a hash of the one-time code is kept, with its expiry.
+    enrolment_code_hash: str | None = Field(default=None, max_length=64)
+    enrolment_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # TOTP secret sealed under the passphrase key-encryption key: a database copy cannot mint
+    # codes. ``totp_last_step`` stops replay of a code within its window.
+    sealed_totp: bytes | None = None
+    totp_confirmed: bool = False
+    totp_last_step: int | None = Field(default=None, sa_type=sa.BigInteger)
 
 
 class Case(SQLModel, table=True):
@@ -158,3 +174,35 @@ class WrappedKey(SQLModel, table=True):
     recipient_key_id: str = Field(max_length=64, index=True)
     wrapped: bytes
     created_at: datetime = Field(default_factory=_utcnow, sa_type=UTCDateTime)
+
+
+class Credential(SQLModel, table=True):
+    """A login session or an API token. Only a hash of the bearer token is stored; where the
+    credential may read, the user's key seed is sealed under a key derived from the token."""
+
+    __tablename__ = "credentials"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    kind: CredentialKind = Field(sa_type=sa.String(16))
+    user_id: uuid.UUID = Field(foreign_key="users.id", index=True)
+    name: str | None = Field(default=None, max_length=100)
+    scopes: str = Field(max_length=100)
+    sealed_key: bytes | None = None
+    created_at: datetime = Field(default_factory=_utcnow, sa_type=UTCDateTime)
+    last_used_at: datetime = Field(default_factory=_utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    idle_seconds: int | None = None
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Throttle(SQLModel, table=True):
+    """Recent login failures for one account or one client address (stored as a keyed hash),
+    shared by every replica."""
+
+    __tablename__ = "throttles"
+
+    key: str = Field(max_length=64, primary_key=True)
+    failures: int = 0
+    last_failure_at: datetime = Field(sa_type=UTCDateTime)
+    blocked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)

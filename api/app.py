@@ -1,0 +1,80 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from api import errors
+from api.middleware import SecurityMiddleware
+from api.routes import auth, cases, documents, health, sources, tokens
+from vault._version import __version__
+from vault.clock import Clock, system_clock
+from vault.instance import Vault
+from vault.settings import Settings
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("api")
+
+
+def create_app(
+    settings: Settings, *, vault: Vault | None = None, clock: Clock = system_clock
+) -> FastAPI:
+    """Build the app for ``settings``. The vault is opened at startup (or ``vault`` is used,
+    for tests that share one), and closed at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        opened = vault is None
+        app.state.vault = vault or Vault.open(settings, clock=clock)
+        try:
+            yield
+        finally:
+            if opened:
+                app.state.vault.close()
+
+    app = FastAPI(
+        title="Source Vault",
+        version=__version__,
+        description="Encrypted, access-controlled storage for material that can endanger a source.",
+        lifespan=lifespan,
+    )
+    if vault is not None:
+        app.state.vault = vault
+    errors.install(app)
+    for module in (health, auth, tokens, cases, sources, documents):
+        app.include_router(module.router)
+    app.add_middleware(SecurityMiddleware, log_client_addresses=settings.log_client_addresses)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                             routes=app.routes)  # fmt: skip
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
+            errors.problem_schema()
+        )
+        # Validation errors are problem documents too, not FastAPI's default shape.
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                responses = operation.get("responses", {})
+                if "422" in responses:
+                    responses["422"] = {
+                        "description": "Invalid request",
+                        "content": {
+                            errors.MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}
+                        },
+                    }
+        schema["components"]["schemas"].pop("HTTPValidationError", None)
+        schema["components"]["schemas"].pop("ValidationError", None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

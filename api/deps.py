@@ -1,0 +1,57 @@
+"""Dependencies shared by the routes: the open vault and the authenticated actor."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from vault.errors import AuthenticationFailed, NotFound
+from vault.instance import Vault
+from vault.services.users import READ, UPLOAD, Actor
+
+__all__ = ["CurrentActor", "Reader", "Uploader", "VaultDep", "client_address"]
+
+_bearer = HTTPBearer(auto_error=False, description="a session token or an API token")
+
+
+def get_vault(request: Request) -> Vault:
+    vault: Vault = request.app.state.vault
+    return vault
+
+
+VaultDep = Annotated[Vault, Depends(get_vault)]
+
+
+async def get_actor(
+    vault: VaultDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise AuthenticationFailed("missing bearer token")
+    # Unsealing the key and recording the use touch the database: off the event loop.
+    return await run_in_threadpool(vault.auth.authenticate, credentials.credentials)
+
+
+CurrentActor = Annotated[Actor, Depends(get_actor)]
+
+
+def _scoped(scope: str):  # type: ignore[no-untyped-def]
+    async def check(actor: CurrentActor) -> Actor:
+        if not actor.can(scope):
+            # Outside the credential's reach looks like absence, as everywhere else.
+            raise NotFound("no such resource")
+        return actor
+
+    return check
+
+
+Reader = Annotated[Actor, Depends(_scoped(READ))]
+Uploader = Annotated[Actor, Depends(_scoped(UPLOAD))]
+
+
+def client_address(request: Request) -> str:
+    """The peer address, for throttling only (never logged unless the operator opts in)."""
+    return request.client.host if request.client else "unknown"

@@ -1,0 +1,259 @@
+"""Documents: streaming upload, listing, metadata, streaming download, crypto-shred."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import unicodedata
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import quote
+from uuid import UUID
+
+import anyio
+import anyio.from_thread
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import Reader, Uploader, VaultDep
+from api.errors import Problem
+from api.multipart import StreamingForm, boundary_of
+from api.routes import problems
+from api.schemas import DocumentCreated, DocumentList, DocumentPublic
+from vault.errors import Conflict, InvalidInput, LimitExceeded
+from vault.services.documents import DocumentInfo, DocumentMetadata, NewDocument
+
+router = APIRouter(prefix="/v1/documents", tags=["documents"])
+
+# Multipart framing around the file: boundaries, part headers and the text fields.
+_FRAMING_ALLOWANCE = 256 * 1024
+_FIELDS = {"case", "title", "source", "kind", "notes"}
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["case", "title", "file"],
+                    "properties": {
+                        "case": {"type": "string", "format": "uuid"},
+                        "title": {"type": "string", "maxLength": 500},
+                        "source": {"type": "string", "format": "uuid"},
+                        "kind": {"type": "string", "maxLength": 64},
+                        "notes": {"type": "string", "maxLength": 65536},
+                        "file": {"type": "string", "format": "binary"},
+                    },
+                },
+                "encoding": {"file": {"contentType": "application/octet-stream"}},
+            }
+        },
+    }
+}
+
+
+def _uuid_field(fields: dict[str, str], name: str, *, required: bool) -> UUID | None:
+    raw = fields.get(name, "").strip()
+    if not raw:
+        if required:
+            raise InvalidInput(f"field '{name}' is required")
+        return None
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise InvalidInput(f"field '{name}' must be a UUID") from None
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=DocumentCreated,
+    responses=problems(401, 404, 413, 415, 422, 503),
+    openapi_extra=_UPLOAD_BODY,
+)
+async def upload(request: Request, actor: Uploader, vault: VaultDep) -> DocumentCreated:
+    """Upload a document into a case you belong to: ``multipart/form-data`` with the fields
+    ``case``, ``title`` and optionally ``source``, ``kind``, ``notes``, then the ``file`` part
+    (last). The body is encrypted as it arrives; nothing is written in the clear, not even to
+    a temporary file."""
+    boundary = boundary_of(request.headers.get("content-type", ""))
+    if boundary is None:
+        raise Problem(415, "unsupported-media-type", "Unsupported media type",
+                      "send the document as multipart/form-data")  # fmt: skip
+    limit = vault.settings.max_upload_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + _FRAMING_ALLOWANCE:
+        raise LimitExceeded(f"the upload is larger than the limit of {limit} bytes")
+    body = request.stream()
+
+    async def next_chunk() -> bytes | None:
+        try:
+            return await body.__anext__()
+        except StopAsyncIteration:
+            return None
+
+    def pull() -> Iterator[bytes]:
+        while (chunk := anyio.from_thread.run(next_chunk)) is not None:
+            if chunk:
+                yield chunk
+
+    def store() -> DocumentInfo:
+        fields, file = StreamingForm(pull(), boundary).read()
+        unknown = sorted(set(fields) - _FIELDS)
+        if unknown:
+            raise InvalidInput(f"unknown field '{unknown[0]}'")
+        case_id = _uuid_field(fields, "case", required=True) or UUID(int=0)
+        document = NewDocument(
+            title=fields.get("title", ""),
+            filename=file.filename,
+            media_type=file.content_type or "application/octet-stream",
+            notes=fields.get("notes") or None,
+            source_id=_uuid_field(fields, "source", required=False),
+            kind=fields.get("kind") or None,
+        )
+        return vault.documents.add(
+            actor, case_id=case_id, content=file.chunks, document=document, max_size=limit
+        )
+
+    info = await anyio.to_thread.run_sync(store)
+    meta = _opened(info)
+    return DocumentCreated(
+        id=info.id, size=meta.size, sha256=meta.sha256, case=info.case_id,
+        created_at=info.created_at,
+    )  # fmt: skip
+
+
+def _opened(info: DocumentInfo) -> DocumentMetadata:
+    if info.metadata is None:  # these calls open the metadata; pending never reaches here
+        raise Conflict("access to this document is pending")
+    return info.metadata
+
+
+def _public(info: DocumentInfo) -> DocumentPublic:
+    doc = DocumentPublic(
+        id=info.id, case=info.case_id, uploader=info.uploader_id, created_at=info.created_at,
+        pending=info.pending,
+    )  # fmt: skip
+    meta = info.metadata
+    if meta is not None:
+        doc = doc.model_copy(
+            update={
+                "title": meta.title,
+                "filename": meta.filename,
+                "media_type": meta.media_type,
+                "kind": meta.kind,
+                "notes": meta.notes,
+                "source": meta.source_id,
+                "size": meta.size,
+                "sha256": meta.sha256,
+            }
+        )
+    return doc
+
+
+def _encode_cursor(info: DocumentInfo) -> str:
+    raw = f"{info.created_at.isoformat()}|{info.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, doc_id = raw.split("|")
+        parsed = datetime.fromisoformat(created)
+        if parsed.tzinfo is None:
+            raise ValueError
+        return parsed, UUID(doc_id)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise InvalidInput("cursor is not valid") from None
+
+
+@router.get("", response_model=DocumentList, responses=problems(401, 404, 422))
+async def list_documents(
+    actor: Reader,
+    vault: VaultDep,
+    case: Annotated[UUID, Query(description="case id")],
+    source: Annotated[UUID | None, Query(description="only documents from this source")] = None,
+    cursor: Annotated[str | None, Query(max_length=200, description="from a previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> DocumentList:
+    """A case's documents with their decrypted titles, oldest first, a page at a time.
+    Documents whose key has not been granted to you yet are listed as ``pending``."""
+    after = _decode_cursor(cursor) if cursor else None
+    infos = await run_in_threadpool(
+        lambda: vault.documents.list(actor, case, source_id=source, after=after, limit=limit + 1)
+    )
+    more = len(infos) > limit
+    page = infos[:limit]
+    return DocumentList(
+        documents=[_public(i) for i in page],
+        next_cursor=_encode_cursor(page[-1]) if more and page else None,
+    )
+
+
+@router.get("/{document_id}", response_model=DocumentPublic, responses=problems(401, 404))
+async def get_document(document_id: UUID, actor: Reader, vault: VaultDep) -> DocumentPublic:
+    """A document's metadata."""
+    return _public(await run_in_threadpool(vault.documents.get, actor, document_id))
+
+
+def content_disposition(filename: str | None) -> str:
+    """``attachment`` with an ASCII fallback and the RFC 6266 / RFC 8187 UTF-8 name, stripped of
+    paths, control characters and quotes."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip(" .")
+    name = name[:200] or "document"
+    fallback = re.sub(r"[^A-Za-z0-9._-]+", "_", unicodedata.normalize("NFKD", name)).strip("_")
+    fallback = fallback or "document"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+@router.get(
+    "/{document_id}/content",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The plaintext, streamed",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        },
+        **problems(401, 404, 409, 500, 503),
+    },
+)
+async def download(document_id: UUID, actor: Reader, vault: VaultDep) -> StreamingResponse:
+    """The document's content, streamed as it is decrypted, with ``Repr-Digest`` (RFC 9530).
+    If a segment fails authentication mid-stream, the response is cut off rather than
+    completed: a client must treat a short body as a failure."""
+    info, stream = await run_in_threadpool(vault.documents.open, actor, document_id)
+    meta = _opened(info)
+    # The first segment is checked before any header goes out, so a blob that is wrong from
+    # the start gets a proper error answer.
+    first = await run_in_threadpool(next, stream, b"")
+
+    def body() -> Iterator[bytes]:
+        yield first
+        yield from stream
+
+    digest = base64.b64encode(bytes.fromhex(meta.sha256)).decode()
+    return StreamingResponse(
+        body(),
+        media_type="application/octet-stream",
+        headers={
+            "Content-Length": str(meta.size),
+            "Content-Disposition": content_disposition(meta.filename),
+            "Repr-Digest": f"sha-256=:{digest}:",
+            "X-Content-Media-Type": meta.media_type,
+        },
+    )
+
+
+@router.delete("/{document_id}", status_code=204, responses=problems(401, 404))
+async def delete_document(document_id: UUID, actor: Reader, vault: VaultDep) -> Response:
+    """Crypto-shred a document (editors and administrators of its case): every wrapped key
+    and the ciphertext are destroyed."""
+    await run_in_threadpool(vault.documents.delete, actor, document_id)
+    return Response(status_code=204)

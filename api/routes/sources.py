@@ -1,0 +1,54 @@
+"""Pseudonymous sources."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import Reader, VaultDep
+from api.routes import problems
+from api.schemas import SourceCreate, SourceIdentity, SourceList, SourcePublic
+from vault.storage.models import Source
+
+router = APIRouter(prefix="/v1/sources", tags=["sources"])
+
+
+def _public(source: Source) -> SourcePublic:
+    return SourcePublic(
+        id=source.id, case=source.case_id, pseudonym=source.pseudonym, handler=source.handler_id,
+        has_identity_notes=source.sealed_notes is not None, created_at=source.created_at,
+    )  # fmt: skip
+
+
+@router.post("", status_code=201, response_model=SourcePublic, responses=problems(401, 404, 422))
+async def create_source(body: SourceCreate, actor: Reader, vault: VaultDep) -> SourcePublic:
+    """Record a source in a case you belong to; you become its handler. Identity notes are
+    encrypted for you and the recovery key only."""
+    source = await run_in_threadpool(vault.sources.create, actor, body.case, body.notes)
+    return _public(source)
+
+
+@router.get("", response_model=SourceList, responses=problems(401, 404, 422))
+async def list_sources(
+    case: Annotated[UUID, Query(description="case id")], actor: Reader, vault: VaultDep
+) -> SourceList:
+    """The sources of a case (pseudonyms only)."""
+    rows = await run_in_threadpool(vault.sources.in_case, actor, case)
+    return SourceList(sources=[_public(s) for s in rows])
+
+
+@router.get(
+    "/{source_id}/identity", response_model=SourceIdentity, responses=problems(401, 404, 422)
+)
+async def reveal_identity(
+    source_id: UUID,
+    reason: Annotated[str, Query(min_length=3, max_length=500, description="why you need it")],
+    actor: Reader,
+    vault: VaultDep,
+) -> SourceIdentity:
+    """A source's identity notes, for their handler only. A reason is required."""
+    source, notes = await run_in_threadpool(vault.sources.identity, actor, source_id)
+    return SourceIdentity(id=source.id, pseudonym=source.pseudonym, notes=notes)

@@ -1,0 +1,150 @@
+"""Request and response bodies. Table models never leave the service layer: these are what the
+API promises, and the OpenAPI document is generated from them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UserPublic(BaseModel):
+    id: UUID
+    username: str
+    role: Literal["admin", "editor", "journalist"]
+
+
+class EnrollRequest(_Body):
+    username: str = Field(min_length=1, max_length=64)
+    code: str = Field(min_length=1, max_length=64)
+    passphrase: str = Field(min_length=1, max_length=1024)
+
+
+class EnrollResponse(BaseModel):
+    active: bool
+    totp_uri: str | None = Field(
+        default=None, description="otpauth:// URI to add to an authenticator app"
+    )
+
+
+class ConfirmRequest(_Body):
+    username: str = Field(min_length=1, max_length=64)
+    passphrase: str = Field(min_length=1, max_length=1024)
+    otp: str = Field(min_length=1, max_length=16)
+
+
+class LoginRequest(_Body):
+    username: str = Field(min_length=1, max_length=64)
+    passphrase: str = Field(min_length=1, max_length=1024)
+    otp: str | None = Field(default=None, max_length=16)
+
+
+class LoginResponse(BaseModel):
+    token: str
+    expires_at: datetime
+    user: UserPublic
+
+
+class TokenCreate(_Body):
+    name: str = Field(min_length=1, max_length=100)
+    scopes: list[Literal["upload", "read"]] = Field(min_length=1)
+    expires_in: int = Field(default=30 * 86400, ge=60, description="lifetime in seconds")
+
+
+class TokenPublic(BaseModel):
+    id: UUID
+    name: str | None
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime
+
+
+class TokenCreated(TokenPublic):
+    token: str = Field(description="shown once; store it now")
+
+
+class TokenList(BaseModel):
+    tokens: list[TokenPublic]
+
+
+class CaseCreate(_Body):
+    name: str = Field(min_length=1, max_length=120)
+
+
+class CasePublic(BaseModel):
+    id: UUID
+    name: str
+    created_at: datetime
+    members: list[str] | None = None
+
+
+class CaseList(BaseModel):
+    cases: list[CasePublic]
+
+
+class MemberRequest(_Body):
+    username: str = Field(min_length=1, max_length=64)
+
+
+class SourceCreate(_Body):
+    case: UUID
+    notes: str | None = Field(default=None, max_length=65536)
+
+
+class SourcePublic(BaseModel):
+    id: UUID
+    case: UUID
+    pseudonym: str
+    handler: UUID
+    has_identity_notes: bool
+    created_at: datetime
+
+
+class SourceList(BaseModel):
+    sources: list[SourcePublic]
+
+
+class SourceIdentity(BaseModel):
+    id: UUID
+    pseudonym: str
+    notes: str | None
+
+
+class DocumentCreated(BaseModel):
+    id: UUID
+    size: int
+    sha256: str
+    case: UUID
+    created_at: datetime
+
+
+class DocumentPublic(BaseModel):
+    id: UUID
+    case: UUID
+    uploader: UUID
+    created_at: datetime
+    pending: bool = Field(description="true until a case member grants this reader the key")
+    title: str | None = None
+    filename: str | None = None
+    media_type: str | None = None
+    kind: str | None = None
+    notes: str | None = None
+    source: UUID | None = None
+    size: int | None = None
+    sha256: str | None = None
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentPublic]
+    next_cursor: str | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok"]

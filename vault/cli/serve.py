@@ -1,0 +1,60 @@
+"""``vault serve``: the HTTP API under uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vault.cli.local import DataDir, load_settings
+from vault.instance import Vault
+
+__all__ = ["register"]
+
+
+def _configure_logging() -> None:
+    from api.middleware import JsonFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Worker processes (all share the vault).")
+    ] = 1,
+) -> None:
+    """Serve the HTTP API (docs at /docs, schema at /openapi.json)."""
+    import uvicorn
+
+    settings = load_settings(data_dir)
+    Vault.open(settings).close()  # fail here, with a clear message, if there is no vault
+    # Workers are separate processes: they rebuild the same settings from the environment.
+    os.environ["VAULT_DATA_DIR"] = str(Path(settings.data_dir).absolute())
+    _configure_logging()
+    typer.echo(f"Serving the vault in {settings.data_dir} on http://{host}:{port}", err=True)
+    uvicorn.run(
+        "api.asgi:app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,  # uvicorn's access log prints client addresses and raw paths
+        log_config=None,
+        server_header=False,
+        proxy_headers=False,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)

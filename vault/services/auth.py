@@ -1,0 +1,393 @@
+"""Enrolment, login, sessions and API tokens.
+
+A bearer credential is 256 random bits; the database keeps only its hash. A session, and an API
+token with the ``read`` scope, also keep the user's key seed sealed under a key derived from the
+token, so any replica shown the token can unlock the key and a database copy cannot. Idle and
+absolute expiry are checked on every use.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from vault import crypto
+from vault.clock import Clock
+from vault.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound, OtpRequired
+from vault.services import cases, keyring, throttle, users
+from vault.services.users import ALL_SCOPES, Actor
+from vault.settings import Settings
+from vault.storage.models import Credential, CredentialKind, Role, User
+
+__all__ = ["AuthService", "Enrolment", "IssuedCredential"]
+
+ISSUER = "Source Vault"
+_CODE_LABEL = "enrolment-code"
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    """A new session or token. ``token`` is shown once and stored nowhere."""
+
+    token: str
+    credential: Credential
+    actor: Actor
+
+    def __repr__(self) -> str:
+        return f"IssuedCredential(id={self.credential.id}, kind={self.credential.kind})"
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """What enrolment returns: whether the account is active, and the TOTP provisioning URI
+    to confirm with a first code when it is not yet."""
+
+    active: bool
+    totp_uri: str | None = None
+
+
+def _code_hash(code: str) -> str:
+    return crypto.hash_bearer_token(_CODE_LABEL + ":" + code)
+
+
+class AuthService:
+    """Every authentication decision, for every replica alike (no state in the process but the
+    key-derivation limiter)."""
+
+    def __init__(
+        self, *, engine: Engine, settings: Settings, clock: Clock, kdf: throttle.KdfLimiter
+    ) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._clock = clock
+        self._kdf = kdf
+
+    def _session(self) -> Session:
+        return Session(self._engine, expire_on_commit=False)
+
+    def totp_required(self, role: Role | str) -> bool:
+        return str(role) in self._settings.totp_roles
+
+    # -- accounts ----------------------------------------------------------------------------
+
+    def create_account(
+        self, actor: Actor | None, *, username: str, role: Role, passphrase: str | None
+    ) -> tuple[User, str | None, str | None]:
+        """Create an account. Without a passphrase it waits for enrolment and the one-time
+        enrolment code is returned; with one it is active at once, and if its role requires
+        TOTP the provisioning URI is returned to hand over. ``actor`` ``None`` means the
+        local administrator (the CLI on the server)."""
+        if actor is not None and actor.role != Role.ADMIN:
+            raise NotFound("no such route")
+        with self._session() as db:
+            user, _ = users.create_user(
+                db, username=username, role=role, passphrase=None,
+                params=self._settings.argon2, clock=self._clock,
+            )  # fmt: skip
+            code = uri = None
+            if passphrase is None:
+                code = self._issue_code(user)
+            else:
+                secret = crypto.new_totp_secret() if self.totp_required(role) else None
+                with self._kdf.slot():
+                    users.set_passphrase(
+                        db, user, passphrase, self._settings.argon2, totp_secret=secret
+                    )
+                if secret is not None:
+                    user.totp_confirmed = True
+                    uri = crypto.totp_uri(secret, account=username, issuer=ISSUER)
+            db.add(user)
+            db.commit()
+            return user, code, uri
+
+    def reset_enrolment(self, username: str) -> str:
+        """Invalidate an account's key, sessions and tokens and issue a new enrolment code
+        (a forgotten passphrase). The user loses every wrapped key: their grants become
+        pending again and need a case member to complete them."""
+        with self._session() as db:
+            user = users.find_user(db, username)
+            if user.key_id is not None:
+                keyring.delete_wrapped_for_recipient(db, user.key_id)
+            for column in (
+                "key_id", "public_key", "sealed_private_key", "kdf_salt", "kdf_memory_kib",
+                "kdf_time_cost", "kdf_lanes", "login_verifier", "sealed_totp", "totp_last_step",
+            ):  # fmt: skip
+                setattr(user, column, None)
+            user.totp_confirmed = False
+            self._revoke_all(db, user.id)
+            code = self._issue_code(user)
+            db.add(user)
+            db.commit()
+            return code
+
+    def _issue_code(self, user: User) -> str:
+        code = "-".join(secrets.token_hex(3) for _ in range(4))  # 96 bits, easy to read out
+        user.enrolment_code_hash = _code_hash(code)
+        user.enrolment_expires_at = self._clock() + timedelta(hours=self._settings.enrolment_hours)
+        return code
+
+    def enroll(self, username: str, code: str, passphrase: str, *, address: str) -> Enrolment:
+        """Set the first passphrase with a one-time enrolment code. Unknown user, wrong code and
+        expired code fail identically (and count as login failures for throttling)."""
+        now = self._clock()
+        keys = [throttle.account_key(username), throttle.address_key(address)]
+        with self._session() as db:
+            throttle.check(db, keys, now)
+            user = db.exec(select(User).where(User.username == username)).first()
+            valid = (
+                user is not None
+                and user.enabled
+                and user.enrolment_code_hash is not None
+                and user.enrolment_expires_at is not None
+                and user.enrolment_expires_at > now
+                and hmac.compare_digest(user.enrolment_code_hash, _code_hash(code))
+            )
+            if not valid or user is None:
+                throttle.record_failure(db, keys, now)
+                raise AuthenticationFailed("invalid username or enrolment code")
+            secret = crypto.new_totp_secret() if self.totp_required(user.role) else None
+            with self._kdf.slot():
+                users.set_passphrase(
+                    db, user, passphrase, self._settings.argon2, totp_secret=secret
+                )
+            user.enrolment_code_hash = None
+            user.enrolment_expires_at = None
+            db.add(user)
+            db.commit()
+        if secret is None:
+            return Enrolment(active=True)
+        return Enrolment(
+            active=False, totp_uri=crypto.totp_uri(secret, account=username, issuer=ISSUER)
+        )
+
+    def confirm_totp(self, username: str, passphrase: str, otp: str, *, address: str) -> None:
+        """Activate an enrolled account with its first TOTP code."""
+        now = self._clock()
+        keys = [throttle.account_key(username), throttle.address_key(address)]
+        with self._session() as db:
+            throttle.check(db, keys, now)
+            try:
+                with self._kdf.slot():
+                    unlocked = users.verify_passphrase(
+                        db, username, passphrase, params=self._settings.argon2
+                    )
+                user = unlocked.user
+                if unlocked.totp_secret is None or user.totp_confirmed:
+                    raise AuthenticationFailed()
+                self._use_code(user, unlocked.totp_secret, otp, now)
+            except AuthenticationFailed:
+                db.rollback()
+                throttle.record_failure(db, keys, now)
+                raise AuthenticationFailed() from None
+            user.totp_confirmed = True
+            db.add(user)
+            db.commit()
+
+    # -- login and credentials ---------------------------------------------------------------
+
+    def login(
+        self, username: str, passphrase: str, otp: str | None, *, address: str
+    ) -> IssuedCredential:
+        """Check the passphrase (and one-time code) and open a session."""
+        now = self._clock()
+        keys = [throttle.account_key(username), throttle.address_key(address)]
+        with self._session() as db:
+            throttle.check(db, keys, now)
+            try:
+                with self._kdf.slot():
+                    unlocked = users.verify_passphrase(
+                        db, username, passphrase, params=self._settings.argon2
+                    )
+                user = unlocked.user
+                needs_totp = unlocked.totp_secret is not None or self.totp_required(user.role)
+                if needs_totp:
+                    if unlocked.totp_secret is None or not user.totp_confirmed:
+                        raise AuthenticationFailed()
+                    if not otp:
+                        raise OtpRequired()
+                    self._use_code(user, unlocked.totp_secret, otp, now)
+            except OtpRequired:
+                raise
+            except AuthenticationFailed:
+                db.rollback()
+                throttle.record_failure(db, keys, now)
+                raise AuthenticationFailed() from None
+            throttle.clear(db, keys[0])
+            actor = unlocked.actor
+            cases.complete_grants(db, actor, clock=self._clock)
+            issued = self._issue(
+                db, actor, kind=CredentialKind.SESSION, name=None, scopes=ALL_SCOPES,
+                lifetime=timedelta(hours=self._settings.session_max_hours),
+                idle=timedelta(minutes=self._settings.session_idle_minutes),
+            )  # fmt: skip
+            db.commit()
+            return issued
+
+    def _use_code(self, user: User, secret: bytes, otp: str, now: datetime) -> None:
+        step = crypto.totp_step(secret, otp.strip(), now.timestamp())
+        if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
+            raise AuthenticationFailed()  # wrong, or replayed within its window
+        user.totp_last_step = step
+
+    def _issue(
+        self,
+        db: Session,
+        actor: Actor,
+        *,
+        kind: CredentialKind,
+        name: str | None,
+        scopes: Iterable[str],
+        lifetime: timedelta,
+        idle: timedelta | None,
+    ) -> IssuedCredential:
+        now = self._clock()
+        token = crypto.new_bearer_token()
+        scope_set = frozenset(scopes)
+        row = Credential(
+            token_hash=crypto.hash_bearer_token(token), kind=kind, user_id=actor.user_id,
+            name=name, scopes=",".join(sorted(scope_set)), created_at=now, last_used_at=now,
+            expires_at=now + lifetime,
+            idle_seconds=int(idle.total_seconds()) if idle is not None else None,
+        )  # fmt: skip
+        if users.READ in scope_set:
+            row.sealed_key = crypto.seal_with_token(
+                token, actor.require_key(), credential_id=row.id
+            )
+        db.add(row)
+        holder = Actor(
+            user_id=actor.user_id, username=actor.username, role=actor.role,
+            key=actor.key if users.READ in scope_set else None, scopes=scope_set,
+            credential_id=row.id,
+        )  # fmt: skip
+        return IssuedCredential(token=token, credential=row, actor=holder)
+
+    def authenticate(self, token: str) -> Actor:
+        """The actor a bearer token stands for, with their key unlocked where the credential
+        may read. ``AuthenticationFailed`` for an unknown, expired or revoked token."""
+        now = self._clock()
+        with self._session() as db:
+            row = db.exec(
+                select(Credential).where(Credential.token_hash == crypto.hash_bearer_token(token))
+            ).first()
+            if row is None or row.revoked_at is not None or row.expires_at <= now:
+                raise AuthenticationFailed("invalid or expired credentials")
+            if row.idle_seconds is not None and (
+                now - row.last_used_at > timedelta(seconds=row.idle_seconds)
+            ):
+                raise AuthenticationFailed("invalid or expired credentials")
+            user = db.get(User, row.user_id)
+            if user is None or not user.enabled or user.key_id is None:
+                raise AuthenticationFailed("invalid or expired credentials")
+            key = None
+            if row.sealed_key is not None:
+                key = crypto.open_with_token(
+                    token, row.sealed_key, credential_id=row.id, key_id=user.key_id
+                )
+            actor = Actor(
+                user_id=user.id, username=user.username, role=Role(user.role), key=key,
+                scopes=frozenset(s for s in row.scopes.split(",") if s), credential_id=row.id,
+            )  # fmt: skip
+            row.last_used_at = now
+            db.add(row)
+            if key is not None:
+                # The member's next authenticated action completes grants they can complete.
+                cases.complete_grants(db, actor, clock=self._clock)
+            db.commit()
+            return actor
+
+    def logout(self, actor: Actor) -> None:
+        """End the credential the actor used."""
+        if actor.credential_id is None:
+            return
+        with self._session() as db:
+            row = db.get(Credential, actor.credential_id)
+            if row is not None and row.revoked_at is None:
+                row.revoked_at = self._clock()
+                row.sealed_key = None
+                db.add(row)
+                db.commit()
+
+    def create_token(
+        self, actor: Actor, *, name: str, scopes: Iterable[str], expires_in: int
+    ) -> IssuedCredential:
+        """An API token for scripts, from a session (a token cannot mint tokens)."""
+        scope_set = frozenset(scopes)
+        if not scope_set or not scope_set <= ALL_SCOPES:
+            raise InvalidInput(f"scopes must be a non-empty subset of {sorted(ALL_SCOPES)}")
+        if not name.strip() or len(name) > 100:
+            raise InvalidInput("token name must be 1-100 characters")
+        max_seconds = self._settings.token_max_days * 86400
+        if not 60 <= expires_in <= max_seconds:
+            raise InvalidInput(f"expires_in must be between 60 and {max_seconds} seconds")
+        if actor.scopes != ALL_SCOPES or actor.credential_id is None:
+            raise NotFound("no such route")
+        if not scope_set <= actor.scopes:
+            raise InvalidInput("a token cannot have scopes its creator lacks")
+        with self._session() as db:
+            row = db.get(Credential, actor.credential_id)
+            if row is None or row.kind != CredentialKind.SESSION:
+                raise Conflict("API tokens are created from a login session")
+            issued = self._issue(
+                db, actor, kind=CredentialKind.TOKEN, name=name.strip(), scopes=scope_set,
+                lifetime=timedelta(seconds=expires_in), idle=None,
+            )  # fmt: skip
+            db.commit()
+            return issued
+
+    def list_tokens(self, actor: Actor) -> list[Credential]:
+        now = self._clock()
+        with self._session() as db:
+            return list(
+                db.exec(
+                    select(Credential)
+                    .where(Credential.user_id == actor.user_id)
+                    .where(Credential.kind == CredentialKind.TOKEN)
+                    .where(col(Credential.revoked_at).is_(None))
+                    .where(col(Credential.expires_at) > now)
+                    .order_by(col(Credential.created_at))
+                ).all()
+            )
+
+    def revoke_token(self, actor: Actor, token_id: UUID) -> None:
+        with self._session() as db:
+            row = db.get(Credential, token_id)
+            if (
+                row is None
+                or row.user_id != actor.user_id
+                or row.kind != CredentialKind.TOKEN
+                or row.revoked_at is not None
+            ):
+                raise NotFound("no such token")
+            row.revoked_at = self._clock()
+            row.sealed_key = None
+            db.add(row)
+            db.commit()
+
+    def _revoke_all(self, db: Session, user_id: UUID) -> None:
+        now = self._clock()
+        for row in db.exec(
+            select(Credential)
+            .where(Credential.user_id == user_id)
+            .where(col(Credential.revoked_at).is_(None))
+        ):
+            row.revoked_at = now
+            row.sealed_key = None
+            db.add(row)
+
+    def set_enabled(self, username: str, enabled: bool) -> User:
+        """Disable (ending every session and token) or re-enable an account."""
+        with self._session() as db:
+            user = users.find_user(db, username)
+            user.enabled = enabled
+            if not enabled:
+                self._revoke_all(db, user.id)
+            db.add(user)
+            db.commit()
+            return user

@@ -1,0 +1,106 @@
+"""Login throttling shared by every replica (the counters live in the database), and a bound on
+concurrent Argon2id derivations in this process.
+
+After ``FREE_FAILURES`` failures for an account or a client address, each further failure
+blocks that key for twice as long as the last (1 s, 2 s, 4 s … at most 15 minutes); an attempt
+while blocked is refused at once with the seconds to wait, before any key derivation runs.
+Failures older than an hour are forgotten. Keys are stored as hashes: the table never holds a
+client address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError as DBIntegrityError
+from sqlmodel import Session
+
+from vault.errors import RateLimited, Unavailable
+from vault.storage.models import Throttle
+
+__all__ = [
+    "FREE_FAILURES",
+    "KdfLimiter",
+    "account_key",
+    "address_key",
+    "check",
+    "clear",
+    "record_failure",
+]
+
+FREE_FAILURES = 5
+MAX_BLOCK = timedelta(minutes=15)
+FORGET_AFTER = timedelta(hours=1)
+
+
+def _key(kind: str, value: str) -> str:
+    return hashlib.sha256(f"source-vault/v1 throttle\0{kind}\0{value}".encode()).hexdigest()
+
+
+def account_key(username: str) -> str:
+    return _key("account", username.lower())
+
+
+def address_key(address: str) -> str:
+    return _key("address", address)
+
+
+def check(db: Session, keys: Sequence[str], now: datetime) -> None:
+    """``RateLimited`` if any of ``keys`` is blocked at ``now``."""
+    wait = 0
+    for key in keys:
+        row = db.get(Throttle, key)
+        if row is not None and row.blocked_until is not None and row.blocked_until > now:
+            wait = max(wait, int((row.blocked_until - now).total_seconds()) + 1)
+    if wait:
+        raise RateLimited(wait)
+
+
+def record_failure(db: Session, keys: Sequence[str], now: datetime) -> None:
+    """Count a failure against each key and commit at once (the request itself will fail)."""
+    for key in keys:
+        row = db.get(Throttle, key)
+        if row is None:
+            row = Throttle(key=key, failures=0, last_failure_at=now)
+        elif now - row.last_failure_at > FORGET_AFTER:
+            row.failures = 0
+        row.failures += 1
+        row.last_failure_at = now
+        if row.failures >= FREE_FAILURES:
+            seconds = 2 ** min(row.failures - FREE_FAILURES, 20)
+            row.blocked_until = now + min(timedelta(seconds=seconds), MAX_BLOCK)
+        db.add(row)
+    try:
+        db.commit()
+    except DBIntegrityError:
+        # Another replica inserted the same key at the same moment; one failure less counted.
+        db.rollback()
+
+
+def clear(db: Session, key: str) -> None:
+    """Forget an account's failures after a success (not committed)."""
+    row = db.get(Throttle, key)
+    if row is not None:
+        db.delete(row)
+
+
+class KdfLimiter:
+    """At most ``slots`` Argon2id derivations at once in this process (each takes 64 MiB or
+    more), so that a flood of logins queues instead of exhausting memory."""
+
+    def __init__(self, slots: int, *, wait_seconds: float = 30.0) -> None:
+        self._slots = threading.BoundedSemaphore(slots)
+        self._wait = wait_seconds
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        if not self._slots.acquire(timeout=self._wait):
+            raise Unavailable("the server is busy checking other logins; try again shortly")
+        try:
+            yield
+        finally:
+            self._slots.release()
