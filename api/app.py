@@ -64,6 +64,19 @@ def create_app(
         for path in schema.get("paths", {}).values():
             for operation in path.values():
                 responses = operation.get("responses", {})
+                # FastAPI answers a JSON body it cannot decode at all (not UTF-8) with 400.
+                if "application/json" in operation.get("requestBody", {}).get("content", {}):
+                    responses.setdefault(
+                        "400",
+                        {
+                            "description": "The body could not be decoded",
+                            "content": {
+                                errors.MEDIA_TYPE: {
+                                    "schema": {"$ref": "#/components/schemas/Problem"}
+                                }
+                            },
+                        },
+                    )
                 if "422" in responses:
                     responses["422"] = {
                         "description": "Invalid request",

@@ -12,7 +12,14 @@ from vault.errors import AuthenticationFailed, NotFound
 from vault.instance import Vault
 from vault.services.users import READ, UPLOAD, Actor
 
-__all__ = ["CurrentActor", "Reader", "Uploader", "VaultDep", "client_address"]
+__all__ = [
+    "CurrentActor",
+    "Reader",
+    "SessionActor",
+    "Uploader",
+    "VaultDep",
+    "client_address",
+]
 
 _bearer = HTTPBearer(auto_error=False, description="a session token or an API token")
 
@@ -48,6 +55,16 @@ def _scoped(scope: str):  # type: ignore[no-untyped-def]
     return check
 
 
+async def _session_only(actor: CurrentActor) -> Actor:
+    # Changing things (cases, members, sources, deletion, new tokens) takes a person at a
+    # login session: an API token is for scripts that upload or read, and a leaked one must not
+    # be able to destroy material or widen anyone's access.
+    if actor.via_token:
+        raise NotFound("no such resource")
+    return actor
+
+
+SessionActor = Annotated[Actor, Depends(_session_only)]
 Reader = Annotated[Actor, Depends(_scoped(READ))]
 Uploader = Annotated[Actor, Depends(_scoped(UPLOAD))]
 

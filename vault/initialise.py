@@ -67,9 +67,13 @@ def init_vault(
     data_dir = settings.data_dir
     if data_dir.exists() and (not data_dir.is_dir() or any(data_dir.iterdir())):
         raise Conflict(f"{data_dir} is not empty; refusing to initialise a vault over it")
-    parent = data_dir.absolute().parent
-    if not data_dir.exists() and not os.access(parent, os.W_OK | os.X_OK):
-        raise StorageError(f"cannot create {data_dir}: the directory {parent} is not writable")
+    # The first missing directory on the way down is what we create (and remove on failure).
+    first_missing = data_dir.absolute()
+    while not first_missing.parent.exists():
+        first_missing = first_missing.parent
+    parent = first_missing.parent
+    if not data_dir.exists() and not (parent.is_dir() and os.access(parent, os.W_OK | os.X_OK)):
+        raise StorageError(f"cannot create {data_dir}: {parent} is not a writable directory")
     if data_dir.exists() and not os.access(data_dir, os.W_OK | os.X_OK):
         raise StorageError(f"{data_dir} is not writable")
     if recovery_out is not None and recovery_out.exists() and not recovery_out.is_dir():
@@ -90,15 +94,19 @@ def init_vault(
         created_dir = not data_dir.exists()
         try:
             data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.chmod(data_dir, 0o700)
         except OSError as exc:
             raise StorageError(f"cannot create {data_dir}: {exc.strerror}") from None
         if created_dir:
-            undo.append(lambda: shutil.rmtree(data_dir, ignore_errors=True))
+            undo.append(lambda: shutil.rmtree(first_missing, ignore_errors=True))
         share_files = _write_shares(shares, recovery_out, undo)
         LocalBlobStore(settings.blob_dir).create()
         if engine is None:
             engine = connect(settings.resolved_database_url)
         migrate(engine)
+        if not external_db:
+            # SQLite gives its -wal and -shm files the database file's mode.
+            os.chmod(data_dir / "vault.db", 0o600)
         if external_db:
             migrated = engine
             undo.append(lambda: command.downgrade(_alembic_config(migrated), "base"))

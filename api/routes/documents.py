@@ -18,7 +18,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import Reader, Uploader, VaultDep
+from api.deps import Reader, SessionActor, Uploader, VaultDep
 from api.errors import Problem
 from api.multipart import StreamingForm, boundary_of
 from api.routes import problems
@@ -39,9 +39,15 @@ _UPLOAD_BODY = {
                 "schema": {
                     "type": "object",
                     "required": ["case", "title", "file"],
+                    "additionalProperties": False,
                     "properties": {
                         "case": {"type": "string", "format": "uuid"},
-                        "title": {"type": "string", "maxLength": 500},
+                        "title": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": 500,
+                            "pattern": r"\S",  # not blank
+                        },
                         "source": {"type": "string", "format": "uuid"},
                         "kind": {"type": "string", "maxLength": 64},
                         "notes": {"type": "string", "maxLength": 65536},
@@ -204,9 +210,13 @@ def content_disposition(filename: str | None) -> str:
     """``attachment`` with an ASCII fallback and the RFC 6266 / RFC 8187 UTF-8 name, stripped of
     paths, control characters and quotes."""
     name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip(" .")
-    name = name[:200] or "document"
-    fallback = re.sub(r"[^A-Za-z0-9._-]+", "_", unicodedata.normalize("NFKD", name)).strip("_")
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C" and ch != '"')
+    name = name.strip(" .")[:200] or "document"
+    # NFKD splits "ó" into "o" and a combining accent; dropping the accents keeps the letters.
+    ascii_name = "".join(
+        ch for ch in unicodedata.normalize("NFKD", name) if not unicodedata.combining(ch)
+    )
+    fallback = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_name).strip("_")
     fallback = fallback or "document"
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
@@ -252,7 +262,7 @@ async def download(document_id: UUID, actor: Reader, vault: VaultDep) -> Streami
 
 
 @router.delete("/{document_id}", status_code=204, responses=problems(401, 404))
-async def delete_document(document_id: UUID, actor: Reader, vault: VaultDep) -> Response:
+async def delete_document(document_id: UUID, actor: SessionActor, vault: VaultDep) -> Response:
     """Crypto-shred a document (editors and administrators of its case): every wrapped key
     and the ciphertext are destroyed."""
     await run_in_threadpool(vault.documents.delete, actor, document_id)

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import Reader, VaultDep
+from api.deps import Reader, SessionActor, VaultDep
 from api.routes import problems
 from api.schemas import SourceCreate, SourceIdentity, SourceList, SourcePublic
 from vault.storage.models import Source
@@ -24,7 +24,7 @@ def _public(source: Source) -> SourcePublic:
 
 
 @router.post("", status_code=201, response_model=SourcePublic, responses=problems(401, 404, 422))
-async def create_source(body: SourceCreate, actor: Reader, vault: VaultDep) -> SourcePublic:
+async def create_source(body: SourceCreate, actor: SessionActor, vault: VaultDep) -> SourcePublic:
     """Record a source in a case you belong to; you become its handler. Identity notes are
     encrypted for you and the recovery key only."""
     source = await run_in_threadpool(vault.sources.create, actor, body.case, body.notes)

@@ -7,7 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import CurrentActor, VaultDep
+from api.deps import CurrentActor, SessionActor, VaultDep
 from api.routes import problems
 from api.schemas import TokenCreate, TokenCreated, TokenList, TokenPublic
 from vault.storage.models import Credential
@@ -25,7 +25,7 @@ def _public(row: Credential) -> TokenPublic:
 @router.post(
     "", status_code=201, response_model=TokenCreated, responses=problems(401, 404, 409, 422)
 )
-async def create_token(body: TokenCreate, actor: CurrentActor, vault: VaultDep) -> TokenCreated:
+async def create_token(body: TokenCreate, actor: SessionActor, vault: VaultDep) -> TokenCreated:
     """Create a token from a login session. ``upload`` may add documents and read nothing;
     ``read`` may read what its owner can read. The token is shown once."""
     issued = await run_in_threadpool(

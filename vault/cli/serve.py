@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -14,6 +14,25 @@ from vault.cli.local import DataDir, load_settings
 from vault.instance import Vault
 
 __all__ = ["register"]
+
+# Applied by uvicorn in every worker process: workers are spawned, not forked, so the logging
+# set up in this process does not reach them (their access logs would otherwise be dropped).
+_LOG_CONFIG: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "api.middleware.JsonFormatter"}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "root": {"handlers": ["stderr"], "level": "INFO"},
+}
+# A spawned worker answers uvicorn's health check only once it has imported the app; on a busy
+# host that takes longer than uvicorn's default 5 s, which kills and respawns it in a loop.
+_WORKER_HEALTHCHECK_SECONDS = 60
 
 
 def _configure_logging() -> None:
@@ -50,7 +69,8 @@ def serve(
         port=port,
         workers=workers,
         access_log=False,  # uvicorn's access log prints client addresses and raw paths
-        log_config=None,
+        log_config=_LOG_CONFIG,
+        timeout_worker_healthcheck=_WORKER_HEALTHCHECK_SECONDS,
         server_header=False,
         proxy_headers=False,
     )

@@ -81,6 +81,11 @@ def encrypt_stream(
     Yields the header and then one sealed segment at a time; holds at most one segment of
     plaintext in memory.
     """
+    # Check here, not at the first ``next()``: a bad argument is the caller's mistake and
+    # should surface where it was made.
+    _stream.check_segment_size(segment_size)
+    if len(data_key) != _stream.KEY_SIZE:
+        raise ValueError("a data key is 32 bytes")
     return _stream.encrypt_segments(
         data_key,
         document_id,

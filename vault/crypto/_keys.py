@@ -27,6 +27,7 @@ _SUITE = hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AE
 _SEED_INFO = b"source-vault/v1 key-pair"
 _KEY_ID_PREFIX = b"source-vault/v1 key-id\x00"
 _WRAP_INFO = b"source-vault/v1 wrap\x00"
+_PROBE = x25519.X25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
 
 
 class PublicKey:
@@ -40,6 +41,12 @@ class PublicKey:
         try:
             kem = mlkem.MLKEM768PublicKey.from_public_bytes(raw[:MLKEM_PUBLIC_SIZE])
             x = x25519.X25519PublicKey.from_public_bytes(raw[MLKEM_PUBLIC_SIZE:])
+        except ValueError:
+            raise IntegrityError("public key is malformed", reason="bad-public-key") from None
+        try:
+            # A low-order X25519 point makes every shared secret zero; refuse it at the door
+            # rather than when a document is being wrapped for it.
+            _PROBE.exchange(x)
         except ValueError:
             raise IntegrityError("public key is malformed", reason="bad-public-key") from None
         self._raw = raw
@@ -95,7 +102,12 @@ def _wrap_info(kind: str, subject_id: UUID, key_id: str) -> bytes:
 
 
 def wrap_key(key: bytes, recipient: PublicKey, *, kind: str, subject_id: UUID) -> bytes:
-    return _SUITE.encrypt(key, recipient._hpke, info=_wrap_info(kind, subject_id, recipient.key_id))
+    try:
+        return _SUITE.encrypt(
+            key, recipient._hpke, info=_wrap_info(kind, subject_id, recipient.key_id)
+        )
+    except ValueError:
+        raise IntegrityError("cannot wrap for this public key", reason="bad-public-key") from None
 
 
 def unwrap_key(wrapped: bytes, private_key: PrivateKey, *, kind: str, subject_id: UUID) -> bytes:

@@ -13,8 +13,10 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
+from sqlalchemy import CursorResult, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -181,7 +183,7 @@ class AuthService:
                 user = unlocked.user
                 if unlocked.totp_secret is None or user.totp_confirmed:
                     raise AuthenticationFailed()
-                self._use_code(user, unlocked.totp_secret, otp, now)
+                self._use_code(db, user, unlocked.totp_secret, otp, now)
             except AuthenticationFailed:
                 db.rollback()
                 throttle.record_failure(db, keys, now)
@@ -212,7 +214,7 @@ class AuthService:
                         raise AuthenticationFailed()
                     if not otp:
                         raise OtpRequired()
-                    self._use_code(user, unlocked.totp_secret, otp, now)
+                    self._use_code(db, user, unlocked.totp_secret, otp, now)
             except OtpRequired:
                 raise
             except AuthenticationFailed:
@@ -230,10 +232,21 @@ class AuthService:
             db.commit()
             return issued
 
-    def _use_code(self, user: User, secret: bytes, otp: str, now: datetime) -> None:
+    def _use_code(self, db: Session, user: User, secret: bytes, otp: str, now: datetime) -> None:
         step = crypto.totp_step(secret, otp.strip(), now.timestamp())
-        if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
-            raise AuthenticationFailed()  # wrong, or replayed within its window
+        if step is None:
+            raise AuthenticationFailed()
+        # Compare-and-set in the database, not in this process: of two logins racing with the
+        # same code (on any replicas), exactly one moves the step forward.
+        used: CursorResult[Any] = db.execute(  # type: ignore[assignment]
+            update(User)
+            .where(col(User.id) == user.id)
+            .where(or_(col(User.totp_last_step).is_(None), col(User.totp_last_step) < step))
+            .values(totp_last_step=step)
+            .execution_options(synchronize_session=False)
+        )
+        if used.rowcount != 1:
+            raise AuthenticationFailed()  # replayed within its window
         user.totp_last_step = step
 
     def _issue(
@@ -264,7 +277,7 @@ class AuthService:
         holder = Actor(
             user_id=actor.user_id, username=actor.username, role=actor.role,
             key=actor.key if users.READ in scope_set else None, scopes=scope_set,
-            credential_id=row.id,
+            credential_id=row.id, via_token=kind == CredentialKind.TOKEN,
         )  # fmt: skip
         return IssuedCredential(token=token, credential=row, actor=holder)
 
@@ -293,6 +306,7 @@ class AuthService:
             actor = Actor(
                 user_id=user.id, username=user.username, role=Role(user.role), key=key,
                 scopes=frozenset(s for s in row.scopes.split(",") if s), credential_id=row.id,
+                via_token=row.kind == CredentialKind.TOKEN,
             )  # fmt: skip
             row.last_used_at = now
             db.add(row)
@@ -326,7 +340,7 @@ class AuthService:
         max_seconds = self._settings.token_max_days * 86400
         if not 60 <= expires_in <= max_seconds:
             raise InvalidInput(f"expires_in must be between 60 and {max_seconds} seconds")
-        if actor.scopes != ALL_SCOPES or actor.credential_id is None:
+        if actor.via_token or actor.credential_id is None:
             raise NotFound("no such route")
         if not scope_set <= actor.scopes:
             raise InvalidInput("a token cannot have scopes its creator lacks")

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import shamir_mnemonic
+from shamir_mnemonic.share import Share
 
 from vault.crypto import PrivateKey
 from vault.errors import InvalidInput
@@ -40,12 +41,28 @@ def split_new_recovery_key(*, threshold: int, shares: int) -> RecoveryShares:
     return RecoveryShares(key=PrivateKey(seed), threshold=threshold, mnemonics=list(groups[0]))
 
 
+def _enough(mnemonics: list[str]) -> list[str]:
+    """SLIP-39 combines exactly ``threshold`` shares; a person holding more should not have to
+    pick. Keep the first ``threshold`` distinct shares (of one key); leave anything odd to the
+    library's checks."""
+    try:
+        shares = [Share.from_mnemonic(m) for m in mnemonics]
+    except shamir_mnemonic.MnemonicError:
+        return mnemonics
+    if not shares or len({(s.identifier, s.member_threshold) for s in shares}) != 1:
+        return mnemonics
+    threshold = shares[0].member_threshold
+    return mnemonics[:threshold] if len(mnemonics) > threshold else mnemonics
+
+
 def combine_shares(mnemonics: Sequence[str]) -> PrivateKey:
     """Rebuild the recovery key from at least ``threshold`` shares.
 
     The library's own messages quote the first words of a share, so they are replaced by ours.
     """
-    cleaned = [" ".join(m.split()).lower() for m in mnemonics if m.strip()]
+    cleaned = _enough(
+        list(dict.fromkeys(" ".join(m.split()).lower() for m in mnemonics if m.strip()))
+    )
     try:
         seed = shamir_mnemonic.combine_mnemonics(cleaned)
     except shamir_mnemonic.MnemonicError as exc:

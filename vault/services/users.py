@@ -49,6 +49,7 @@ class Actor:
     key: PrivateKey | None = None
     scopes: frozenset[str] = ALL_SCOPES
     credential_id: UUID | None = None
+    via_token: bool = False
 
     def can(self, scope: str) -> bool:
         return scope in self.scopes

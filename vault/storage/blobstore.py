@@ -77,7 +77,8 @@ class LocalBlobStore:
 
     def create(self) -> None:
         try:
-            self._tmp.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._tmp.mkdir(exist_ok=True, mode=0o700)
         except OSError as exc:
             raise StorageError(f"cannot create the blob directory: {exc.strerror}") from None
 

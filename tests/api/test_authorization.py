@@ -1,0 +1,752 @@
+"""Who may do what over the HTTP API: every route against every kind of caller, as one table.
+
+``MATRIX`` below is the specification; ``docs/security-model.md`` ("Authorisation matrix")
+renders the same table. The policy it encodes:
+
+- journalists upload into the cases they belong to and read their documents and sources;
+- editors do everything in their cases (read, delete, record sources);
+- administrators manage cases and memberships but read no document, document metadata or
+  source unless they are members of the case (a member administrator is a reader like any
+  other member, and may delete);
+- a source's identity notes are for its handler (the member who recorded it) only;
+- an ``upload`` token may upload and read nothing; a ``read`` token reads what its owner can
+  read and changes nothing in the vault; neither may create tokens. Both may look at their own
+  account (``/me``, their owner's token list), revoke their owner's tokens and log out;
+- no credentials, or a credential that is not valid: 401 problem+json with WWW-Authenticate,
+  except on the routes that exist to obtain credentials (enrolment, login) and on the health
+  checks, which ignore any ``Authorization`` header;
+- anything outside the caller's reach answers exactly like something that does not exist: a
+  404 whose problem ``type``, ``title`` and ``status`` equal those of the same request against
+  a random id (or, for a route without an id, against a route that does not exist).
+
+Each test shares one vault among many cells; every cell that changes something gets its own
+fresh target (a new document to delete, a new user to add), and checks the side effect (or its
+absence) as well as the status. Cells are collected, not stopped at the first failure, so a
+failing run lists every cell that disagrees with the table.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from sqlmodel import col, func, select
+
+from api import create_app
+from tests.api.conftest import ApiWorld
+from tests.conftest import PASSPHRASE
+from vault import crypto
+from vault.clock import system_clock
+from vault.services import cases, users
+from vault.settings import Settings
+from vault.storage.models import Case, Credential, Document, Role, Source
+
+# The callers, in the column order of the table.
+ACTORS = (
+    "admin-out",  # administrator, not a member of the case
+    "admin-in",  # administrator, member of the case
+    "editor-in",  # editor, member
+    "editor-out",  # editor, not a member
+    "journalist-in",  # journalist, member
+    "journalist-out",  # journalist, not a member
+    "upload-token",  # API token with scope `upload`, of journalist-in
+    "read-token",  # API token with scope `read`, of editor-in
+    "anonymous",  # no Authorization header
+    "bad-token",  # a well-formed bearer token that the vault never issued
+)
+
+# Route -> expected status for each caller, in ACTORS order. "@x" after a route names whose
+# target the row is about, where a route has more than one row.
+# fmt: off
+MATRIX: dict[str, str] = {
+    #                                                  admin    editor   journ.   token    none
+    #                                                  out in   in out   in out   upl rd   - bad
+    "GET /healthz":                                   "200 200  200 200  200 200  200 200  200 200",
+    "GET /readyz":                                    "200 200  200 200  200 200  200 200  200 200",
+    "POST /v1/auth/enroll":                           "200 200  200 200  200 200  200 200  200 200",
+    "POST /v1/auth/enroll/confirm":                   "204 204  204 204  204 204  204 204  204 204",
+    "POST /v1/auth/login":                            "200 200  200 200  200 200  200 200  200 200",
+    "POST /v1/auth/logout":                           "204 204  204 204  204 204  204 204  401 401",
+    "GET /v1/auth/me":                                "200 200  200 200  200 200  200 200  401 401",
+    "POST /v1/tokens":                                "201 201  201 201  201 201  404 404  401 401",
+    "GET /v1/tokens":                                 "200 200  200 200  200 200  200 200  401 401",
+    "DELETE /v1/tokens/{token_id} @own":              "204 204  204 204  204 204  204 204  401 401",
+    "DELETE /v1/tokens/{token_id} @admin":            "204 404  404 404  404 404  404 404  401 401",
+    "POST /v1/cases":                                 "201 201  404 404  404 404  404 404  401 401",
+    "GET /v1/cases":                                  "200 200  200 200  200 200  404 200  401 401",
+    "GET /v1/cases/{case_id}":                        "200 200  200 404  200 404  404 200  401 401",
+    "POST /v1/cases/{case_id}/members":               "204 204  404 404  404 404  404 404  401 401",
+    "DELETE /v1/cases/{case_id}/members/{username}":  "204 204  404 404  404 404  404 404  401 401",
+    "DELETE /v1/cases/{case_id}/members":             "204 204  404 404  404 404  404 404  401 401",
+    "POST /v1/sources":                               "404 201  201 404  201 404  404 404  401 401",
+    "GET /v1/sources":                                "404 200  200 404  200 404  404 200  401 401",
+    "GET /v1/sources/{source_id}/identity @jules":    "404 404  404 404  200 404  404 404  401 401",
+    "GET /v1/sources/{source_id}/identity @erin":     "404 404  200 404  404 404  404 200  401 401",
+    "POST /v1/documents":                             "404 201  201 404  201 404  201 404  401 401",
+    "GET /v1/documents":                              "404 200  200 404  200 404  404 200  401 401",
+    "GET /v1/documents/{document_id}":                "404 200  200 404  200 404  404 200  401 401",
+    "GET /v1/documents/{document_id}/content":        "404 200  200 404  200 404  404 200  401 401",
+    "DELETE /v1/documents/{document_id}":             "404 204  204 404  404 404  404 404  401 401",
+}
+# fmt: on
+
+# Cells where the implementation does not (yet) follow the table. They are left out of the
+# matrix tests and asserted by ``test_known_gap``, which is a strict xfail: once the code is
+# fixed it passes, the xfail turns into a failure, and the entry must be deleted from here.
+PROBLEM = "application/problem+json"
+CONTENT = b"statement of the second witness, recorded in person " * 40
+TITLE = "Witness statement B"
+NOTES = "met at the embassy car park; phone ends 4471"
+TOKEN_OWNER = {"upload-token": "jules", "read-token": "erin"}
+USERNAMES = {
+    "admin-out": "admin",
+    "admin-in": "ada",
+    "editor-in": "erin",
+    "editor-out": "eddie",
+    "journalist-in": "jules",
+    "journalist-out": "joan",
+    **TOKEN_OWNER,
+}
+
+
+def _parse(row: str) -> tuple[str, str]:
+    """``"GET /v1/x/{id} @who"`` -> (``"GET"``, ``"/v1/x/{id}"``)."""
+    method, path = row.split()[:2]
+    return method, path
+
+
+def _expected(row: str) -> tuple[int, ...]:
+    statuses = tuple(int(s) for s in MATRIX[row].split())
+    assert len(statuses) == len(ACTORS), row
+    return statuses
+
+
+# -- the callers and the things they act on ---------------------------------------------------
+
+
+@dataclass
+class Call:
+    """One request, and what to check about its effect once the answer is in."""
+
+    method: str
+    url: str
+    params: dict[str, str] | None = None
+    json: Any = None
+    data: dict[str, str] | None = None
+    files: dict[str, Any] | None = None
+    after: Callable[[httpx.Response], None] | None = None
+
+
+class Cast:
+    """The callers of the table, on one ``World``: ``admin`` (not a member), ``ada`` (an
+    administrator made a member), ``erin`` and ``jules`` (members), ``eddie`` and ``joan``
+    (not members), and two API tokens."""
+
+    def __init__(self, api: ApiWorld) -> None:
+        self.api = api
+        self.world = api.world
+        self.vault = api.world.vault
+        self.case_id = str(api.world.case_id)
+        self._created: set[str] = set()
+        self._api_tokens: dict[str, str] = {}
+        self._serial = itertools.count(1)
+        self._document: str | None = None
+        self._sources: dict[str, str] = {}
+        self._totp: tuple[str, bytes] | None = None
+
+    # credentials
+
+    def _ensure_user(self, username: str) -> None:
+        """Make the callers the ``World`` lacks when first needed (each costs a derivation)."""
+        roles = {"ada": Role.ADMIN, "eddie": Role.EDITOR, "joan": Role.JOURNALIST}
+        if username in roles and username not in self._created:
+            self._created.add(username)
+            user = self.world.add_user(username, roles[username], member=False)
+            if username == "ada":
+                self.world.add_member(user)
+
+    def headers(self, actor: str) -> dict[str, str]:
+        if actor == "anonymous":
+            return {}
+        if actor == "bad-token":
+            return {"Authorization": f"Bearer {crypto.new_bearer_token()}"}
+        if actor in TOKEN_OWNER:
+            if actor not in self._api_tokens:
+                scope = actor.removesuffix("-token")
+                self._api_tokens[actor] = self.new_token(TOKEN_OWNER[actor], scope)["token"]
+            return {"Authorization": f"Bearer {self._api_tokens[actor]}"}
+        self._ensure_user(USERNAMES[actor])
+        return self.api.auth(USERNAMES[actor])
+
+    def prepare(self) -> None:
+        """Obtain every credential now: before the first document exists (so that ``ada`` is
+        a member holding its key), and before a cell ends a session a token was made from."""
+        for actor in ACTORS:
+            self.headers(actor)
+
+    def send(self, call: Call, actor: str) -> httpx.Response:
+        return self.api.client.request(
+            call.method, call.url, headers=self.headers(actor), params=call.params,
+            json=call.json, data=call.data, files=call.files,
+        )  # fmt: skip
+
+    def new_token(self, username: str, scope: str = "upload") -> dict[str, str]:
+        response = self.api.client.post(
+            "/v1/tokens",
+            headers=self.api.auth(username),
+            json={"name": f"script {next(self._serial)}", "scopes": [scope]},
+        )
+        assert response.status_code == 201, response.text
+        body: dict[str, str] = response.json()
+        return body
+
+    def user_id(self, username: str) -> uuid.UUID:
+        with self.world.db() as db:
+            return users.find_user(db, username).id
+
+    # shared targets, made on first use
+
+    def document(self) -> str:
+        if self._document is None:
+            self._document = self.fresh_document()
+        return self._document
+
+    def fresh_document(self) -> str:
+        created = self.api.upload("jules", CONTENT, title=TITLE)
+        return str(created["id"])
+
+    def source(self, handler: str) -> str:
+        if handler not in self._sources:
+            response = self.api.client.post(
+                "/v1/sources",
+                headers=self.api.auth(handler),
+                json={"case": self.case_id, "notes": f"{NOTES} ({handler})"},
+            )
+            assert response.status_code == 201, response.text
+            self._sources[handler] = response.json()["id"]
+        return self._sources[handler]
+
+    def name(self, stem: str) -> str:
+        return f"{stem}-{next(self._serial)}"
+
+    def spare_user(self, *, member: bool) -> str:
+        """A journalist account that has not enrolled yet (costs no key derivation)."""
+        username = self.name("spare")
+        with self.world.db() as db:
+            user, _ = users.create_user(
+                db, username=username, role=Role.JOURNALIST, passphrase=None,
+                params=self.vault.settings.argon2, clock=system_clock,
+            )  # fmt: skip
+            db.commit()
+            actor = users.actor_for(user)
+        if member:
+            self.world.add_member(actor)
+        return username
+
+    def is_member(self, username: str) -> bool:
+        with self.world.db() as db:
+            return cases.is_member(db, self.world.case_id, self.user_id(username))
+
+    def pending_account(self) -> tuple[str, str]:
+        """A new account and its enrolment code."""
+        username = self.name("newcomer")
+        _, code, _ = self.vault.auth.create_account(
+            None, username=username, role=Role.JOURNALIST, passphrase=None
+        )
+        assert code is not None
+        return username, code
+
+    def unconfirmed_totp_account(self) -> tuple[str, bytes]:
+        """An enrolled account whose TOTP secret awaits its first code: made once, and put
+        back into that state before every use."""
+        if self._totp is None:
+            secret = crypto.new_totp_secret()
+            with self.world.db() as db:
+                user, _ = users.create_user(
+                    db, username="tess", role=Role.JOURNALIST, passphrase=None,
+                    params=self.vault.settings.argon2, clock=system_clock,
+                )  # fmt: skip
+                users.set_passphrase(
+                    db, user, PASSPHRASE, self.vault.settings.argon2, totp_secret=secret
+                )
+                db.commit()
+            self._totp = ("tess", secret)
+        username, secret = self._totp
+        with self.world.db() as db:
+            user = users.find_user(db, username)
+            user.totp_confirmed = False
+            user.totp_last_step = None
+            db.add(user)
+            db.commit()
+        return username, secret
+
+    def totp_confirmed(self, username: str) -> bool:
+        with self.world.db() as db:
+            return users.find_user(db, username).totp_confirmed
+
+    def enrolled(self, username: str) -> bool:
+        with self.world.db() as db:
+            return users.find_user(db, username).public_key is not None
+
+    def count(self, model: type[Any], *where: Any) -> int:
+        with self.world.db() as db:
+            return int(db.exec(select(func.count()).select_from(model).where(*where)).one())
+
+    def token_revoked(self, token_id: str) -> bool:
+        with self.world.db() as db:
+            row = db.get(Credential, uuid.UUID(token_id))
+            assert row is not None
+            return row.revoked_at is not None
+
+    def token_owners(self, token_ids: list[str]) -> set[uuid.UUID]:
+        with self.world.db() as db:
+            ids = [uuid.UUID(t) for t in token_ids]
+            return set(db.exec(select(Credential.user_id).where(col(Credential.id).in_(ids))))
+
+
+def _random_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _owner(actor: str) -> str:
+    return USERNAMES.get(actor, "jules")
+
+
+# -- how each row is exercised ----------------------------------------------------------------
+# ``build(cast, actor)`` makes the request of a cell (with fresh targets where it changes
+# something); ``missing(cast, actor)`` the same request against something that does not exist.
+
+Builder = Callable[[Cast, str], Call]
+
+
+def _health(path: str) -> Builder:
+    def build(cast: Cast, actor: str) -> Call:
+        def after(r: httpx.Response) -> None:
+            if r.is_success:
+                assert r.json() == {"status": "ok"}
+
+        return Call("GET", path, after=after)
+
+    return build
+
+
+def _enroll(cast: Cast, actor: str) -> Call:
+    username, code = cast.pending_account()
+
+    def after(r: httpx.Response) -> None:
+        assert cast.enrolled(username) == (r.status_code == 200)
+
+    body = {"username": username, "code": code, "passphrase": PASSPHRASE}
+    return Call("POST", "/v1/auth/enroll", json=body, after=after)
+
+
+def _confirm(cast: Cast, actor: str) -> Call:
+    username, secret = cast.unconfirmed_totp_account()
+
+    def after(r: httpx.Response) -> None:
+        assert cast.totp_confirmed(username) == (r.status_code == 204)
+
+    otp = crypto.totp_code(secret, time.time())
+    body = {"username": username, "passphrase": PASSPHRASE, "otp": otp}
+    return Call("POST", "/v1/auth/enroll/confirm", json=body, after=after)
+
+
+def _login(cast: Cast, actor: str) -> Call:
+    def after(r: httpx.Response) -> None:
+        if r.is_success:
+            assert r.json()["user"]["username"] == "jules"  # whatever the header said
+
+    body = {"username": "jules", "passphrase": PASSPHRASE}
+    return Call("POST", "/v1/auth/login", json=body, after=after)
+
+
+def _logout(cast: Cast, actor: str) -> Call:
+    def after(r: httpx.Response) -> None:
+        if r.status_code == 204:
+            again = cast.api.client.get("/v1/auth/me", headers=cast.headers(actor))
+            assert again.status_code == 401, "the credential still works after logout"
+
+    return Call("POST", "/v1/auth/logout", after=after)
+
+
+def _me(cast: Cast, actor: str) -> Call:
+    def after(r: httpx.Response) -> None:
+        if r.is_success:
+            assert r.json()["username"] == _owner(actor)
+
+    return Call("GET", "/v1/auth/me", after=after)
+
+
+def _create_token(cast: Cast, actor: str) -> Call:
+    before = cast.count(Credential)
+
+    def after(r: httpx.Response) -> None:
+        created = r.status_code == 201
+        assert cast.count(Credential) == before + created
+        if created:
+            assert cast.token_owners([r.json()["id"]]) == {cast.user_id(_owner(actor))}
+
+    body = {"name": cast.name("nightly"), "scopes": ["upload"]}
+    return Call("POST", "/v1/tokens", json=body, after=after)
+
+
+def _list_tokens(cast: Cast, actor: str) -> Call:
+    def after(r: httpx.Response) -> None:
+        if r.is_success:
+            listed = [t["id"] for t in r.json()["tokens"]]
+            assert cast.token_owners(listed) <= {cast.user_id(_owner(actor))}
+
+    return Call("GET", "/v1/tokens", after=after)
+
+
+def _revoke_token(whose: str | None) -> Builder:
+    def build(cast: Cast, actor: str) -> Call:
+        token_id = cast.new_token(whose or _owner(actor))["id"]
+
+        def after(r: httpx.Response) -> None:
+            assert cast.token_revoked(token_id) == (r.status_code == 204)
+
+        return Call("DELETE", f"/v1/tokens/{token_id}", after=after)
+
+    return build
+
+
+def _create_case(cast: Cast, actor: str) -> Call:
+    name = cast.name("code-name")
+
+    def after(r: httpx.Response) -> None:
+        assert cast.count(Case, Case.name == name) == (r.status_code == 201)
+
+    return Call("POST", "/v1/cases", json={"name": name}, after=after)
+
+
+def _list_cases(cast: Cast, actor: str) -> Call:
+    def after(r: httpx.Response) -> None:
+        if r.is_success:
+            listed = {c["id"] for c in r.json()["cases"]}
+            sees = actor == "admin-out" or _owner(actor) in {"ada", "erin", "jules"}
+            assert (cast.case_id in listed) == sees
+
+    return Call("GET", "/v1/cases", after=after)
+
+
+def _get_case(cast: Cast, actor: str) -> Call:
+    def after(r: httpx.Response) -> None:
+        if r.status_code == 200:
+            assert {"ada", "erin", "jules"} <= set(r.json()["members"])
+
+    return Call("GET", f"/v1/cases/{cast.case_id}", after=after)
+
+
+def _add_member(cast: Cast, actor: str) -> Call:
+    username = cast.spare_user(member=False)
+
+    def after(r: httpx.Response) -> None:
+        assert cast.is_member(username) == (r.status_code == 204)
+
+    url = f"/v1/cases/{cast.case_id}/members"
+    return Call("POST", url, json={"username": username}, after=after)
+
+
+def _remove_member(in_body: bool) -> Builder:
+    def build(cast: Cast, actor: str) -> Call:
+        username = cast.spare_user(member=True)
+
+        def after(r: httpx.Response) -> None:
+            assert cast.is_member(username) == (r.status_code != 204)
+
+        if in_body:
+            url = f"/v1/cases/{cast.case_id}/members"
+            return Call("DELETE", url, json={"username": username}, after=after)
+        return Call("DELETE", f"/v1/cases/{cast.case_id}/members/{username}", after=after)
+
+    return build
+
+
+def _create_source(cast: Cast, actor: str) -> Call:
+    before = cast.count(Source)
+
+    def after(r: httpx.Response) -> None:
+        created = r.status_code == 201
+        assert cast.count(Source) == before + created
+        if created:
+            assert r.json()["handler"] == str(cast.user_id(_owner(actor)))
+
+    return Call("POST", "/v1/sources", json={"case": cast.case_id, "notes": NOTES}, after=after)
+
+
+def _list_sources(cast: Cast, actor: str) -> Call:
+    source = cast.source("jules")
+
+    def after(r: httpx.Response) -> None:
+        if r.status_code == 200:
+            assert source in {s["id"] for s in r.json()["sources"]}
+
+    return Call("GET", "/v1/sources", params={"case": cast.case_id}, after=after)
+
+
+def _identity(handler: str) -> Builder:
+    def build(cast: Cast, actor: str) -> Call:
+        source = cast.source(handler)
+
+        def after(r: httpx.Response) -> None:
+            if r.status_code == 200:
+                assert r.json()["notes"] == f"{NOTES} ({handler})"
+
+        url = f"/v1/sources/{source}/identity"
+        return Call("GET", url, params={"reason": "fact check"}, after=after)
+
+    return build
+
+
+def _upload_call(case_id: str, title: str) -> Call:
+    return Call(
+        "POST", "/v1/documents", data={"case": case_id, "title": title},
+        files={"file": ("statement.txt", CONTENT, "text/plain")},
+    )  # fmt: skip
+
+
+def _upload(cast: Cast, actor: str) -> Call:
+    call = _upload_call(cast.case_id, cast.name("upload"))
+    before = cast.count(Document)
+
+    def after(r: httpx.Response) -> None:
+        assert cast.count(Document) == before + (r.status_code == 201)
+
+    call.after = after
+    return call
+
+
+def _list_documents(cast: Cast, actor: str) -> Call:
+    document = cast.document()
+
+    def after(r: httpx.Response) -> None:
+        if r.status_code == 200:
+            titles = {d["id"]: d["title"] for d in r.json()["documents"]}
+            assert titles.get(document) == TITLE
+
+    return Call("GET", "/v1/documents", params={"case": cast.case_id}, after=after)
+
+
+def _get_document(cast: Cast, actor: str) -> Call:
+    def after(r: httpx.Response) -> None:
+        if r.status_code == 200:
+            assert r.json()["title"] == TITLE
+
+    return Call("GET", f"/v1/documents/{cast.document()}", after=after)
+
+
+def _download(cast: Cast, actor: str) -> Call:
+    def after(r: httpx.Response) -> None:
+        if r.status_code == 200:
+            assert r.content == CONTENT
+
+    return Call("GET", f"/v1/documents/{cast.document()}/content", after=after)
+
+
+def _delete_document(cast: Cast, actor: str) -> Call:
+    document = cast.fresh_document()
+
+    def after(r: httpx.Response) -> None:
+        still_there = cast.count(Document, Document.id == uuid.UUID(document))
+        assert still_there == (r.status_code != 204)
+
+    return Call("DELETE", f"/v1/documents/{document}", after=after)
+
+
+def _absent(method: str, url: str, **fields: dict[str, str]) -> Builder:
+    """The same request for something that does not exist: a random id wherever ``{}`` is, in
+    the URL or in the values of ``params`` or ``json``."""
+
+    def missing(cast: Cast, actor: str) -> Call:
+        rid = _random_id()
+        filled = {k: {n: v.format(rid) for n, v in d.items()} for k, d in fields.items()}
+        return Call(method, url.format(rid), **filled)
+
+    return missing
+
+
+def _no_such_route(method: str) -> Builder:
+    """For a route without an id: the same method on a route that does not exist."""
+    return lambda cast, actor: Call(method, f"/v1/{uuid.uuid4().hex}")
+
+
+@dataclass(frozen=True)
+class How:
+    build: Builder
+    missing: Builder | None = None  # rows with a 404 cell need one
+
+
+REASON = {"reason": "fact check"}
+HOW: dict[str, How] = {
+    "GET /healthz": How(_health("/healthz")),
+    "GET /readyz": How(_health("/readyz")),
+    "POST /v1/auth/enroll": How(_enroll),
+    "POST /v1/auth/enroll/confirm": How(_confirm),
+    "POST /v1/auth/login": How(_login),
+    "POST /v1/auth/logout": How(_logout),
+    "GET /v1/auth/me": How(_me),
+    "POST /v1/tokens": How(_create_token, _no_such_route("POST")),
+    "GET /v1/tokens": How(_list_tokens, _no_such_route("GET")),
+    "DELETE /v1/tokens/{token_id} @own": How(
+        _revoke_token(None), _absent("DELETE", "/v1/tokens/{}")
+    ),
+    "DELETE /v1/tokens/{token_id} @admin": How(
+        _revoke_token("admin"), _absent("DELETE", "/v1/tokens/{}")
+    ),
+    "POST /v1/cases": How(_create_case, _no_such_route("POST")),
+    "GET /v1/cases": How(_list_cases, _no_such_route("GET")),
+    "GET /v1/cases/{case_id}": How(_get_case, _absent("GET", "/v1/cases/{}")),
+    "POST /v1/cases/{case_id}/members": How(
+        _add_member, _absent("POST", "/v1/cases/{}/members", json={"username": "jules"})
+    ),
+    "DELETE /v1/cases/{case_id}/members/{username}": How(
+        _remove_member(in_body=False), _absent("DELETE", "/v1/cases/{}/members/jules")
+    ),
+    "DELETE /v1/cases/{case_id}/members": How(
+        _remove_member(in_body=True),
+        _absent("DELETE", "/v1/cases/{}/members", json={"username": "jules"}),
+    ),
+    "POST /v1/sources": How(
+        _create_source, _absent("POST", "/v1/sources", json={"case": "{}", "notes": NOTES})
+    ),
+    "GET /v1/sources": How(_list_sources, _absent("GET", "/v1/sources", params={"case": "{}"})),
+    "GET /v1/sources/{source_id}/identity @jules": How(
+        _identity("jules"), _absent("GET", "/v1/sources/{}/identity", params=REASON)
+    ),
+    "GET /v1/sources/{source_id}/identity @erin": How(
+        _identity("erin"), _absent("GET", "/v1/sources/{}/identity", params=REASON)
+    ),
+    "POST /v1/documents": How(_upload, lambda c, a: _upload_call(_random_id(), "elsewhere")),
+    "GET /v1/documents": How(
+        _list_documents, _absent("GET", "/v1/documents", params={"case": "{}"})
+    ),
+    "GET /v1/documents/{document_id}": How(_get_document, _absent("GET", "/v1/documents/{}")),
+    "GET /v1/documents/{document_id}/content": How(
+        _download, _absent("GET", "/v1/documents/{}/content")
+    ),
+    "DELETE /v1/documents/{document_id}": How(
+        _delete_document, _absent("DELETE", "/v1/documents/{}")
+    ),
+}
+
+
+# -- running cells ------------------------------------------------------------------------------
+
+
+def _problem_key(response: httpx.Response) -> tuple[Any, Any, Any]:
+    body = response.json()
+    return body.get("type"), body.get("title"), body.get("status")
+
+
+def _cell(cast: Cast, row: str, actor: str, want: int) -> Iterator[str]:
+    """What is wrong with one cell (nothing, for a cell that agrees with the table)."""
+    call = HOW[row].build(cast, actor)
+    response = cast.send(call, actor)
+    if response.status_code != want:
+        yield f"expected {want}, got {response.status_code}: {response.text[:300]}"
+        return
+    if want in (401, 404) and response.headers.get("content-type") != PROBLEM:
+        yield f"content-type {response.headers.get('content-type')!r}, not {PROBLEM}"
+        return
+    if want == 401:
+        if not response.headers.get("www-authenticate", "").startswith("Bearer "):
+            yield "401 without a Bearer WWW-Authenticate challenge"
+        if response.json().get("type") != "urn:source-vault:problem:unauthenticated":
+            yield f"401 problem type {response.json().get('type')!r}"
+    if want == 404:
+        missing = HOW[row].missing
+        if missing is None:
+            yield "a 404 cell in a row without a request for something missing"
+            return
+        reference = cast.send(missing(cast, actor), actor)
+        if reference.status_code != 404:
+            yield f"the request for something missing got {reference.status_code}, not 404"
+        elif _problem_key(response) != _problem_key(reference):
+            yield (
+                f"404 {_problem_key(response)} differs from the 404 for something missing "
+                f"{_problem_key(reference)}"
+            )
+    if call.after is not None:
+        try:
+            call.after(response)
+        except AssertionError as exc:
+            yield f"status {want} as expected, but: {exc or 'side effect check failed'}"
+
+
+def _run(api: ApiWorld, rows: list[str]) -> None:
+    cast = Cast(api)
+    cast.prepare()
+    failures = []
+    for row in rows:
+        for actor, want in zip(ACTORS, _expected(row), strict=True):
+            failures.extend(f"{row} as {actor}: {msg}" for msg in _cell(cast, row, actor, want))
+    assert not failures, "cells that disagree with MATRIX:\n" + "\n".join(failures)
+
+
+# -- the tests --------------------------------------------------------------------------------
+
+
+def _api_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """(method, path template) of every APIRoute, however the routers were included."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # FastAPI before included routers were kept as such
+        return {(m, r.path) for r in app.routes if isinstance(r, APIRoute) for m in r.methods}
+    return {
+        (method, context.path)
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.original_route, APIRoute)
+        for method in context.methods or ()
+    }
+
+
+def test_matrix_has_a_row_for_every_route_and_no_other(tmp_path: Path) -> None:
+    app = create_app(Settings(data_dir=tmp_path / "data"))
+    routes = _api_routes(app)
+    in_matrix = {_parse(row) for row in MATRIX}
+    assert len(routes) >= 20, routes  # a sanity check on the enumeration itself
+    assert routes - in_matrix == set(), "routes without a row in MATRIX"
+    assert in_matrix - routes == set(), "rows in MATRIX for routes that do not exist"
+    # The OpenAPI document is a second, independent listing of the same operations.
+    documented = {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
+    }
+    assert documented <= in_matrix
+    assert set(MATRIX) == set(HOW)
+    for row in MATRIX:
+        if 404 in _expected(row):
+            assert HOW[row].missing is not None, row
+    assert sorted(PUBLIC + AUTHENTICATED) == sorted(MATRIX)  # every row is run, once
+
+
+PUBLIC = [
+    "GET /healthz",
+    "GET /readyz",
+    "POST /v1/auth/enroll",
+    "POST /v1/auth/enroll/confirm",
+    "POST /v1/auth/login",
+]
+# Every other row; logout last, as each of its cells ends the credential it was sent with.
+AUTHENTICATED = [
+    *(row for row in MATRIX if row not in PUBLIC and row != "POST /v1/auth/logout"),
+    "POST /v1/auth/logout",
+]
+
+
+def test_public_routes_ignore_credentials(api: ApiWorld) -> None:
+    _run(api, PUBLIC)
+
+
+def test_authenticated_routes(api: ApiWorld) -> None:
+    _run(api, AUTHENTICATED)

@@ -1,0 +1,193 @@
+"""Architecture rules, checked on the source: the crypto fence, a core that knows no web
+framework, a docstring on every module, and declared public surfaces that are sorted and real."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import vault.crypto
+
+PACKAGE = Path(vault.crypto.__file__).resolve().parent.parent
+CRYPTO = PACKAGE / "crypto"
+MODULES = sorted(PACKAGE.rglob("*.py"))
+WEB = {"fastapi", "starlette", "api"}
+# `vault serve` is the one command that starts the web layer. It may import it, but only inside
+# the command function, so that `import vault` and every other command load without it. Remove
+# an entry here and the rule is absolute for that file again.
+LAZY_WEB_IMPORTS = {PACKAGE / "cli" / "serve.py": {"api", "uvicorn"}}
+
+
+def _rel(path: Path) -> str:
+    return str(path.relative_to(PACKAGE.parent))
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _nodes(tree: ast.AST, *, into_functions: bool) -> Iterator[ast.AST]:
+    """``ast.walk``, optionally skipping function bodies (which do not run at import time)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if into_functions or not isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                stack.append(child)
+
+
+def imported_modules(path: Path, *, into_functions: bool = True) -> set[str]:
+    """Every absolute module name ``path`` imports, however it spells the import: ``import a.b``,
+    ``from a.b import c`` (also as ``a.b.c``), relative imports resolved, and
+    ``importlib.import_module("a.b")`` / ``__import__("a.b")`` with a literal name. Without
+    ``into_functions``, only the imports that run when the module itself is imported."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = (
+        _module_name(path) if path.name == "__init__.py" else _module_name(path).rpartition(".")[0]
+    )
+    names: set[str] = set()
+    for node in _nodes(tree, into_functions=into_functions):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            names.add(module)
+            names.update(f"{module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Call) and node.args:
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            first = node.args[0]
+            if called in {"import_module", "__import__"} and isinstance(first, ast.Constant):
+                names.add(str(first.value))
+    return names
+
+
+def _roots(names: set[str]) -> set[str]:
+    return {name.split(".")[0] for name in names}
+
+
+def test_the_scan_sees_the_package() -> None:
+    # Guards the guards: if the glob found nothing, every rule below would pass vacuously.
+    assert PACKAGE.name == "vault"
+    assert len(MODULES) > 20
+    assert any("cryptography.hazmat" in n for n in imported_modules(CRYPTO / "_keys.py"))
+    assert "vault.errors" in imported_modules(CRYPTO / "_keys.py")
+    # ... and tells imports at import time from those inside a function.
+    serve = PACKAGE / "cli" / "serve.py"
+    if serve.exists():
+        assert "uvicorn" in imported_modules(serve)
+        assert "uvicorn" not in imported_modules(serve, into_functions=False)
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if not p.is_relative_to(CRYPTO)], ids=_rel)
+def test_only_vault_crypto_imports_hazmat(path: Path) -> None:
+    hazmat = sorted(n for n in imported_modules(path) if re.match(r"cryptography\.hazmat(\.|$)", n))
+    assert not hazmat, f"{_rel(path)} imports {hazmat}: use vault.crypto"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=_rel)
+def test_the_core_imports_no_web_framework(path: Path) -> None:
+    allowed = LAZY_WEB_IMPORTS.get(path, set())
+    web = sorted(_roots(imported_modules(path)) & WEB - allowed)
+    assert not web, f"{_rel(path)} imports {web}: the core must not know the web layer"
+    at_import = sorted(_roots(imported_modules(path, into_functions=False)) & (WEB | allowed))
+    assert not at_import, f"{_rel(path)} imports {at_import} at import time"
+
+
+def test_loading_the_core_and_the_cli_loads_no_web_framework() -> None:
+    # Checked in a fresh interpreter: this one has whatever other tests imported.
+    code = (
+        "import sys, vault, vault.cli.main, vault.services.documents\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    loaded = set(ast.literal_eval(out))
+    assert "vault" in loaded
+    assert not loaded & (WEB | {"uvicorn", "httpx"})
+
+
+@pytest.mark.parametrize("path", MODULES, ids=_rel)
+def test_every_module_has_a_docstring(path: Path) -> None:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    docstring = ast.get_docstring(tree)
+    assert docstring, f"{_rel(path)} has no module docstring"
+    assert docstring.strip()
+
+
+@pytest.mark.parametrize(
+    "path", sorted(p for p in CRYPTO.glob("_*.py") if p.name != "__init__.py"), ids=_rel
+)
+def test_private_crypto_modules_start_with_a_warning(path: Path) -> None:
+    docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+    assert docstring.startswith("WARNING:"), _rel(path)
+
+
+def _isort_key(name: str) -> tuple[int, list[int | str]]:
+    """Ruff's RUF022 order for ``__all__``: SCREAMING_SNAKE_CASE, then CamelCase, then the rest,
+    each in natural order (the order ``ruff check --fix`` would write)."""
+    if name.isupper() and len(name) > 1:
+        category = 0
+    elif name[:1].isupper():
+        category = 1
+    else:
+        category = 2
+    natural = [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+    return category, natural
+
+
+def _declares_all(path: Path) -> bool:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        if isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
+            return True
+    return False
+
+
+def test_vault_crypto_all_is_sorted_and_complete() -> None:
+    exported = vault.crypto.__all__
+    assert exported == sorted(exported, key=_isort_key)
+    assert len(set(exported)) == len(exported)
+    missing = [name for name in exported if not hasattr(vault.crypto, name)]
+    assert not missing
+    # The surface is the safe operations: nothing private, no hazmat object re-exported.
+    assert not [name for name in exported if name.startswith("_")]
+    for name in exported:
+        origin = getattr(getattr(vault.crypto, name), "__module__", "vault.crypto") or ""
+        assert not origin.startswith("cryptography"), name
+
+
+def test_the_sort_key_agrees_with_ruff() -> None:
+    names = ["wrap_key", "Argon2Params", "HEADER_SIZE", "PrivateKey", "DEFAULT_SEGMENT_SIZE"]
+    assert sorted(names, key=_isort_key) == [
+        "DEFAULT_SEGMENT_SIZE", "HEADER_SIZE", "Argon2Params", "PrivateKey", "wrap_key",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if _declares_all(p)], ids=_rel)
+def test_every_declared_all_is_sorted_and_exists(path: Path) -> None:
+    module = importlib.import_module(_module_name(path))
+    exported = list(module.__all__)
+    assert exported == sorted(exported, key=_isort_key)
+    assert len(set(exported)) == len(exported)
+    missing = [name for name in exported if not hasattr(module, name)]
+    assert not missing, f"{_module_name(path)}.__all__ names {missing}, which do not exist"
