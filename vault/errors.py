@@ -93,7 +93,8 @@ class RateLimited(LimitExceeded):
     """Raised when repeated failures block further attempts for ``retry_after`` seconds."""
 
     def __init__(self, retry_after: int) -> None:
-        super().__init__(f"too many failed attempts; try again in {retry_after} seconds")
+        unit = "second" if retry_after == 1 else "seconds"
+        super().__init__(f"too many failed attempts; try again in {retry_after} {unit}")
         self.retry_after = retry_after
 
 

@@ -217,7 +217,8 @@ def content_disposition(filename: str | None) -> str:
         ch for ch in unicodedata.normalize("NFKD", name) if not unicodedata.combining(ch)
     )
     fallback = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_name).strip("_")
-    fallback = fallback or "document"
+    if not fallback or fallback.startswith("."):
+        fallback = "document" + (fallback if fallback.startswith(".") else "")
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 

@@ -3,7 +3,8 @@
 Each case runs in a fresh interpreter: the parent's peak RSS (``ru_maxrss``) is a high-water
 mark for the whole test session, so it would measure whatever ran before. The child records its
 resident size just before the stream starts (``VmRSS``), runs the stream, and reports its peak
-(``ru_maxrss``) minus that baseline, with the SHA-256 of what went in and what came out.
+(``VmHWM``; ``ru_maxrss`` would carry the parent's peak across ``execve``) minus that
+baseline, with the SHA-256 of what went in and what came out.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ MAX_GROWTH = 64 * MIB
 
 CHILD = textwrap.dedent(
     """
-    import hashlib, json, os, resource, sys, uuid
+    import hashlib, json, os, sys, uuid
 
     from vault import crypto
 
@@ -41,12 +42,15 @@ CHILD = textwrap.dedent(
             plain_hash.update(chunk)
             yield chunk
 
-    def vm_rss():
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
+    def status(field):
+        with open("/proc/self/status") as lines:
+            for line in lines:
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) * 1024
-        raise RuntimeError("no VmRSS in /proc/self/status")
+        raise RuntimeError("no " + field + " in /proc/self/status")
+
+    def vm_rss():
+        return status("VmRSS")
 
     out_hash = hashlib.sha256()
     ciphertext_size = 0
@@ -74,7 +78,9 @@ CHILD = textwrap.dedent(
 
         for piece in crypto.decrypt_stream(key, doc, read_back()):
             out_hash.update(piece)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    # VmHWM, not ru_maxrss: ru_maxrss survives execve, so a child of a large test session
+    # would report the session's peak instead of its own.
+    peak = status("VmHWM")
     print(json.dumps({
         "baseline": baseline,
         "growth": peak - baseline,

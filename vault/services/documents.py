@@ -66,6 +66,11 @@ class NewDocument:
             raise InvalidInput(f"notes must be at most {MAX_NOTES} characters")
         if self.filename is not None and len(self.filename) > 1024:
             raise InvalidInput("filename is too long")
+        if self.kind is not None and len(self.kind) > 64:
+            raise InvalidInput("kind must be at most 64 characters")
+        texts = (self.title, self.filename, self.media_type, self.notes, self.kind)
+        if any(t is not None and "\x00" in t for t in texts):
+            raise InvalidInput("text fields must not contain NUL characters")
 
 
 @dataclass(frozen=True)
