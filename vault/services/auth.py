@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -173,21 +174,12 @@ class AuthService:
         """Activate an enrolled account with its first TOTP code."""
         now = self._clock()
         keys = [throttle.account_key(username), throttle.address_key(address)]
-        with self._session() as db:
-            throttle.check(db, keys, now)
-            try:
-                with self._kdf.slot():
-                    unlocked = users.verify_passphrase(
-                        db, username, passphrase, params=self._settings.argon2
-                    )
-                user = unlocked.user
-                if unlocked.totp_secret is None or user.totp_confirmed:
-                    raise AuthenticationFailed()
-                self._use_code(db, user, unlocked.totp_secret, otp, now)
-            except AuthenticationFailed:
-                db.rollback()
-                throttle.record_failure(db, keys, now)
-                raise AuthenticationFailed() from None
+        with self._session() as db, self._counted_attempt(db, keys, now):
+            unlocked = self._verify(db, username, passphrase)
+            user = unlocked.user
+            if unlocked.totp_secret is None or user.totp_confirmed:
+                raise AuthenticationFailed()
+            self._use_code(db, user, unlocked.totp_secret, otp, now)
             user.totp_confirmed = True
             db.add(user)
             db.commit()
@@ -201,12 +193,8 @@ class AuthService:
         now = self._clock()
         keys = [throttle.account_key(username), throttle.address_key(address)]
         with self._session() as db:
-            throttle.check(db, keys, now)
-            try:
-                with self._kdf.slot():
-                    unlocked = users.verify_passphrase(
-                        db, username, passphrase, params=self._settings.argon2
-                    )
+            with self._counted_attempt(db, keys, now):
+                unlocked = self._verify(db, username, passphrase)
                 user = unlocked.user
                 needs_totp = unlocked.totp_secret is not None or self.totp_required(user.role)
                 if needs_totp:
@@ -215,12 +203,6 @@ class AuthService:
                     if not otp:
                         raise OtpRequired()
                     self._use_code(db, user, unlocked.totp_secret, otp, now)
-            except OtpRequired:
-                raise
-            except AuthenticationFailed:
-                db.rollback()
-                throttle.record_failure(db, keys, now)
-                raise AuthenticationFailed() from None
             throttle.clear(db, keys[0])
             actor = unlocked.actor
             cases.complete_grants(db, actor, clock=self._clock)
@@ -231,6 +213,24 @@ class AuthService:
             )  # fmt: skip
             db.commit()
             return issued
+
+    @contextmanager
+    def _counted_attempt(self, db: Session, keys: list[str], now: datetime) -> Iterator[None]:
+        """Refuse a blocked attempt before any work; count a failed one (committed at once,
+        whatever else the request did) and turn it into the one generic failure."""
+        throttle.check(db, keys, now)
+        try:
+            yield
+        except OtpRequired:
+            raise  # the passphrase was right: not a failure
+        except AuthenticationFailed:
+            db.rollback()
+            throttle.record_failure(db, keys, now)
+            raise AuthenticationFailed() from None
+
+    def _verify(self, db: Session, username: str, passphrase: str) -> users.Unlocked:
+        with self._kdf.slot():
+            return users.verify_passphrase(db, username, passphrase, params=self._settings.argon2)
 
     def _use_code(self, db: Session, user: User, secret: bytes, otp: str, now: datetime) -> None:
         step = crypto.totp_step(secret, otp.strip(), now.timestamp())
