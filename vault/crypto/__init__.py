@@ -12,6 +12,8 @@
 - ``new_bearer_token`` / ``seal_with_token`` / ``open_with_token``: session and API tokens, and
   a private key sealed under a key derived from the token (§6).
 - ``new_totp_secret`` / ``totp_uri`` / ``totp_step``: RFC 6238 one-time codes.
+- ``generate_signing_key`` / ``SigningKey`` / ``verify_signature``: Ed25519 (RFC 8032), for the
+  access log's signed checkpoints.
 
 This package is the only place in Source Vault that imports ``cryptography.hazmat``. Every way a
 ciphertext can be wrong raises ``vault.errors.IntegrityError``.
@@ -25,9 +27,10 @@ import os
 from collections.abc import Iterable, Iterator
 from uuid import UUID
 
-from vault.crypto import _keys, _passphrase, _sealed, _stream, _totp
+from vault.crypto import _keys, _passphrase, _sealed, _signing, _stream, _totp
 from vault.crypto._keys import PrivateKey, PublicKey
 from vault.crypto._passphrase import Argon2Params, PassphraseKeys
+from vault.crypto._signing import SigningKey
 from vault.crypto._stream import DEFAULT_SEGMENT_SIZE, HEADER_SIZE, ciphertext_size
 from vault.errors import IntegrityError
 
@@ -38,11 +41,13 @@ __all__ = [
     "PassphraseKeys",
     "PrivateKey",
     "PublicKey",
+    "SigningKey",
     "ciphertext_size",
     "decrypt_stream",
     "derive_passphrase_keys",
     "encrypt_stream",
     "generate_private_key",
+    "generate_signing_key",
     "hash_bearer_token",
     "new_bearer_token",
     "new_data_key",
@@ -60,6 +65,7 @@ __all__ = [
     "totp_step",
     "totp_uri",
     "unwrap_key",
+    "verify_signature",
     "wrap_key",
 ]
 
@@ -229,3 +235,14 @@ def totp_code(secret: bytes, at: float) -> str:
 def totp_step(secret: bytes, code: str, at: float) -> int | None:
     """The time step a code belongs to (current one, or one either side), or ``None``."""
     return _totp.matching_step(secret, code, at)
+
+
+def generate_signing_key() -> SigningKey:
+    """A new Ed25519 key from a fresh random seed."""
+    return SigningKey(os.urandom(_signing.SEED_SIZE))
+
+
+def verify_signature(public: bytes, message: bytes, signature: bytes) -> bool:
+    """Whether ``signature`` is a valid Ed25519 signature of ``message`` by ``public``; any
+    malformed input is simply not valid."""
+    return _signing.verify(public, message, signature)

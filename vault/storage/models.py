@@ -206,3 +206,39 @@ class Throttle(SQLModel, table=True):
     failures: int = 0
     last_failure_at: datetime = Field(sa_type=UTCDateTime)
     blocked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AuditEntry(SQLModel, table=True):
+    """One access-log entry: its canonical bytes (the Merkle leaf), by index."""
+
+    __tablename__ = "audit_entries"
+
+    idx: int = Field(
+        sa_type=sa.BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    leaf: bytes
+    created_at: datetime = Field(default_factory=_utcnow, sa_type=UTCDateTime)
+
+
+class AuditNode(SQLModel, table=True):
+    """The hash of a complete subtree of the access log: 2**level leaves from idx * 2**level."""
+
+    __tablename__ = "audit_nodes"
+
+    level: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    idx: int = Field(
+        sa_type=sa.BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    hash: bytes
+
+
+class AuditHead(SQLModel, table=True):
+    """The log's current size and root: one row, updated by every append, whose row lock is what
+    serialises appenders across processes and replicas."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    size: int = Field(sa_type=sa.BigInteger)
+    root: bytes
+    updated_at: datetime = Field(default_factory=_utcnow, sa_type=UTCDateTime)

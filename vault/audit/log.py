@@ -1,0 +1,182 @@
+"""The access log's storage: appending entries inside the caller's transaction, reading
+proofs, and recomputing everything from the entries to check it.
+
+An append is part of the action's own transaction, so the action and its entry commit or
+fail together. It starts by incrementing the size in the one ``audit_head`` row: that write
+takes the row lock (PostgreSQL) or the database write lock (SQLite) before the index is read,
+so concurrent appenders on any number of processes are serialised and can produce neither a
+duplicate index, nor a gap, nor two different trees of one size.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col
+
+from vault.audit import merkle
+from vault.errors import IntegrityError, StorageError
+from vault.storage.models import AuditEntry, AuditHead, AuditNode
+
+__all__ = ["DbNodes", "VerifyReport", "append", "canonical", "head", "verify"]
+
+_HEAD = 1
+
+
+def canonical(entry: Mapping[str, Any]) -> bytes:
+    """Deterministic JSON: UTF-8, keys sorted, no insignificant whitespace."""
+    return json.dumps(
+        entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+class DbNodes:
+    """``merkle.NodeStore`` over ``audit_nodes``, with the nodes of the current append kept in
+    memory until they are flushed."""
+
+    def __init__(self, db: Session) -> None:
+        self._db = db
+        self.pending: dict[tuple[int, int], bytes] = {}
+
+    def node(self, level: int, index: int) -> bytes:
+        if (level, index) in self.pending:
+            return self.pending[(level, index)]
+        value = self._db.get(AuditNode, (level, index))
+        if value is None:
+            raise IntegrityError(
+                f"access log node {level}/{index} is missing", reason="audit-node-missing"
+            )
+        return value.hash
+
+
+def append(
+    db: Session,
+    *,
+    action: str,
+    actor: UUID | str,
+    time: datetime,
+    outcome: str = "ok",
+    targets: Mapping[str, str] | None = None,
+    request_id: str | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> int:
+    """Add an entry in ``db``'s transaction (not committed) and return its index."""
+    bumped = db.execute(
+        update(AuditHead).where(col(AuditHead.id) == _HEAD).values(size=col(AuditHead.size) + 1)
+    )
+    if getattr(bumped, "rowcount", 0) != 1:
+        raise StorageError("the access log is not initialised")
+    size: int = db.execute(
+        select(col(AuditHead.size)).where(col(AuditHead.id) == _HEAD)
+    ).scalar_one()
+    index = size - 1
+    entry: dict[str, Any] = {
+        "index": index,
+        "time": time.isoformat().replace("+00:00", "Z"),
+        "actor": str(actor),
+        "action": action,
+        "outcome": outcome,
+        "targets": dict(targets or {}),
+    }
+    if request_id is not None:
+        entry["request_id"] = request_id
+    entry.update(extra or {})
+    leaf = canonical(entry)
+    nodes = DbNodes(db)
+    for level, position, value in merkle.nodes_completed_by(nodes, index, merkle.leaf_hash(leaf)):
+        nodes.pending[(level, position)] = value
+    for (level, position), value in nodes.pending.items():
+        db.add(AuditNode(level=level, idx=position, hash=value))
+    db.add(AuditEntry(idx=index, leaf=leaf, created_at=time))
+    db.execute(
+        update(AuditHead)
+        .where(col(AuditHead.id) == _HEAD)
+        .values(root=merkle.root(nodes, size), updated_at=time)
+    )
+    return index
+
+
+def head(db: Session) -> tuple[int, bytes]:
+    row = db.get(AuditHead, _HEAD)
+    if row is None:
+        raise StorageError("the access log is not initialised")
+    return row.size, row.root
+
+
+@dataclass
+class VerifyReport:
+    size: int
+    root: bytes
+    problem: str | None = None
+    first_bad_index: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def _entries(engine: Engine, batch: int = 10_000) -> Iterator[tuple[int, bytes]]:
+    last = -1
+    while True:
+        with Session(engine) as db:
+            rows = db.execute(
+                select(col(AuditEntry.idx), col(AuditEntry.leaf))
+                .where(col(AuditEntry.idx) > last)
+                .order_by(col(AuditEntry.idx))
+                .limit(batch)
+            ).all()
+        if not rows:
+            return
+        yield from ((idx, leaf) for idx, leaf in rows)
+        last = rows[-1][0]
+
+
+def verify(engine: Engine) -> VerifyReport:
+    """Recompute every leaf and the root from the entries alone, in O(log n) memory, and
+    compare with the head and with every stored subtree hash."""
+    with Session(engine) as db:
+        size, stored_root = head(db)
+    frontier: list[tuple[int, bytes]] = []  # (level, hash) of the right edge, largest first
+    expected = 0
+    with Session(engine) as db:
+        for idx, leaf in _entries(engine):
+            if idx != expected:
+                return VerifyReport(size, stored_root, f"entry {expected} is missing", expected)
+            try:
+                index_in_leaf = json.loads(leaf)["index"]
+            except (ValueError, KeyError, TypeError):
+                return VerifyReport(size, stored_root, f"entry {idx} is not a log entry", idx)
+            if index_in_leaf != idx:
+                return VerifyReport(
+                    size, stored_root, f"entry {idx} claims to be entry {index_in_leaf}", idx
+                )
+            level, value, position = 0, merkle.leaf_hash(leaf), idx
+            while True:
+                node = db.get(AuditNode, (level, position))
+                if node is None or node.hash != value:
+                    return VerifyReport(
+                        size, stored_root, f"stored hashes disagree with entry {idx}", idx
+                    )
+                if not frontier or frontier[-1][0] != level:
+                    break
+                _, left = frontier.pop()
+                value, level, position = merkle.node_hash(left, value), level + 1, position >> 1
+            frontier.append((level, value))
+            expected += 1
+    if expected != size:
+        return VerifyReport(size, stored_root, f"the log should hold {size} entries", expected)
+    computed = merkle.EMPTY_ROOT
+    if frontier:
+        computed = frontier[-1][1]
+        for _, left in reversed(frontier[:-1]):
+            computed = merkle.node_hash(left, computed)
+    if computed != stored_root:
+        return VerifyReport(size, stored_root, "the stored root does not match the entries")
+    return VerifyReport(size, computed)
