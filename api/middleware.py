@@ -15,6 +15,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from vault.audit import context as request_context
+
 __all__ = ["JsonFormatter", "SecurityMiddleware"]
 
 log = logging.getLogger("api.access")
@@ -49,6 +51,8 @@ class SecurityMiddleware:
             return
         request_id = secrets.token_hex(8)
         scope.setdefault("state", {})["request_id"] = request_id
+        # The access log reads it from here (it follows the request into worker threads).
+        request_context.request_id.set(request_id)
         started = time.perf_counter()
         status = 500
         path = scope.get("path", "")

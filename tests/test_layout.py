@@ -179,8 +179,12 @@ def test_vault_crypto_all_is_sorted_and_complete() -> None:
 def test_the_sort_key_agrees_with_ruff() -> None:
     names = ["wrap_key", "Argon2Params", "HEADER_SIZE", "PrivateKey", "DEFAULT_SEGMENT_SIZE"]
     assert sorted(names, key=_isort_key) == [
-        "DEFAULT_SEGMENT_SIZE", "HEADER_SIZE", "Argon2Params", "PrivateKey", "wrap_key",
-    ]  # fmt: skip
+        "DEFAULT_SEGMENT_SIZE",
+        "HEADER_SIZE",
+        "Argon2Params",
+        "PrivateKey",
+        "wrap_key",
+    ]
 
 
 @pytest.mark.parametrize("path", [p for p in MODULES if _declares_all(p)], ids=_rel)

@@ -112,9 +112,13 @@ def init_vault(
             undo.append(lambda: command.downgrade(_alembic_config(migrated), "base"))
         with Session(engine) as db:
             user, _ = users.create_user(
-                db, username=admin, role=Role.ADMIN, passphrase=None, params=settings.argon2,
+                db,
+                username=admin,
+                role=Role.ADMIN,
+                passphrase=None,
+                params=settings.argon2,
                 clock=clock,
-            )  # fmt: skip
+            )
             users.set_passphrase(db, user, passphrase, settings.argon2, totp_secret=totp_secret)
             user.totp_confirmed = totp_secret is not None
             public = shares.key.public_key()

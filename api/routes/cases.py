@@ -33,9 +33,11 @@ async def get_case(case_id: UUID, actor: Reader, vault: VaultDep) -> CasePublic:
     """A case and its members."""
     case, members = await run_in_threadpool(vault.cases.get, actor, case_id)
     return CasePublic(
-        id=case.id, name=case.name, created_at=case.created_at,
+        id=case.id,
+        name=case.name,
+        created_at=case.created_at,
         members=[u.username for u in members],
-    )  # fmt: skip
+    )
 
 
 @router.post("/{case_id}/members", status_code=204, responses=problems(401, 404, 409, 422))

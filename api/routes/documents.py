@@ -87,8 +87,12 @@ async def upload(request: Request, actor: Uploader, vault: VaultDep) -> Document
     a temporary file."""
     boundary = boundary_of(request.headers.get("content-type", ""))
     if boundary is None:
-        raise Problem(415, "unsupported-media-type", "Unsupported media type",
-                      "send the document as multipart/form-data")  # fmt: skip
+        raise Problem(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "send the document as multipart/form-data",
+        )
     limit = vault.settings.max_upload_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + _FRAMING_ALLOWANCE:
@@ -127,9 +131,12 @@ async def upload(request: Request, actor: Uploader, vault: VaultDep) -> Document
     info = await anyio.to_thread.run_sync(store)
     meta = _opened(info)
     return DocumentCreated(
-        id=info.id, size=meta.size, sha256=meta.sha256, case=info.case_id,
+        id=info.id,
+        size=meta.size,
+        sha256=meta.sha256,
+        case=info.case_id,
         created_at=info.created_at,
-    )  # fmt: skip
+    )
 
 
 def _opened(info: DocumentInfo) -> DocumentMetadata:
@@ -140,9 +147,12 @@ def _opened(info: DocumentInfo) -> DocumentMetadata:
 
 def _public(info: DocumentInfo) -> DocumentPublic:
     doc = DocumentPublic(
-        id=info.id, case=info.case_id, uploader=info.uploader_id, created_at=info.created_at,
+        id=info.id,
+        case=info.case_id,
+        uploader=info.uploader_id,
+        created_at=info.created_at,
         pending=info.pending,
-    )  # fmt: skip
+    )
     meta = info.metadata
     if meta is not None:
         doc = doc.model_copy(

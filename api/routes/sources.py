@@ -18,9 +18,13 @@ router = APIRouter(prefix="/v1/sources", tags=["sources"])
 
 def _public(source: Source) -> SourcePublic:
     return SourcePublic(
-        id=source.id, case=source.case_id, pseudonym=source.pseudonym, handler=source.handler_id,
-        has_identity_notes=source.sealed_notes is not None, created_at=source.created_at,
-    )  # fmt: skip
+        id=source.id,
+        case=source.case_id,
+        pseudonym=source.pseudonym,
+        handler=source.handler_id,
+        has_identity_notes=source.sealed_notes is not None,
+        created_at=source.created_at,
+    )
 
 
 @router.post("", status_code=201, response_model=SourcePublic, responses=problems(401, 404, 422))
@@ -50,5 +54,7 @@ async def reveal_identity(
     vault: VaultDep,
 ) -> SourceIdentity:
     """A source's identity notes, for their handler only. A reason is required."""
-    source, notes = await run_in_threadpool(vault.sources.identity, actor, source_id)
+    source, notes = await run_in_threadpool(
+        lambda: vault.sources.identity(actor, source_id, reason=reason)
+    )
     return SourceIdentity(id=source.id, pseudonym=source.pseudonym, notes=notes)

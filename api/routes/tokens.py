@@ -17,9 +17,13 @@ router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
 
 def _public(row: Credential) -> TokenPublic:
     return TokenPublic(
-        id=row.id, name=row.name, scopes=sorted(s for s in row.scopes.split(",") if s),
-        created_at=row.created_at, expires_at=row.expires_at, last_used_at=row.last_used_at,
-    )  # fmt: skip
+        id=row.id,
+        name=row.name,
+        scopes=sorted(s for s in row.scopes.split(",") if s),
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        last_used_at=row.last_used_at,
+    )
 
 
 @router.post(

@@ -194,9 +194,14 @@ class Cast:
 
     def send(self, call: Call, actor: str) -> httpx.Response:
         return self.api.client.request(
-            call.method, call.url, headers=self.headers(actor), params=call.params,
-            json=call.json, data=call.data, files=call.files,
-        )  # fmt: skip
+            call.method,
+            call.url,
+            headers=self.headers(actor),
+            params=call.params,
+            json=call.json,
+            data=call.data,
+            files=call.files,
+        )
 
     def new_token(self, username: str, scope: str = "upload") -> dict[str, str]:
         response = self.api.client.post(
@@ -242,9 +247,13 @@ class Cast:
         username = self.name("spare")
         with self.world.db() as db:
             user, _ = users.create_user(
-                db, username=username, role=Role.JOURNALIST, passphrase=None,
-                params=self.vault.settings.argon2, clock=system_clock,
-            )  # fmt: skip
+                db,
+                username=username,
+                role=Role.JOURNALIST,
+                passphrase=None,
+                params=self.vault.settings.argon2,
+                clock=system_clock,
+            )
             db.commit()
             actor = users.actor_for(user)
         if member:
@@ -271,9 +280,13 @@ class Cast:
             secret = crypto.new_totp_secret()
             with self.world.db() as db:
                 user, _ = users.create_user(
-                    db, username="tess", role=Role.JOURNALIST, passphrase=None,
-                    params=self.vault.settings.argon2, clock=system_clock,
-                )  # fmt: skip
+                    db,
+                    username="tess",
+                    role=Role.JOURNALIST,
+                    passphrase=None,
+                    params=self.vault.settings.argon2,
+                    clock=system_clock,
+                )
                 users.set_passphrase(
                     db, user, PASSPHRASE, self.vault.settings.argon2, totp_secret=secret
                 )
@@ -509,9 +522,11 @@ def _identity(handler: str) -> Builder:
 
 def _upload_call(case_id: str, title: str) -> Call:
     return Call(
-        "POST", "/v1/documents", data={"case": case_id, "title": title},
+        "POST",
+        "/v1/documents",
+        data={"case": case_id, "title": title},
         files={"file": ("statement.txt", CONTENT, "text/plain")},
-    )  # fmt: skip
+    )
 
 
 def _upload(cast: Cast, actor: str) -> Call:

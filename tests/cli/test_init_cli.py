@@ -45,9 +45,14 @@ def run_vault(
     environ.update(env or {})
     proc = subprocess.run(
         [str(VAULT), *map(str, args)],
-        cwd=cwd, env=environ, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-        timeout=120, check=False,
-    )  # fmt: skip
+        cwd=cwd,
+        env=environ,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert "Traceback" not in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stdout, proc.stdout
     assert PASSPHRASE not in proc.stdout
@@ -121,9 +126,17 @@ class Initialised:
 def initialised(tmp_path_factory: pytest.TempPathFactory) -> Initialised:
     root = tmp_path_factory.mktemp("cli")
     proc = run_vault(
-        "init", "--data-dir", "D", "--admin", "alice",
-        "--passphrase-file", passphrase_file(root), "--recovery-out", "R", cwd=root,
-    )  # fmt: skip
+        "init",
+        "--data-dir",
+        "D",
+        "--admin",
+        "alice",
+        "--passphrase-file",
+        passphrase_file(root),
+        "--recovery-out",
+        "R",
+        cwd=root,
+    )
     assert proc.returncode == 0, proc.stderr
     return Initialised(root, root / "D", root / "R", proc)
 
@@ -201,10 +214,21 @@ def test_no_file_holds_the_passphrase(initialised: Initialised) -> None:
 
 def test_init_with_five_shares_and_threshold_three(tmp_path: Path) -> None:
     proc = run_vault(
-        "init", "--data-dir", "D", "--admin", "alice", "--passphrase-file",
-        passphrase_file(tmp_path), "--recovery-out", "R", "--recovery-shares", "5",
-        "--recovery-threshold", "3", cwd=tmp_path,
-    )  # fmt: skip
+        "init",
+        "--data-dir",
+        "D",
+        "--admin",
+        "alice",
+        "--passphrase-file",
+        passphrase_file(tmp_path),
+        "--recovery-out",
+        "R",
+        "--recovery-shares",
+        "5",
+        "--recovery-threshold",
+        "3",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     key_id, threshold, count = stored_recovery_key(tmp_path / "D")
     assert (threshold, count) == (3, 5)
@@ -250,9 +274,17 @@ def test_init_without_recovery_out_prints_the_shares_to_stdout(tmp_path: Path) -
 def test_second_init_leaves_the_existing_vault_untouched(initialised: Initialised) -> None:
     before = snapshot(initialised.data_dir, initialised.recovery_out)
     proc = run_vault(
-        "init", "--data-dir", "D", "--admin", "mallory", "--passphrase-file",
-        passphrase_file(initialised.root), "--recovery-out", "R2", cwd=initialised.root,
-    )  # fmt: skip
+        "init",
+        "--data-dir",
+        "D",
+        "--admin",
+        "mallory",
+        "--passphrase-file",
+        passphrase_file(initialised.root),
+        "--recovery-out",
+        "R2",
+        cwd=initialised.root,
+    )
     line = assert_error(proc, 1)
     assert "not empty" in line
     assert snapshot(initialised.data_dir, initialised.recovery_out) == before
@@ -272,9 +304,17 @@ def test_init_where_the_data_dir_cannot_be_created(tmp_path: Path) -> None:
         data_dir = blocker / "sub"
     try:
         proc = run_vault(
-            "init", "--data-dir", data_dir, "--admin", "alice", "--passphrase-file",
-            passphrase_file(tmp_path), "--recovery-out", "R", cwd=tmp_path,
-        )  # fmt: skip
+            "init",
+            "--data-dir",
+            data_dir,
+            "--admin",
+            "alice",
+            "--passphrase-file",
+            passphrase_file(tmp_path),
+            "--recovery-out",
+            "R",
+            cwd=tmp_path,
+        )
         line = assert_error(proc, 1)
         assert str(data_dir) in line
         assert not data_dir.exists()
@@ -290,9 +330,17 @@ def test_init_under_an_executable_regular_file_fails_cleanly(tmp_path: Path) -> 
     blocker.write_text("#!/bin/sh\n")
     blocker.chmod(0o755)
     proc = run_vault(
-        "init", "--data-dir", blocker / "sub", "--admin", "alice", "--passphrase-file",
-        passphrase_file(tmp_path), "--recovery-out", "R", cwd=tmp_path,
-    )  # fmt: skip
+        "init",
+        "--data-dir",
+        blocker / "sub",
+        "--admin",
+        "alice",
+        "--passphrase-file",
+        passphrase_file(tmp_path),
+        "--recovery-out",
+        "R",
+        cwd=tmp_path,
+    )
     line = assert_error(proc, 1)
     assert str(blocker / "sub") in line
     assert not (tmp_path / "R").exists()
@@ -300,10 +348,18 @@ def test_init_under_an_executable_regular_file_fails_cleanly(tmp_path: Path) -> 
 
 def test_init_with_an_unreachable_database(tmp_path: Path) -> None:
     proc = run_vault(
-        "init", "--data-dir", "D", "--admin", "alice", "--passphrase-file",
-        passphrase_file(tmp_path), "--recovery-out", "R", cwd=tmp_path,
+        "init",
+        "--data-dir",
+        "D",
+        "--admin",
+        "alice",
+        "--passphrase-file",
+        passphrase_file(tmp_path),
+        "--recovery-out",
+        "R",
+        cwd=tmp_path,
         env={"VAULT_DATABASE_URL": UNREACHABLE_DB},
-    )  # fmt: skip
+    )
     line = assert_error(proc, 1)
     assert "cannot reach the database" in line
     assert "127.0.0.1:1" in line
@@ -314,9 +370,16 @@ def test_init_with_an_unreachable_database(tmp_path: Path) -> None:
 def test_database_credentials_never_appear_in_the_error(tmp_path: Path) -> None:
     url = "postgresql+psycopg://vaultuser:s3cret-db-password@127.0.0.1:1/x"
     proc = run_vault(
-        "init", "--data-dir", "D", "--admin", "alice", "--passphrase-file",
-        passphrase_file(tmp_path), cwd=tmp_path, env={"VAULT_DATABASE_URL": url},
-    )  # fmt: skip
+        "init",
+        "--data-dir",
+        "D",
+        "--admin",
+        "alice",
+        "--passphrase-file",
+        passphrase_file(tmp_path),
+        cwd=tmp_path,
+        env={"VAULT_DATABASE_URL": url},
+    )
     line = assert_error(proc, 1)
     assert "s3cret-db-password" not in line
     assert "vaultuser" not in line
@@ -334,9 +397,17 @@ def test_init_refuses_a_bad_passphrase_file(
     tmp_path: Path, passphrase_text: str, expected: str
 ) -> None:
     proc = run_vault(
-        "init", "--data-dir", "D", "--admin", "alice", "--passphrase-file",
-        passphrase_file(tmp_path, passphrase_text), "--recovery-out", "R", cwd=tmp_path,
-    )  # fmt: skip
+        "init",
+        "--data-dir",
+        "D",
+        "--admin",
+        "alice",
+        "--passphrase-file",
+        passphrase_file(tmp_path, passphrase_text),
+        "--recovery-out",
+        "R",
+        cwd=tmp_path,
+    )
     assert expected in assert_error(proc, 2)
     assert not (tmp_path / "D").exists()
     assert not (tmp_path / "R").exists()
@@ -344,9 +415,15 @@ def test_init_refuses_a_bad_passphrase_file(
 
 def test_init_with_a_missing_passphrase_file(tmp_path: Path) -> None:
     proc = run_vault(
-        "init", "--data-dir", "D", "--admin", "alice", "--passphrase-file", "missing.txt",
+        "init",
+        "--data-dir",
+        "D",
+        "--admin",
+        "alice",
+        "--passphrase-file",
+        "missing.txt",
         cwd=tmp_path,
-    )  # fmt: skip
+    )
     assert "passphrase file" in assert_error(proc, 2)
     assert not (tmp_path / "D").exists()
 
@@ -362,10 +439,21 @@ def test_init_refuses_an_impossible_recovery_split(
     tmp_path: Path, shares: str, threshold: str
 ) -> None:
     proc = run_vault(
-        "init", "--data-dir", "D", "--admin", "alice", "--passphrase-file",
-        passphrase_file(tmp_path), "--recovery-out", "R", "--recovery-shares", shares,
-        "--recovery-threshold", threshold, cwd=tmp_path,
-    )  # fmt: skip
+        "init",
+        "--data-dir",
+        "D",
+        "--admin",
+        "alice",
+        "--passphrase-file",
+        passphrase_file(tmp_path),
+        "--recovery-out",
+        "R",
+        "--recovery-shares",
+        shares,
+        "--recovery-threshold",
+        threshold,
+        cwd=tmp_path,
+    )
     assert "recovery shares" in assert_error(proc, 2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["passphrase.txt"]
 
@@ -394,9 +482,17 @@ def test_fsck_without_a_vault(tmp_path: Path) -> None:
 @pytest.fixture
 def vault_dir(tmp_path: Path) -> Path:
     proc = run_vault(
-        "init", "--data-dir", "D", "--admin", "alice", "--passphrase-file",
-        passphrase_file(tmp_path), "--recovery-out", "R", cwd=tmp_path,
-    )  # fmt: skip
+        "init",
+        "--data-dir",
+        "D",
+        "--admin",
+        "alice",
+        "--passphrase-file",
+        passphrase_file(tmp_path),
+        "--recovery-out",
+        "R",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     return tmp_path / "D"
 
@@ -456,8 +552,14 @@ def test_fsck_json_has_the_documented_keys(vault_dir: Path) -> None:
     status, report = fsck_json(vault_dir)
     assert status == 0
     assert set(report) == {
-        "clean", "repaired", "documents", "blobs", "orphan_blobs", "recent_orphan_blobs",
-        "partial_files", "missing_blobs",
-    }  # fmt: skip
+        "clean",
+        "repaired",
+        "documents",
+        "blobs",
+        "orphan_blobs",
+        "recent_orphan_blobs",
+        "partial_files",
+        "missing_blobs",
+    }
     assert report["clean"] is True
     assert report["repaired"] is False

@@ -148,9 +148,14 @@ def test_composed_and_decomposed_passphrases_derive_the_same_keys() -> None:
     assert keys_composed == keys_decomposed
     # ... and they are the keys of the NFC UTF-8 bytes, not of either spelling as typed.
     raw = hash_secret_raw(
-        decomposed.encode("utf-8"), SALT, time_cost=3, memory_cost=65536, parallelism=4,
-        hash_len=32, type=Type.ID,
-    )  # fmt: skip
+        decomposed.encode("utf-8"),
+        SALT,
+        time_cost=3,
+        memory_cost=65536,
+        parallelism=4,
+        hash_len=32,
+        type=Type.ID,
+    )
     nfd_verifier = HKDF(
         algorithm=hashes.SHA256(), length=32, salt=None, info=b"source-vault/v1 login-verifier"
     ).derive(raw)
@@ -200,9 +205,13 @@ def instance(settings: Settings) -> Iterator[Vault]:
 def add_user(vault: Vault, username: str, passphrase: str | None = PASSPHRASE) -> User:
     with vault.session() as db:
         user, _ = users.create_user(
-            db, username=username, role=Role.JOURNALIST, passphrase=passphrase,
-            params=Argon2Params(), clock=system_clock,
-        )  # fmt: skip
+            db,
+            username=username,
+            role=Role.JOURNALIST,
+            passphrase=passphrase,
+            params=Argon2Params(),
+            clock=system_clock,
+        )
         db.commit()
         db.refresh(user)
         return user

@@ -11,6 +11,7 @@ duplicate index, nor a gap, nor two different trees of one size.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,13 +20,17 @@ from uuid import UUID
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 
-from vault.audit import merkle
-from vault.errors import IntegrityError, StorageError
+from vault.audit import context, merkle
+from vault.clock import Clock
+from vault.errors import IntegrityError, StorageError, Unavailable
 from vault.storage.models import AuditEntry, AuditHead, AuditNode
 
-__all__ = ["DbNodes", "VerifyReport", "append", "canonical", "head", "verify"]
+__all__ = ["DbNodes", "VerifyReport", "append", "canonical", "commit", "head", "record", "verify"]
+
+_log = logging.getLogger(__name__)
 
 _HEAD = 1
 
@@ -101,6 +106,42 @@ def append(
         .values(root=merkle.root(nodes, size), updated_at=time)
     )
     return index
+
+
+def record(
+    db: Session,
+    action: str,
+    actor: UUID | str,
+    *,
+    clock: Clock,
+    outcome: str = "ok",
+    extra: Mapping[str, str] | None = None,
+    **targets: UUID | str,
+) -> int:
+    """``append`` for services: the time from ``clock``, the request id from the context,
+    targets as keyword arguments (ids only, never names or content)."""
+    return append(
+        db,
+        action=action,
+        actor=actor,
+        time=clock(),
+        outcome=outcome,
+        targets={name: str(value) for name, value in targets.items()},
+        request_id=context.request_id.get(),
+        extra=extra,
+    )
+
+
+def commit(db: Session) -> None:
+    """Commit an action together with its entry; if that fails, the action did not happen."""
+    try:
+        db.commit()
+    except SQLAlchemyError as exc:
+        db.rollback()
+        _log.warning(
+            "action refused: its access-log entry could not be written (%s)", type(exc).__name__
+        )
+        raise Unavailable("the access log could not be written, so nothing was done") from None
 
 
 def head(db: Session) -> tuple[int, bytes]:

@@ -47,8 +47,10 @@ def add(
     else:
         err.print(f"Created {role.value} [bold]{username}[/], active.")
         if uri is not None:
-            err.print("Two-factor authentication is required for this role. Add this URI to an "
-                      "authenticator app (shown once):")  # fmt: skip
+            err.print(
+                "Two-factor authentication is required for this role. Add this URI to an "
+                "authenticator app (shown once):"
+            )
             typer.echo(uri)
 
 
@@ -82,8 +84,11 @@ def ls(
     table = Table("username", "role", "state", "enabled", "2FA", "created")
     for u in rows:
         table.add_row(
-            u.username, str(u.role), "active" if u.key_id else "awaiting enrolment",
-            "yes" if u.enabled else "no", "yes" if u.sealed_totp is not None else "no",
+            u.username,
+            str(u.role),
+            "active" if u.key_id else "awaiting enrolment",
+            "yes" if u.enabled else "no",
+            "yes" if u.sealed_totp is not None else "no",
             u.created_at.strftime("%Y-%m-%d %H:%M"),
-        )  # fmt: skip
+        )
     Console().print(table)

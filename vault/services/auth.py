@@ -22,6 +22,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from vault import crypto
+from vault.audit import context as request_context
+from vault.audit import log as audit
 from vault.clock import Clock
 from vault.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound, OtpRequired
 from vault.services import cases, keyring, throttle, users
@@ -91,9 +93,13 @@ class AuthService:
             raise NotFound("no such route")
         with self._session() as db:
             user, _ = users.create_user(
-                db, username=username, role=role, passphrase=None,
-                params=self._settings.argon2, clock=self._clock,
-            )  # fmt: skip
+                db,
+                username=username,
+                role=role,
+                passphrase=None,
+                params=self._settings.argon2,
+                clock=self._clock,
+            )
             code = uri = None
             if passphrase is None:
                 code = self._issue_code(user)
@@ -107,7 +113,8 @@ class AuthService:
                     user.totp_confirmed = True
                     uri = crypto.totp_uri(secret, account=username, issuer=ISSUER)
             db.add(user)
-            db.commit()
+            self._record(db, "user.create", actor, user=user.id)
+            audit.commit(db)
             return user, code, uri
 
     def reset_enrolment(self, username: str) -> str:
@@ -119,15 +126,24 @@ class AuthService:
             if user.key_id is not None:
                 keyring.delete_wrapped_for_recipient(db, user.key_id)
             for column in (
-                "key_id", "public_key", "sealed_private_key", "kdf_salt", "kdf_memory_kib",
-                "kdf_time_cost", "kdf_lanes", "login_verifier", "sealed_totp", "totp_last_step",
-            ):  # fmt: skip
+                "key_id",
+                "public_key",
+                "sealed_private_key",
+                "kdf_salt",
+                "kdf_memory_kib",
+                "kdf_time_cost",
+                "kdf_lanes",
+                "login_verifier",
+                "sealed_totp",
+                "totp_last_step",
+            ):
                 setattr(user, column, None)
             user.totp_confirmed = False
             self._revoke_all(db, user.id)
             code = self._issue_code(user)
             db.add(user)
-            db.commit()
+            self._record(db, "user.reset", None, user=user.id)
+            audit.commit(db)
             return code
 
     def _issue_code(self, user: User) -> str:
@@ -153,6 +169,13 @@ class AuthService:
                 and hmac.compare_digest(user.enrolment_code_hash, _code_hash(code))
             )
             if not valid or user is None:
+                self._record(
+                    db,
+                    "auth.enroll.failed",
+                    None,
+                    outcome="denied",
+                    user=user.id if user else "unknown",
+                )
                 throttle.record_failure(db, keys, now)
                 raise AuthenticationFailed("invalid username or enrolment code")
             secret = crypto.new_totp_secret() if self.totp_required(user.role) else None
@@ -163,7 +186,8 @@ class AuthService:
             user.enrolment_code_hash = None
             user.enrolment_expires_at = None
             db.add(user)
-            db.commit()
+            self._record(db, "auth.enroll", user.id, user=user.id)
+            audit.commit(db)
         if secret is None:
             return Enrolment(active=True)
         return Enrolment(
@@ -174,7 +198,7 @@ class AuthService:
         """Activate an enrolled account with its first TOTP code."""
         now = self._clock()
         keys = [throttle.account_key(username), throttle.address_key(address)]
-        with self._session() as db, self._counted_attempt(db, keys, now):
+        with self._session() as db, self._counted_attempt(db, keys, now, username, "enroll"):
             unlocked = self._verify(db, username, passphrase)
             user = unlocked.user
             if unlocked.totp_secret is None or user.totp_confirmed:
@@ -182,7 +206,8 @@ class AuthService:
             self._use_code(db, user, unlocked.totp_secret, otp, now)
             user.totp_confirmed = True
             db.add(user)
-            db.commit()
+            self._record(db, "auth.enroll.confirm", user.id, user=user.id)
+            audit.commit(db)
 
     # -- login and credentials ---------------------------------------------------------------
 
@@ -193,7 +218,7 @@ class AuthService:
         now = self._clock()
         keys = [throttle.account_key(username), throttle.address_key(address)]
         with self._session() as db:
-            with self._counted_attempt(db, keys, now):
+            with self._counted_attempt(db, keys, now, username, "login"):
                 unlocked = self._verify(db, username, passphrase)
                 user = unlocked.user
                 needs_totp = unlocked.totp_secret is not None or self.totp_required(user.role)
@@ -207,17 +232,24 @@ class AuthService:
             actor = unlocked.actor
             cases.complete_grants(db, actor, clock=self._clock)
             issued = self._issue(
-                db, actor, kind=CredentialKind.SESSION, name=None, scopes=ALL_SCOPES,
+                db,
+                actor,
+                kind=CredentialKind.SESSION,
+                name=None,
+                scopes=ALL_SCOPES,
                 lifetime=timedelta(hours=self._settings.session_max_hours),
                 idle=timedelta(minutes=self._settings.session_idle_minutes),
-            )  # fmt: skip
-            db.commit()
+            )
+            self._record(db, "auth.login", actor.user_id, credential=issued.credential.id)
+            audit.commit(db)
             return issued
 
     @contextmanager
-    def _counted_attempt(self, db: Session, keys: list[str], now: datetime) -> Iterator[None]:
-        """Refuse a blocked attempt before any work; count a failed one (committed at once,
-        whatever else the request did) and turn it into the one generic failure."""
+    def _counted_attempt(
+        self, db: Session, keys: list[str], now: datetime, username: str, what: str
+    ) -> Iterator[None]:
+        """Refuse a blocked attempt before any work; count a failed one and log it (committed
+        at once, whatever else the request did) and turn it into the one generic failure."""
         throttle.check(db, keys, now)
         try:
             yield
@@ -225,8 +257,32 @@ class AuthService:
             raise  # the passphrase was right: not a failure
         except AuthenticationFailed:
             db.rollback()
+            user_id = db.exec(select(User.id).where(User.username == username)).first()
+            self._record(
+                db, f"auth.{what}.failed", None, outcome="denied", user=user_id or "unknown"
+            )
             throttle.record_failure(db, keys, now)
             raise AuthenticationFailed() from None
+
+    def _record(
+        self,
+        db: Session,
+        action: str,
+        actor: Actor | UUID | None,
+        *,
+        outcome: str = "ok",
+        **targets: UUID | str,
+    ) -> None:
+        who = actor.user_id if isinstance(actor, Actor) else actor
+        audit.append(
+            db,
+            action=action,
+            actor=who or "system",
+            time=self._clock(),
+            outcome=outcome,
+            targets={name: str(value) for name, value in targets.items()},
+            request_id=request_context.request_id.get(),
+        )
 
     def _verify(self, db: Session, username: str, passphrase: str) -> users.Unlocked:
         with self._kdf.slot():
@@ -264,21 +320,30 @@ class AuthService:
         token = crypto.new_bearer_token()
         scope_set = frozenset(scopes)
         row = Credential(
-            token_hash=crypto.hash_bearer_token(token), kind=kind, user_id=actor.user_id,
-            name=name, scopes=",".join(sorted(scope_set)), created_at=now, last_used_at=now,
+            token_hash=crypto.hash_bearer_token(token),
+            kind=kind,
+            user_id=actor.user_id,
+            name=name,
+            scopes=",".join(sorted(scope_set)),
+            created_at=now,
+            last_used_at=now,
             expires_at=now + lifetime,
             idle_seconds=int(idle.total_seconds()) if idle is not None else None,
-        )  # fmt: skip
+        )
         if users.READ in scope_set:
             row.sealed_key = crypto.seal_with_token(
                 token, actor.require_key(), credential_id=row.id
             )
         db.add(row)
         holder = Actor(
-            user_id=actor.user_id, username=actor.username, role=actor.role,
-            key=actor.key if users.READ in scope_set else None, scopes=scope_set,
-            credential_id=row.id, via_token=kind == CredentialKind.TOKEN,
-        )  # fmt: skip
+            user_id=actor.user_id,
+            username=actor.username,
+            role=actor.role,
+            key=actor.key if users.READ in scope_set else None,
+            scopes=scope_set,
+            credential_id=row.id,
+            via_token=kind == CredentialKind.TOKEN,
+        )
         return IssuedCredential(token=token, credential=row, actor=holder)
 
     def authenticate(self, token: str) -> Actor:
@@ -304,10 +369,14 @@ class AuthService:
                     token, row.sealed_key, credential_id=row.id, key_id=user.key_id
                 )
             actor = Actor(
-                user_id=user.id, username=user.username, role=Role(user.role), key=key,
-                scopes=frozenset(s for s in row.scopes.split(",") if s), credential_id=row.id,
+                user_id=user.id,
+                username=user.username,
+                role=Role(user.role),
+                key=key,
+                scopes=frozenset(s for s in row.scopes.split(",") if s),
+                credential_id=row.id,
                 via_token=row.kind == CredentialKind.TOKEN,
-            )  # fmt: skip
+            )
             row.last_used_at = now
             db.add(row)
             if key is not None:
@@ -326,7 +395,8 @@ class AuthService:
                 row.revoked_at = self._clock()
                 row.sealed_key = None
                 db.add(row)
-                db.commit()
+                self._record(db, "auth.logout", actor, credential=row.id)
+                audit.commit(db)
 
     def create_token(
         self, actor: Actor, *, name: str, scopes: Iterable[str], expires_in: int
@@ -349,10 +419,16 @@ class AuthService:
             if row is None or row.kind != CredentialKind.SESSION:
                 raise Conflict("API tokens are created from a login session")
             issued = self._issue(
-                db, actor, kind=CredentialKind.TOKEN, name=name.strip(), scopes=scope_set,
-                lifetime=timedelta(seconds=expires_in), idle=None,
-            )  # fmt: skip
-            db.commit()
+                db,
+                actor,
+                kind=CredentialKind.TOKEN,
+                name=name.strip(),
+                scopes=scope_set,
+                lifetime=timedelta(seconds=expires_in),
+                idle=None,
+            )
+            self._record(db, "auth.token.create", actor, credential=issued.credential.id)
+            audit.commit(db)
             return issued
 
     def list_tokens(self, actor: Actor) -> list[Credential]:
@@ -382,7 +458,8 @@ class AuthService:
             row.revoked_at = self._clock()
             row.sealed_key = None
             db.add(row)
-            db.commit()
+            self._record(db, "auth.token.revoke", actor, credential=row.id)
+            audit.commit(db)
 
     def _revoke_all(self, db: Session, user_id: UUID) -> None:
         now = self._clock()
@@ -403,5 +480,6 @@ class AuthService:
             if not enabled:
                 self._revoke_all(db, user.id)
             db.add(user)
-            db.commit()
+            self._record(db, "user.enable" if enabled else "user.disable", None, user=user.id)
+            audit.commit(db)
             return user

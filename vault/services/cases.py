@@ -14,6 +14,7 @@ from uuid import UUID
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from vault.audit import log as audit
 from vault.clock import Clock
 from vault.crypto import PublicKey
 from vault.errors import Conflict, InvalidInput, NotFound
@@ -180,7 +181,8 @@ class CaseService:
     def create(self, actor: Actor, name: str) -> Case:
         with self._session() as db:
             case = create_case(db, actor, name, clock=self._clock)
-            db.commit()
+            audit.record(db, "case.create", actor.user_id, clock=self._clock, case=case.id)
+            audit.commit(db)
             return case
 
     def visible(self, actor: Actor) -> list[Case]:
@@ -195,13 +197,24 @@ class CaseService:
         with self._session() as db:
             user = _user_named(db, username)
             add_member(db, actor, case_id, user.id, clock=self._clock)
-            db.commit()
+            audit.record(
+                db, "case.member.add", actor.user_id, clock=self._clock, case=case_id, user=user.id
+            )
+            audit.commit(db)
 
     def remove_member(self, actor: Actor, case_id: UUID, username: str) -> None:
         with self._session() as db:
             user = _user_named(db, username)
             remove_member(db, actor, case_id, user.id)
-            db.commit()
+            audit.record(
+                db,
+                "case.member.remove",
+                actor.user_id,
+                clock=self._clock,
+                case=case_id,
+                user=user.id,
+            )
+            audit.commit(db)
 
 
 def _user_named(db: Session, username: str) -> User:

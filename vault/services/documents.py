@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from vault import crypto
+from vault.audit import log as audit
 from vault.clock import Clock
 from vault.crypto import PrivateKey
 from vault.errors import (
@@ -169,7 +170,15 @@ class DocumentService:
         stream = crypto.encrypt_stream(
             data_key, doc_id, plaintext(), segment_size=self._segment_size
         )
-        blob = self._blobs.put(stream)
+        stored = hashlib.sha256()
+
+        def hashed() -> Iterator[bytes]:
+            # The access log records what was stored: a hash of ciphertext, never of plaintext.
+            for piece in stream:
+                stored.update(piece)
+                yield piece
+
+        blob = self._blobs.put(hashed())
         meta = DocumentMetadata(
             title=document.title,
             filename=document.filename,
@@ -181,7 +190,16 @@ class DocumentService:
             size=size,
         )
         try:
-            row = self._record(actor, case_id, doc_id, data_key, blob.blob_id, blob.size, meta)
+            row = self._record(
+                actor,
+                case_id,
+                doc_id,
+                data_key,
+                blob.blob_id,
+                blob.size,
+                meta,
+                stored.hexdigest(),
+            )
         except BaseException:
             self._blobs.delete(blob.blob_id)
             raise
@@ -196,6 +214,7 @@ class DocumentService:
         blob_id: str,
         ciphertext_size: int,
         meta: DocumentMetadata,
+        ciphertext_sha256: str,
     ) -> Document:
         try:
             with Session(self._engine, expire_on_commit=False) as db:
@@ -221,7 +240,16 @@ class DocumentService:
                     recipients=keyring.case_recipients(db, case_id),
                     clock=self._clock,
                 )
-                db.commit()
+                audit.record(
+                    db,
+                    "document.upload",
+                    actor.user_id,
+                    clock=self._clock,
+                    extra={"ciphertext_sha256": ciphertext_sha256},
+                    document=doc_id,
+                    case=case_id,
+                )
+                audit.commit(db)
                 return row
         except SQLAlchemyError as exc:
             log.debug("document metadata write failed: %s", type(exc).__name__)
@@ -237,10 +265,20 @@ class DocumentService:
 
     def get(self, actor: Actor, document_id: UUID) -> DocumentInfo:
         """A document's metadata, opened with the actor's key (pending if they hold none)."""
-        with Session(self._engine) as db:
+        with Session(self._engine, expire_on_commit=False) as db:
             row = self._visible(db, actor, document_id)
             data_key = self._data_key(db, row, actor)
-            return _info(row, _open_metadata(row, data_key) if data_key else None)
+            info = _info(row, _open_metadata(row, data_key) if data_key else None)
+            audit.record(
+                db,
+                "document.metadata.read",
+                actor.user_id,
+                clock=self._clock,
+                document=row.id,
+                case=row.case_id,
+            )
+            audit.commit(db)
+            return info
 
     def list(
         self,
@@ -254,9 +292,10 @@ class DocumentService:
         """The case's documents in upload order, from just after ``after`` (the creation time
         and id of the last one seen), at most ``limit``. With ``source_id``, only those linked
         to it (which only readers can tell, so pending documents are then left out)."""
-        with Session(self._engine) as db:
+        with Session(self._engine, expire_on_commit=False) as db:
             if not is_member(db, case_id, actor.user_id):
                 raise NotFound("no such case")
+            audit.record(db, "document.list", actor.user_id, clock=self._clock, case=case_id)
             infos: list[DocumentInfo] = []
             batch = max(limit or 200, 50)
             while limit is None or len(infos) < limit:
@@ -281,23 +320,34 @@ class DocumentService:
                         break
                 if len(rows) < batch:
                     break
+            audit.commit(db)
             return infos
 
     def open(self, actor: Actor, document_id: UUID) -> tuple[DocumentInfo, Iterator[bytes]]:
         """Metadata and a lazy plaintext stream. The stream raises ``IntegrityError`` at the
         first segment that fails authentication, before yielding any byte of it."""
-        with Session(self._engine) as db:
+        with Session(self._engine, expire_on_commit=False) as db:
             row = self._visible(db, actor, document_id)
             data_key = self._data_key(db, row, actor)
             if data_key is None:
                 raise Conflict("access to this document is pending: a case member must grant it")
+            audit.record(
+                db,
+                "document.content.read",
+                actor.user_id,
+                clock=self._clock,
+                document=row.id,
+                case=row.case_id,
+            )
+            audit.commit(db)
+        # Only once the entry is committed: no read happens without its record.
         return self._stream(row, data_key)
 
     def open_with_recovery_key(
         self, recovery_key: PrivateKey, document_id: UUID
     ) -> tuple[DocumentInfo, Iterator[bytes]]:
         """Read any document with the organisation recovery key rebuilt from its shares."""
-        with Session(self._engine) as db:
+        with Session(self._engine, expire_on_commit=False) as db:
             if db.get(RecoveryKey, recovery_key.public_key().key_id) is None:
                 raise IntegrityError("that is not this vault's recovery key", reason="key-id")
             row = db.get(Document, document_id)
@@ -308,6 +358,17 @@ class DocumentService:
             )
             if data_key is None:
                 raise IntegrityError("document key is not wrapped for recovery", reason="key-id")
+            audit.record(
+                db,
+                "recovery.used",
+                "recovery",
+                clock=self._clock,
+                document=row.id,
+                case=row.case_id,
+                recovery_key=recovery_key.public_key().key_id,
+            )
+            audit.commit(db)
+        # Only once the entry is committed: no read happens without its record.
         return self._stream(row, data_key)
 
     def _data_key(self, db: Session, row: Document, actor: Actor) -> bytes | None:
@@ -335,8 +396,16 @@ class DocumentService:
                 raise NotFound("no such document")
             blob_id = row.blob_id
             keyring.delete_wrapped(db, kind=keyring.DOCUMENT, subject_ids=[row.id])
+            audit.record(
+                db,
+                "document.delete",
+                actor.user_id,
+                clock=self._clock,
+                document=row.id,
+                case=row.case_id,
+            )
             db.delete(row)
-            db.commit()
+            audit.commit(db)
         try:
             self._blobs.delete(blob_id)
         except StorageError:

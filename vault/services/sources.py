@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from vault import crypto
+from vault.audit import log as audit
 from vault.clock import Clock
 from vault.crypto import PublicKey
 from vault.errors import Conflict, InvalidInput, NotFound
@@ -117,17 +118,40 @@ class SourceService:
     def create(self, actor: Actor, case_id: UUID, notes: str | None) -> Source:
         with Session(self._engine, expire_on_commit=False) as db:
             source = create_source(db, actor, case_id, notes=notes, clock=self._clock)
-            db.commit()
+            audit.record(
+                db,
+                "source.create",
+                actor.user_id,
+                clock=self._clock,
+                source=source.id,
+                case=case_id,
+            )
+            audit.commit(db)
             return source
 
     def in_case(self, actor: Actor, case_id: UUID) -> list[Source]:
         with Session(self._engine, expire_on_commit=False) as db:
             return list_sources(db, actor, case_id)
 
-    def identity(self, actor: Actor, source_id: UUID) -> tuple[Source, str | None]:
+    def identity(self, actor: Actor, source_id: UUID, *, reason: str) -> tuple[Source, str | None]:
+        """The identity notes, for the handler, with ``reason`` recorded in the access log
+        (auditors read it: it must explain the need, not name the source)."""
+        reason = " ".join(reason.split())
+        if not 3 <= len(reason) <= 500:
+            raise InvalidInput("a reason of 3-500 characters is required")
         with Session(self._engine, expire_on_commit=False) as db:
             notes = read_identity_notes(db, actor, source_id)
             source = db.get(Source, source_id)
             if source is None:
                 raise NotFound("no such source")
+            audit.record(
+                db,
+                "source.identity.read",
+                actor.user_id,
+                clock=self._clock,
+                extra={"reason": reason},
+                source=source.id,
+                case=source.case_id,
+            )
+            audit.commit(db)
             return source, notes

@@ -150,9 +150,14 @@ class _KeyRecord:
 def _key_record(user: User) -> _KeyRecord | None:
     """The user's key columns, or ``None`` before enrolment; a half-filled record is damage."""
     columns = (
-        user.key_id, user.sealed_private_key, user.kdf_salt, user.login_verifier,
-        user.kdf_memory_kib, user.kdf_time_cost, user.kdf_lanes,
-    )  # fmt: skip
+        user.key_id,
+        user.sealed_private_key,
+        user.kdf_salt,
+        user.login_verifier,
+        user.kdf_memory_kib,
+        user.kdf_time_cost,
+        user.kdf_lanes,
+    )
     if all(c is None for c in columns):
         return None
     key_id, sealed, salt, verifier, memory, time_cost, lanes = columns

@@ -37,8 +37,13 @@ def engine(settings: Settings) -> Iterator[Engine]:
 def fill(engine: Engine, count: int) -> None:
     with Session(engine) as db:
         for i in range(count):
-            log.append(db, action="document.content.read", actor="system", time=NOW,
-                       targets={"document": f"doc-{i}"})  # fmt: skip
+            log.append(
+                db,
+                action="document.content.read",
+                actor="system",
+                time=NOW,
+                targets={"document": f"doc-{i}"},
+            )
         db.commit()
 
 
@@ -70,9 +75,13 @@ def test_appends_build_the_rfc_tree(engine: Engine) -> None:
             assert merkle.verify_consistency(first, 21, merkle.root(reference, first), root, proof)
     entry = json.loads(data[3])
     assert entry == {
-        "index": 3, "time": "2026-11-29T12:00:00Z", "actor": "system",
-        "action": "document.content.read", "outcome": "ok", "targets": {"document": "doc-3"},
-    }  # fmt: skip
+        "index": 3,
+        "time": "2026-11-29T12:00:00Z",
+        "actor": "system",
+        "action": "document.content.read",
+        "outcome": "ok",
+        "targets": {"document": "doc-3"},
+    }
     report = log.verify(engine)
     assert report.ok, report.problem
     assert report.root == root

@@ -59,7 +59,10 @@ def downgrade() -> None:
     op.drop_table("credentials")
     with op.batch_alter_table("users") as batch:
         for column in (
-            "totp_last_step", "totp_confirmed", "sealed_totp", "enrolment_expires_at",
+            "totp_last_step",
+            "totp_confirmed",
+            "sealed_totp",
+            "enrolment_expires_at",
             "enrolment_code_hash",
-        ):  # fmt: skip
+        ):
             batch.drop_column(column)
