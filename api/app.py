@@ -12,7 +12,7 @@ from fastapi.openapi.utils import get_openapi
 
 from api import errors
 from api.middleware import SecurityMiddleware
-from api.routes import auth, cases, documents, health, sources, tokens
+from api.routes import audit, auth, cases, documents, health, sources, tokens
 from vault._version import __version__
 from vault.clock import Clock, system_clock
 from vault.instance import Vault
@@ -48,7 +48,7 @@ def create_app(
     if vault is not None:
         app.state.vault = vault
     errors.install(app)
-    for module in (health, auth, tokens, cases, sources, documents):
+    for module in (health, auth, tokens, cases, sources, documents, audit):
         app.include_router(module.router)
     app.add_middleware(SecurityMiddleware, log_client_addresses=settings.log_client_addresses)
 

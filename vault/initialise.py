@@ -17,6 +17,8 @@ from alembic import command
 from sqlmodel import Session
 
 from vault import crypto
+from vault.audit import log as audit
+from vault.audit import signer
 from vault.clock import Clock, system_clock
 from vault.errors import Conflict, StorageError
 from vault.services import recovery, users
@@ -131,6 +133,9 @@ def init_vault(
                     created_at=clock(),
                 )
             )
+            signer.create_log_key(db, settings, clock)
+            audit.record(db, "vault.init", "system", clock=clock, recovery_key=public.key_id)
+            audit.record(db, "user.create", "system", clock=clock, user=user.id)
             db.commit()
     except BaseException:
         if engine is not None:

@@ -10,6 +10,9 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from vault.audit import log as audit
+from vault.audit import signer
+from vault.audit.service import AuditService
 from vault.clock import Clock, system_clock
 from vault.errors import NotFound, StorageError
 from vault.services import cases, users
@@ -43,6 +46,7 @@ class Vault:
         )
         self.cases = CaseService(engine=engine, clock=clock)
         self.sources = SourceService(engine=engine, clock=clock)
+        self.audit = AuditService(engine=engine, settings=settings, clock=clock)
         self.kdf = KdfLimiter(settings.kdf_concurrency)
         self.auth = AuthService(engine=engine, settings=settings, clock=clock, kdf=self.kdf)
 
@@ -65,7 +69,17 @@ class Vault:
                 f"{head_revision()}"
             )
         blobs = LocalBlobStore(Path(settings.blob_dir))
-        return cls(settings=settings, engine=engine, blobs=blobs, clock=clock)
+        vault = cls(settings=settings, engine=engine, blobs=blobs, clock=clock)
+        vault._ensure_log_key()
+        return vault
+
+    def _ensure_log_key(self) -> None:
+        # Vaults made before the access log was signed get their key on first open.
+        with self.session() as db:
+            if signer.load_signer(db, self.settings) is None:
+                signer.create_log_key(db, self.settings, self.clock)
+                audit.record(db, "log.key.create", "system", clock=self.clock)
+                audit.commit(db)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -41,6 +41,8 @@ class Settings:
     max_upload_bytes: int = 2 << 30
     kdf_concurrency: int = 4
     log_client_addresses: bool = False
+    log_seal_key_file: str | None = None
+    log_origin: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -57,6 +59,13 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'vault.db').absolute()}"
+
+    @property
+    def seal_key_path(self) -> Path:
+        """Where the key that seals the access log's signing key lives (outside the database)."""
+        if self.log_seal_key_file:
+            return Path(self.log_seal_key_file)
+        return self.data_dir / "log-seal.key"
 
     @property
     def blob_dir(self) -> Path:

@@ -95,6 +95,12 @@ MATRIX: dict[str, str] = {
     "GET /v1/documents/{document_id}":                "404 200  200 404  200 404  404 200  401 401",
     "GET /v1/documents/{document_id}/content":        "404 200  200 404  200 404  404 200  401 401",
     "DELETE /v1/documents/{document_id}":             "404 204  204 404  404 404  404 404  401 401",
+    "GET /v1/documents/{document_id}/access-log":     "404 200  200 404  200 404  404 200  401 401",
+    "GET /v1/audit/checkpoint":                       "200 200  200 200  404 404  404 200  401 401",
+    "GET /v1/audit/key":                              "200 200  200 200  404 404  404 200  401 401",
+    "GET /v1/audit/entries":                          "200 200  200 200  404 404  404 200  401 401",
+    "GET /v1/audit/proof/inclusion":                  "200 200  200 200  404 404  404 200  401 401",
+    "GET /v1/audit/proof/consistency":                "200 200  200 200  404 404  404 200  401 401",
 }
 # fmt: on
 
@@ -577,6 +583,23 @@ def _delete_document(cast: Cast, actor: str) -> Call:
     return Call("DELETE", f"/v1/documents/{document}", after=after)
 
 
+def _access_log(cast: Cast, actor: str) -> Call:
+    document = cast.document()
+
+    def after(r: httpx.Response) -> None:
+        if r.status_code == 200:
+            assert "document.upload" in {e["action"] for e in r.json()["entries"]}
+
+    return Call("GET", f"/v1/documents/{document}/access-log", after=after)
+
+
+def _audit(path: str, **params: str) -> Builder:
+    def build(cast: Cast, actor: str) -> Call:
+        return Call("GET", path, params=params)
+
+    return build
+
+
 def _absent(method: str, url: str, **fields: dict[str, str]) -> Builder:
     """The same request for something that does not exist: a random id wherever ``{}`` is, in
     the URL or in the values of ``params`` or ``json``."""
@@ -650,6 +673,20 @@ HOW: dict[str, How] = {
     ),
     "DELETE /v1/documents/{document_id}": How(
         _delete_document, _absent("DELETE", "/v1/documents/{}")
+    ),
+    "GET /v1/documents/{document_id}/access-log": How(
+        _access_log, _absent("GET", "/v1/documents/{}/access-log")
+    ),
+    "GET /v1/audit/checkpoint": How(_audit("/v1/audit/checkpoint"), _no_such_route("GET")),
+    "GET /v1/audit/key": How(_audit("/v1/audit/key"), _no_such_route("GET")),
+    "GET /v1/audit/entries": How(
+        _audit("/v1/audit/entries", start="0", end="1"), _no_such_route("GET")
+    ),
+    "GET /v1/audit/proof/inclusion": How(
+        _audit("/v1/audit/proof/inclusion", index="0", tree_size="1"), _no_such_route("GET")
+    ),
+    "GET /v1/audit/proof/consistency": How(
+        _audit("/v1/audit/proof/consistency", first="1", second="1"), _no_such_route("GET")
     ),
 }
 

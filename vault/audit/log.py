@@ -28,7 +28,16 @@ from vault.clock import Clock
 from vault.errors import IntegrityError, StorageError, Unavailable
 from vault.storage.models import AuditEntry, AuditHead, AuditNode
 
-__all__ = ["DbNodes", "VerifyReport", "append", "canonical", "commit", "head", "record", "verify"]
+__all__ = [
+    "DbNodes",
+    "VerifyReport",
+    "append",
+    "canonical",
+    "commit",
+    "head",
+    "record",
+    "verify",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -99,7 +108,8 @@ def append(
         nodes.pending[(level, position)] = value
     for (level, position), value in nodes.pending.items():
         db.add(AuditNode(level=level, idx=position, hash=value))
-    db.add(AuditEntry(idx=index, leaf=leaf, created_at=time))
+    document = entry["targets"].get("document")
+    db.add(AuditEntry(idx=index, leaf=leaf, created_at=time, document_id=document))
     db.execute(
         update(AuditHead)
         .where(col(AuditHead.id) == _HEAD)
@@ -157,13 +167,17 @@ class VerifyReport:
     root: bytes
     problem: str | None = None
     first_bad_index: int | None = None
+    checkpoints: int = 0
 
     @property
     def ok(self) -> bool:
         return self.problem is None
 
 
-def _entries(engine: Engine, batch: int = 10_000) -> Iterator[tuple[int, bytes]]:
+_BATCH = 10_000
+
+
+def _batches(engine: Engine) -> Iterator[list[tuple[int, bytes]]]:
     last = -1
     while True:
         with Session(engine) as db:
@@ -171,53 +185,88 @@ def _entries(engine: Engine, batch: int = 10_000) -> Iterator[tuple[int, bytes]]
                 select(col(AuditEntry.idx), col(AuditEntry.leaf))
                 .where(col(AuditEntry.idx) > last)
                 .order_by(col(AuditEntry.idx))
-                .limit(batch)
+                .limit(_BATCH)
             ).all()
         if not rows:
             return
-        yield from ((idx, leaf) for idx, leaf in rows)
+        yield [(idx, leaf) for idx, leaf in rows]
         last = rows[-1][0]
 
 
-def verify(engine: Engine) -> VerifyReport:
-    """Recompute every leaf and the root from the entries alone, in O(log n) memory, and
-    compare with the head and with every stored subtree hash."""
+def _stored_nodes(engine: Engine, first: int, last: int) -> dict[tuple[int, int], bytes]:
+    """Every stored node that covers a leaf in [first, last], by range query per level."""
+    found: dict[tuple[int, int], bytes] = {}
+    with Session(engine) as db:
+        level = 0
+        while level < 64 and (last >> level) >= (first >> level) and (1 << level) <= last + 1:
+            rows = db.execute(
+                select(col(AuditNode.idx), col(AuditNode.hash)).where(
+                    col(AuditNode.level) == level,
+                    col(AuditNode.idx) >= first >> level,
+                    col(AuditNode.idx) <= last >> level,
+                )
+            ).all()
+            found.update(((level, idx), value) for idx, value in rows)
+            level += 1
+    return found
+
+
+def _fold(frontier: list[tuple[int, bytes]]) -> bytes:
+    if not frontier:
+        return merkle.EMPTY_ROOT
+    computed = frontier[-1][1]
+    for _, left in reversed(frontier[:-1]):
+        computed = merkle.node_hash(left, computed)
+    return computed
+
+
+def verify(engine: Engine, *, checkpoint_roots: Mapping[int, bytes] | None = None) -> VerifyReport:
+    """Recompute every leaf hash, every stored subtree hash and the root from the entries
+    alone, in O(log n) memory, and compare them with the head and with the roots of
+    ``checkpoint_roots`` (tree size -> root, from checkpoints whose signatures were checked)."""
     with Session(engine) as db:
         size, stored_root = head(db)
+    wanted = dict(checkpoint_roots or {})
     frontier: list[tuple[int, bytes]] = []  # (level, hash) of the right edge, largest first
     expected = 0
-    with Session(engine) as db:
-        for idx, leaf in _entries(engine):
+
+    def bad(problem: str, index: int | None) -> VerifyReport:
+        return VerifyReport(size, stored_root, problem, index)
+
+    def check_checkpoint() -> VerifyReport | None:
+        if expected in wanted and _fold(frontier) != wanted.pop(expected):
+            return bad(f"the checkpoint at size {expected} does not match the entries", None)
+        return None
+
+    if (failure := check_checkpoint()) is not None:
+        return failure
+    for batch in _batches(engine):
+        nodes = _stored_nodes(engine, batch[0][0], batch[-1][0])
+        for idx, leaf in batch:
             if idx != expected:
-                return VerifyReport(size, stored_root, f"entry {expected} is missing", expected)
+                return bad(f"entry {expected} is missing", expected)
             try:
-                index_in_leaf = json.loads(leaf)["index"]
+                claimed = json.loads(leaf)["index"]
             except (ValueError, KeyError, TypeError):
-                return VerifyReport(size, stored_root, f"entry {idx} is not a log entry", idx)
-            if index_in_leaf != idx:
-                return VerifyReport(
-                    size, stored_root, f"entry {idx} claims to be entry {index_in_leaf}", idx
-                )
+                return bad(f"entry {idx} is not a log entry", idx)
+            if claimed != idx:
+                return bad(f"entry {idx} claims to be entry {claimed}", idx)
             level, value, position = 0, merkle.leaf_hash(leaf), idx
             while True:
-                node = db.get(AuditNode, (level, position))
-                if node is None or node.hash != value:
-                    return VerifyReport(
-                        size, stored_root, f"stored hashes disagree with entry {idx}", idx
-                    )
+                if nodes.get((level, position)) != value:
+                    return bad(f"stored hashes disagree with entry {idx}", idx)
                 if not frontier or frontier[-1][0] != level:
                     break
                 _, left = frontier.pop()
                 value, level, position = merkle.node_hash(left, value), level + 1, position >> 1
             frontier.append((level, value))
             expected += 1
+            if (failure := check_checkpoint()) is not None:
+                return failure
     if expected != size:
-        return VerifyReport(size, stored_root, f"the log should hold {size} entries", expected)
-    computed = merkle.EMPTY_ROOT
-    if frontier:
-        computed = frontier[-1][1]
-        for _, left in reversed(frontier[:-1]):
-            computed = merkle.node_hash(left, computed)
-    if computed != stored_root:
-        return VerifyReport(size, stored_root, "the stored root does not match the entries")
-    return VerifyReport(size, computed)
+        return bad(f"the log should hold {size} entries but holds {expected}", expected)
+    if _fold(frontier) != stored_root:
+        return bad("the stored root does not match the entries", None)
+    if wanted:
+        return bad(f"a checkpoint claims size {min(wanted)}, beyond the log", None)
+    return VerifyReport(size, stored_root, checkpoints=len(checkpoint_roots or {}))

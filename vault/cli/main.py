@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from vault._version import __version__
-from vault.cli import local, serve, users
+from vault.cli import audit, local, serve, users
 from vault.cli.errors import exit_code_for
 from vault.errors import VaultError
 
@@ -53,6 +53,7 @@ def main(
 local.register(app)
 serve.register(app)
 app.add_typer(users.app, name="users")
+app.add_typer(audit.app, name="audit")
 
 
 def run() -> None:

@@ -18,12 +18,17 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "AuditCheckpoint",
+    "AuditEntry",
+    "AuditHead",
+    "AuditNode",
     "Case",
     "CaseMember",
     "Credential",
     "CredentialKind",
     "Document",
     "DocumentStatus",
+    "LogKey",
     "RecoveryKey",
     "Role",
     "Source",
@@ -218,6 +223,8 @@ class AuditEntry(SQLModel, table=True):
     )
     leaf: bytes
     created_at: datetime = Field(default_factory=_utcnow, sa_type=UTCDateTime)
+    # Copied from the entry's targets so that a document's history is one indexed lookup.
+    document_id: str | None = Field(default=None, max_length=36, index=True)
 
 
 class AuditNode(SQLModel, table=True):
@@ -242,3 +249,30 @@ class AuditHead(SQLModel, table=True):
     size: int = Field(sa_type=sa.BigInteger)
     root: bytes
     updated_at: datetime = Field(default_factory=_utcnow, sa_type=UTCDateTime)
+
+
+class LogKey(SQLModel, table=True):
+    """The access log's Ed25519 signing key. The seed is stored sealed under a key kept in a
+    file outside the database (``log-seal.key``), so a database copy can neither read nor use
+    it to forge checkpoints."""
+
+    __tablename__ = "log_keys"
+
+    key_id: str = Field(max_length=8, primary_key=True)
+    name: str = Field(max_length=200)
+    public_key: bytes
+    sealed_seed: bytes
+    active: bool = True
+    created_at: datetime = Field(default_factory=_utcnow, sa_type=UTCDateTime)
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """A signed checkpoint (C2SP signed note) of the log at one size."""
+
+    __tablename__ = "audit_checkpoints"
+
+    size: int = Field(
+        sa_type=sa.BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    note: str = Field(sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=_utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,125 @@
+"""The access log: signed checkpoints, the verifier key, entries and proofs (RFC 9162), and a
+document's readable history."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import Reader, VaultDep
+from api.routes import problems
+
+router = APIRouter(tags=["audit"])
+_TEXT: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Plain text", "content": {"text/plain": {"schema": {"type": "string"}}}}
+}
+
+
+class AuditEntryPublic(BaseModel):
+    index: int
+    leaf: str
+
+
+class AuditEntries(BaseModel):
+    entries: list[AuditEntryPublic]
+
+
+class Proof(BaseModel):
+    proof: list[str]
+
+
+class HistoryEntry(BaseModel):
+    index: int
+    time: datetime
+    actor: str
+    action: str
+    outcome: str
+
+
+class History(BaseModel):
+    document: UUID
+    entries: list[HistoryEntry]
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@router.get(
+    "/v1/audit/checkpoint",
+    response_class=PlainTextResponse,
+    responses={**_TEXT, **problems(401, 404, 503)},
+)
+async def get_checkpoint(actor: Reader, vault: VaultDep) -> PlainTextResponse:
+    """The latest signed checkpoint (C2SP tlog-checkpoint in a signed note), for auditors."""
+    return PlainTextResponse(await run_in_threadpool(vault.audit.checkpoint, actor))
+
+
+@router.get(
+    "/v1/audit/key", response_class=PlainTextResponse, responses={**_TEXT, **problems(401, 404)}
+)
+async def get_key(actor: Reader, vault: VaultDep) -> PlainTextResponse:
+    """The log's verifier key: ``name+keyid+base64(0x01 || Ed25519 public key)``."""
+    return PlainTextResponse(await run_in_threadpool(vault.audit.verifier_key, actor) + "\n")
+
+
+@router.get("/v1/audit/entries", response_model=AuditEntries, responses=problems(401, 404, 422))
+async def get_entries(
+    actor: Reader,
+    vault: VaultDep,
+    start: Annotated[int, Query(ge=0)],
+    end: Annotated[int, Query(ge=1)],
+) -> AuditEntries:
+    """Entries ``start`` to ``end - 1`` in order (a page may hold fewer than asked)."""
+    rows = await run_in_threadpool(vault.audit.entries, actor, start, end)
+    return AuditEntries(entries=[AuditEntryPublic(index=i, leaf=_b64(leaf)) for i, leaf in rows])
+
+
+@router.get("/v1/audit/proof/inclusion", response_model=Proof, responses=problems(401, 404, 422))
+async def get_inclusion(
+    actor: Reader,
+    vault: VaultDep,
+    index: Annotated[int, Query(ge=0)],
+    tree_size: Annotated[int, Query(ge=1)],
+) -> Proof:
+    """RFC 9162 §2.1.3 inclusion proof of entry ``index`` in the tree of ``tree_size``."""
+    proof = await run_in_threadpool(vault.audit.inclusion, actor, index, tree_size)
+    return Proof(proof=[_b64(p) for p in proof])
+
+
+@router.get("/v1/audit/proof/consistency", response_model=Proof, responses=problems(401, 404, 422))
+async def get_consistency(
+    actor: Reader,
+    vault: VaultDep,
+    first: Annotated[int, Query(ge=1)],
+    second: Annotated[int, Query(ge=1)],
+) -> Proof:
+    """RFC 9162 §2.1.4 proof that the tree of ``second`` extends the tree of ``first``."""
+    proof = await run_in_threadpool(vault.audit.consistency, actor, first, second)
+    return Proof(proof=[_b64(p) for p in proof])
+
+
+@router.get(
+    "/v1/documents/{document_id}/access-log",
+    response_model=History,
+    responses=problems(401, 404),
+)
+async def document_history(document_id: UUID, actor: Reader, vault: VaultDep) -> History:
+    """Who did what to this document, for the editors of its case and its uploader."""
+    items = await run_in_threadpool(vault.audit.document_history, actor, document_id)
+    return History(
+        document=document_id,
+        entries=[
+            HistoryEntry(
+                index=i.index, time=i.time, actor=i.actor, action=i.action, outcome=i.outcome
+            )
+            for i in items
+        ],
+    )

@@ -1,0 +1,154 @@
+"""Reading the access log: checkpoints, the verifier key, entries, proofs, and one document's
+history, for the callers allowed to read each."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from vault.audit import checkpoint, log, merkle, signer
+from vault.clock import Clock
+from vault.errors import IntegrityError, InvalidInput, NotFound, StorageError
+from vault.services.cases import is_member
+from vault.services.users import Actor
+from vault.settings import Settings
+from vault.storage.models import AuditCheckpoint, AuditEntry, Document, LogKey, Role, User
+
+__all__ = ["MAX_PAGE", "AuditService", "HistoryItem", "verify_vault"]
+
+MAX_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    index: int
+    time: datetime
+    actor: str
+    action: str
+    outcome: str
+
+
+class AuditService:
+    """Auditors (administrators and editors) read the whole log; a document's history is for
+    the editors and administrators of its case and for the journalist who uploaded it."""
+
+    def __init__(self, *, engine: Engine, settings: Settings, clock: Clock) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._clock = clock
+
+    def _session(self) -> Session:
+        return Session(self._engine, expire_on_commit=False)
+
+    @staticmethod
+    def _require_auditor(actor: Actor) -> None:
+        if actor.role not in (Role.ADMIN, Role.EDITOR):
+            raise NotFound("no such resource")
+
+    def _signer(self, db: Session) -> signer.Signer:
+        found = signer.load_signer(db, self._settings)
+        if found is None:
+            raise StorageError("the access log has no signing key")
+        return found
+
+    def checkpoint(self, actor: Actor) -> str:
+        self._require_auditor(actor)
+        with self._session() as db:
+            return signer.latest_checkpoint(db, self._signer(db), self._clock)
+
+    def verifier_key(self, actor: Actor) -> str:
+        self._require_auditor(actor)
+        with self._session() as db:
+            return self._signer(db).vkey
+
+    def entries(self, actor: Actor, start: int, end: int) -> list[tuple[int, bytes]]:
+        self._require_auditor(actor)
+        if not 0 <= start < end:
+            raise InvalidInput("need 0 <= start < end")
+        end = min(end, start + MAX_PAGE)
+        with self._session() as db:
+            rows = db.exec(
+                select(AuditEntry)
+                .where(col(AuditEntry.idx) >= start, col(AuditEntry.idx) < end)
+                .order_by(col(AuditEntry.idx))
+            ).all()
+            return [(row.idx, row.leaf) for row in rows]
+
+    def _size(self, db: Session) -> int:
+        return log.head(db)[0]
+
+    def inclusion(self, actor: Actor, index: int, tree_size: int) -> list[bytes]:
+        self._require_auditor(actor)
+        with self._session() as db:
+            if not 0 <= index < tree_size <= self._size(db):
+                raise InvalidInput("need 0 <= index < tree_size <= the log's size")
+            return merkle.inclusion_proof(log.DbNodes(db), index, tree_size)
+
+    def consistency(self, actor: Actor, first: int, second: int) -> list[bytes]:
+        self._require_auditor(actor)
+        with self._session() as db:
+            if not 0 < first <= second <= self._size(db):
+                raise InvalidInput("need 0 < first <= second <= the log's size")
+            return merkle.consistency_proof(log.DbNodes(db), first, second)
+
+    def document_history(self, actor: Actor, document_id: UUID) -> list[HistoryItem]:
+        with self._session() as db:
+            document = db.get(Document, document_id)
+            allowed = (
+                document is not None
+                and is_member(db, document.case_id, actor.user_id)
+                and (
+                    actor.role in (Role.ADMIN, Role.EDITOR) or document.uploader_id == actor.user_id
+                )
+            )
+            if not allowed:
+                raise NotFound("no such document")
+            rows = db.exec(
+                select(AuditEntry)
+                .where(col(AuditEntry.document_id) == str(document_id))
+                .order_by(col(AuditEntry.idx))
+            ).all()
+            names = {str(u.id): u.username for u in db.exec(select(User))}
+            items = []
+            for row in rows:
+                entry: dict[str, Any] = json.loads(row.leaf)
+                items.append(
+                    HistoryItem(
+                        index=row.idx,
+                        time=row.created_at,
+                        actor=names.get(entry["actor"], entry["actor"]),
+                        action=entry["action"],
+                        outcome=entry["outcome"],
+                    )
+                )
+            return items
+
+
+def verify_vault(engine: Engine) -> log.VerifyReport:
+    """Check every stored checkpoint's signature against the vault's log keys, then recompute
+    the whole log and compare it with the head and with every checkpoint's root."""
+    with Session(engine) as db:
+        keys = [(k.name, k.public_key) for k in db.exec(select(LogKey))]
+        notes = list(db.exec(select(AuditCheckpoint).order_by(col(AuditCheckpoint.size))))
+        size, root = log.head(db)
+    roots: dict[int, bytes] = {}
+    for stored in notes:
+        opened = None
+        for name, public in keys:
+            try:
+                opened = checkpoint.open_checkpoint(stored.note, name=name, public=public)
+                break
+            except IntegrityError:
+                continue
+        if opened is None or opened.size != stored.size:
+            return log.VerifyReport(
+                size, root, f"the checkpoint at size {stored.size} is not signed by the log key"
+            )
+        roots[stored.size] = opened.root
+    return log.verify(engine, checkpoint_roots=roots)

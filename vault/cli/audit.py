@@ -1,0 +1,165 @@
+"""``vault audit``: verify the access log offline or as an outside witness, and read it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlmodel import Session, col, select
+
+from vault.audit import checkpoint, merkle
+from vault.audit.service import verify_vault
+from vault.cli.local import DataDir, load_settings
+from vault.errors import AuthenticationFailed, IntegrityError, InvalidInput, StorageError
+from vault.instance import Vault
+from vault.storage.models import AuditEntry, User
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Verify and read the tamper-evident access log.", no_args_is_help=True)
+
+
+@app.command("verify")
+def verify(
+    data_dir: DataDir = None,
+    server: Annotated[
+        str | None,
+        typer.Option("--server", help="Verify a running server as an outside witness instead."),
+    ] = None,
+    saved: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoint",
+            help="With --server: the checkpoint saved by the last run (its key is pinned in "
+            "FILE.key); the new one must extend it, and replaces it.",
+        ),
+    ] = None,
+) -> None:
+    """Check the log: offline from the data directory (every entry, hash and checkpoint), or,
+    with --server, the server's latest checkpoint against a pinned key and a saved checkpoint.
+    Exits 1 and names the first problem when the log does not verify."""
+    if server is not None:
+        _witness(server.rstrip("/"), saved)
+        return
+    vault = Vault.open(load_settings(data_dir))
+    try:
+        report = verify_vault(vault.engine)
+    finally:
+        vault.close()
+    if not report.ok:
+        typer.echo(f"vault: error: the access log does not verify: {report.problem}", err=True)
+        raise typer.Exit(1)
+    typer.echo(
+        f"ok: {report.size} entries and {report.checkpoints} signed checkpoints verify; "
+        f"root {base64.b64encode(report.root).decode()}"
+    )
+
+
+def _get(client: Any, path: str, **params: int) -> Any:
+    import httpx
+
+    try:
+        response = client.get(path, params=params)
+    except httpx.HTTPError as exc:
+        raise StorageError(f"cannot reach the server: {type(exc).__name__}") from None
+    if response.status_code == 401:
+        raise AuthenticationFailed("the server refused the token (set VAULT_TOKEN)")
+    if response.status_code != 200:
+        detail = response.json().get("detail", "") if response.content else ""
+        raise StorageError(f"the server answered {response.status_code}: {detail}")
+    return response
+
+
+def _witness(server: str, saved: Path | None) -> None:
+    import httpx
+
+    token = os.environ.get("VAULT_TOKEN")
+    if not token:
+        raise InvalidInput("set VAULT_TOKEN to an auditor's session or read token")
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=server, headers=headers, timeout=30) as client:
+        pin = saved.with_name(saved.name + ".key") if saved else None
+        served_key = _get(client, "/v1/audit/key").text.strip()
+        if pin is not None and pin.exists():
+            pinned = pin.read_text().strip()
+            if pinned != served_key:
+                raise IntegrityError("the server's log key is not the pinned key", reason="key")
+        name, public = checkpoint.decode_vkey(served_key)
+        note = _get(client, "/v1/audit/checkpoint").text
+        new = checkpoint.open_checkpoint(note, name=name, public=public)
+        if saved is not None and saved.exists():
+            old = checkpoint.open_checkpoint(saved.read_text(), name=name, public=public)
+            if old.size > new.size:
+                raise IntegrityError(
+                    "the log is smaller than the saved checkpoint", reason="shrunk"
+                )
+            if old.size:
+                proof = [
+                    base64.b64decode(p)
+                    for p in _get(
+                        client, "/v1/audit/proof/consistency", first=old.size, second=new.size
+                    ).json()["proof"]
+                ]
+                if not merkle.verify_consistency(old.size, new.size, old.root, new.root, proof):
+                    raise IntegrityError(
+                        f"the log at size {new.size} does not extend the saved checkpoint "
+                        f"at size {old.size}: it was rewritten",
+                        reason="inconsistent",
+                    )
+    if saved is not None:
+        saved.write_text(note)
+        if pin is not None and not pin.exists():
+            pin.write_text(served_key + "\n")
+    typer.echo(f"ok: checkpoint at size {new.size} is signed by {name} and extends the last one")
+
+
+@app.command("log")
+def show_log(
+    data_dir: DataDir = None,
+    doc: Annotated[
+        str | None, typer.Option("--doc", help="Only entries about this document.")
+    ] = None,
+    actor: Annotated[str | None, typer.Option("--actor", help="Only entries by this user.")] = None,
+    since: Annotated[
+        datetime | None, typer.Option("--since", help="Only entries at or after this time (UTC).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """The access log as a readable table, newest last (administrators, on the server)."""
+    vault = Vault.open(load_settings(data_dir))
+    try:
+        with Session(vault.engine) as db:
+            names = {str(u.id): u.username for u in db.exec(select(User))}
+            ids = {v: k for k, v in names.items()}
+            stmt = select(AuditEntry).order_by(col(AuditEntry.idx))
+            if doc is not None:
+                stmt = stmt.where(col(AuditEntry.document_id) == doc)
+            rows = db.exec(stmt).all()
+    finally:
+        vault.close()
+    entries = []
+    for row in rows:
+        entry = json.loads(row.leaf)
+        if actor is not None and entry["actor"] != ids.get(actor, actor):
+            continue
+        if since is not None and row.created_at < since.replace(tzinfo=row.created_at.tzinfo):
+            continue
+        entry["actor_name"] = names.get(entry["actor"], entry["actor"])
+        entries.append(entry)
+    if as_json:
+        typer.echo(json.dumps({"entries": entries}, indent=2))
+        return
+    table = Table("#", "time", "actor", "action", "outcome", "targets")
+    for e in entries:
+        targets = " ".join(f"{k}={v[:8]}" for k, v in e["targets"].items())
+        table.add_row(
+            str(e["index"]), e["time"], e["actor_name"], e["action"], e["outcome"], targets
+        )
+    Console().print(table)
