@@ -44,7 +44,8 @@ def verify(
 ) -> None:
     """Check the log: offline from the data directory (every entry, hash and checkpoint), or,
     with --server, the server's latest checkpoint against a pinned key and a saved checkpoint.
-    Exits 1 and names the first problem when the log does not verify."""
+    Offline, exits 1 and names the first entry that does not match; as a witness, exits 5
+    (integrity failure) when the server's log was rewritten or its key is not the pinned one."""
     if server is not None:
         _witness(server.rstrip("/"), saved)
         return
