@@ -104,9 +104,7 @@ MATRIX: dict[str, str] = {
 }
 # fmt: on
 
-# Cells where the implementation does not (yet) follow the table. They are left out of the
-# matrix tests and asserted by ``test_known_gap``, which is a strict xfail: once the code is
-# fixed it passes, the xfail turns into a failure, and the entry must be deleted from here.
+
 PROBLEM = "application/problem+json"
 CONTENT = b"statement of the second witness, recorded in person " * 40
 TITLE = "Witness statement B"
