@@ -34,6 +34,14 @@ class HistoryItem:
     outcome: str
 
 
+def _is_uuid(value: str) -> bool:
+    try:
+        UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
 class AuditService:
     """Auditors (administrators and editors) read the whole log; a document's history is for
     the editors and administrators of its case and for the journalist who uploaded it."""
@@ -114,10 +122,14 @@ class AuditService:
                 .where(col(AuditEntry.document_id) == str(document_id))
                 .order_by(col(AuditEntry.idx))
             ).all()
-            names = {str(u.id): u.username for u in db.exec(select(User))}
+            entries: list[dict[str, Any]] = [json.loads(row.leaf) for row in rows]
+            actor_ids = {UUID(e["actor"]) for e in entries if _is_uuid(e["actor"])}
+            names = {
+                str(u.id): u.username
+                for u in db.exec(select(User).where(col(User.id).in_(actor_ids)))
+            }
             items = []
-            for row in rows:
-                entry: dict[str, Any] = json.loads(row.leaf)
+            for row, entry in zip(rows, entries, strict=True):
                 items.append(
                     HistoryItem(
                         index=row.idx,

@@ -8,6 +8,7 @@ are reported but not removed, since they may belong to an upload still in progre
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -82,8 +83,6 @@ def check(
             for blob_id in report.orphan_blobs:
                 blobs.delete(blob_id)
             for name in report.partial_files:
-                try:
+                with contextlib.suppress(FileNotFoundError):
                     os.unlink(blobs.root / ".tmp" / name)
-                except FileNotFoundError:
-                    pass
     return report

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from vault import crypto
 from vault.clock import Clock
-from vault.crypto import Argon2Params, PrivateKey, PublicKey
+from vault.crypto import Argon2Params, PrivateKey
 from vault.errors import AuthenticationFailed, Conflict, IntegrityError, InvalidInput, NotFound
 from vault.services.passphrase_policy import check_passphrase
 from vault.storage.models import Role, User
@@ -224,7 +224,3 @@ def _weaker(stored: Argon2Params, wanted: Argon2Params) -> bool:
 
 def actor_for(user: User, key: PrivateKey | None = None) -> Actor:
     return Actor(user_id=user.id, username=user.username, role=Role(user.role), key=key)
-
-
-def public_key_of(user: User) -> PublicKey | None:
-    return PublicKey(user.public_key) if user.public_key else None
