@@ -131,6 +131,11 @@ class DocumentCreated(BaseModel):
     sha256: str
     case: UUID
     created_at: datetime
+    log_index: int = Field(
+        description="index of the access-log entry that records this upload: with log_entry a "
+        "receipt, for which GET /v1/audit/proof/inclusion proves inclusion in a signed checkpoint"
+    )
+    log_entry: str = Field(description="the entry's canonical bytes (the Merkle leaf), base64")
 
 
 class DocumentPublic(BaseModel):

@@ -4,6 +4,8 @@ The web layer (``api``) and the command line (``vault.cli``) are built on what t
 exports; nothing here imports a web framework.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from vault._version import __version__
 from vault.errors import (
     AuthenticationFailed,
@@ -15,8 +17,10 @@ from vault.errors import (
     StorageError,
     VaultError,
 )
-from vault.instance import Vault
-from vault.settings import Settings
+
+if TYPE_CHECKING:
+    from vault.instance import Vault
+    from vault.settings import Settings
 
 __all__ = [
     "AuthenticationFailed",
@@ -31,3 +35,17 @@ __all__ = [
     "VaultError",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Vault and Settings pull in the database layer; importing them on first use keeps
+    # ``import vault.something`` (the CLI, verification workers) from paying for it.
+    if name == "Vault":
+        from vault.instance import Vault
+
+        return Vault
+    if name == "Settings":
+        from vault.settings import Settings
+
+        return Settings
+    raise AttributeError(f"module 'vault' has no attribute {name!r}")

@@ -58,7 +58,7 @@ def _b64(data: bytes) -> str:
     responses={**_TEXT, **problems(401, 404, 503)},
 )
 async def get_checkpoint(actor: Reader, vault: VaultDep) -> PlainTextResponse:
-    """The latest signed checkpoint (C2SP tlog-checkpoint in a signed note), for auditors."""
+    """The latest signed checkpoint (C2SP tlog-checkpoint in a signed note)."""
     return PlainTextResponse(await run_in_threadpool(vault.audit.checkpoint, actor))
 
 
@@ -89,7 +89,9 @@ async def get_inclusion(
     index: Annotated[int, Query(ge=0)],
     tree_size: Annotated[int, Query(ge=1)],
 ) -> Proof:
-    """RFC 9162 §2.1.3 inclusion proof of entry ``index`` in the tree of ``tree_size``."""
+    """RFC 9162 §2.1.3 inclusion proof of entry ``index`` in the tree of ``tree_size``: for
+    auditors any entry, for others an entry that names them as its actor (an upload's
+    ``log_index`` is such a receipt)."""
     proof = await run_in_threadpool(vault.audit.inclusion, actor, index, tree_size)
     return Proof(proof=[_b64(p) for p in proof])
 

@@ -23,7 +23,7 @@ from api.errors import Problem
 from api.multipart import StreamingForm, boundary_of
 from api.routes import problems
 from api.schemas import DocumentCreated, DocumentList, DocumentPublic
-from vault.errors import Conflict, InvalidInput, LimitExceeded
+from vault.errors import Conflict, InvalidInput, LimitExceeded, StorageError
 from vault.services.documents import DocumentInfo, DocumentMetadata, NewDocument
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
@@ -130,12 +130,16 @@ async def upload(request: Request, actor: Uploader, vault: VaultDep) -> Document
 
     info = await anyio.to_thread.run_sync(store)
     meta = _opened(info)
+    if info.receipt is None:  # add() always sets it; checked rather than assumed
+        raise StorageError("the upload has no access-log entry")
     return DocumentCreated(
         id=info.id,
         size=meta.size,
         sha256=meta.sha256,
         case=info.case_id,
         created_at=info.created_at,
+        log_index=info.receipt.index,
+        log_entry=base64.b64encode(info.receipt.leaf).decode(),
     )
 
 

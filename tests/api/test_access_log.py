@@ -10,7 +10,7 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from tests.api.conftest import ApiWorld
-from vault.audit import log
+from vault.audit.verify import verify_log
 from vault.storage.models import AuditEntry, AuditHead, Document
 
 
@@ -44,7 +44,7 @@ def test_document_life_is_logged_by_id_with_request_ids(api: ApiWorld) -> None:
     text = json.dumps(new)
     for secret in ("Ana Ruiz", "Testimony", "testimony.txt", "attendee"):
         assert secret not in text
-    assert log.verify(api.world.vault.engine).ok
+    assert verify_log(api.world.vault.engine).ok
 
 
 def test_failed_login_is_logged_without_the_username(api: ApiWorld) -> None:

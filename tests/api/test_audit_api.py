@@ -128,13 +128,55 @@ def test_bad_parameters_are_problems(api: ApiWorld) -> None:
         assert response.json()["status"] == 422
 
 
-def test_journalists_do_not_see_the_log(api: ApiWorld) -> None:
+def test_journalists_see_only_what_a_receipt_needs(api: ApiWorld) -> None:
+    """Entries, consistency proofs and other people's inclusion proofs are for auditors; a
+    journalist can fetch the checkpoint, the key, and inclusion proofs of their own entries."""
+    api.upload("jules", b"a statement")  # jules acts, so that entry 0 is not his
+    auditor_only = [route for route in AUDIT_ROUTES if route[0] not in SHARED]
     for path, params in AUDIT_ROUTES:
         assert api.client.get(path, params=params, headers=api.auth("erin")).status_code == 200
         response = api.client.get(path, params=params, headers=api.auth("jules"))
-        assert response.status_code == 404, (path, response.text)
-        assert response.headers["content-type"] == "application/problem+json"
+        if (path, params) in auditor_only:
+            assert response.status_code == 404, (path, response.text)
+            assert response.headers["content-type"] == "application/problem+json"
+        else:
+            assert response.status_code == 200, (path, response.text)
         assert api.client.get(path, params=params).status_code == 401
+
+
+SHARED = {"/v1/audit/key", "/v1/audit/checkpoint"}
+
+
+def test_an_upload_receipt_verifies_against_a_signed_checkpoint(api: ApiWorld) -> None:
+    content = b"the programme, as handed over"
+    created = api.upload("jules", content)
+    receipt = int(str(created["log_index"]))
+    jules = api.auth("jules")
+    name, public = checkpoint.decode_vkey(
+        api.client.get("/v1/audit/key", headers=jules).text.strip()
+    )
+    note = api.client.get("/v1/audit/checkpoint", headers=jules).text
+    signed = checkpoint.open_checkpoint(note, name=name, public=public)
+    assert receipt < signed.size
+    response = api.client.get(
+        "/v1/audit/proof/inclusion",
+        params={"index": receipt, "tree_size": signed.size},
+        headers=jules,
+    )
+    assert response.status_code == 200, response.text
+    proof = [base64.b64decode(h) for h in response.json()["proof"]]
+    leaf = base64.b64decode(str(created["log_entry"]))
+    assert leaf == _leaves(api, signed.size)[receipt]  # what auditors read is the same entry
+    entry = json.loads(leaf)
+    assert entry["action"] == "document.upload"
+    assert entry["targets"]["document"] == created["id"]
+    leaf_hash = merkle.leaf_hash(leaf)
+    assert merkle.verify_inclusion(leaf_hash, receipt, signed.size, proof, signed.root)
+    # Someone else's entry is not theirs to prove.
+    other = api.client.get(
+        "/v1/audit/proof/inclusion", params={"index": 0, "tree_size": signed.size}, headers=jules
+    )
+    assert other.status_code == 404
 
 
 def test_document_access_log(api: ApiWorld) -> None:

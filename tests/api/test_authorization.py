@@ -96,10 +96,11 @@ MATRIX: dict[str, str] = {
     "GET /v1/documents/{document_id}/content":        "404 200  200 404  200 404  404 200  401 401",
     "DELETE /v1/documents/{document_id}":             "404 204  204 404  404 404  404 404  401 401",
     "GET /v1/documents/{document_id}/access-log":     "404 200  200 404  200 404  404 200  401 401",
-    "GET /v1/audit/checkpoint":                       "200 200  200 200  404 404  404 200  401 401",
-    "GET /v1/audit/key":                              "200 200  200 200  404 404  404 200  401 401",
+    "GET /v1/audit/checkpoint":                       "200 200  200 200  200 200  404 200  401 401",
+    "GET /v1/audit/key":                              "200 200  200 200  200 200  404 200  401 401",
     "GET /v1/audit/entries":                          "200 200  200 200  404 404  404 200  401 401",
     "GET /v1/audit/proof/inclusion":                  "200 200  200 200  404 404  404 200  401 401",
+    "GET /v1/audit/proof/inclusion @upload":          "200 200  200 200  200 404  404 200  401 401",
     "GET /v1/audit/proof/consistency":                "200 200  200 200  404 404  404 200  401 401",
 }
 # fmt: on
@@ -163,6 +164,7 @@ class Cast:
         self._api_tokens: dict[str, str] = {}
         self._serial = itertools.count(1)
         self._document: str | None = None
+        self.upload_entry = 0  # the access-log entry of the shared document's upload
         self._sources: dict[str, str] = {}
         self._totp: tuple[str, bytes] | None = None
 
@@ -230,6 +232,7 @@ class Cast:
 
     def fresh_document(self) -> str:
         created = self.api.upload("jules", CONTENT, title=TITLE)
+        self.upload_entry = int(created["log_index"])
         return str(created["id"])
 
     def source(self, handler: str) -> str:
@@ -591,6 +594,17 @@ def _access_log(cast: Cast, actor: str) -> Call:
     return Call("GET", f"/v1/documents/{document}/access-log", after=after)
 
 
+def _receipt(cast: Cast, actor: str) -> Call:
+    """The inclusion proof for jules's upload of the shared document."""
+    cast.document()
+    size = cast.upload_entry + 1
+    return Call(
+        "GET",
+        "/v1/audit/proof/inclusion",
+        params={"index": str(cast.upload_entry), "tree_size": str(size)},
+    )
+
+
 def _audit(path: str, **params: str) -> Builder:
     def build(cast: Cast, actor: str) -> Call:
         return Call("GET", path, params=params)
@@ -683,6 +697,7 @@ HOW: dict[str, How] = {
     "GET /v1/audit/proof/inclusion": How(
         _audit("/v1/audit/proof/inclusion", index="0", tree_size="1"), _no_such_route("GET")
     ),
+    "GET /v1/audit/proof/inclusion @upload": How(_receipt, _no_such_route("GET")),
     "GET /v1/audit/proof/consistency": How(
         _audit("/v1/audit/proof/consistency", first="1", second="1"), _no_such_route("GET")
     ),

@@ -229,8 +229,16 @@ TAMPERS: dict[str, tuple[Callable[[Path, Prepared], None], Callable[[Prepared], 
     "swap": (_swap, lambda p: "entry 2"),
     "swap-renumbered": (_swap_renumbered, lambda p: "entry 2"),
     "truncate": (_truncate, lambda p: f"should hold {p.size} entries but holds {p.size - 2}"),
-    "foreign-key-checkpoint": (_foreign_checkpoint, lambda p: f"size {p.checkpoint_sizes[0]}"),
-    "resized-checkpoint": (_resized_checkpoint, lambda p: f"size {p.checkpoint_sizes[0] + 1}"),
+    "foreign-key-checkpoint": (
+        _foreign_checkpoint,
+        lambda p: f"checkpoint at size {p.checkpoint_sizes[0]} is not signed by the log key",
+    ),
+    "resized-checkpoint": (
+        _resized_checkpoint,
+        lambda p: (
+            f"stored at size {p.checkpoint_sizes[0] + 1} is signed for size {p.checkpoint_sizes[0]}"
+        ),
+    ),
     "head-root": (_head_root, lambda p: "stored root"),
 }
 

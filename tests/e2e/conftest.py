@@ -131,6 +131,80 @@ def _stop(live: LiveVault) -> list[str]:
     return leftovers
 
 
+def start_live_vault(
+    root: Path,
+    database_url: str | None,
+    *,
+    workers: int = 1,
+    users: dict[str, str] | None = None,
+) -> LiveVault:
+    """Make a vault in ``root`` with the CLI (``admin`` plus ``users``, username -> role, all
+    with ``PASSPHRASE``), serve it on a free port, create the case ``harbour-contracts`` with
+    every user in ``users`` as a member, and wait until it is ready."""
+    users = USERS if users is None else users
+    root.mkdir(parents=True)
+    data_dir = root / "data"
+    env = _environment(data_dir, database_url)
+    passphrase_file = root / "passphrase"
+    passphrase_file.write_text(PASSPHRASE + "\n")
+    _run(
+        env,
+        "init",
+        "--admin",
+        "admin",
+        "--data-dir",
+        str(data_dir),
+        "--passphrase-file",
+        str(passphrase_file),
+        "--recovery-out",
+        str(root / "shares"),
+    )
+    for username, role in users.items():
+        _run(
+            env,
+            "users",
+            "add",
+            username,
+            "--role",
+            role,
+            "--data-dir",
+            str(data_dir),
+            "--passphrase-file",
+            str(passphrase_file),
+        )
+    port = free_port()
+    log_path = root / "server.log"
+    command = [VAULT, "serve", "--data-dir", str(data_dir), "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--workers", str(workers)]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    live = LiveVault(f"http://127.0.0.1:{port}", data_dir, env, process, log_path)
+    try:
+        _wait_ready(live, workers)
+        with live.client(headers=live.auth("admin")) as admin:
+            case = admin.post("/v1/cases", json={"name": "harbour-contracts"})
+            assert case.status_code == 201, case.text
+            live.case_id = case.json()["id"]
+            for username in users:
+                added = admin.post(f"/v1/cases/{live.case_id}/members", json={"username": username})
+                assert added.status_code == 204, added.text
+    except BaseException:
+        stop_live_vault(live)
+        raise
+    return live
+
+
+def stop_live_vault(live: LiveVault) -> list[str]:
+    """Stop the server; describe (and kill) any process it started that outlived it."""
+    return _stop(live)
+
+
 @pytest.fixture
 def live_vault_factory(
     tmp_path: Path, database_url: str | None
@@ -139,59 +213,8 @@ def live_vault_factory(
     started: list[LiveVault] = []
 
     def start(*, workers: int = 1) -> LiveVault:
-        root = tmp_path / f"server-{len(started)}"
-        root.mkdir()
-        data_dir = root / "data"
-        env = _environment(data_dir, database_url)
-        passphrase_file = root / "passphrase"
-        passphrase_file.write_text(PASSPHRASE + "\n")
-        _run(
-            env,
-            "init",
-            "--admin",
-            "admin",
-            "--data-dir",
-            str(data_dir),
-            "--passphrase-file",
-            str(passphrase_file),
-            "--recovery-out",
-            str(root / "shares"),
-        )
-        for username, role in USERS.items():
-            _run(
-                env,
-                "users",
-                "add",
-                username,
-                "--role",
-                role,
-                "--data-dir",
-                str(data_dir),
-                "--passphrase-file",
-                str(passphrase_file),
-            )
-        port = free_port()
-        log_path = root / "server.log"
-        command = [VAULT, "serve", "--data-dir", str(data_dir), "--host", "127.0.0.1"]
-        command += ["--port", str(port), "--workers", str(workers)]
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                command,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        live = LiveVault(f"http://127.0.0.1:{port}", data_dir, env, process, log_path)
+        live = start_live_vault(tmp_path / f"server-{len(started)}", database_url, workers=workers)
         started.append(live)
-        _wait_ready(live, workers)
-        with live.client(headers=live.auth("admin")) as admin:
-            case = admin.post("/v1/cases", json={"name": "harbour-contracts"})
-            assert case.status_code == 201, case.text
-            live.case_id = case.json()["id"]
-            for username in USERS:
-                added = admin.post(f"/v1/cases/{live.case_id}/members", json={"username": username})
-                assert added.status_code == 204, added.text
         return live
 
     yield start

@@ -10,16 +10,16 @@ duplicate index, nor a gap, nor two different trees of one size.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import TextClause, bindparam, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 
@@ -30,13 +30,17 @@ from vault.storage.models import AuditEntry, AuditHead, AuditNode
 
 __all__ = [
     "DbNodes",
-    "VerifyReport",
+    "NewEntry",
+    "Receipt",
     "append",
+    "append_many",
     "canonical",
     "commit",
+    "consistency_proof",
     "head",
+    "inclusion_proof",
+    "receipt",
     "record",
-    "verify",
 ]
 
 _log = logging.getLogger(__name__)
@@ -51,23 +55,146 @@ def canonical(entry: Mapping[str, Any]) -> bytes:
     ).encode("utf-8")
 
 
+_PREFETCH = 128
+
+
+@functools.lru_cache(maxsize=_PREFETCH)
+def _nodes_statement(count: int) -> TextClause:
+    """``SELECT`` of ``count`` nodes by primary key, as an OR of equalities: SQLite answers that
+    with one index lookup per pair, but scans the whole table for a row-value ``IN``. Written as
+    text and cached per count because building the expression costs more than running it."""
+    pairs = " OR ".join(f"(level = :l{n} AND idx = :i{n})" for n in range(count))
+    return text(f"SELECT level, idx, hash FROM audit_nodes WHERE {pairs}")  # noqa: S608 - placeholders only
+
+
 class DbNodes:
-    """``merkle.NodeStore`` over ``audit_nodes``, with the nodes of the current append kept in
-    memory until they are flushed."""
+    """``merkle.NodeStore`` over ``audit_nodes``. ``prefetch`` reads a known set of nodes in
+    one query; anything else is read one by one."""
 
     def __init__(self, db: Session) -> None:
         self._db = db
-        self.pending: dict[tuple[int, int], bytes] = {}
+        self._known: dict[tuple[int, int], bytes] = {}
+
+    def prefetch(self, wanted: Iterable[tuple[int, int]]) -> None:
+        keys = list(wanted)
+        for start in range(0, len(keys), _PREFETCH):
+            part = keys[start : start + _PREFETCH]
+            params: dict[str, int] = {}
+            for n, (level, idx) in enumerate(part):
+                params[f"l{n}"], params[f"i{n}"] = level, idx
+            rows = self._db.execute(_nodes_statement(len(part)), params)
+            self._known.update(((level, idx), bytes(value)) for level, idx, value in rows)
 
     def node(self, level: int, index: int) -> bytes:
-        if (level, index) in self.pending:
-            return self.pending[(level, index)]
+        if (level, index) in self._known:
+            return self._known[(level, index)]
         value = self._db.get(AuditNode, (level, index))
         if value is None:
             raise IntegrityError(
                 f"access log node {level}/{index} is missing", reason="audit-node-missing"
             )
         return value.hash
+
+
+def inclusion_proof(db: Session, index: int, size: int) -> list[bytes]:
+    """RFC 9162 inclusion proof, its O(log n) stored nodes read in one query."""
+    nodes = DbNodes(db)
+    nodes.prefetch(merkle.inclusion_nodes(index, size))
+    return merkle.inclusion_proof(nodes, index, size)
+
+
+def consistency_proof(db: Session, first: int, second: int) -> list[bytes]:
+    """RFC 9162 consistency proof, its O(log n) stored nodes read in one query."""
+    nodes = DbNodes(db)
+    nodes.prefetch(merkle.consistency_nodes(first, second))
+    return merkle.consistency_proof(nodes, first, second)
+
+
+def _split_frontier(packed: bytes, size: int) -> list[bytes]:
+    if len(packed) != 32 * size.bit_count():
+        raise IntegrityError(
+            "the access log's head does not match its size", reason="audit-head-corrupt"
+        )
+    return [packed[i : i + 32] for i in range(0, len(packed), 32)]
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """What an entry says, before the log gives it an index."""
+
+    action: str
+    actor: UUID | str
+    time: datetime
+    outcome: str = "ok"
+    targets: Mapping[str, str] = field(default_factory=dict)
+    request_id: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def leaf(self, index: int) -> bytes:
+        entry: dict[str, Any] = {
+            "index": index,
+            "time": self.time.isoformat().replace("+00:00", "Z"),
+            "actor": str(self.actor),
+            "action": self.action,
+            "outcome": self.outcome,
+            "targets": dict(self.targets),
+        }
+        if self.request_id is not None:
+            entry["request_id"] = self.request_id
+        entry.update(self.extra)
+        return canonical(entry)
+
+
+# Built once: an append runs these four statements and nothing else, on the session's own
+# connection, so that SQLAlchemy's per-statement work stays small next to the database's.
+_HEAD_TABLE = AuditHead.__table__  # type: ignore[attr-defined]
+_BUMP = (
+    update(_HEAD_TABLE)
+    .where(_HEAD_TABLE.c.id == _HEAD)
+    .values(size=_HEAD_TABLE.c.size + bindparam("count"))
+    .returning(_HEAD_TABLE.c.size, _HEAD_TABLE.c.frontier)
+)
+_SET_HEAD = (
+    update(_HEAD_TABLE)
+    .where(_HEAD_TABLE.c.id == _HEAD)
+    .values(root=bindparam("root"), frontier=bindparam("frontier"), updated_at=bindparam("time"))
+)
+_ADD_NODES = insert(AuditNode.__table__)  # type: ignore[attr-defined]
+_ADD_ENTRIES = insert(AuditEntry.__table__)  # type: ignore[attr-defined]
+
+
+def append_many(db: Session, entries: Sequence[NewEntry]) -> list[int]:
+    """Add ``entries`` in order in ``db``'s transaction (not committed); return their indices.
+    However many there are, this costs four statements."""
+    if not entries:
+        return []
+    conn = db.connection()
+    # The size is bumped first: the write takes the lock that serialises appenders, and only
+    # then is the frontier read that the new entries extend.
+    bumped = conn.execute(_BUMP, {"count": len(entries)}).one_or_none()
+    if bumped is None:
+        raise StorageError("the access log is not initialised")
+    first = int(bumped[0]) - len(entries)
+    frontier = _split_frontier(bytes(bumped[1]), first)
+    nodes: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    for index, new in enumerate(entries, start=first):
+        leaf = new.leaf(index)
+        frontier, completed = merkle.extend_frontier(frontier, index, merkle.leaf_hash(leaf))
+        nodes.extend({"level": lv, "idx": at, "hash": value} for lv, at, value in completed)
+        document = new.targets.get("document")
+        rows.append({"idx": index, "leaf": leaf, "created_at": new.time, "document_id": document})
+    conn.execute(_ADD_NODES, nodes)
+    conn.execute(_ADD_ENTRIES, rows)
+    conn.execute(
+        _SET_HEAD,
+        {
+            "root": merkle.frontier_root(frontier),
+            "frontier": b"".join(frontier),
+            "time": entries[-1].time,
+        },
+    )
+    return list(range(first, first + len(entries)))
 
 
 def append(
@@ -81,41 +208,9 @@ def append(
     request_id: str | None = None,
     extra: Mapping[str, str] | None = None,
 ) -> int:
-    """Add an entry in ``db``'s transaction (not committed) and return its index."""
-    bumped = db.execute(
-        update(AuditHead).where(col(AuditHead.id) == _HEAD).values(size=col(AuditHead.size) + 1)
-    )
-    if getattr(bumped, "rowcount", 0) != 1:
-        raise StorageError("the access log is not initialised")
-    size: int = db.execute(
-        select(col(AuditHead.size)).where(col(AuditHead.id) == _HEAD)
-    ).scalar_one()
-    index = size - 1
-    entry: dict[str, Any] = {
-        "index": index,
-        "time": time.isoformat().replace("+00:00", "Z"),
-        "actor": str(actor),
-        "action": action,
-        "outcome": outcome,
-        "targets": dict(targets or {}),
-    }
-    if request_id is not None:
-        entry["request_id"] = request_id
-    entry.update(extra or {})
-    leaf = canonical(entry)
-    nodes = DbNodes(db)
-    for level, position, value in merkle.nodes_completed_by(nodes, index, merkle.leaf_hash(leaf)):
-        nodes.pending[(level, position)] = value
-    for (level, position), value in nodes.pending.items():
-        db.add(AuditNode(level=level, idx=position, hash=value))
-    document = entry["targets"].get("document")
-    db.add(AuditEntry(idx=index, leaf=leaf, created_at=time, document_id=document))
-    db.execute(
-        update(AuditHead)
-        .where(col(AuditHead.id) == _HEAD)
-        .values(root=merkle.root(nodes, size), updated_at=time)
-    )
-    return index
+    """Add one entry in ``db``'s transaction (not committed) and return its index."""
+    new = NewEntry(action, actor, time, outcome, targets or {}, request_id, extra or {})
+    return append_many(db, [new])[0]
 
 
 def record(
@@ -142,6 +237,23 @@ def record(
     )
 
 
+@dataclass(frozen=True)
+class Receipt:
+    """An entry as its actor can keep it: with a checkpoint and an inclusion proof, it shows
+    that the log holds exactly these bytes at this index."""
+
+    index: int
+    leaf: bytes
+
+
+def receipt(db: Session, index: int) -> Receipt:
+    """The receipt for entry ``index``, also before the transaction that appended it commits."""
+    leaf = db.execute(select(col(AuditEntry.leaf)).where(col(AuditEntry.idx) == index)).scalar()
+    if leaf is None:
+        raise StorageError(f"access log entry {index} is missing")
+    return Receipt(index, bytes(leaf))
+
+
 def commit(db: Session) -> None:
     """Commit an action together with its entry; if that fails, the action did not happen."""
     try:
@@ -159,114 +271,3 @@ def head(db: Session) -> tuple[int, bytes]:
     if row is None:
         raise StorageError("the access log is not initialised")
     return row.size, row.root
-
-
-@dataclass
-class VerifyReport:
-    size: int
-    root: bytes
-    problem: str | None = None
-    first_bad_index: int | None = None
-    checkpoints: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return self.problem is None
-
-
-_BATCH = 10_000
-
-
-def _batches(engine: Engine) -> Iterator[list[tuple[int, bytes]]]:
-    last = -1
-    while True:
-        with Session(engine) as db:
-            rows = db.execute(
-                select(col(AuditEntry.idx), col(AuditEntry.leaf))
-                .where(col(AuditEntry.idx) > last)
-                .order_by(col(AuditEntry.idx))
-                .limit(_BATCH)
-            ).all()
-        if not rows:
-            return
-        yield [(idx, leaf) for idx, leaf in rows]
-        last = rows[-1][0]
-
-
-def _stored_nodes(engine: Engine, first: int, last: int) -> dict[tuple[int, int], bytes]:
-    """Every stored node that covers a leaf in [first, last], by range query per level."""
-    found: dict[tuple[int, int], bytes] = {}
-    with Session(engine) as db:
-        level = 0
-        while level < 64 and (last >> level) >= (first >> level) and (1 << level) <= last + 1:
-            rows = db.execute(
-                select(col(AuditNode.idx), col(AuditNode.hash)).where(
-                    col(AuditNode.level) == level,
-                    col(AuditNode.idx) >= first >> level,
-                    col(AuditNode.idx) <= last >> level,
-                )
-            ).all()
-            found.update(((level, idx), value) for idx, value in rows)
-            level += 1
-    return found
-
-
-def _fold(frontier: list[tuple[int, bytes]]) -> bytes:
-    if not frontier:
-        return merkle.EMPTY_ROOT
-    computed = frontier[-1][1]
-    for _, left in reversed(frontier[:-1]):
-        computed = merkle.node_hash(left, computed)
-    return computed
-
-
-def verify(engine: Engine, *, checkpoint_roots: Mapping[int, bytes] | None = None) -> VerifyReport:
-    """Recompute every leaf hash, every stored subtree hash and the root from the entries
-    alone, in O(log n) memory, and compare them with the head and with the roots of
-    ``checkpoint_roots`` (tree size -> root, from checkpoints whose signatures were checked)."""
-    with Session(engine) as db:
-        size, stored_root = head(db)
-    wanted = dict(checkpoint_roots or {})
-    frontier: list[tuple[int, bytes]] = []  # (level, hash) of the right edge, largest first
-    expected = 0
-
-    def bad(problem: str, index: int | None) -> VerifyReport:
-        return VerifyReport(size, stored_root, problem, index)
-
-    def check_checkpoint() -> VerifyReport | None:
-        if expected in wanted and _fold(frontier) != wanted.pop(expected):
-            return bad(f"the checkpoint at size {expected} does not match the entries", None)
-        return None
-
-    if (failure := check_checkpoint()) is not None:
-        return failure
-    for batch in _batches(engine):
-        nodes = _stored_nodes(engine, batch[0][0], batch[-1][0])
-        for idx, leaf in batch:
-            if idx != expected:
-                return bad(f"entry {expected} is missing", expected)
-            try:
-                claimed = json.loads(leaf)["index"]
-            except (ValueError, KeyError, TypeError):
-                return bad(f"entry {idx} is not a log entry", idx)
-            if claimed != idx:
-                return bad(f"entry {idx} claims to be entry {claimed}", idx)
-            level, value, position = 0, merkle.leaf_hash(leaf), idx
-            while True:
-                if nodes.get((level, position)) != value:
-                    return bad(f"stored hashes disagree with entry {idx}", idx)
-                if not frontier or frontier[-1][0] != level:
-                    break
-                _, left = frontier.pop()
-                value, level, position = merkle.node_hash(left, value), level + 1, position >> 1
-            frontier.append((level, value))
-            expected += 1
-            if (failure := check_checkpoint()) is not None:
-                return failure
-    if expected != size:
-        return bad(f"the log should hold {size} entries but holds {expected}", expected)
-    if _fold(frontier) != stored_root:
-        return bad("the stored root does not match the entries", None)
-    if wanted:
-        return bad(f"a checkpoint claims size {min(wanted)}, beyond the log", None)
-    return VerifyReport(size, stored_root, checkpoints=len(checkpoint_roots or {}))

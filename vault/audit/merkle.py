@@ -19,7 +19,12 @@ __all__ = [
     "EMPTY_ROOT",
     "MemoryNodes",
     "NodeStore",
+    "consistency_nodes",
     "consistency_proof",
+    "extend_frontier",
+    "frontier_nodes",
+    "frontier_root",
+    "inclusion_nodes",
     "inclusion_proof",
     "leaf_hash",
     "node_hash",
@@ -175,6 +180,74 @@ def nodes_completed_by(
         level += 1
         position >>= 1
         yield level, position, current
+
+
+def extend_frontier(
+    frontier: Sequence[bytes], size: int, leaf: bytes
+) -> tuple[list[bytes], list[tuple[int, int, bytes]]]:
+    """Append leaf hash number ``size`` to a tree known only by its *frontier*: the roots of the
+    complete subtrees that make up its first ``size`` leaves, largest first (one per set bit of
+    ``size``). Returns the new frontier and the (level, index, hash) of every complete subtree
+    the leaf completes, the leaf itself first. No stored node is read: appends cost O(log n)
+    hashing and nothing else."""
+    if len(frontier) != size.bit_count():
+        raise ValueError("the frontier does not match the tree size")
+    kept = list(frontier)
+    level, position, current = 0, size, leaf
+    completed = [(level, position, current)]
+    while position & 1:
+        current = node_hash(kept.pop(), current)
+        level += 1
+        position >>= 1
+        completed.append((level, position, current))
+    kept.append(current)
+    return kept, completed
+
+
+def frontier_root(frontier: Sequence[bytes]) -> bytes:
+    """The tree's root from its frontier (RFC 9162 splits at the largest subtree first)."""
+    if not frontier:
+        return EMPTY_ROOT
+    current = frontier[-1]
+    for left in reversed(frontier[:-1]):
+        current = node_hash(left, current)
+    return current
+
+
+def frontier_nodes(size: int) -> list[tuple[int, int]]:
+    """The (level, index) of the stored complete subtrees that form the frontier of ``size``."""
+    found, start = [], 0
+    for level in range(size.bit_length() - 1, -1, -1):
+        if size >> level & 1:
+            found.append((level, start >> level))
+            start += 1 << level
+    return found
+
+
+class _Recorder:
+    """A ``NodeStore`` that answers with a placeholder and remembers what was asked: the nodes
+    a proof needs depend only on the indices, so they can be fetched in one query up front."""
+
+    def __init__(self) -> None:
+        self.wanted: set[tuple[int, int]] = set()
+
+    def node(self, level: int, index: int) -> bytes:
+        self.wanted.add((level, index))
+        return EMPTY_ROOT
+
+
+def inclusion_nodes(index: int, size: int) -> set[tuple[int, int]]:
+    """The stored nodes ``inclusion_proof(store, index, size)`` reads."""
+    recorder = _Recorder()
+    inclusion_proof(recorder, index, size)
+    return recorder.wanted
+
+
+def consistency_nodes(first: int, second: int) -> set[tuple[int, int]]:
+    """The stored nodes ``consistency_proof(store, first, second)`` reads."""
+    recorder = _Recorder()
+    consistency_proof(recorder, first, second)
+    return recorder.wanted
 
 
 class MemoryNodes:

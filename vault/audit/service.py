@@ -12,7 +12,8 @@ from uuid import UUID
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from vault.audit import checkpoint, log, merkle, signer
+from vault.audit import checkpoint, log, signer
+from vault.audit.verify import VerifyReport, verify_log
 from vault.clock import Clock
 from vault.errors import IntegrityError, InvalidInput, NotFound, StorageError
 from vault.services.cases import is_member
@@ -43,8 +44,10 @@ def _is_uuid(value: str) -> bool:
 
 
 class AuditService:
-    """Auditors (administrators and editors) read the whole log; a document's history is for
-    the editors and administrators of its case and for the journalist who uploaded it."""
+    """Auditors (administrators and editors) read the whole log. Everyone who can read may
+    fetch the checkpoint and the verifier key, and an inclusion proof for an entry that names
+    them as its actor: the receipt for an upload. A document's history is for the editors and
+    administrators of its case and for the journalist who uploaded it."""
 
     def __init__(self, *, engine: Engine, settings: Settings, clock: Clock) -> None:
         self._engine = engine
@@ -66,12 +69,10 @@ class AuditService:
         return found
 
     def checkpoint(self, actor: Actor) -> str:
-        self._require_auditor(actor)
         with self._session() as db:
             return signer.latest_checkpoint(db, self._signer(db), self._clock)
 
     def verifier_key(self, actor: Actor) -> str:
-        self._require_auditor(actor)
         with self._session() as db:
             return self._signer(db).vkey
 
@@ -92,18 +93,19 @@ class AuditService:
         return log.head(db)[0]
 
     def inclusion(self, actor: Actor, index: int, tree_size: int) -> list[bytes]:
-        self._require_auditor(actor)
         with self._session() as db:
+            if actor.role not in (Role.ADMIN, Role.EDITOR) and not _acted(db, actor, index):
+                raise NotFound("no such resource")
             if not 0 <= index < tree_size <= self._size(db):
                 raise InvalidInput("need 0 <= index < tree_size <= the log's size")
-            return merkle.inclusion_proof(log.DbNodes(db), index, tree_size)
+            return log.inclusion_proof(db, index, tree_size)
 
     def consistency(self, actor: Actor, first: int, second: int) -> list[bytes]:
         self._require_auditor(actor)
         with self._session() as db:
             if not 0 < first <= second <= self._size(db):
                 raise InvalidInput("need 0 < first <= second <= the log's size")
-            return merkle.consistency_proof(log.DbNodes(db), first, second)
+            return log.consistency_proof(db, first, second)
 
     def document_history(self, actor: Actor, document_id: UUID) -> list[HistoryItem]:
         with self._session() as db:
@@ -142,7 +144,18 @@ class AuditService:
             return items
 
 
-def verify_vault(engine: Engine) -> log.VerifyReport:
+def _acted(db: Session, actor: Actor, index: int) -> bool:
+    """Whether entry ``index`` names ``actor`` as the one who acted."""
+    row = db.get(AuditEntry, index)
+    if row is None:
+        return False
+    try:
+        return bool(json.loads(row.leaf).get("actor") == str(actor.user_id))
+    except (ValueError, AttributeError):
+        return False
+
+
+def verify_vault(engine: Engine) -> VerifyReport:
     """Check every stored checkpoint's signature against the vault's log keys, then recompute
     the whole log and compare it with the head and with every checkpoint's root."""
     with Session(engine) as db:
@@ -158,9 +171,15 @@ def verify_vault(engine: Engine) -> log.VerifyReport:
                 break
             except IntegrityError:
                 continue
-        if opened is None or opened.size != stored.size:
-            return log.VerifyReport(
+        if opened is None:
+            return VerifyReport(
                 size, root, f"the checkpoint at size {stored.size} is not signed by the log key"
             )
+        if opened.size != stored.size:
+            return VerifyReport(
+                size,
+                root,
+                f"the checkpoint stored at size {stored.size} is signed for size {opened.size}",
+            )
         roots[stored.size] = opened.root
-    return log.verify(engine, checkpoint_roots=roots)
+    return verify_log(engine, checkpoint_roots=roots)

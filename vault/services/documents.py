@@ -14,7 +14,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
@@ -110,6 +110,9 @@ class DocumentInfo:
     ciphertext_size: int
     status: str
     metadata: DocumentMetadata | None
+    # The access-log entry that recorded the upload, on the answer to an upload only: the
+    # uploader's receipt, for which they can later ask an inclusion proof.
+    receipt: audit.Receipt | None = None
 
     @property
     def pending(self) -> bool:
@@ -190,7 +193,7 @@ class DocumentService:
             size=size,
         )
         try:
-            row = self._record(
+            row, receipt = self._record(
                 actor,
                 case_id,
                 doc_id,
@@ -203,7 +206,7 @@ class DocumentService:
         except BaseException:
             self._blobs.delete(blob.blob_id)
             raise
-        return _info(row, meta)
+        return replace(_info(row, meta), receipt=receipt)
 
     def _record(
         self,
@@ -215,7 +218,7 @@ class DocumentService:
         ciphertext_size: int,
         meta: DocumentMetadata,
         ciphertext_sha256: str,
-    ) -> Document:
+    ) -> tuple[Document, audit.Receipt]:
         try:
             with Session(self._engine, expire_on_commit=False) as db:
                 row = Document(
@@ -240,7 +243,7 @@ class DocumentService:
                     recipients=keyring.case_recipients(db, case_id),
                     clock=self._clock,
                 )
-                audit.record(
+                index = audit.record(
                     db,
                     "document.upload",
                     actor.user_id,
@@ -249,8 +252,9 @@ class DocumentService:
                     document=doc_id,
                     case=case_id,
                 )
+                receipt = audit.receipt(db, index)
                 audit.commit(db)
-                return row
+                return row, receipt
         except SQLAlchemyError as exc:
             log.debug("document metadata write failed: %s", type(exc).__name__)
             raise StorageError("the document could not be recorded in the database") from None

@@ -248,6 +248,9 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     size: int = Field(sa_type=sa.BigInteger)
     root: bytes
+    # The roots of the complete subtrees that make up the tree (one per set bit of ``size``,
+    # largest first), concatenated: all an append needs, so appends read no stored node.
+    frontier: bytes = b""
     updated_at: datetime = Field(default_factory=_utcnow, sa_type=UTCDateTime)
 
 

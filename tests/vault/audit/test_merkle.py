@@ -157,3 +157,37 @@ def test_bad_arguments() -> None:
         merkle.consistency_proof(store, 2, 1)
     assert not merkle.verify_inclusion(merkle.leaf_hash(b"x"), 1, 1, [], merkle.root(store, 1))
     assert merkle.consistency_proof(store, 0, 1) == []
+
+
+def test_the_frontier_alone_extends_the_tree(tree: merkle.MemoryNodes) -> None:
+    frontier: list[bytes] = []
+    for size, entry in enumerate(ENTRIES):
+        assert merkle.frontier_root(frontier) == mth(ENTRIES[:size])
+        assert frontier == [tree.node(level, i) for level, i in merkle.frontier_nodes(size)]
+        frontier, completed = merkle.extend_frontier(frontier, size, merkle.leaf_hash(entry))
+        assert completed == [
+            (level, i, value)
+            for level, i, value in merkle.nodes_completed_by(tree, size, merkle.leaf_hash(entry))
+        ]
+    assert merkle.frontier_root(frontier) == mth(ENTRIES)
+    with pytest.raises(ValueError, match="frontier does not match"):
+        merkle.extend_frontier(frontier[:-1], LIMIT, merkle.leaf_hash(b"x"))
+
+
+class OnlyThese(merkle.MemoryNodes):
+    """A store that fails on any node outside an allowed set."""
+
+    def __init__(self, full: merkle.MemoryNodes, allowed: set[tuple[int, int]]) -> None:
+        super().__init__()
+        self.nodes = {key: full.nodes[key] for key in allowed}
+
+
+def test_proofs_read_exactly_the_nodes_named_in_advance(tree: merkle.MemoryNodes) -> None:
+    for size in range(1, LIMIT + 1):
+        for index in range(size):
+            store = OnlyThese(tree, merkle.inclusion_nodes(index, size))
+            assert merkle.inclusion_proof(store, index, size) == path(index, ENTRIES[:size])
+        for first in range(1, size + 1):
+            store = OnlyThese(tree, merkle.consistency_nodes(first, size))
+            expected = subproof(first, ENTRIES[:size], True)
+            assert merkle.consistency_proof(store, first, size) == expected
