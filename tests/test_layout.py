@@ -19,10 +19,13 @@ PACKAGE = Path(vault.crypto.__file__).resolve().parent.parent
 CRYPTO = PACKAGE / "crypto"
 MODULES = sorted(PACKAGE.rglob("*.py"))
 WEB = {"fastapi", "starlette", "api"}
-# `vault serve` is the one command that starts the web layer. It may import it, but only inside
-# the command function, so that `import vault` and every other command load without it. Remove
-# an entry here and the rule is absolute for that file again.
-LAZY_WEB_IMPORTS = {PACKAGE / "cli" / "serve.py": {"api", "uvicorn"}}
+# `vault serve` and `vault demo` are the commands that start the web layer. They may import it,
+# but only inside the command function, so that `import vault` and every other command load
+# without it. Remove an entry here and the rule is absolute for that file again.
+LAZY_WEB_IMPORTS = {
+    PACKAGE / "cli" / "serve.py": {"api", "uvicorn"},
+    PACKAGE / "cli" / "demo.py": {"api", "uvicorn"},
+}
 
 
 def _rel(path: Path) -> str:
@@ -109,18 +112,31 @@ def test_the_core_imports_no_web_framework(path: Path) -> None:
     assert not at_import, f"{_rel(path)} imports {at_import} at import time"
 
 
-def test_loading_the_core_and_the_cli_loads_no_web_framework() -> None:
-    # Checked in a fresh interpreter: this one has whatever other tests imported.
+def _loaded_by(*modules: str) -> set[str]:
+    """The top-level packages that importing ``modules`` loads, in a fresh interpreter (this
+    one has whatever other tests imported)."""
     code = (
-        "import sys, vault, vault.cli.main, vault.services.documents\n"
-        "print(sorted({m.split('.')[0] for m in sys.modules}))"
+        f"import sys, {', '.join(modules)}\nprint(sorted({{m.split('.')[0] for m in sys.modules}}))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout
-    loaded = set(ast.literal_eval(out))
-    assert "vault" in loaded
-    assert not loaded & (WEB | {"uvicorn", "httpx"})
+    return set(ast.literal_eval(out))
+
+
+def test_loading_the_core_and_the_cli_loads_no_web_framework() -> None:
+    core = _loaded_by("vault", "vault.services.documents", "vault.audit.service")
+    assert "vault" in core
+    assert not core & (WEB | {"uvicorn", "httpx"})
+    # The CLI's review commands are an HTTP client (httpx), never a server.
+    cli = _loaded_by("vault.cli.main")
+    assert not cli & (WEB | {"uvicorn"})
+
+
+def test_the_cli_starts_without_the_database_layer() -> None:
+    # `vault --help` and the review commands only talk HTTP: SQLAlchemy, SQLModel and Alembic
+    # are loaded by the commands that open a data directory, when they run.
+    assert not _loaded_by("vault.cli.main") & {"sqlalchemy", "sqlmodel", "alembic"}
 
 
 @pytest.mark.parametrize("path", MODULES, ids=_rel)

@@ -5,21 +5,17 @@ from __future__ import annotations
 import base64
 import json
 import os
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlmodel import Session, col, select
 
 from vault.audit import checkpoint, merkle
-from vault.audit.service import verify_vault
 from vault.cli.local import DataDir, load_settings
 from vault.errors import AuthenticationFailed, IntegrityError, InvalidInput, StorageError
-from vault.instance import Vault
-from vault.storage.models import AuditEntry, User
 
 __all__ = ["app"]
 
@@ -49,6 +45,10 @@ def verify(
     if server is not None:
         _witness(server.rstrip("/"), saved)
         return
+    # The database layer is imported here, not at the top: a witness run needs none of it.
+    from vault.audit.service import verify_vault
+    from vault.instance import Vault
+
     vault = Vault.open(load_settings(data_dir))
     try:
         report = verify_vault(vault.engine)
@@ -134,6 +134,11 @@ def show_log(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """The access log as a readable table, newest last (administrators, on the server)."""
+    from sqlmodel import Session, col, select
+
+    from vault.instance import Vault
+    from vault.storage.models import AuditEntry, User
+
     vault = Vault.open(load_settings(data_dir))
     try:
         with Session(vault.engine) as db:
@@ -142,6 +147,9 @@ def show_log(
             stmt = select(AuditEntry).order_by(col(AuditEntry.idx))
             if doc is not None:
                 stmt = stmt.where(col(AuditEntry.document_id) == doc)
+            if since is not None:
+                start = since if since.tzinfo else since.replace(tzinfo=UTC)
+                stmt = stmt.where(col(AuditEntry.created_at) >= start)
             rows = db.exec(stmt).all()
     finally:
         vault.close()
@@ -149,8 +157,6 @@ def show_log(
     for row in rows:
         entry = json.loads(row.leaf)
         if actor is not None and entry["actor"] != ids.get(actor, actor):
-            continue
-        if since is not None and row.created_at < since.replace(tzinfo=row.created_at.tzinfo):
             continue
         entry["actor_name"] = names.get(entry["actor"], entry["actor"])
         entries.append(entry)

@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Column, Table
 
 from vault.cli.prompts import read_passphrase
-from vault.initialise import init_vault
-from vault.instance import Vault
-from vault.services import fsck as fsck_service
 from vault.settings import Settings
+
+# The database layer is imported inside the commands that use it, so that `vault --help` and
+# the review commands (which only talk HTTP) start quickly.
+if TYPE_CHECKING:
+    from vault.services import fsck as fsck_service
 
 __all__ = ["register"]
 
@@ -23,7 +25,7 @@ DataDir = Annotated[
     Path | None,
     typer.Option(
         "--data-dir",
-        help="Vault data directory [env: VAULT_DATA_DIR; default: ./vault-data].",
+        help="Vault data directory (env: VAULT_DATA_DIR; default: ./vault-data).",
         show_default=False,
     ),
 ]
@@ -71,6 +73,8 @@ def init(
             "of whoever holds the single share"
         )
     passphrase = read_passphrase(passphrase_file, confirm=True, label=f"Passphrase for {admin}")
+    from vault.initialise import init_vault
+
     result = init_vault(settings, admin=admin, passphrase=passphrase, recovery_out=recovery_out)
     out = Console()
     err = Console(stderr=True)
@@ -110,6 +114,9 @@ def fsck(
 ) -> None:
     """Check that the database and the blob store agree (exit 1 if they do not)."""
     settings = load_settings(data_dir)
+    from vault.instance import Vault
+    from vault.services import fsck as fsck_service
+
     vault = Vault.open(settings)
     try:
         report = fsck_service.check(vault.engine, vault.blobs, repair=repair)

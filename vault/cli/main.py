@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from vault._version import __version__
-from vault.cli import audit, local, serve, users
+from vault.cli import audit, cases, demo, docs, local, serve, session, sources, tokens, users
 from vault.cli.errors import exit_code_for
 from vault.errors import VaultError
 
@@ -23,6 +23,10 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=(
+        "New here? Run `vault demo`. To review a case: `vault login --server URL --username NAME`,"
+        " then `vault cases ls`, `vault docs ls --case CASE` and `vault docs read ID`."
+    ),
     add_completion=True,
 )
 _state = {"debug": False}
@@ -50,8 +54,14 @@ def main(
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, stream=sys.stderr)
 
 
+demo.register(app)
 local.register(app)
 serve.register(app)
+session.register(app)
+app.add_typer(cases.app, name="cases")
+app.add_typer(docs.app, name="docs")
+app.add_typer(sources.app, name="sources")
+app.add_typer(tokens.app, name="tokens")
 app.add_typer(users.app, name="users")
 app.add_typer(audit.app, name="audit")
 
@@ -68,3 +78,11 @@ def run() -> None:
     except KeyboardInterrupt:
         typer.echo("vault: interrupted", err=True)
         sys.exit(130)
+    except Exception as exc:  # the last line of defence: one line, never a traceback
+        if _state["debug"]:
+            traceback.print_exc()
+        typer.echo(
+            f"vault: error: unexpected {type(exc).__name__} (run with --debug for details)",
+            err=True,
+        )
+        sys.exit(1)

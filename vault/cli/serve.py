@@ -11,7 +11,6 @@ from typing import Annotated, Any
 import typer
 
 from vault.cli.local import DataDir, load_settings
-from vault.instance import Vault
 
 __all__ = ["register"]
 
@@ -57,6 +56,8 @@ def serve(
     import uvicorn
 
     settings = load_settings(data_dir)
+    from vault.instance import Vault
+
     Vault.open(settings).close()  # fail here, with a clear message, if there is no vault
     # Workers are separate processes: they rebuild the same settings from the environment.
     os.environ["VAULT_DATA_DIR"] = str(Path(settings.data_dir).absolute())

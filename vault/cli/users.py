@@ -3,21 +3,52 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlmodel import col, select
 
 from vault.cli.local import DataDir, PassphraseFile, load_settings
+from vault.cli.output import say
 from vault.cli.prompts import read_passphrase
-from vault.instance import Vault
-from vault.storage.models import Role, User
+from vault.errors import InvalidInput, NotFound
+from vault.roles import Role
+
+# The vault's services are imported inside the commands, as in ``vault.cli.local``: they are
+# not needed to start the review commands or to print help.
+if TYPE_CHECKING:
+    from vault.instance import Vault
 
 __all__ = ["app"]
 
 app = typer.Typer(help="Manage accounts (administrators, on the server).", no_args_is_help=True)
+
+NameArg = Annotated[str, typer.Argument(metavar="NAME", help="The username.", show_default=False)]
+_T = TypeVar("_T")
+
+
+@contextmanager
+def _opened(data_dir: DataDir) -> Iterator[Vault]:
+    """The vault in ``data_dir``, closed again when the block ends."""
+    from vault.instance import Vault
+
+    vault = Vault.open(load_settings(data_dir))
+    try:
+        yield vault
+    finally:
+        vault.close()
+
+
+def _on_user(username: str, action: Callable[[], _T]) -> _T:
+    """Run ``action`` on the account ``username``, naming it if there is no such account."""
+    try:
+        return action()
+    except NotFound:
+        raise NotFound(f"no user named '{username}' (see `vault users ls`)") from None
 
 
 @app.command("add")
@@ -29,16 +60,13 @@ def add(
 ) -> None:
     """Create an account. Prints a one-time enrolment code for the person to set their own
     passphrase (POST /v1/auth/enroll), or, with --passphrase-file, creates it active at once."""
-    vault = Vault.open(load_settings(data_dir))
-    try:
+    with _opened(data_dir) as vault:
         passphrase = (
             read_passphrase(passphrase_file, confirm=True) if passphrase_file is not None else None
         )
         _, code, uri = vault.auth.create_account(
             None, username=username, role=role, passphrase=passphrase
         )
-    finally:
-        vault.close()
     err = Console(stderr=True)
     if code is not None:
         hours = vault.settings.enrolment_hours
@@ -60,12 +88,12 @@ def ls(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """List accounts."""
-    vault = Vault.open(load_settings(data_dir))
-    try:
-        with vault.session() as db:
-            rows = db.exec(select(User).order_by(col(User.username))).all()
-    finally:
-        vault.close()
+    from sqlmodel import col, select
+
+    from vault.storage.models import User
+
+    with _opened(data_dir) as vault, vault.session() as db:
+        rows = db.exec(select(User).order_by(col(User.username))).all()
     items = [
         {
             "id": str(u.id),
@@ -92,3 +120,100 @@ def ls(
             u.created_at.strftime("%Y-%m-%d %H:%M"),
         )
     Console().print(table)
+
+
+@app.command("disable")
+def disable(username: NameArg, data_dir: DataDir = None) -> None:
+    """Disable an account: its sessions and API tokens end at once and it cannot log in.
+
+    Its keys stay: `vault users enable` lets the person log in again with their passphrase.
+    The change is recorded in the access log.
+    """
+    with _opened(data_dir) as vault:
+        _on_user(username, lambda: vault.auth.set_enabled(username, False))
+    say(
+        f"Disabled [bold]{username}[/]: their sessions and tokens are ended and they cannot "
+        f"log in until `vault users enable {username}`."
+    )
+
+
+@app.command("enable")
+def enable(username: NameArg, data_dir: DataDir = None) -> None:
+    """Enable a disabled account again.
+
+    Sessions and tokens ended by `disable` stay ended: the person logs in anew. The change is
+    recorded in the access log.
+    """
+    with _opened(data_dir) as vault:
+        _on_user(username, lambda: vault.auth.set_enabled(username, True))
+    say(f"Enabled [bold]{username}[/]: they can log in again.")
+
+
+@app.command("reset")
+def reset(
+    username: NameArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Reset an account whose passphrase is forgotten, and print a new enrolment code.
+
+    Their key, two-factor secret, sessions and tokens are destroyed. Documents they could read
+    become pending for them until a case member's next action grants them again; the identity
+    notes of sources they handle stay readable only with the recovery key. Asks for
+    confirmation unless --yes, which is required when standard input is not a terminal. The
+    reset is recorded in the access log.
+    """
+    if not yes:
+        if not sys.stdin.isatty():
+            raise InvalidInput("refusing to reset an account without confirmation: pass --yes")
+        question = (
+            f"Reset {username}? Their key, sessions and tokens are destroyed; this cannot be "
+            "undone."
+        )
+        if not typer.confirm(question, default=False, err=True):
+            say("Nothing was changed.")
+            raise typer.Exit(1)
+    with _opened(data_dir) as vault:
+        code = _on_user(username, lambda: vault.auth.reset_enrolment(username))
+        hours = vault.settings.enrolment_hours
+    say(
+        f"Reset [bold]{username}[/]: their key, sessions and tokens are gone. "
+        f"New enrolment code (valid {hours} h):"
+    )
+    typer.echo(code)
+
+
+@app.command("role")
+def role(
+    username: NameArg,
+    new_role: Annotated[
+        Role,
+        typer.Argument(metavar="ROLE", help="journalist, editor or admin.", show_default=False),
+    ],
+    data_dir: DataDir = None,
+) -> None:
+    """Change an account's role (journalist, editor or admin).
+
+    It applies from the person's next request; sessions and tokens stay valid. The change is
+    recorded in the access log with the old and the new role.
+    """
+    from sqlmodel import select
+
+    from vault.storage.models import User
+
+    with _opened(data_dir) as vault:
+        previous = _on_user(username, lambda: vault.auth.set_role(None, username, new_role))
+        needs_totp = vault.auth.totp_required(new_role)
+        with vault.session() as db:
+            user = db.exec(select(User).where(User.username == username)).one()
+            lacks_totp = user.key_id is not None and user.sealed_totp is None
+    if previous == new_role:
+        say(f"{username} is already {new_role.value}: nothing changed.")
+        return
+    say(f"Changed [bold]{username}[/] from {previous.value} to {new_role.value}.")
+    if needs_totp and lacks_totp:
+        say(
+            f"[bold yellow]warning[/]: the {new_role.value} role requires two-factor "
+            f"authentication and {username} has none set up, so they cannot log in until "
+            f"`vault users reset {username}` and a new enrolment."
+        )

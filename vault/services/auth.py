@@ -483,3 +483,28 @@ class AuthService:
             self._record(db, "user.enable" if enabled else "user.disable", None, user=user.id)
             audit.commit(db)
             return user
+
+    def set_role(self, actor: Actor | None, username: str, role: Role) -> Role:
+        """Change an account's role and return the role it had. The same role again changes
+        nothing and logs nothing. Sessions and tokens stay valid: every request reads the role
+        afresh, so the change applies to the next one. ``actor`` ``None`` means the local
+        administrator (the CLI on the server)."""
+        if actor is not None and actor.role != Role.ADMIN:
+            raise NotFound("no such route")
+        with self._session() as db:
+            user = users.find_user(db, username)
+            previous = Role(user.role)
+            if previous == role:
+                return previous
+            user.role = role
+            db.add(user)
+            audit.record(
+                db,
+                "user.role.changed",
+                actor.user_id if actor is not None else "system",
+                clock=self._clock,
+                extra={"from": previous.value, "to": role.value},
+                user=user.id,
+            )
+            audit.commit(db)
+            return previous

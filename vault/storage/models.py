@@ -17,6 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from vault.roles import Role
+
 __all__ = [
     "AuditCheckpoint",
     "AuditEntry",
@@ -62,12 +64,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    EDITOR = "editor"
-    JOURNALIST = "journalist"
 
 
 class CredentialKind(StrEnum):

@@ -168,11 +168,11 @@ def test_verify_names_the_first_entry_that_does_not_match(
     engine: Engine, tamper: object, first_bad: int | None, chunk_level: int
 ) -> None:
     fill(engine, 10)
-    assert verify_log(engine, chunk_level=chunk_level).ok
+    assert verify_log(engine, chunk_level=chunk_level, workers=1).ok
     with Session(engine) as db:
         tamper(db)  # type: ignore[operator]
         db.commit()
-    report = verify_log(engine, chunk_level=chunk_level)
+    report = verify_log(engine, chunk_level=chunk_level, workers=1)
     assert not report.ok
     assert report.first_bad_index == first_bad, report.problem
 
@@ -186,14 +186,14 @@ def test_verify_in_chunks_checks_every_checkpoint_size(engine: Engine) -> None:
         reference.append(merkle.leaf_hash(leaf))
     roots = {size: merkle.root(reference, size) for size in range(38)}
     for chunk_level in (0, 1, 2, 3, 5, CHUNK_LEVEL):
-        report = verify_log(engine, checkpoint_roots=roots, chunk_level=chunk_level)
+        report = verify_log(engine, checkpoint_roots=roots, chunk_level=chunk_level, workers=1)
         assert report.ok, (chunk_level, report.problem)
         assert report.checkpoints == 38
     for wrong in (0, 4, 19, 32, 37):
         forged = {**roots, wrong: roots[(wrong + 1) % 38]}
-        report = verify_log(engine, checkpoint_roots=forged, chunk_level=2)
+        report = verify_log(engine, checkpoint_roots=forged, chunk_level=2, workers=1)
         assert report.problem == f"the checkpoint at size {wrong} does not match the entries"
-    beyond = verify_log(engine, checkpoint_roots={**roots, 40: bytes(32)}, chunk_level=2)
+    beyond = verify_log(engine, checkpoint_roots={**roots, 40: bytes(32)}, chunk_level=2, workers=1)
     assert beyond.problem == "a checkpoint claims size 40, beyond the log"
 
 

@@ -1,0 +1,294 @@
+"""``vault demo`` as a newcomer runs it: the story on stdout, a server that answers while it
+is kept running, and nothing left behind afterwards, neither the temporary vault nor a process.
+
+``TMPDIR`` points at an empty directory of the test's own, so "nothing left behind" is checked
+by that directory being empty again; HOME, the XDG directories and ``VAULT_CONFIG_DIR`` point
+into the test's tmp dir too, so the demo cannot touch the real user's logins.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pexpect
+import psutil
+import pytest
+
+from tests.e2e.conftest import VAULT, free_port
+from vault.cli import demo
+
+STORY_TIMEOUT = 180.0
+
+
+@dataclass
+class Sandbox:
+    root: Path
+
+    @property
+    def tmpdir(self) -> Path:
+        return self.root / "tmp"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
+        home = self.root / "home"
+        environ.update(
+            TMPDIR=str(self.tmpdir),
+            HOME=str(home),
+            XDG_CONFIG_HOME=str(home / ".config"),
+            XDG_DATA_HOME=str(home / ".local" / "share"),
+            XDG_CACHE_HOME=str(home / ".cache"),
+            VAULT_CONFIG_DIR=str(self.config),
+            COLUMNS="200",
+            NO_COLOR="1",
+            TERM="xterm",  # not "dumb": rich gives a dumb terminal 80 columns whatever it says
+        )
+        environ.update(extra)
+        return environ
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Sandbox:
+    box = Sandbox(tmp_path)
+    box.tmpdir.mkdir()
+    (tmp_path / "home").mkdir()
+    return box
+
+
+def plain(screen: str) -> str:
+    """What a terminal showed, without its escape sequences and carriage returns."""
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen).replace("\r\n", "\n")
+
+
+def vault_dir(output: str) -> Path:
+    found = re.search(r"A throwaway vault in (\S+):", output)
+    assert found, output
+    return Path(found.group(1))
+
+
+def processes_mentioning(text: str) -> list[str]:
+    """Every process whose command line or working directory names ``text``."""
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline", "cwd"]):
+        try:
+            cmdline = " ".join(proc.info["cmdline"] or [])
+            cwd = proc.info["cwd"] or ""
+        except psutil.Error:
+            continue
+        if text in cmdline or text in cwd:
+            found.append(f"pid {proc.info['pid']}: {cmdline}")
+    return found
+
+
+def assert_story(output: str) -> None:
+    """The four steps, told so that a person can follow them."""
+    assert "1. The administrator opens a case" in output
+    assert f"creates the case {demo.CASE}" in output
+    assert f"Amara uploads “{demo.TESTIMONY.title}”" in output
+    assert f"Amara uploads “{demo.AGENDA.title}”" in output
+    assert "Amara records the attendee" in output
+    # The editor's listing shows both documents with the source's pseudonym.
+    pseudonym = re.search(r"The vault names them (\S+)\.", output)
+    assert pseudonym, output
+    listing = [line for line in output.splitlines() if pseudonym.group(1) in line]
+    assert any(demo.TESTIMONY.title in line for line in listing), output
+    assert any(demo.AGENDA.title in line for line in listing), output
+    # The editor reads the testimony: its words are on the screen.
+    assert "Teodor reads the testimony" in output
+    assert "Nobody voted." in output
+    # The access history names both people.
+    history = output.split("4. The access history shows both of them", 1)[1]
+    assert re.search(r"^\d+\s+\d\d:\d\d:\d\d\s+amara\s+uploaded it", history, re.M), history
+    assert re.search(r"^\d+\s+\d\d:\d\d:\d\d\s+teodor\s+read its content", history, re.M), history
+
+
+def assert_nothing_left(sandbox: Sandbox, root: Path) -> None:
+    assert not root.exists(), f"{root} was left behind"
+    assert list(sandbox.tmpdir.iterdir()) == []
+    assert processes_mentioning(str(root)) == []
+    assert not sandbox.config.exists(), "the demo wrote a login of its own"
+
+
+def test_no_serve_plays_the_story_and_leaves_nothing(sandbox: Sandbox) -> None:
+    started = time.monotonic()
+    done = subprocess.run(
+        [VAULT, "demo", "--no-serve"],
+        env=sandbox.env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=STORY_TIMEOUT,
+        check=False,
+        cwd=sandbox.root,
+    )
+    elapsed = time.monotonic() - started
+
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stdout + done.stderr
+    assert done.stderr == ""  # the server's logs went to a file, not the terminal
+    assert_story(done.stdout)
+    root = vault_dir(done.stdout)
+    assert root.parent == sandbox.tmpdir
+    assert f"deleted the demo vault in {root}" in done.stdout
+    assert "Press Ctrl-C" not in done.stdout
+    assert "passphrase" not in done.stdout.split("4. The access history")[1]
+    assert_nothing_left(sandbox, root)
+    assert elapsed < 120, f"the demo took {elapsed:.0f} s"
+
+
+def test_port_in_use_fails_at_once_and_cleans_up(sandbox: Sandbox) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [VAULT, "demo", "--no-serve", "--port", str(port)],
+            env=sandbox.env(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=STORY_TIMEOUT,
+            check=False,
+            cwd=sandbox.root,
+        )
+
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert done.stderr.strip().splitlines() == [
+        f"vault: error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
+    assert list(sandbox.tmpdir.iterdir()) == []
+
+
+def passphrase_of(output: str, username: str) -> str:
+    found = re.search(rf"^{username}\s+\w+\s+(.+?)\s*$", output, re.M)
+    assert found, output
+    return found.group(1)
+
+
+def test_serving_until_ctrl_c(sandbox: Sandbox) -> None:
+    port = free_port()
+    screen = io.StringIO()
+    child = pexpect.spawn(
+        VAULT,
+        ["demo", "--port", str(port)],
+        env=sandbox.env(),
+        cwd=str(sandbox.root),
+        encoding="utf-8",
+        timeout=STORY_TIMEOUT,
+        dimensions=(60, 200),
+    )
+    child.logfile_read = screen
+    try:
+        child.expect_exact("Press Ctrl-C")
+        output = plain(screen.getvalue())
+        assert_story(output)
+        url = f"http://127.0.0.1:{port}"
+        assert f"The demo vault is running at {url}" in output
+        assert "Next commands to try" in output
+        login = f"vault login --server {url} --username teodor --profile demo"
+        assert login in output
+        assert "vault docs ls --case grey-heron --profile demo" in output
+        assert re.search(r"vault docs read [0-9a-f]{8} --profile demo", output)
+        root = vault_dir(output)
+
+        assert httpx.get(f"{url}/healthz", timeout=10).json() == {"status": "ok"}
+        assert psutil.Process(child.pid).children(recursive=True) == []
+        # The printed credentials work with the CLI, in the profile the demo suggests.
+        passphrase = passphrase_of(output, "teodor")
+        secret = sandbox.root / "teodor.passphrase"
+        secret.write_text(passphrase + "\n")
+        environ = sandbox.env()
+        cli = [VAULT, "login", "--server", url, "--username", "teodor", "--profile", "demo"]
+        logged_in = subprocess.run(
+            [*cli, "--passphrase-file", str(secret)],
+            env=environ,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert logged_in.returncode == 0, logged_in.stderr
+        whoami = subprocess.run(
+            [VAULT, "whoami", "--json", "--profile", "demo"],
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert json.loads(whoami.stdout)["username"] == "teodor", whoami.stderr
+        # The server logs requests to a file in the vault's directory, and nothing of the
+        # material, the source's notes or anyone's passphrase.
+        log = (root / "server.log").read_text()
+        assert '"route": "/v1/documents"' in log
+        for secret_text in ("Nobody voted", "Corvane", demo.IDENTITY_NOTES[:40], passphrase):
+            assert secret_text not in log
+
+        child.sendintr()
+        child.expect(pexpect.EOF, timeout=60)
+    finally:
+        child.close(force=True)
+
+    assert child.exitstatus == 0, (child.exitstatus, child.signalstatus, screen.getvalue())
+    assert f"Stopped the server and deleted the demo vault in {root}" in screen.getvalue()
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{url}/healthz", timeout=5)
+    assert not root.exists()
+    assert list(sandbox.tmpdir.iterdir()) == []
+    assert processes_mentioning(str(root)) == []
+
+
+def test_sigterm_stops_and_cleans_up_as_well(sandbox: Sandbox) -> None:
+    with subprocess.Popen(
+        [VAULT, "demo"],
+        env=sandbox.env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=sandbox.root,
+    ) as process:
+        lines: list[str] = []
+        ready = threading.Event()
+
+        def read() -> None:
+            assert process.stdout is not None
+            for line in process.stdout:
+                lines.append(line)
+                if "Press Ctrl-C" in line:
+                    ready.set()
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            assert ready.wait(STORY_TIMEOUT), "".join(lines)
+            root = vault_dir("".join(lines))
+            assert root.is_dir()
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=60)  # stdout belongs to the reader thread
+            assert process.stderr is not None
+            stderr = process.stderr.read()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        reader.join(10)
+
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert_nothing_left(sandbox, root)

@@ -1,0 +1,219 @@
+"""``vault users disable|enable|reset|role`` as an administrator runs them on the server: the
+installed console script on a data directory made with ``vault init``.
+
+Each change must be in the access log, a wrong name must exit 4 in one line, and the effect must
+be real: a disabled account cannot log in, a reset prints a code that enrols the person again,
+and a new role shows in ``vault users ls``. The vault and its accounts are made once for the
+module (each passphrase costs an Argon2id derivation); each test works on its own account.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import col, select
+
+from tests.cli.conftest import assert_error
+from vault.errors import AuthenticationFailed
+from vault.instance import Vault
+from vault.settings import Settings
+from vault.storage.models import AuditEntry, Role, User
+
+VAULT = Path(sys.executable).parent / "vault"
+PASSPHRASE = "violet kettle marches quietly at 47 past nine"
+NEW_PASSPHRASE = "amber ledger crosses the quay at dawn"
+CODE_RE = re.compile(r"^[0-9a-f]{6}(-[0-9a-f]{6}){3}$")
+USAGE, NOT_FOUND = 2, 4
+
+
+@dataclass(frozen=True)
+class Admin:
+    root: Path
+    data_dir: Path
+
+    def run(
+        self, *args: str | Path, totp_roles: str = "", stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """``vault ARGS`` with a clean environment; two-factor login off unless asked for."""
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
+        environ["VAULT_TOTP_REQUIRED_ROLES"] = totp_roles
+        environ["COLUMNS"] = "200"
+        done = subprocess.run(
+            [str(VAULT), *map(str, args)],
+            cwd=self.root,
+            env=environ,
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert "Traceback" not in done.stderr + done.stdout, done.stderr
+        assert PASSPHRASE not in done.stdout + done.stderr
+        return done
+
+    def users(self, *args: str, totp_roles: str = "") -> subprocess.CompletedProcess[str]:
+        return self.run("users", *args, "--data-dir", self.data_dir, totp_roles=totp_roles)
+
+    def listed(self) -> dict[str, dict[str, Any]]:
+        done = self.users("ls", "--json")
+        assert done.returncode == 0, done.stderr
+        return {u["username"]: u for u in json.loads(done.stdout)["users"]}
+
+    def vault(self) -> Vault:
+        return Vault.open(Settings(data_dir=self.data_dir, totp_required_roles=""))
+
+    def log_about(self, username: str) -> list[dict[str, Any]]:
+        """The access-log entries whose target is the account ``username``."""
+        vault = self.vault()
+        try:
+            with vault.session() as db:
+                user_id = str(db.exec(select(User.id).where(User.username == username)).one())
+                leaves = db.exec(select(AuditEntry.leaf).order_by(col(AuditEntry.idx))).all()
+        finally:
+            vault.close()
+        entries = [json.loads(leaf) for leaf in leaves]
+        return [e for e in entries if e["targets"].get("user") == user_id]
+
+    def can_log_in(self, username: str, passphrase: str = PASSPHRASE) -> bool:
+        vault = self.vault()
+        try:
+            vault.auth.login(username, passphrase, None, address="test")
+        except AuthenticationFailed:
+            return False
+        finally:
+            vault.close()
+        return True
+
+
+@pytest.fixture(scope="module")
+def admin(tmp_path_factory: pytest.TempPathFactory) -> Admin:
+    """A vault with the administrator ``admin``, the active editor ``erin`` and the journalists
+    ``jules`` and ``rory``, who have not enrolled yet."""
+    root = tmp_path_factory.mktemp("users-cli")
+    secret = root / "passphrase"
+    secret.write_text(PASSPHRASE + "\n", encoding="utf-8")
+    made = Admin(root, root / "data")
+    init = made.run(
+        "init", "--admin", "admin", "--data-dir", made.data_dir, "--passphrase-file", secret,
+        "--recovery-out", root / "shares",
+    )  # fmt: skip
+    assert init.returncode == 0, init.stderr
+    vault = made.vault()
+    try:
+        vault.auth.create_account(None, username="erin", role=Role.EDITOR, passphrase=PASSPHRASE)
+        for name in ("jules", "rory"):
+            vault.auth.create_account(None, username=name, role=Role.JOURNALIST, passphrase=None)
+    finally:
+        vault.close()
+    return made
+
+
+def test_disable_refuses_login_until_enable(admin: Admin) -> None:
+    disabled = admin.users("disable", "erin")
+    assert disabled.returncode == 0, disabled.stderr
+    assert disabled.stdout == ""
+    assert "Disabled erin" in disabled.stderr
+    assert admin.listed()["erin"]["enabled"] is False
+    assert not admin.can_log_in("erin")  # the right passphrase, refused
+
+    enabled = admin.users("enable", "erin")
+    assert enabled.returncode == 0, enabled.stderr
+    assert "Enabled erin" in enabled.stderr
+    assert admin.listed()["erin"]["enabled"] is True
+    assert admin.can_log_in("erin")
+
+    actions = [e["action"] for e in admin.log_about("erin")]
+    assert [a for a in actions if a.startswith("user.")] == [
+        "user.create",
+        "user.disable",
+        "user.enable",
+    ]  # each logged once, by the service
+    assert "auth.login.failed" in actions  # the refused login, in between
+
+
+def test_reset_prints_a_code_that_enrols_again(admin: Admin) -> None:
+    old = _code_for(admin, "jules")
+    refused = admin.users("reset", "jules")  # no terminal to confirm on
+    assert "--yes" in assert_error(refused, USAGE)
+
+    done = admin.users("reset", "jules", "--yes")
+    assert done.returncode == 0, done.stderr
+    code = done.stdout.strip()
+    assert CODE_RE.match(code), done.stdout  # stdout is the code and nothing else
+    assert "Reset jules" in done.stderr
+    assert admin.log_about("jules")[-1]["action"] == "user.reset"
+    assert admin.listed()["jules"]["state"] == "awaiting enrolment"
+
+    vault = admin.vault()
+    try:
+        with pytest.raises(AuthenticationFailed):
+            vault.auth.enroll("jules", old, NEW_PASSPHRASE, address="test")
+        assert vault.auth.enroll("jules", code, NEW_PASSPHRASE, address="test").active
+    finally:
+        vault.close()
+    assert admin.listed()["jules"]["state"] == "active"
+
+
+def _code_for(admin: Admin, username: str) -> str:
+    """A fresh enrolment code for ``username``, issued through the service."""
+    vault = admin.vault()
+    try:
+        return vault.auth.reset_enrolment(username)
+    finally:
+        vault.close()
+
+
+def test_role_change_shows_in_ls_and_the_log(admin: Admin) -> None:
+    changed = admin.users("role", "rory", "editor", totp_roles="editor,admin")
+    assert changed.returncode == 0, changed.stderr
+    assert "from journalist to editor" in changed.stderr
+    assert "warning" not in changed.stderr  # rory has not enrolled: enrolment sets up 2FA
+    assert admin.listed()["rory"]["role"] == "editor"
+    entry = admin.log_about("rory")[-1]
+    assert entry["action"] == "user.role.changed"
+    assert (entry["from"], entry["to"]) == ("journalist", "editor")
+    assert entry["actor"] == "system"
+
+    again = admin.users("role", "rory", "editor")
+    assert again.returncode == 0, again.stderr
+    assert "already editor" in again.stderr
+    assert admin.log_about("rory")[-1] == entry  # nothing new logged
+
+    bad = admin.users("role", "rory", "owner")
+    assert bad.returncode == USAGE  # Click's usage error: not a role
+    assert admin.listed()["rory"]["role"] == "editor"
+
+
+def test_role_that_needs_two_factor_warns_an_enrolled_user_without_it(admin: Admin) -> None:
+    promoted = admin.users("role", "erin", "admin", totp_roles="editor,admin")
+    assert promoted.returncode == 0, promoted.stderr
+    assert "warning" in promoted.stderr
+    assert "vault users reset erin" in promoted.stderr
+    assert admin.listed()["erin"]["role"] == "admin"
+    back = admin.users("role", "erin", "editor")
+    assert back.returncode == 0, back.stderr
+    assert "warning" not in back.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [["disable", "nobody"], ["enable", "nobody"], ["reset", "nobody", "--yes"],
+             ["role", "nobody", "editor"]],
+)  # fmt: skip
+def test_unknown_user_is_not_found(admin: Admin, args: list[str]) -> None:
+    line = assert_error(admin.users(*args), NOT_FOUND)
+    assert "no user named 'nobody'" in line
+
+
+def test_no_vault_is_not_found(tmp_path: Path, admin: Admin) -> None:
+    done = admin.run("users", "disable", "erin", "--data-dir", tmp_path / "none")
+    assert_error(done, NOT_FOUND)

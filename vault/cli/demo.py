@@ -1,0 +1,484 @@
+"""``vault demo``: a throwaway vault on this machine, and the review it exists for.
+
+The demo makes a vault in a fresh temporary directory (mode 0700) on the embedded SQLite
+database, serves the API from this process on 127.0.0.1, creates an administrator, a journalist
+and an editor with generated passphrases, and plays one review: the journalist records a source
+and uploads two documents over HTTP, the editor lists the case and reads the testimony through
+the CLI's own client, and the testimony's access history shows both of them. Every name, place
+and event in the material is invented.
+
+Nothing of it outlives the command. The server runs in a thread of this process (no child
+process can be orphaned); on Ctrl-C, SIGTERM, SIGHUP or any error it is stopped and the
+directory is deleted. The server's JSON logs go to a file inside that directory, never to the
+terminal. The demo vault's settings are its own: the ``VAULT_*`` environment is not read, so a
+``VAULT_DATABASE_URL`` meant for a real vault is never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import secrets
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+
+from vault.cli.demo_material import AGENDA, IDENTITY_NOTES, TESTIMONY
+from vault.crypto import Argon2Params
+from vault.errors import InvalidInput, StorageError
+from vault.settings import Settings
+
+# The web layer (api, uvicorn) and the HTTP client are imported inside the functions that use
+# them, as `vault serve` does: `vault --help` and every other command load without them.
+if TYPE_CHECKING:
+    from vault.cli.client import Client
+    from vault.instance import Vault
+
+__all__ = ["demo", "register"]
+
+PROFILE = "demo"
+CASE = "grey-heron"  # case names are stored in the clear: a code name, as in real use
+_HOST = "127.0.0.1"
+_READY_SECONDS = 30.0
+_STOP_SECONDS = 10.0
+_PASSPHRASE_WORDS = 6  # from the 1024 SLIP-39 words: 60 bits
+
+
+@dataclass(frozen=True)
+class _Person:
+    username: str
+    role: str
+    passphrase: str = field(repr=False)
+
+
+_ACTIONS = {
+    "document.upload": "uploaded it",
+    "document.metadata.read": "opened its details",
+    "document.content.read": "read its content",
+    "document.delete": "deleted it",
+}
+
+
+def _passphrase() -> str:
+    """Random words that pass the vault's passphrase policy (checked, not assumed)."""
+    from shamir_mnemonic.wordlist import WORDLIST
+
+    from vault.services.users import check_passphrase
+
+    while True:
+        words = " ".join(secrets.choice(WORDLIST) for _ in range(_PASSPHRASE_WORDS))
+        with contextlib.suppress(InvalidInput):
+            check_passphrase(words)
+            return words
+
+
+def _cast() -> tuple[_Person, _Person, _Person]:
+    return (
+        _Person("rowan", "admin", _passphrase()),
+        _Person("amara", "journalist", _passphrase()),
+        _Person("teodor", "editor", _passphrase()),
+    )
+
+
+def _settings(root: Path) -> Settings:
+    """The demo vault's settings: the embedded default, no one-time codes (this vault lives for
+    minutes), and Argon2id at the vault's floor, never below it."""
+    settings = Settings(
+        data_dir=root / "data",
+        totp_required_roles="",
+        argon2_memory_kib=Argon2Params.FLOOR_MEMORY_KIB,
+        argon2_time_cost=Argon2Params.FLOOR_TIME_COST,
+        argon2_lanes=Argon2Params.FLOOR_LANES,
+    )
+    settings.validate()
+    return settings
+
+
+def _create_vault(settings: Settings, cast: tuple[_Person, _Person, _Person]) -> Vault:
+    from vault.initialise import init_vault
+    from vault.instance import Vault
+    from vault.storage.models import Role
+
+    admin, *others = cast
+    init_vault(settings, admin=admin.username, passphrase=admin.passphrase)
+    vault = Vault.open(settings)
+    try:
+        for person in others:
+            vault.auth.create_account(
+                None, username=person.username, role=Role(person.role), passphrase=person.passphrase
+            )
+    except BaseException:
+        vault.close()
+        raise
+    return vault
+
+
+# -- the server ------------------------------------------------------------------------------
+
+
+def _listen(port: int | None) -> socket.socket:
+    """A socket bound before the server starts, so a free port cannot be taken in between."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((_HOST, port or 0))
+    except OSError as exc:
+        sock.close()
+        where = f"{_HOST}:{port}" if port else f"a free port on {_HOST}"
+        raise StorageError(f"cannot listen on {where}: {exc.strerror}") from None
+    return sock
+
+
+class _Server:
+    """uvicorn in a daemon thread of this process, stopped by ``stop`` (signals stay with the
+    main thread: uvicorn installs no handlers outside it)."""
+
+    def __init__(self, settings: Settings, vault: Vault, sock: socket.socket) -> None:
+        import uvicorn
+
+        from api.app import create_app
+
+        config = uvicorn.Config(
+            create_app(settings, vault=vault),
+            log_config=None,  # the demo routes the loggers itself (see _server_logs)
+            access_log=False,
+            server_header=False,
+            proxy_headers=False,
+            lifespan="on",
+            timeout_graceful_shutdown=3,
+        )
+        self._server = uvicorn.Server(config)
+        port = sock.getsockname()[1]
+        self.url = f"http://{_HOST}:{port}"
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [sock]},
+            name="vault-demo-server",
+            daemon=True,
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + _READY_SECONDS
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise StorageError("the demo server did not start (run with --debug for its log)")
+            time.sleep(0.02)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self) -> None:
+        if not self._thread.is_alive():
+            return
+        with _uninterrupted():
+            self._server.should_exit = True
+            self._thread.join(_STOP_SECONDS)
+            if self._thread.is_alive():
+                self._server.force_exit = True
+                self._thread.join(_STOP_SECONDS)
+
+
+@contextlib.contextmanager
+def _server_logs(path: Path, *, debug: bool) -> Iterator[None]:
+    """The server's JSON logs (access lines, uvicorn, services) into ``path``, not the
+    terminal; with ``--debug`` they also reach stderr as usual."""
+    from api.middleware import JsonFormatter
+
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(JsonFormatter())
+    saved = []
+    for name in ("uvicorn", "api", "vault"):
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.handlers[:], logger.level, logger.propagate))
+        logger.handlers[:] = [handler]
+        logger.setLevel(logging.DEBUG if debug else logging.INFO)
+        logger.propagate = debug
+    try:
+        yield
+    finally:
+        for logger, handlers, level, propagate in saved:
+            logger.handlers[:] = handlers
+            logger.setLevel(level)
+            logger.propagate = propagate
+        handler.close()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a closed terminal) end the demo the way Ctrl-C does, so that the
+    server is stopped and the directory deleted rather than left behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def _uninterrupted() -> Iterator[None]:
+    """Ignore Ctrl-C while cleaning up: a second one must not leave the vault on disk."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# -- the story -------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _logged_in(url: str, person: _Person) -> Iterator[Client]:
+    """A client with ``person``'s session, ended again on the server when done."""
+    from vault.cli.client import Client
+
+    with Client(url) as anonymous:
+        answer = anonymous.post(
+            "/v1/auth/login", {"username": person.username, "passphrase": person.passphrase}
+        )
+    client = Client(url, answer["token"])
+    try:
+        yield client
+        client.request("POST", "/v1/auth/logout")
+    finally:
+        client.close()
+
+
+def _step(out: Console, number: int, title: str) -> None:
+    out.print()
+    out.print(f"[bold]{number}. {title}[/]")
+
+
+def _when(stamp: str) -> str:
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    if moment.tzinfo is None:  # the server speaks UTC
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%H:%M:%S")
+
+
+def _story(out: Console, url: str, cast: tuple[_Person, _Person, _Person]) -> str:
+    """Play the review; return the testimony's id."""
+    admin, journalist, editor = cast
+    a, j, e = (p.username.capitalize() for p in cast)
+
+    _step(out, 1, "The administrator opens a case")
+    with _logged_in(url, admin) as client:
+        case = client.post("/v1/cases", {"name": CASE})
+        for person in (journalist, editor):
+            client.post(f"/v1/cases/{case['id']}/members", {"username": person.username})
+    out.print(
+        f"{a}, the administrator, creates the case [bold]{CASE}[/] (a code name: case names "
+        f"are not encrypted) and adds {j}, a journalist, and {e}, an editor."
+    )
+
+    _step(out, 2, "The journalist stores what a source handed over")
+    with _logged_in(url, journalist) as client:
+        out.print(f"{j} logs in over HTTP.")
+        source = client.post("/v1/sources", {"case": case["id"], "notes": IDENTITY_NOTES})
+        out.print(
+            f"{j} records the attendee of a closed meeting as a source. The vault names them "
+            f"[bold]{source['pseudonym']}[/]. Who they really are goes into notes encrypted for "
+            f"{j} alone (and for the recovery key)."
+        )
+        uploaded = {}
+        for material in (TESTIMONY, AGENDA):
+            content = material.text.encode()
+            created = client.upload(
+                "/v1/documents",
+                {
+                    "case": case["id"],
+                    "title": material.title,
+                    "source": source["id"],
+                    "kind": material.kind,
+                },
+                io.BytesIO(content),
+                filename=material.filename,
+                media_type="text/plain",
+            )
+            uploaded[material.kind] = created["id"]
+            out.print(
+                f"{j} uploads “{material.title}” ({len(content)} bytes). The server encrypts "
+                f"it as it arrives and logs the upload as entry {created['log_index']}."
+            )
+    testimony = str(uploaded[TESTIMONY.kind])
+
+    _step(out, 3, "The editor reviews the case with the vault's command-line client")
+    with _logged_in(url, editor) as client:
+        out.print(f"{e} logs in.")
+        pseudonyms = {
+            s["id"]: s["pseudonym"] for s in client.get("/v1/sources", case=case["id"])["sources"]
+        }
+        documents = list(client.pages("/v1/documents", "documents", case=case["id"]))
+        out.print(f"{e} lists the documents of {CASE}:")
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for heading in ("id", "title", "source", "size"):
+            table.add_column(heading)
+        for doc in documents:
+            table.add_row(
+                doc["id"][:8],
+                escape(doc.get("title") or "(pending)"),
+                pseudonyms.get(doc.get("source") or "", "-"),
+                f"{doc.get('size') or 0} B",
+            )
+        out.print(table)
+        with client.download(f"/v1/documents/{testimony}/content") as (_, body):
+            text = b"".join(body).decode("utf-8")  # the client checks the SHA-256 at the end
+        out.print(
+            f"{e} reads the testimony. The client checks it against the server's SHA-256 "
+            f"digest: what {e} reads is exactly what {j} stored."
+        )
+        out.print(Panel(escape(text.rstrip()), title=escape(TESTIMONY.title), expand=False))
+        history = client.get(f"/v1/documents/{testimony}/access-log")["entries"]
+
+    _step(out, 4, "The access history shows both of them")
+    out.print(
+        "Every upload and every reading is an entry in a tamper-evident log. "
+        "The testimony's history:"
+    )
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for heading in ("entry", "time (UTC)", "who", "what"):
+        table.add_column(heading)
+    for entry in history:
+        what = _ACTIONS.get(entry["action"], entry["action"])
+        if entry.get("outcome") not in (None, "ok", "success"):
+            what += f" ({entry['outcome']})"
+        table.add_row(str(entry["index"]), _when(entry["time"]), entry["actor"], what)
+    out.print(table)
+    return testimony
+
+
+def _next_steps(
+    out: Console, url: str, cast: tuple[_Person, _Person, _Person], root: Path, testimony: str
+) -> None:
+    _, _, editor = cast
+    out.print()
+    out.print(f"[bold]The demo vault is running at {url}[/]")
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for heading in ("username", "role", "passphrase"):
+        table.add_column(heading)
+    for person in cast:
+        table.add_row(person.username, person.role, person.passphrase)
+    out.print(table)
+    out.print()
+    out.print(
+        "[bold]Next commands to try[/], in another terminal. They use the profile "
+        f"'{PROFILE}', so your own logins are left alone. Log in as {editor.username}, the "
+        "editor, with the passphrase above:"
+    )
+    commands = [
+        f"vault login --server {url} --username {editor.username} --profile {PROFILE}",
+        f"vault whoami --profile {PROFILE}",
+        f"vault cases ls --profile {PROFILE}",
+        f"vault docs ls --case {CASE} --profile {PROFILE}",
+        f"vault docs read {testimony[:8]} --profile {PROFILE}",
+        f"vault audit log --data-dir {root / 'data'} --doc {testimony}",
+        f"vault logout --profile {PROFILE}",
+    ]
+    for command in commands:
+        out.print(f"  {command}", soft_wrap=True)
+    out.print(f"The API's own documentation is at {url}/docs.")
+    out.print()
+
+
+def _play(out: Console, root: Path, *, serve: bool, port: int | None, debug: bool) -> None:
+    with contextlib.ExitStack() as cleanup:  # undone in reverse: server, logs, vault, socket
+        # Listen first, so that a --port already in use fails before any other work.
+        sock = cleanup.enter_context(contextlib.closing(_listen(port)))
+        settings = _settings(root)
+        cast = _cast()
+        out.print(
+            f"A throwaway vault in {root}: an administrator, a journalist and an editor, "
+            "each with a new random passphrase."
+        )
+        vault = _create_vault(settings, cast)
+        cleanup.callback(vault.close)
+        server = _Server(settings, vault, sock)
+        cleanup.enter_context(_server_logs(root / "server.log", debug=debug))
+        cleanup.callback(server.stop)
+        server.start()
+        out.print(f"Its API is served at {server.url}.")
+        testimony = _story(out, server.url, cast)
+        if serve:
+            _next_steps(out, server.url, cast, root, testimony)
+            _wait(out, server)
+
+
+def _wait(out: Console, server: _Server) -> None:
+    """Until Ctrl-C (or SIGTERM/SIGHUP); an error if the server stops by itself."""
+    try:
+        # Inside the try: whoever reads this line may press Ctrl-C at once.
+        out.print("Press Ctrl-C to stop the server and delete the demo vault.")
+        while server.running:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        return
+    raise StorageError("the demo server stopped unexpectedly")
+
+
+def demo(
+    ctx: typer.Context,
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="End after the story instead of serving.")
+    ] = False,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port",
+            min=1,
+            max=65535,
+            help="Serve on this port (default: a free one).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Try Source Vault: a throwaway vault and one review, played step by step.
+
+    A journalist uploads an invented testimony and a meeting's programme; an editor reads them.
+
+    Then it serves until Ctrl-C, printing the passphrases and the commands to try next.
+
+    With --no-serve it ends after the story. Everything is deleted at the end."""
+    out = Console(highlight=False)
+    debug = bool(ctx.find_root().params.get("debug"))
+    root = Path(tempfile.mkdtemp(prefix="vault-demo-"))  # mode 0700
+    with _signals_interrupt():
+        try:
+            _play(out, root, serve=not no_serve, port=port, debug=debug)
+        finally:
+            with _uninterrupted():
+                shutil.rmtree(root, ignore_errors=True)
+    out.print()
+    out.print(f"Stopped the server and deleted the demo vault in {root}.")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)

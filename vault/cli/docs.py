@@ -1,0 +1,587 @@
+"""``vault docs``: Review documents: list, inspect, download, read, upload, delete.
+
+Every command talks to the server through ``vault.cli.client.Client``; the server decides what
+the reviewer may see. What this module adds is what a terminal needs: names for ids (a case by
+its name, a source by its pseudonym, a document by a unique prefix of its id, like git), tables,
+and downloads that only ever leave a complete, verified file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import mimetypes
+import os
+import sys
+import tempfile
+import unicodedata
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import IO, Annotated, Any, cast
+
+import click
+import httpx
+import typer
+from rich.markup import escape
+
+from vault.cli.client import Client, repr_digest
+from vault.cli.lookup import (
+    as_uuid,
+    case_id_of,
+    documents_of,
+    pseudonyms,
+    resolve_case,
+    resolve_document,
+    source_id_of,
+)
+from vault.cli.output import AsJson, emit, emit_one, printable, progress, say, when
+from vault.cli.session import ProfileOpt, open_client
+from vault.errors import (
+    Conflict,
+    IntegrityError,
+    InvalidInput,
+    LimitExceeded,
+    NotFound,
+    StorageError,
+    VaultError,
+)
+
+__all__ = [
+    "READ_LIMIT",
+    "NotText",
+    "app",
+    "human_size",
+    "safe_filename",
+]
+
+app = typer.Typer(
+    help="Review documents: list, inspect, download, read, upload, delete.",
+    no_args_is_help=True,
+)
+
+READ_LIMIT = 20 << 20  # `vault docs read` holds the whole text in memory to page it
+
+DocumentArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="ID",
+        help="The document's id, or a unique prefix of it (at least 4 characters).",
+        show_default=False,
+    ),
+]
+
+
+class NotText(VaultError):
+    """Raised when ``vault docs read`` is asked to show content that is not text."""
+
+
+# -- presentation -----------------------------------------------------------------------------
+
+
+def human_size(size: int | None) -> str:
+    """``1536`` -> ``1.5 KiB``; bytes below 1 KiB as such."""
+    if size is None:
+        return "-"
+    if size < 1024:
+        return f"{size} B"
+    value = size / 1024
+    for unit in ("KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
+def _title(doc: Mapping[str, Any]) -> str:
+    return "(pending)" if doc.get("pending") else str(doc.get("title") or "-")
+
+
+def _cell(value: Any) -> str | None:
+    """A table cell: no terminal control characters, and no rich markup (a title such as
+    ``[/b]`` is text, not a style)."""
+    return None if value is None else escape(printable(str(value)))
+
+
+def _row(doc: Mapping[str, Any], pseudonyms: Mapping[str, str], case_name: str) -> dict[str, Any]:
+    source = doc.get("source")
+    row = {
+        "id": doc["id"][:8],
+        "title": _title(doc),
+        "kind": doc.get("kind"),
+        "size": human_size(doc.get("size")) if doc.get("size") is not None else None,
+        "created": (when(doc.get("created_at")) or "-"),
+        "source": pseudonyms.get(source, source[:8]) if source else None,
+        "case": case_name,
+    }
+    return {key: _cell(value) for key, value in row.items()}
+
+
+def safe_filename(name: str | None, fallback: str) -> str:
+    """A name to save a download under in a directory of the user's choosing: the last path
+    component only, without control characters, never ``.``/``..`` or a hidden dotfile-only
+    name. The server's metadata is not trusted to stay inside the directory."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C")
+    base = base.strip(" .")[:200]
+    return base or fallback
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+def _case_listing(
+    client: Client, case_id: str, source: str | None, *, names: bool
+) -> tuple[list[dict[str, Any]], dict[str, str]] | None:
+    """One case's documents (from ``source``, an id or a pseudonym, if given) and, when
+    ``names`` or needed to find the source, its sources' pseudonyms by id. ``None`` when the
+    case has no source of that pseudonym."""
+    source_id = as_uuid(source) if source is not None else None
+    names_by_id: dict[str, str] = {}
+    if names or (source is not None and source_id is None):
+        names_by_id = pseudonyms(client, case_id)
+    if source is not None and source_id is None:
+        source_id = next((i for i, p in names_by_id.items() if p == source), None)
+        if source_id is None:
+            return None
+    return documents_of(client, case_id, source_id), names_by_id
+
+
+@app.command("ls")
+def ls(
+    case: Annotated[
+        str | None,
+        typer.Option(
+            "--case",
+            "-c",
+            help="Only this case (id or name). Default: all your cases.",
+            show_default=False,
+        ),
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option("--source", "-s", help="Only documents from this source (id or pseudonym)."),
+    ] = None,
+    as_json: AsJson = False,
+    profile: ProfileOpt = None,
+) -> None:
+    """List the documents of a case, or of every case you belong to, oldest first.
+
+    Documents stored before you joined a case are listed as (pending) until a member grants
+    you their key. With --json: {"documents": [...]}, each with the API's fields and full ids.
+    """
+    documents: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    skipped, source_seen = 0, source is None or as_uuid(source) is not None
+    with open_client(profile) as client:
+        cases = [resolve_case(client, case)] if case else client.get("/v1/cases")["cases"]
+        for entry in cases:
+            try:
+                listed = _case_listing(client, entry["id"], source, names=not as_json)
+            except NotFound:
+                if case:
+                    raise
+                skipped += 1  # an administrator sees every case, but not its documents
+                continue
+            if listed is None:
+                continue  # no source of that pseudonym in this case
+            found, pseudonyms = listed
+            source_seen = True
+            documents.extend(found)
+            rows.extend(_row(d, pseudonyms, entry["name"]) for d in found)
+    where = f"case '{cases[0]['name']}'" if case else "your cases"
+    if not source_seen:
+        raise NotFound(f"no source '{source}' in {where} (see `vault sources ls`)")
+    columns = [
+        ("id", "ID"),
+        ("title", "TITLE"),
+        ("kind", "KIND"),
+        ("size", "SIZE"),
+        ("created", "CREATED (UTC)"),
+        ("source", "SOURCE"),
+    ]
+    if not case:
+        columns.insert(1, ("case", "CASE"))
+    emit(
+        documents if as_json else rows,
+        columns,
+        as_json=as_json,
+        key="documents",
+        empty=f"No documents in {escape(where)}.",
+    )
+    if skipped and not as_json:
+        plural = "case" if skipped == 1 else "cases"
+        say(f"[dim]{skipped} {plural} not listed: you are not a member.[/]")
+
+
+@app.command("show")
+def show(document: DocumentArg, as_json: AsJson = False, profile: ProfileOpt = None) -> None:
+    """Show a document's metadata (with --json: the server's answer as is)."""
+    with open_client(profile) as client:
+        doc: dict[str, Any] = client.get(f"/v1/documents/{resolve_document(client, document)}")
+        if as_json:
+            emit_one(doc, [], as_json=True)
+            return
+        case_id = doc["case"]
+        case_name = case_id
+        with contextlib.suppress(NotFound):
+            case_name = f"{client.get(f'/v1/cases/{case_id}')['name']} ({case_id})"
+        source = doc.get("source")
+        if source:
+            with contextlib.suppress(NotFound):
+                pseudonym = pseudonyms(client, doc["case"]).get(source)
+                source = f"{pseudonym} ({source})" if pseudonym else source
+    size = doc.get("size")
+    view = {
+        **doc,
+        "title": _title(doc),
+        "case": case_name,
+        "source": source,
+        "size": None if size is None else f"{human_size(size)} ({size} bytes)",
+        "created_at": (when(doc.get("created_at")) or "-") + " UTC",
+    }
+    fields = [
+        ("id", "id"),
+        ("title", "title"),
+        ("case", "case"),
+        ("filename", "filename"),
+        ("media_type", "media type"),
+        ("size", "size"),
+        ("sha256", "sha256"),
+        ("kind", "kind"),
+        ("source", "source"),
+        ("uploader", "uploader"),
+        ("created_at", "created"),
+        ("pending", "pending"),
+        ("notes", "notes"),
+    ]
+    emit_one(
+        {k: printable(v) if isinstance(v, str) else v for k, v in view.items()},
+        fields,
+        as_json=False,
+    )
+
+
+def _length(response: httpx.Response) -> int | None:
+    value = response.headers.get("content-length", "")
+    return int(value) if value.isdigit() else None
+
+
+@contextlib.contextmanager
+def _content(client: Client, doc_id: str) -> Iterator[tuple[httpx.Response, Iterator[bytes]]]:
+    """The download, refused before any byte is kept if the server sends no digest: an
+    unverifiable download is not one this command hands over."""
+    with client.download(f"/v1/documents/{doc_id}/content") as (response, body):
+        if repr_digest(response) is None:
+            raise IntegrityError(
+                "the server sent no SHA-256 digest (Repr-Digest): the download cannot be verified",
+                reason="no-digest",
+            )
+        yield response, body
+
+
+def _place(temp: str, target: Path, *, force: bool) -> None:
+    """Move the verified ``temp`` to ``target``; without ``force`` never replace a file, not
+    even one created while the download ran (a hard link fails if the name exists)."""
+    if force:
+        os.replace(temp, target)
+        return
+    try:
+        os.link(temp, target)
+    except FileExistsError:
+        raise Conflict(f"{target} already exists (use --force to overwrite it)") from None
+    except OSError:  # a file system without hard links
+        if os.path.lexists(target):
+            raise Conflict(f"{target} already exists (use --force to overwrite it)") from None
+        os.replace(temp, target)
+        return
+    os.unlink(temp)
+
+
+def _save(body: Iterator[bytes], target: Path, total: int | None, *, force: bool) -> int:
+    """Write the body to a 0600 temporary file beside ``target`` and move it into place only
+    once the whole body arrived and its digest matched; otherwise delete it."""
+    directory = target.parent
+    try:
+        fd, temp = tempfile.mkstemp(dir=directory, prefix=".vault-download-", suffix=".partial")
+    except OSError as exc:
+        raise StorageError(f"cannot write in {directory}: {exc.strerror}") from None
+    written = 0
+    try:
+        with os.fdopen(fd, "wb") as out, progress(f"Downloading {target.name}", total) as step:
+            for chunk in body:  # raises at the end if the digest does not match
+                out.write(chunk)
+                written += len(chunk)
+                step(len(chunk))
+            out.flush()
+            os.fsync(out.fileno())
+        _place(temp, target, force=force)
+    except OSError as exc:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise StorageError(f"cannot write {target}: {exc.strerror}") from None
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    return written
+
+
+def _to_stdout(body: Iterator[bytes], total: int | None) -> None:
+    out = sys.stdout.buffer
+    try:
+        with progress("Downloading", total) as step:
+            for chunk in body:
+                out.write(chunk)
+                step(len(chunk))
+        out.flush()
+    except BrokenPipeError:
+        # The reader went away (`| head`); keep the interpreter's final flush from failing too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise StorageError("the output was closed before the download was complete") from None
+
+
+@app.command("get")
+def get(
+    document: DocumentArg,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE|DIR|-",
+            help="Where to save it: a file, a directory, or - for standard output. "
+            "Default: the document's filename in the current directory.",
+            show_default=False,
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", "-f", help="Overwrite the file if it exists.")
+    ] = False,
+    profile: ProfileOpt = None,
+) -> None:
+    """Download a document and verify its SHA-256 digest.
+
+    The file (mode 0600) appears only once the whole content arrived and matched the server's
+    digest; on a mismatch or an interrupted download nothing is left behind and the exit
+    status is 5. With -o - the content streams to standard output as it arrives, so a consumer
+    MUST check the exit status: anything but 0 means the bytes are not to be trusted.
+    """
+    with open_client(profile) as client:
+        doc_id = resolve_document(client, document)
+        if output == "-":
+            with _content(client, doc_id) as (response, body):
+                _to_stdout(body, _length(response))
+            return
+        target = Path(output) if output else Path()
+        if output is None or target.is_dir():
+            meta = client.get(f"/v1/documents/{doc_id}")
+            if meta.get("pending"):
+                raise Conflict("access to this document is pending: a case member must grant it")
+            target = target / safe_filename(meta.get("filename"), fallback=doc_id)
+        if os.path.lexists(target) and not force:
+            raise Conflict(f"{target} already exists (use --force to overwrite it)")
+        with _content(client, doc_id) as (response, body):
+            written = _save(body, target, _length(response), force=force)
+    say(f"Saved {escape(str(target))} ({human_size(written)}, SHA-256 verified).")
+
+
+@app.command("read")
+def read(
+    document: DocumentArg,
+    force: Annotated[
+        bool, typer.Option("--force", "-f", help="Show content even if it is not text.")
+    ] = False,
+    profile: ProfileOpt = None,
+) -> None:
+    """Read a text document in your pager ($PAGER; without a terminal, print it).
+
+    Content that is not text (not text/* and not UTF-8, or containing NUL bytes) is refused
+    unless --force; so are texts over 20 MiB: save those with `vault docs get`. On a terminal,
+    control characters are shown as U+FFFD so that a document cannot drive your terminal.
+    """
+    with open_client(profile) as client:
+        doc_id = resolve_document(client, document)
+        short = doc_id[:8]
+        too_big = LimitExceeded(
+            f"document {short} is larger than {human_size(READ_LIMIT)}: "
+            f"save it with `vault docs get {short}`"
+        )
+        with _content(client, doc_id) as (response, body):
+            total = _length(response)
+            if total is not None and total > READ_LIMIT:
+                raise too_big
+            media_type = response.headers.get("x-content-media-type", "application/octet-stream")
+            data = bytearray()
+            for chunk in body:  # to the end: the digest is checked after the last chunk
+                data += chunk
+                if len(data) > READ_LIMIT:
+                    raise too_big
+    try:
+        text = data.decode("utf-8")
+        is_text = "\x00" not in text
+    except UnicodeDecodeError:
+        text, is_text = data.decode("utf-8", errors="replace"), False
+    if not media_type.startswith("text/") and not is_text and not force:
+        raise NotText(
+            f"document {short} is not text ({media_type}): save it with "
+            f"`vault docs get {short}`, or show it anyway with --force"
+        )
+    if sys.stdout.isatty():
+        click.echo_via_pager(printable(text))
+    else:
+        sys.stdout.buffer.write(bytes(data))
+        sys.stdout.flush()
+
+
+class _Hashing:
+    """A file wrapper that hashes what is read, to check the server's digest of an upload."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self._file = file
+        self._digest = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._file.read(size)
+        self._digest.update(chunk)
+        return chunk
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if (offset, whence) == (0, os.SEEK_SET):
+            self._digest = hashlib.sha256()  # a rewind before sending starts the hash over
+        return self._file.seek(offset, whence)
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._file, name)
+
+
+@app.command("put")
+def put(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            metavar="FILE",
+            readable=True,
+            help="The file to upload.",
+            show_default=False,
+        ),
+    ],
+    case: Annotated[
+        str, typer.Option("--case", "-c", help="The case (id or name).", show_default=False)
+    ],
+    title: Annotated[str, typer.Option("--title", "-t", help="A title.", show_default=False)],
+    source: Annotated[
+        str | None,
+        typer.Option("--source", "-s", help="The source it came from (id or pseudonym)."),
+    ] = None,
+    notes: Annotated[str | None, typer.Option("--notes", help="Free notes (encrypted).")] = None,
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="A label such as statement or contract.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the server's answer as JSON.")
+    ] = False,
+    profile: ProfileOpt = None,
+) -> None:
+    """Upload a file into a case, encrypted by the server as it arrives.
+
+    Prints the new document's id on standard output and, on standard error, the receipt: the
+    index of the access-log entry that records the upload, and the SHA-256 of what the server
+    received (checked against the file: exit 5 if they differ).
+    """
+    media_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+    with open_client(profile) as client:
+        case_id = case_id_of(client, case)
+        fields = {"case": case_id, "title": title}
+        if source is not None:
+            fields["source"] = source_id_of(client, case_id, source)
+        if kind is not None:
+            fields["kind"] = kind
+        if notes is not None:
+            fields["notes"] = notes
+        try:
+            raw = file.open("rb")
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {file}: {exc.strerror}") from None
+        with raw, progress(f"Uploading {file.name}", file.stat().st_size) as step:
+            sent = _Hashing(raw)
+            answer: dict[str, Any] = client.upload(
+                "/v1/documents",
+                fields,
+                cast(IO[bytes], sent),  # file-like enough for httpx: read, seek, fileno
+                filename=file.name,
+                media_type=media_type,
+                progress=step,
+            )
+    if answer["sha256"] != sent.hexdigest():
+        raise IntegrityError(
+            f"the server's SHA-256 of document {answer['id']} does not match {file}: check it "
+            f"and delete it with `vault docs rm {answer['id']}`",
+            reason="upload-digest",
+        )
+    if as_json:
+        emit_one(answer, [], as_json=True)
+    else:
+        typer.echo(answer["id"])
+    say(
+        f"Uploaded {escape(file.name)} ({human_size(answer['size'])}) as {answer['id']}.\n"
+        f"Receipt: access-log entry {answer['log_index']}, SHA-256 {answer['sha256']}"
+    )
+
+
+@app.command("log")
+def history(document: DocumentArg, as_json: AsJson = False, profile: ProfileOpt = None) -> None:
+    """Who did what to a document, oldest first, from the access log (for its case's editors and
+    administrators, and for the journalist who uploaded it).
+
+    With --json: {"entries": [{"index", "time", "actor", "action", "outcome"}, ...]}.
+    """
+    with open_client(profile) as client:
+        found = client.get(f"/v1/documents/{resolve_document(client, document)}/access-log")
+    entries: list[dict[str, Any]] = found["entries"]
+    rows = [{**e, "time": when(e["time"]), "actor": _cell(e["actor"])} for e in entries]
+    emit(
+        entries if as_json else rows,
+        [
+            ("index", "ENTRY"),
+            ("time", "TIME (UTC)"),
+            ("actor", "WHO"),
+            ("action", "ACTION"),
+            ("outcome", "OUTCOME"),
+        ],
+        as_json=as_json,
+        key="entries",
+        empty="No entries.",
+    )
+
+
+@app.command("rm")
+def rm(
+    document: DocumentArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    profile: ProfileOpt = None,
+) -> None:
+    """Crypto-shred a document: destroy its keys and content, for good.
+
+    Editors of the document's case only. Asks for confirmation unless --yes, which is required
+    when standard input is not a terminal.
+    """
+    if not yes and not sys.stdin.isatty():
+        raise InvalidInput("refusing to delete without confirmation: pass --yes")
+    with open_client(profile) as client:
+        doc_id = resolve_document(client, document)
+        if not yes:
+            doc = client.get(f"/v1/documents/{doc_id}")
+            question = (
+                f"Crypto-shred document {doc_id[:8]} {_title(doc)!r}? "
+                "Its keys and content are destroyed; this cannot be undone."
+            )
+            if not typer.confirm(question, default=False, err=True):
+                say("Nothing was deleted.")
+                raise typer.Exit(1)
+        client.delete(f"/v1/documents/{doc_id}")
+    say(f"Deleted document {doc_id}: its keys and content are destroyed.")

@@ -1,0 +1,160 @@
+"""Saved logins: which server to talk to and the session token to present, per profile.
+
+Profiles live in one JSON file in the user's configuration directory (platformdirs; on Linux
+``$XDG_CONFIG_HOME/source-vault/profiles.json``), created mode 0600 in a 0700 directory and
+replaced atomically. A profile holds the server URL, the username and the session token with
+its expiry; never a passphrase. ``VAULT_SERVER`` and ``VAULT_TOKEN`` override what a profile
+says, so scripts can run without one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import platformdirs
+
+from vault.errors import AuthenticationFailed, InvalidInput
+
+__all__ = [
+    "DEFAULT",
+    "Profile",
+    "Target",
+    "config_dir",
+    "load",
+    "load_all",
+    "remove",
+    "resolve",
+    "save",
+]
+
+DEFAULT = "default"
+_FILE = "profiles.json"
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    server: str
+    username: str
+    token: str
+    expires_at: str  # ISO 8601, as the server gave it
+
+    @property
+    def expired(self) -> bool:
+        try:
+            expiry = datetime.fromisoformat(self.expires_at.replace("Z", "+00:00"))
+        except ValueError:
+            return True
+        return expiry <= datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a review command sends its requests and with which credential."""
+
+    server: str
+    token: str
+    profile: str | None  # None when both came from the environment
+
+
+def config_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    override = environ.get("VAULT_CONFIG_DIR")
+    if override:
+        return Path(override)
+    return Path(platformdirs.user_config_dir("source-vault", appauthor=False))
+
+
+def _path(environ: Mapping[str, str]) -> Path:
+    return config_dir(environ) / _FILE
+
+
+def load_all(environ: Mapping[str, str] = os.environ) -> dict[str, Profile]:
+    path = _path(environ)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"cannot read the saved logins in {path}: {exc}") from None
+    profiles = raw.get("profiles", {}) if isinstance(raw, dict) else {}
+    found = {}
+    for name, fields in profiles.items():
+        try:
+            found[name] = Profile(name=name, **{k: str(fields[k]) for k in _FIELDS})
+        except (KeyError, TypeError):
+            continue  # a damaged entry is as good as no login
+    return found
+
+
+_FIELDS = ("server", "username", "token", "expires_at")
+
+
+def load(name: str, environ: Mapping[str, str] = os.environ) -> Profile | None:
+    return load_all(environ).get(name)
+
+
+def _write(profiles: dict[str, Profile], environ: Mapping[str, str]) -> None:
+    directory = config_dir(environ)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    body = {
+        "profiles": {
+            name: {k: v for k, v in asdict(p).items() if k != "name"}
+            for name, p in sorted(profiles.items())
+        }
+    }
+    # mkstemp creates the file 0600 before anything is written to it; rename replaces the old
+    # file in one step, so a crash leaves either the old logins or the new ones.
+    fd, temp = tempfile.mkstemp(dir=directory, prefix=".profiles-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(body, out, indent=2)
+            out.write("\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, directory / _FILE)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+
+
+def save(profile: Profile, environ: Mapping[str, str] = os.environ) -> Path:
+    profiles = load_all(environ)
+    profiles[profile.name] = profile
+    _write(profiles, environ)
+    return _path(environ)
+
+
+def remove(name: str, environ: Mapping[str, str] = os.environ) -> Profile | None:
+    profiles = load_all(environ)
+    removed = profiles.pop(name, None)
+    if removed is not None:
+        _write(profiles, environ)
+    return removed
+
+
+def resolve(name: str | None, environ: Mapping[str, str] = os.environ) -> Target:
+    """The server and token for a review command: the environment first, then the profile
+    (``--profile``, else ``VAULT_PROFILE``, else ``default``)."""
+    chosen = name or environ.get("VAULT_PROFILE") or DEFAULT
+    server, token = environ.get("VAULT_SERVER"), environ.get("VAULT_TOKEN")
+    profile = None if (server and token) else load(chosen, environ)
+    if profile is not None and not token and profile.expired:
+        raise AuthenticationFailed(
+            f"the session of profile '{chosen}' has expired: run `vault login` again"
+        )
+    server = server or (profile.server if profile else None)
+    token = token or (profile.token if profile else None)
+    if not server or not token:
+        raise AuthenticationFailed(
+            f"not logged in (profile '{chosen}'): run `vault login --server URL --username NAME`"
+            " or set VAULT_SERVER and VAULT_TOKEN"
+        )
+    return Target(server.rstrip("/"), token, None if profile is None else chosen)

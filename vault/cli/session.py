@@ -1,0 +1,129 @@
+"""``vault login``, ``vault logout`` and ``vault whoami``: a session on a server, kept in a
+profile so that the review commands can use it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vault.cli import profiles
+from vault.cli.client import Client
+from vault.cli.output import AsJson, emit_one, say
+from vault.cli.prompts import read_passphrase
+from vault.errors import AuthenticationFailed, InvalidInput, OtpRequired
+
+__all__ = ["ProfileOpt", "open_client", "register"]
+
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        "-p",
+        help="Which saved login to use (env: VAULT_PROFILE; default: default).",
+        show_default=False,
+    ),
+]
+
+
+def open_client(profile: str | None) -> Client:
+    """A client for the review commands, with the session of ``profile`` (or the environment)."""
+    target = profiles.resolve(profile)
+    return Client(target.server, target.token)
+
+
+def login(
+    server: Annotated[
+        str | None,
+        typer.Option("--server", help="The vault's URL (env: VAULT_SERVER).", show_default=False),
+    ] = None,
+    username: Annotated[
+        str | None, typer.Option("--username", "-u", help="Your username.", show_default=False)
+    ] = None,
+    passphrase_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--passphrase-file", help="Read the passphrase from this file instead of prompting."
+        ),
+    ] = None,
+    otp: Annotated[
+        str | None,
+        typer.Option("--otp", help="The code from your authenticator app, if your role needs one."),
+    ] = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Log in to a vault server and keep the session in a profile (mode 0600, never the
+    passphrase). Prompts, without echo, for what is not given."""
+    name = profile or os.environ.get("VAULT_PROFILE") or profiles.DEFAULT
+    previous = profiles.load(name)
+    server = server or os.environ.get("VAULT_SERVER") or (previous.server if previous else None)
+    if not server:
+        raise InvalidInput("which server? pass --server URL (e.g. http://127.0.0.1:8000)")
+    if not username:
+        if previous is not None:
+            username = previous.username
+        elif sys.stdin.isatty():
+            username = typer.prompt("Username")
+        else:
+            raise InvalidInput("pass --username NAME")
+    passphrase = read_passphrase(passphrase_file, confirm=False)
+    body = {"username": username, "passphrase": passphrase, "otp": otp}
+    with Client(server) as client:
+        try:
+            answer = client.post("/v1/auth/login", body)
+        except OtpRequired:
+            if otp is not None or not sys.stdin.isatty():
+                raise
+            body["otp"] = typer.prompt("One-time code")
+            answer = client.post("/v1/auth/login", body)
+    saved = profiles.Profile(
+        name=name,
+        server=client.server,
+        username=answer["user"]["username"],
+        token=answer["token"],
+        expires_at=answer["expires_at"],
+    )
+    path = profiles.save(saved)
+    say(
+        f"Logged in to {saved.server} as [bold]{saved.username}[/] ({answer['user']['role']}). "
+        f"Session saved as profile '{name}' in {path}."
+    )
+
+
+def logout(profile: ProfileOpt = None) -> None:
+    """End the session on the server and forget it here."""
+    name = profile or os.environ.get("VAULT_PROFILE") or profiles.DEFAULT
+    saved = profiles.load(name)
+    if saved is None:
+        say(f"Profile '{name}' is not logged in.")
+        return
+    try:
+        with Client(saved.server, saved.token) as client:
+            client.request("POST", "/v1/auth/logout")
+    except AuthenticationFailed:
+        pass  # already ended on the server; forgetting it here is all that is left
+    finally:
+        profiles.remove(name)
+    say(f"Logged out of {saved.server} (profile '{name}').")
+
+
+def whoami(profile: ProfileOpt = None, as_json: AsJson = False) -> None:
+    """Who the server says you are, and where."""
+    target = profiles.resolve(profile)
+    with Client(target.server, target.token) as client:
+        me = client.get("/v1/auth/me")
+    me = {**me, "server": target.server, "profile": target.profile}
+    emit_one(
+        me,
+        [("username", "user"), ("role", "role"), ("server", "server"), ("profile", "profile")],
+        as_json=as_json,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("login")(login)
+    app.command("logout")(logout)
+    app.command("whoami")(whoami)

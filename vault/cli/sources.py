@@ -1,0 +1,242 @@
+"""``vault sources``: Sources: pseudonyms, and identity notes for their handler.
+
+A source is known by a generated pseudonym. Their identity notes are encrypted for the handler
+(who recorded the source) and the recovery key only, and each reading is recorded in the access
+log with its reason. Identity notes never travel on the command line, where shell history and
+the process list would keep them: they come from a file or standard input.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+from uuid import UUID
+
+import typer
+from rich.markup import escape
+
+from vault.cli.lookup import resolve_case
+from vault.cli.output import AsJson, emit, emit_one, printable, say, when
+from vault.cli.session import ProfileOpt, open_client
+from vault.errors import InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from vault.cli.client import Client
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Sources: pseudonyms, and identity notes for their handler.", no_args_is_help=True
+)
+
+MIN_PREFIX = 4
+
+
+def _visible_sources(
+    client: Client, cases: list[dict[str, Any]], *, strict: bool
+) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], int]:
+    """(case, source) pairs of ``cases``, and how many cases could not be listed (an
+    administrator sees every case but the sources of none they do not belong to). With
+    ``strict`` a refused case is an error instead."""
+    found: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    skipped = 0
+    for case in cases:
+        try:
+            sources = client.get("/v1/sources", case=case["id"])["sources"]
+        except NotFound:
+            if strict:
+                raise
+            skipped += 1
+            continue
+        found.extend((case, s) for s in sources)
+    return found, skipped
+
+
+def _resolve_source(client: Client, ref: str) -> str:
+    """The id of the source ``ref`` names: a full id as is (no request), else a pseudonym or a
+    unique prefix of an id (at least four characters) among the sources of your cases."""
+    try:
+        return str(UUID(ref.strip()))
+    except ValueError:
+        pass
+    wanted = ref.strip().lower()
+    cases = client.get("/v1/cases")["cases"]
+    pairs, _ = _visible_sources(client, cases, strict=False)
+    named: set[str] = {s["id"] for _, s in pairs if s["pseudonym"] == wanted}
+    if named:
+        return named.pop()  # pseudonyms are unique
+    if len(wanted) < MIN_PREFIX:
+        raise InvalidInput(f"'{ref}' is not a source id, a prefix of one, or a pseudonym")
+    matches: set[str] = {s["id"] for _, s in pairs if s["id"].startswith(wanted)}
+    if not matches:
+        raise NotFound(f"no source '{ref}' in your cases (see `vault sources ls`)")
+    if len(matches) > 1:
+        raise InvalidInput(f"'{ref}' matches {len(matches)} sources: give more of the id")
+    return matches.pop()
+
+
+@app.command("ls")
+def ls(
+    case: Annotated[
+        str | None,
+        typer.Option(
+            "--case",
+            "-c",
+            help="Only this case (id or name). Default: every case you belong to.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: AsJson = False,
+    profile: ProfileOpt = None,
+) -> None:
+    """List sources by pseudonym (never their identity).
+
+    With --json: {"sources": [{"id", "case", "pseudonym", "handler", "has_identity_notes",
+    "created_at"}, ...]} as the server answers, with full ids.
+    """
+    with open_client(profile) as client:
+        cases = [resolve_case(client, case)] if case else client.get("/v1/cases")["cases"]
+        pairs, skipped = _visible_sources(client, cases, strict=case is not None)
+        me = client.get("/v1/auth/me")["id"] if pairs and not as_json else None
+    rows = [
+        {
+            "pseudonym": s["pseudonym"],
+            "id": s["id"],
+            "case": escape(c["name"]),
+            "handler": "you" if s["handler"] == me else s["handler"][:8],
+            "notes": s["has_identity_notes"],
+            "created": when(s["created_at"]),
+        }
+        for c, s in pairs
+    ]
+    columns = [
+        ("pseudonym", "PSEUDONYM"),
+        ("id", "ID"),
+        ("handler", "HANDLER"),
+        ("notes", "IDENTITY NOTES"),
+        ("created", "CREATED (UTC)"),
+    ]
+    if not case:
+        columns.insert(2, ("case", "CASE"))
+    where = f"case '{escape(cases[0]['name'])}'" if case else "your cases"
+    emit(
+        [s for _, s in pairs] if as_json else rows,
+        columns,
+        as_json=as_json,
+        key="sources",
+        empty=f"No sources in {where}.",
+    )
+    if skipped and not as_json:
+        plural = "case" if skipped == 1 else "cases"
+        say(f"[dim]{skipped} {plural} not listed: you are not a member.[/]")
+
+
+def _read_notes(notes_file: str) -> str:
+    """Identity notes from a file, or from standard input for ``-``."""
+    try:
+        if notes_file == "-":
+            if sys.stdin.isatty():
+                say("Type the identity notes, then Ctrl-D on a line of its own:")
+            text = sys.stdin.read()
+        else:
+            text = Path(notes_file).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot read the notes file: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput("the identity notes are not UTF-8 text") from None
+    if not text.strip():
+        raise InvalidInput("the identity notes are empty (leave out --notes-file for none)")
+    return text
+
+
+@app.command("add")
+def add(
+    case: Annotated[
+        str,
+        typer.Option("--case", "-c", help="The case (id or name).", show_default=False),
+    ],
+    notes_file: Annotated[
+        str | None,
+        typer.Option(
+            "--notes-file",
+            metavar="FILE|-",
+            help="Read identity notes from this file, or from standard input for -. "
+            "Without it, the source has no identity notes.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the server's answer as JSON.")
+    ] = False,
+    profile: ProfileOpt = None,
+) -> None:
+    """Record a source in a case you belong to; you become their handler.
+
+    Prints the new source's id and pseudonym on standard output. The identity notes are
+    encrypted for you and the recovery key only: no other member, and no administrator, can
+    read them.
+    """
+    notes = _read_notes(notes_file) if notes_file is not None else None
+    with open_client(profile) as client:
+        target = resolve_case(client, case)
+        answer: dict[str, Any] = client.post("/v1/sources", {"case": target["id"], "notes": notes})
+    if as_json:
+        emit_one(answer, [], as_json=True)
+    else:
+        typer.echo(f"{answer['id']} {answer['pseudonym']}")
+    say(
+        f"Recorded source [bold]{answer['pseudonym']}[/] in case {escape(target['name'])}; "
+        "you are their handler."
+    )
+    if notes_file not in (None, "-"):
+        say(
+            f"The identity notes are now encrypted in the vault: delete {escape(str(notes_file))} "
+            "if it was only for this."
+        )
+
+
+@app.command("reveal")
+def reveal(
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="ID",
+            help="The source's id, a unique prefix of it, or their pseudonym.",
+            show_default=False,
+        ),
+    ],
+    reason: Annotated[
+        str,
+        typer.Option(
+            "--reason",
+            "-r",
+            help="Why you need the identity (kept in the access log: explain the need, do not "
+            "name the source).",
+            show_default=False,
+        ),
+    ],
+    profile: ProfileOpt = None,
+) -> None:
+    """Show a source's identity notes (their handler only), on standard output.
+
+    The reading and its reason are recorded in the access log, which editors and auditors read.
+    """
+    with open_client(profile) as client:
+        source_id = _resolve_source(client, source)
+        try:
+            answer: dict[str, Any] = client.get(f"/v1/sources/{source_id}/identity", reason=reason)
+        except InvalidInput as exc:
+            raise InvalidInput(
+                f"the server refused the reason ({exc}): --reason must say, in 3 to 500 "
+                "characters, why you need the identity"
+            ) from None
+    notes = answer.get("notes")
+    if notes is not None:
+        typer.echo(printable(notes) if sys.stdout.isatty() else notes, nl=not notes.endswith("\n"))
+    say(
+        f"Your reading of {answer['pseudonym']}'s identity notes and your reason were recorded "
+        "in the access log."
+    )
+    if notes is None:
+        say(f"No identity notes were recorded for {answer['pseudonym']}.")
