@@ -28,6 +28,13 @@ import pytest
 from tests.e2e.conftest import VAULT, free_port
 from vault.cli import demo
 
+
+def at_a_terminal() -> None:
+    """In the child: Ctrl-C interrupts, as at a real terminal, even when the test runner was
+    started in the background of a shell without job control (which leaves SIGINT ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 STORY_TIMEOUT = 180.0
 
 
@@ -189,6 +196,7 @@ def test_serving_until_ctrl_c(sandbox: Sandbox) -> None:
         cwd=str(sandbox.root),
         encoding="utf-8",
         timeout=STORY_TIMEOUT,
+        preexec_fn=at_a_terminal,
         dimensions=(60, 200),
     )
     child.logfile_read = screen

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import stat
 from pathlib import Path
 
@@ -21,6 +22,14 @@ from tests.cli.conftest import PASSPHRASE, ReviewServer
 from tests.e2e.conftest import VAULT
 
 # Fragments a partial echo would leave behind.
+
+
+def at_a_terminal() -> None:
+    """In the child: Ctrl-C interrupts, as at a real terminal, even when the test runner was
+    started in the background of a shell without job control (which leaves SIGINT ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 FRAGMENTS = [PASSPHRASE, *PASSPHRASE.split()[:-1], PASSPHRASE.replace(" ", "")]
 
 
@@ -49,6 +58,7 @@ class Terminal:
             cwd=str(root),
             encoding="utf-8",
             timeout=60,
+            preexec_fn=at_a_terminal,
             dimensions=(40, 200),
         )
         self.child.logfile_read = self.screen

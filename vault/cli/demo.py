@@ -228,11 +228,14 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 @contextlib.contextmanager
 def _signals_interrupt() -> Iterator[None]:
     """SIGTERM and SIGHUP (a closed terminal) end the demo the way Ctrl-C does, so that the
-    server is stopped and the directory deleted rather than left behind."""
+    server is stopped and the directory deleted rather than left behind. SIGINT is handled
+    explicitly too: a process started in the background of a shell without job control
+    inherits it ignored, and the demo promises to stop on Ctrl-C."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, _interrupt) for sig in handled}
     try:
         yield
     finally:

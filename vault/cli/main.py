@@ -28,6 +28,7 @@ app = typer.Typer(
         " then `vault cases ls`, `vault docs ls --case CASE` and `vault docs read ID`."
     ),
     add_completion=True,
+    rich_markup_mode="markdown",
 )
 _state = {"debug": False}
 
