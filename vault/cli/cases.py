@@ -56,7 +56,7 @@ def ls(as_json: AsJson = False, profile: ProfileOpt = None) -> None:
     """
     with open_client(profile) as client:
         cases: list[dict[str, Any]] = client.get("/v1/cases")["cases"]
-    rows = [{**c, "name": escape(c["name"]), "created": when(c["created_at"])} for c in cases]
+    rows = [{**c, "created": when(c["created_at"])} for c in cases]
     emit(
         cases if as_json else rows,
         [("name", "NAME"), ("id", "ID"), ("created", "CREATED (UTC)")],

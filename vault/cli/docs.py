@@ -96,12 +96,6 @@ def _title(doc: Mapping[str, Any]) -> str:
     return "(pending)" if doc.get("pending") else str(doc.get("title") or "-")
 
 
-def _cell(value: Any) -> str | None:
-    """A table cell: no terminal control characters, and no rich markup (a title such as
-    ``[/b]`` is text, not a style)."""
-    return None if value is None else escape(printable(str(value)))
-
-
 def _row(doc: Mapping[str, Any], pseudonyms: Mapping[str, str], case_name: str) -> dict[str, Any]:
     source = doc.get("source")
     row = {
@@ -113,7 +107,7 @@ def _row(doc: Mapping[str, Any], pseudonyms: Mapping[str, str], case_name: str) 
         "source": pseudonyms.get(source, source[:8]) if source else None,
         "case": case_name,
     }
-    return {key: _cell(value) for key, value in row.items()}
+    return row
 
 
 def safe_filename(name: str | None, fallback: str) -> str:
@@ -543,7 +537,7 @@ def history(document: DocumentArg, as_json: AsJson = False, profile: ProfileOpt 
     with open_client(profile) as client:
         found = client.get(f"/v1/documents/{resolve_document(client, document)}/access-log")
     entries: list[dict[str, Any]] = found["entries"]
-    rows = [{**e, "time": when(e["time"]), "actor": _cell(e["actor"])} for e in entries]
+    rows = [{**e, "time": when(e["time"])} for e in entries]
     emit(
         entries if as_json else rows,
         [

@@ -4,6 +4,7 @@ answers only with what the caller may see."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 from uuid import UUID
 
@@ -13,6 +14,7 @@ from vault.errors import InvalidInput, NotFound
 __all__ = [
     "MIN_PREFIX",
     "as_uuid",
+    "by_prefix",
     "case_id_of",
     "documents_of",
     "pseudonyms",
@@ -88,24 +90,39 @@ def resolve_document(client: Client, ref: str) -> str:
     as_id = as_uuid(ref)
     if as_id is not None:
         return as_id
+    _prefix_digits(ref, "document")  # a bad prefix is refused before any listing
+
+    def ids() -> Iterator[str]:
+        for case in client.get("/v1/cases")["cases"]:
+            try:
+                found = documents_of(client, case["id"])
+            except NotFound:
+                continue  # an administrator sees cases whose documents they cannot list
+            yield from (d["id"] for d in found)
+
+    return by_prefix(ref, ids(), "document")
+
+
+def _prefix_digits(ref: str, what: str) -> str:
     digits = ref.strip().lower().replace("-", "")
     if not digits or any(ch not in "0123456789abcdef" for ch in digits):
-        raise InvalidInput(f"'{ref}' is not a document id or a prefix of one")
+        raise InvalidInput(f"'{ref}' is not a {what} id or a prefix of one")
     if len(digits) < MIN_PREFIX:
         raise InvalidInput(
             f"the id prefix '{ref}' is too short: give at least {MIN_PREFIX} characters"
         )
-    matches: set[str] = set()
-    for case in client.get("/v1/cases")["cases"]:
-        try:
-            found = documents_of(client, case["id"])
-        except NotFound:
-            continue  # an administrator sees cases whose documents they cannot list
-        matches.update(d["id"] for d in found if d["id"].replace("-", "").startswith(digits))
+    return digits
+
+
+def by_prefix(ref: str, ids: Iterable[str], what: str) -> str:
+    """The one id among ``ids`` that ``ref`` starts (at least four hex digits, dashes
+    ignored), like a git commit: ``NotFound`` for none, ``InvalidInput`` for several."""
+    digits = _prefix_digits(ref, what)
+    matches = {i for i in ids if i.replace("-", "").startswith(digits)}
     if not matches:
-        raise NotFound(f"no document matches '{ref}'")
+        raise NotFound(f"no {what} matches '{ref}'")
     if len(matches) > 1:
         raise InvalidInput(
-            f"'{ref}' matches {len(matches)} documents: give more characters of the id"
+            f"'{ref}' matches {len(matches)} {what}s: give more characters of the id"
         )
     return matches.pop()

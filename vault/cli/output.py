@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -58,13 +59,14 @@ def printable(text: str) -> str:
 
 
 def _cell(value: Any) -> str:
+    """A value as text that cannot drive the terminal (see ``printable``)."""
     if value is None:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):
-        return ", ".join(str(v) for v in value) or "-"
-    return str(value)
+        return ", ".join(printable(str(v)) for v in value) or "-"
+    return printable(str(value))
 
 
 def emit(
@@ -86,7 +88,8 @@ def emit(
     for _, heading in columns:
         table.add_column(heading, overflow="fold")
     for item in items:
-        table.add_row(*(_cell(item.get(field)) for field, _ in columns))
+        # Escaped here, once for every listing: a title such as "[/b]" is text, not a style.
+        table.add_row(*(escape(_cell(item.get(field))) for field, _ in columns))
     Console(soft_wrap=not sys.stdout.isatty()).print(table)
 
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
-from uuid import UUID
 
 import typer
 from rich.markup import escape
 
-from vault.cli.lookup import resolve_case
+from vault.cli.lookup import as_uuid, by_prefix, resolve_case
 from vault.cli.output import AsJson, emit, emit_one, printable, say, when
 from vault.cli.session import ProfileOpt, open_client
 from vault.errors import InvalidInput, NotFound
@@ -29,8 +28,6 @@ __all__ = ["app"]
 app = typer.Typer(
     help="Sources: pseudonyms, and identity notes for their handler.", no_args_is_help=True
 )
-
-MIN_PREFIX = 4
 
 
 def _visible_sources(
@@ -56,24 +53,18 @@ def _visible_sources(
 def _resolve_source(client: Client, ref: str) -> str:
     """The id of the source ``ref`` names: a full id as is (no request), else a pseudonym or a
     unique prefix of an id (at least four characters) among the sources of your cases."""
-    try:
-        return str(UUID(ref.strip()))
-    except ValueError:
-        pass
+    as_id = as_uuid(ref)
+    if as_id is not None:
+        return as_id
     wanted = ref.strip().lower()
     cases = client.get("/v1/cases")["cases"]
     pairs, _ = _visible_sources(client, cases, strict=False)
     named: set[str] = {s["id"] for _, s in pairs if s["pseudonym"] == wanted}
     if named:
         return named.pop()  # pseudonyms are unique
-    if len(wanted) < MIN_PREFIX:
-        raise InvalidInput(f"'{ref}' is not a source id, a prefix of one, or a pseudonym")
-    matches: set[str] = {s["id"] for _, s in pairs if s["id"].startswith(wanted)}
-    if not matches:
+    if any(ch not in "0123456789abcdef-" for ch in wanted):
         raise NotFound(f"no source '{ref}' in your cases (see `vault sources ls`)")
-    if len(matches) > 1:
-        raise InvalidInput(f"'{ref}' matches {len(matches)} sources: give more of the id")
-    return matches.pop()
+    return by_prefix(ref, (s["id"] for _, s in pairs), "source")
 
 
 @app.command("ls")
@@ -103,7 +94,7 @@ def ls(
         {
             "pseudonym": s["pseudonym"],
             "id": s["id"],
-            "case": escape(c["name"]),
+            "case": c["name"],
             "handler": "you" if s["handler"] == me else s["handler"][:8],
             "notes": s["has_identity_notes"],
             "created": when(s["created_at"]),

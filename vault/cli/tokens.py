@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from enum import StrEnum
 from typing import Annotated, Any
-from uuid import UUID
 
 import typer
 from rich.markup import escape
 
-from vault.cli.lookup import MIN_PREFIX
+from vault.cli.lookup import as_uuid, by_prefix
 from vault.cli.output import AsJson, emit, emit_one, err, say, when
 from vault.cli.session import ProfileOpt, open_client
-from vault.errors import InvalidInput, NotFound
+from vault.errors import NotFound
 
 __all__ = ["Scope", "app"]
 
@@ -46,7 +45,7 @@ def ls(as_json: AsJson = False, profile: ProfileOpt = None) -> None:
     rows = [
         {
             "id": t["id"][:8],
-            "name": escape(t["name"] or ""),
+            "name": t["name"] or "",
             "scopes": t["scopes"],
             "created": when(t["created_at"]),
             "expires": when(t["expires_at"]),
@@ -121,20 +120,11 @@ def create(
 
 
 def _resolve_token(tokens: list[dict[str, Any]], ref: str) -> dict[str, Any]:
-    wanted = ref.strip().lower()
-    try:
-        wanted = str(UUID(wanted))
-    except ValueError:
-        if len(wanted) < MIN_PREFIX:
-            raise InvalidInput(
-                f"the token id prefix '{ref}' is too short: give at least {MIN_PREFIX} characters"
-            ) from None
-    matches = [t for t in tokens if t["id"].startswith(wanted)]
-    if not matches:
-        raise NotFound(f"no token '{ref}' among yours (see `vault tokens ls`)")
-    if len(matches) > 1:
-        raise InvalidInput(f"'{ref}' matches {len(matches)} tokens: give more of the id")
-    return matches[0]
+    wanted = as_uuid(ref) or by_prefix(ref, (t["id"] for t in tokens), "token")
+    for token in tokens:
+        if token["id"] == wanted:
+            return token
+    raise NotFound(f"no token matches '{ref}' among yours (see `vault tokens ls`)")
 
 
 @app.command("revoke")
