@@ -12,7 +12,7 @@ from fastapi.openapi.utils import get_openapi
 
 from api import errors
 from api.middleware import SecurityMiddleware
-from api.routes import audit, auth, cases, documents, health, sources, tokens
+from api.routes import audit, auth, cases, documents, health, redactions, sources, tokens
 from vault._version import __version__
 from vault.clock import Clock, system_clock
 from vault.instance import Vault
@@ -50,6 +50,8 @@ def create_app(
     errors.install(app)
     for module in (health, auth, tokens, cases, sources, documents, audit):
         app.include_router(module.router)
+    for router in redactions.routers:
+        app.include_router(router)
     app.add_middleware(SecurityMiddleware, log_client_addresses=settings.log_client_addresses)
 
     def openapi() -> dict[str, Any]:

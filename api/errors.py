@@ -25,8 +25,10 @@ from vault.errors import (
     NotFound,
     OtpRequired,
     RateLimited,
+    RedactionLeak,
     StorageError,
     Unavailable,
+    UnsupportedType,
     VaultError,
 )
 
@@ -42,11 +44,14 @@ PROBLEM_TYPES: dict[type[VaultError], tuple[int, str, str]] = {
     AuthenticationFailed: (401, "unauthenticated", "Authentication required"),
     NotFound: (404, "not-found", "Not found"),
     Conflict: (409, "conflict", "Conflict"),
+    UnsupportedType: (415, "unsupported-media-type", "Unsupported media type"),
     InvalidInput: (422, "invalid-input", "Invalid input"),
     RateLimited: (429, "rate-limited", "Too many attempts"),
     LimitExceeded: (413, "too-large", "Content too large"),
     Unavailable: (503, "unavailable", "Service busy"),
     StorageError: (503, "storage-unavailable", "Storage unavailable"),
+    # The export is refused, not the server broken: the caller can change the redactions.
+    RedactionLeak: (422, "redaction-leak", "Redacted export failed verification"),
     IntegrityError: (500, "integrity-failure", "Stored data failed verification"),
 }
 
@@ -86,7 +91,7 @@ def _vault_error(request: Request, exc: Exception) -> JSONResponse:
         headers["Retry-After"] = str(retry_after)
     if isinstance(exc, IntegrityError):
         log.error("integrity failure", extra={"reason": exc.reason})
-    return problem_response(status, slug, title, str(exc), headers)
+    return problem_response(status, slug, title, str(exc), headers, **exc.details)
 
 
 def _problem(request: Request, exc: Exception) -> JSONResponse:

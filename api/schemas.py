@@ -4,7 +4,7 @@ API promises, and the OpenAPI document is generated from them."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -104,6 +104,11 @@ class MemberRequest(_Body):
 class SourceCreate(_Body):
     case: UUID
     notes: str | None = Field(default=None, max_length=65536)
+    names: list[Annotated[str, Field(min_length=2, max_length=200)]] = Field(
+        default_factory=list,
+        max_length=50,
+        description="the source's names and aliases, for redaction suggestions (sealed)",
+    )
 
 
 class SourcePublic(BaseModel):
@@ -123,6 +128,7 @@ class SourceIdentity(BaseModel):
     id: UUID
     pseudonym: str
     notes: str | None
+    names: list[str]
 
 
 class DocumentCreated(BaseModel):
@@ -152,6 +158,9 @@ class DocumentPublic(BaseModel):
     source: UUID | None = None
     size: int | None = None
     sha256: str | None = None
+    derived_from: UUID | None = Field(
+        default=None, description="for a stored redacted export: the original it was made from"
+    )
 
 
 class DocumentList(BaseModel):
@@ -161,3 +170,97 @@ class DocumentList(BaseModel):
 
 class Health(BaseModel):
     status: Literal["ok"]
+
+
+RedactionKind = Literal["span", "term", "region"]
+RedactionCategory = Literal["source-identity", "third-party", "legal", "other"]
+
+
+class RedactionCreate(_Body):
+    kind: RedactionKind
+    category: RedactionCategory
+    note: str | None = Field(default=None, max_length=2000)
+    start: int | None = Field(default=None, ge=0, description="span: first code point")
+    end: int | None = Field(default=None, ge=1, description="span: one past the last code point")
+    term: str | None = Field(default=None, min_length=1, max_length=500)
+    page: int | None = Field(default=None, ge=1, description="region: page, from 1")
+    rect: list[float] | None = Field(
+        default=None,
+        min_length=4,
+        max_length=4,
+        description="region: x0, y0, x1, y1 (PDF points from the bottom-left; image pixels "
+        "from the top-left)",
+    )
+    content_sha256: str | None = Field(
+        default=None,
+        pattern="^[0-9a-fA-F]{64}$",
+        description="digest of the content this was made on; a mismatch is refused as stale",
+    )
+
+
+class RedactionPublic(BaseModel):
+    id: UUID
+    document: UUID
+    status: Literal["proposed", "approved", "rejected"]
+    kind: RedactionKind
+    category: RedactionCategory
+    note: str | None
+    start: int | None
+    end: int | None
+    term: str | None
+    page: int | None
+    rect: list[float] | None
+    text: str = Field(description="what the redaction covers (span or region text, or the term)")
+    content_sha256: str
+    current: bool = Field(description="false when made on other content (stale)")
+    proposer: UUID
+    reviewer: UUID | None
+    review_note: str | None
+    created_at: datetime
+    reviewed_at: datetime | None
+
+
+class RedactionList(BaseModel):
+    redactions: list[RedactionPublic]
+
+
+class ReviewNote(_Body):
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class RejectNote(_Body):
+    note: str = Field(min_length=1, max_length=2000)
+
+
+class SuggestionPublic(BaseModel):
+    start: int
+    end: int
+    category: RedactionCategory
+    reason: str
+    text: str
+
+
+class SuggestionList(BaseModel):
+    suggestions: list[SuggestionPublic]
+    created: list[RedactionPublic]
+    source_names_used: bool = Field(
+        description="whether the source's recorded names were searched for (handler only)"
+    )
+
+
+class DocumentText(BaseModel):
+    text: str
+    sha256: str = Field(description="digest of the content the text was read from")
+
+
+class ExportRequest(_Body):
+    marker: str = Field(default="[REDACTED]", min_length=1, max_length=40, pattern=r"^[^\r\n]+$")
+    per_category: bool = False
+    all_pages: bool = False
+
+
+class ExportStored(BaseModel):
+    document: UUID
+    sha256: str
+    log_index: int
+    redactions: int

@@ -4,11 +4,13 @@ The tree, drawn once so that the web layer and the CLI can each map it in one ta
 
     VaultError
     ├── IntegrityError        ciphertext, wrapped key or stored record failed authentication
+    │   └── RedactionLeak     a redacted export failed its independent check; nothing released
     ├── AuthenticationFailed  wrong passphrase or unknown user (never says which)
     │   └── OtpRequired       the passphrase was right and a one-time code is needed
     ├── NotFound              no such object, or one outside the caller's reach
     ├── Conflict              the operation clashes with existing state (vault already exists, ...)
     ├── InvalidInput          the caller's input is malformed or breaks a policy
+    │   └── UnsupportedType   the operation does not handle this kind of document
     ├── LimitExceeded         a size limit was hit
     │   └── RateLimited       too many attempts; try again after ``retry_after`` seconds
     ├── Unavailable           the server is too busy right now (``retry_after`` seconds)
@@ -30,14 +32,26 @@ __all__ = [
     "NotFound",
     "OtpRequired",
     "RateLimited",
+    "RedactionLeak",
     "StorageError",
     "Unavailable",
+    "UnsupportedType",
     "VaultError",
 ]
 
 
 class VaultError(Exception):
-    """Root of the vault's own errors; ``str(error)`` is safe to show to the user."""
+    """Root of the vault's own errors; ``str(error)`` is safe to show to the user.
+
+    ``details`` carries machine-readable facts for the caller (ids, supported types), as safe
+    to show as the message; the web layer adds them to the problem document.
+    """
+
+    details: dict[str, object] = {}  # noqa: RUF012 - replaced per instance, never mutated
+
+    def with_details(self, **details: object) -> VaultError:
+        self.details = {**self.details, **details}
+        return self
 
 
 class IntegrityError(VaultError):
@@ -104,3 +118,32 @@ class Unavailable(VaultError):
     def __init__(self, message: str, *, retry_after: int = 5) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class UnsupportedType(InvalidInput):
+    """Raised when an operation does not handle a document's media type; ``supported`` lists
+    the ones it does."""
+
+    def __init__(self, message: str, *, supported: tuple[str, ...]) -> None:
+        super().__init__(f"{message} (supported: {', '.join(supported)})")
+        self.supported = supported
+        self.details = {"supported": list(supported)}
+
+
+class RedactionLeak(IntegrityError):
+    """Raised when a redacted export, read back by an independent extractor, still contains
+    something it should not (a redacted string, metadata, a second revision). Nothing is
+    released; ``redactions`` are the ids whose text was found, ``problems`` the structural
+    findings."""
+
+    def __init__(self, *, redactions: list[str], problems: list[str]) -> None:
+        found = []
+        if redactions:
+            found.append(f"the text of redaction(s) {', '.join(redactions)} is still in it")
+        if problems:
+            found.append("left in the file: " + ", ".join(problems))
+        super().__init__(
+            "the redacted export failed verification and was not released: " + "; ".join(found),
+            reason="redaction-leak",
+        )
+        self.details = {"redactions": redactions, "problems": problems}

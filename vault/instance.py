@@ -19,6 +19,7 @@ from vault.services import cases, users
 from vault.services.auth import AuthService
 from vault.services.cases import CaseService
 from vault.services.documents import DocumentService
+from vault.services.redactions import RedactionService
 from vault.services.sources import SourceService
 from vault.services.throttle import KdfLimiter
 from vault.services.users import Actor
@@ -43,6 +44,14 @@ class Vault:
         self.clock = clock
         self.documents = DocumentService(
             engine=engine, blobs=blobs, clock=clock, segment_size=settings.segment_size
+        )
+        self.redactions = RedactionService(
+            engine=engine,
+            documents=self.documents,
+            clock=clock,
+            self_approval=settings.redaction_self_approval,
+            max_export_bytes=settings.max_export_bytes,
+            dpi=settings.export_dpi,
         )
         self.cases = CaseService(engine=engine, clock=clock)
         self.sources = SourceService(engine=engine, clock=clock)

@@ -43,6 +43,9 @@ class Settings:
     log_client_addresses: bool = False
     log_seal_key_file: str | None = None
     log_origin: str | None = None
+    redaction_self_approval: bool = False
+    max_export_bytes: int = 256 << 20
+    export_dpi: int = 150
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -119,6 +122,8 @@ class Settings:
         for name in _POSITIVE:
             if getattr(self, name) < 1:
                 raise InvalidInput(f"setting {name} must be at least 1")
+        if not 72 <= self.export_dpi <= 600:
+            raise InvalidInput("export_dpi must be between 72 and 600")
 
     @property
     def totp_roles(self) -> frozenset[str]:
@@ -138,8 +143,10 @@ _INT_FIELDS = {
     "token_max_days",
     "max_upload_bytes",
     "kdf_concurrency",
+    "max_export_bytes",
+    "export_dpi",
 }
-_BOOL_FIELDS = {"log_client_addresses"}
+_BOOL_FIELDS = {"log_client_addresses", "redaction_self_approval"}
 _POSITIVE = sorted(_INT_FIELDS - {"segment_size", "argon2_memory_kib", "argon2_time_cost"})
 
 

@@ -169,6 +169,7 @@ def _public(info: DocumentInfo) -> DocumentPublic:
                 "source": meta.source_id,
                 "size": meta.size,
                 "sha256": meta.sha256,
+                "derived_from": meta.derived_from,
             }
         )
     return doc

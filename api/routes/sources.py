@@ -29,9 +29,10 @@ def _public(source: Source) -> SourcePublic:
 
 @router.post("", status_code=201, response_model=SourcePublic, responses=problems(401, 404, 422))
 async def create_source(body: SourceCreate, actor: SessionActor, vault: VaultDep) -> SourcePublic:
-    """Record a source in a case you belong to; you become its handler. Identity notes are
-    encrypted for you and the recovery key only."""
-    source = await run_in_threadpool(vault.sources.create, actor, body.case, body.notes)
+    """Record a source in a case you belong to; you become its handler. Identity notes and the
+    source's names and aliases (which redaction suggestions look for) are encrypted for you and
+    the recovery key only."""
+    source = await run_in_threadpool(vault.sources.create, actor, body.case, body.notes, body.names)
     return _public(source)
 
 
@@ -53,8 +54,8 @@ async def reveal_identity(
     actor: Reader,
     vault: VaultDep,
 ) -> SourceIdentity:
-    """A source's identity notes, for their handler only. A reason is required."""
-    source, notes = await run_in_threadpool(
+    """A source's identity notes and names, for their handler only. A reason is required."""
+    source, notes, names = await run_in_threadpool(
         lambda: vault.sources.identity(actor, source_id, reason=reason)
     )
-    return SourceIdentity(id=source.id, pseudonym=source.pseudonym, notes=notes)
+    return SourceIdentity(id=source.id, pseudonym=source.pseudonym, notes=notes, names=names)

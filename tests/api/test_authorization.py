@@ -47,7 +47,7 @@ from vault import crypto
 from vault.clock import system_clock
 from vault.services import cases, users
 from vault.settings import Settings
-from vault.storage.models import Case, Credential, Document, Role, Source
+from vault.storage.models import Case, Credential, Document, Redaction, Role, Source
 
 # The callers, in the column order of the table.
 ACTORS = (
@@ -96,6 +96,14 @@ MATRIX: dict[str, str] = {
     "GET /v1/documents/{document_id}/content":        "404 200  200 404  200 404  404 200  401 401",
     "DELETE /v1/documents/{document_id}":             "404 204  204 404  404 404  404 404  401 401",
     "GET /v1/documents/{document_id}/access-log":     "404 200  200 404  200 404  404 200  401 401",
+    "GET /v1/documents/{document_id}/redactions":     "404 200  200 404  404 404  404 200  401 401",
+    "POST /v1/documents/{document_id}/redactions":    "404 201  201 404  404 404  404 404  401 401",
+    "POST /v1/documents/{document_id}/redactions/suggest": "404 200  200 404  404 404  404 404  401 401",  # noqa: E501
+    "GET /v1/documents/{document_id}/text":           "404 200  200 404  404 404  404 200  401 401",
+    "GET /v1/documents/{document_id}/export":         "404 200  200 404  404 404  404 200  401 401",
+    "POST /v1/documents/{document_id}/export":        "404 201  201 404  404 404  404 404  401 401",
+    "POST /v1/redactions/{redaction_id}/approve":     "404 409  200 404  404 404  404 404  401 401",
+    "POST /v1/redactions/{redaction_id}/reject":      "404 200  200 404  404 404  404 404  401 401",
     "GET /v1/audit/checkpoint":                       "200 200  200 200  200 200  404 200  401 401",
     "GET /v1/audit/key":                              "200 200  200 200  200 200  404 200  401 401",
     "GET /v1/audit/entries":                          "200 200  200 200  404 404  404 200  401 401",
@@ -164,6 +172,7 @@ class Cast:
         self._api_tokens: dict[str, str] = {}
         self._serial = itertools.count(1)
         self._document: str | None = None
+        self._redaction_document: str | None = None
         self.upload_entry = 0  # the access-log entry of the shared document's upload
         self._sources: dict[str, str] = {}
         self._totp: tuple[str, bytes] | None = None
@@ -234,6 +243,24 @@ class Cast:
         created = self.api.upload("jules", CONTENT, title=TITLE)
         self.upload_entry = int(created["log_index"])
         return str(created["id"])
+
+    def redaction_document(self) -> str:
+        """A document of its own for the redaction cells, so that the redactions proposed on it
+        do not block the export cells (which use the shared document)."""
+        if self._redaction_document is None:
+            self._redaction_document = self.fresh_document()
+        return self._redaction_document
+
+    def proposed_redaction(self) -> str:
+        document = self.redaction_document()
+        response = self.api.client.post(
+            f"/v1/documents/{document}/redactions",
+            headers=self.headers("admin-in"),
+            json={"kind": "span", "start": 0, "end": 9, "category": "other"},
+        )
+        assert response.status_code == 201, response.text
+        rid: str = response.json()["id"]
+        return rid
 
     def source(self, handler: str) -> str:
         if handler not in self._sources:
@@ -594,6 +621,75 @@ def _access_log(cast: Cast, actor: str) -> Call:
     return Call("GET", f"/v1/documents/{document}/access-log", after=after)
 
 
+def _redactions_of(cast: Cast, actor: str) -> Call:
+    document = cast.redaction_document()
+
+    def after(r: httpx.Response) -> None:
+        if r.status_code == 200:
+            assert all(x["document"] == document for x in r.json()["redactions"])
+
+    return Call("GET", f"/v1/documents/{document}/redactions", after=after)
+
+
+def _propose(cast: Cast, actor: str) -> Call:
+    document = cast.redaction_document()
+    before = cast.count(Redaction)
+
+    def after(r: httpx.Response) -> None:
+        assert cast.count(Redaction) == before + (r.status_code == 201)
+
+    body = {"kind": "term", "term": "witness", "category": "third-party"}
+    return Call("POST", f"/v1/documents/{document}/redactions", json=body, after=after)
+
+
+def _suggest(cast: Cast, actor: str) -> Call:
+    return Call("POST", f"/v1/documents/{cast.redaction_document()}/redactions/suggest")
+
+
+def _text(cast: Cast, actor: str) -> Call:
+    def after(r: httpx.Response) -> None:
+        if r.status_code == 200:
+            assert r.json()["text"] == CONTENT.decode()
+
+    return Call("GET", f"/v1/documents/{cast.document()}/text", after=after)
+
+
+def _export(cast: Cast, actor: str) -> Call:
+    def after(r: httpx.Response) -> None:
+        if r.status_code == 200:
+            assert r.content == CONTENT  # no redaction applies to the shared document
+
+    return Call("GET", f"/v1/documents/{cast.document()}/export", {"redacted": "true"}, after=after)
+
+
+def _export_and_store(cast: Cast, actor: str) -> Call:
+    before = cast.count(Document)
+
+    def after(r: httpx.Response) -> None:
+        assert cast.count(Document) == before + (r.status_code == 201)
+
+    return Call("POST", f"/v1/documents/{cast.document()}/export", after=after)
+
+
+def _review(verdict: str) -> Builder:
+    """A fresh redaction proposed by ``ada``, for ``actor`` to approve or reject."""
+
+    def build(cast: Cast, actor: str) -> Call:
+        rid = cast.proposed_redaction()
+
+        def after(r: httpx.Response) -> None:
+            with cast.world.db() as db:
+                row = db.get(Redaction, uuid.UUID(rid))
+                assert row is not None
+                reviewed = row.status != "proposed"
+            assert reviewed == (r.status_code == 200)
+
+        body = {"note": "checked against the original"}
+        return Call("POST", f"/v1/redactions/{rid}/{verdict}", json=body, after=after)
+
+    return build
+
+
 def _receipt(cast: Cast, actor: str) -> Call:
     """The inclusion proof for jules's upload of the shared document."""
     cast.document()
@@ -688,6 +784,34 @@ HOW: dict[str, How] = {
     ),
     "GET /v1/documents/{document_id}/access-log": How(
         _access_log, _absent("GET", "/v1/documents/{}/access-log")
+    ),
+    "GET /v1/documents/{document_id}/redactions": How(
+        _redactions_of, _absent("GET", "/v1/documents/{}/redactions")
+    ),
+    "POST /v1/documents/{document_id}/redactions": How(
+        _propose,
+        _absent(
+            "POST",
+            "/v1/documents/{}/redactions",
+            json={"kind": "term", "term": "witness", "category": "other"},
+        ),
+    ),
+    "POST /v1/documents/{document_id}/redactions/suggest": How(
+        _suggest, _absent("POST", "/v1/documents/{}/redactions/suggest")
+    ),
+    "GET /v1/documents/{document_id}/text": How(_text, _absent("GET", "/v1/documents/{}/text")),
+    "GET /v1/documents/{document_id}/export": How(
+        _export, _absent("GET", "/v1/documents/{}/export", params={"redacted": "true"})
+    ),
+    "POST /v1/documents/{document_id}/export": How(
+        _export_and_store, _absent("POST", "/v1/documents/{}/export")
+    ),
+    "POST /v1/redactions/{redaction_id}/approve": How(
+        _review("approve"), _absent("POST", "/v1/redactions/{}/approve")
+    ),
+    "POST /v1/redactions/{redaction_id}/reject": How(
+        _review("reject"),
+        _absent("POST", "/v1/redactions/{}/reject", json={"note": "checked against the original"}),
     ),
     "GET /v1/audit/checkpoint": How(_audit("/v1/audit/checkpoint"), _no_such_route("GET")),
     "GET /v1/audit/key": How(_audit("/v1/audit/key"), _no_such_route("GET")),

@@ -26,8 +26,9 @@ from tests.e2e.conftest import (
 )
 
 # Members of the case ``harbour-contracts``, besides the administrator ``admin`` (who is not):
-# ``joan`` is removed from it again, to stand for someone outside the case.
-REVIEW_USERS = {"erin": "editor", "jules": "journalist", "joan": "journalist"}
+# ``joan`` is removed from it again, to stand for someone outside the case. ``rosa`` is the
+# second editor that four-eyes review (redactions) needs.
+REVIEW_USERS = {"erin": "editor", "jules": "journalist", "joan": "journalist", "rosa": "editor"}
 
 
 @dataclass

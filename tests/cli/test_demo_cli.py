@@ -102,7 +102,7 @@ def processes_mentioning(text: str) -> list[str]:
 
 
 def assert_story(output: str) -> None:
-    """The four steps, told so that a person can follow them."""
+    """The five steps, told so that a person can follow them."""
     assert "1. The administrator opens a case" in output
     assert f"creates the case {demo.CASE}" in output
     assert f"Amara uploads “{demo.TESTIMONY.title}”" in output
@@ -121,6 +121,15 @@ def assert_story(output: str) -> None:
     history = output.split("4. The access history shows both of them", 1)[1]
     assert re.search(r"^\d+\s+\d\d:\d\d:\d\d\s+amara\s+uploaded it", history, re.M), history
     assert re.search(r"^\d+\s+\d\d:\d\d:\d\d\s+teodor\s+read its content", history, re.M), history
+    # Two editors redact the programme; the export is checked by the demo with pypdf as well.
+    redaction = output.split("5. Two editors redact the programme", 1)[1]
+    assert "The vault refuses: a redaction must be approved by another editor" in redaction
+    assert "Lucia, the second editor, reviews both and approves them." in redaction
+    assert "her name and number are gone" in redaction
+    assert "the document properties are gone" in redaction
+    assert "keeps its text" in redaction
+    assert "STILL THERE" not in redaction
+    assert "LOST ITS TEXT" not in redaction
 
 
 def assert_nothing_left(sandbox: Sandbox, root: Path) -> None:

@@ -57,6 +57,8 @@ def error_from(response: httpx.Response) -> VaultError:
     status = response.status_code
     if slug == "otp-required":
         return OtpRequired()
+    if slug == "redaction-leak":
+        return IntegrityError(detail, reason="redaction-leak")
     if status == 401:
         return AuthenticationFailed(f"{detail} (run `vault login`)")
     if status in (403, 404):

@@ -2,10 +2,12 @@
 
 The demo makes a vault in a fresh temporary directory (mode 0700) on the embedded SQLite
 database, serves the API from this process on 127.0.0.1, creates an administrator, a journalist
-and an editor with generated passphrases, and plays one review: the journalist records a source
+and two editors with generated passphrases, and plays one review: the journalist records a source
 and uploads two documents over HTTP, the editor lists the case and reads the testimony through
-the CLI's own client, and the testimony's access history shows both of them. Every name, place
-and event in the material is invented.
+the CLI's own client, and the testimony's access history shows both of them. Then the editor
+proposes redactions of the note-taker's name and phone number in the programme (a PDF), a second
+editor approves them, and the redacted programme is exported and checked once more here. Every
+name, place and event in the material is invented.
 
 Nothing of it outlives the command. The server runs in a thread of this process (no child
 process can be orphaned); on Ctrl-C, SIGTERM, SIGHUP or any error it is stopped and the
@@ -39,9 +41,16 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from vault.cli.demo_material import AGENDA, IDENTITY_NOTES, TESTIMONY
+from vault.cli.demo_material import (
+    AGENDA,
+    ATTENDEE,
+    ATTENDEE_PHONE,
+    IDENTITY_NOTES,
+    TESTIMONY,
+    agenda_pdf,
+)
 from vault.crypto import Argon2Params
-from vault.errors import InvalidInput, StorageError
+from vault.errors import InvalidInput, StorageError, VaultError
 from vault.settings import Settings
 
 # The web layer (api, uvicorn) and the HTTP client are imported inside the functions that use
@@ -72,6 +81,11 @@ _ACTIONS = {
     "document.metadata.read": "opened its details",
     "document.content.read": "read its content",
     "document.delete": "deleted it",
+    "document.export": "exported it redacted",
+    "redaction.suggest": "asked for suggestions",
+    "redaction.propose": "proposed a redaction",
+    "redaction.approve": "approved a redaction",
+    "redaction.list": "listed its redactions",
 }
 
 
@@ -88,11 +102,15 @@ def _passphrase() -> str:
             return words
 
 
-def _cast() -> tuple[_Person, _Person, _Person]:
+Cast = tuple[_Person, _Person, _Person, _Person]
+
+
+def _cast() -> Cast:
     return (
         _Person("rowan", "admin", _passphrase()),
         _Person("amara", "journalist", _passphrase()),
         _Person("teodor", "editor", _passphrase()),
+        _Person("lucia", "editor", _passphrase()),
     )
 
 
@@ -110,7 +128,7 @@ def _settings(root: Path) -> Settings:
     return settings
 
 
-def _create_vault(settings: Settings, cast: tuple[_Person, _Person, _Person]) -> Vault:
+def _create_vault(settings: Settings, cast: Cast) -> Vault:
     from vault.initialise import init_vault
     from vault.instance import Vault
     from vault.storage.models import Role
@@ -288,33 +306,38 @@ def _when(stamp: str) -> str:
     return moment.astimezone(UTC).strftime("%H:%M:%S")
 
 
-def _story(out: Console, url: str, cast: tuple[_Person, _Person, _Person]) -> str:
-    """Play the review; return the testimony's id."""
-    admin, journalist, editor = cast
-    a, j, e = (p.username.capitalize() for p in cast)
+def _story(out: Console, url: str, cast: Cast) -> tuple[str, str]:
+    """Play the review; return the ids of the testimony and of the programme."""
+    admin, journalist, editor, second = cast
+    a, j, e, s = (p.username.capitalize() for p in cast)
 
     _step(out, 1, "The administrator opens a case")
     with _logged_in(url, admin) as client:
         case = client.post("/v1/cases", {"name": CASE})
-        for person in (journalist, editor):
+        for person in (journalist, editor, second):
             client.post(f"/v1/cases/{case['id']}/members", {"username": person.username})
     out.print(
         f"{a}, the administrator, creates the case [bold]{CASE}[/] (a code name: case names "
-        f"are not encrypted) and adds {j}, a journalist, and {e}, an editor."
+        f"are not encrypted) and adds {j}, a journalist, and {e} and {s}, editors."
     )
 
     _step(out, 2, "The journalist stores what a source handed over")
     with _logged_in(url, journalist) as client:
         out.print(f"{j} logs in over HTTP.")
-        source = client.post("/v1/sources", {"case": case["id"], "notes": IDENTITY_NOTES})
+        source = client.post(
+            "/v1/sources",
+            {"case": case["id"], "notes": IDENTITY_NOTES, "names": [ATTENDEE]},
+        )
         out.print(
             f"{j} records the attendee of a closed meeting as a source. The vault names them "
             f"[bold]{source['pseudonym']}[/]. Who they really are goes into notes encrypted for "
             f"{j} alone (and for the recovery key)."
         )
         uploaded = {}
-        for material in (TESTIMONY, AGENDA):
-            content = material.text.encode()
+        for material, content, media_type in (
+            (TESTIMONY, TESTIMONY.text.encode(), "text/plain"),
+            (AGENDA, agenda_pdf(), "application/pdf"),
+        ):
             created = client.upload(
                 "/v1/documents",
                 {
@@ -325,7 +348,7 @@ def _story(out: Console, url: str, cast: tuple[_Person, _Person, _Person]) -> st
                 },
                 io.BytesIO(content),
                 filename=material.filename,
-                media_type="text/plain",
+                media_type=media_type,
             )
             uploaded[material.kind] = created["id"]
             out.print(
@@ -376,13 +399,78 @@ def _story(out: Console, url: str, cast: tuple[_Person, _Person, _Person]) -> st
             what += f" ({entry['outcome']})"
         table.add_row(str(entry["index"]), _when(entry["time"]), entry["actor"], what)
     out.print(table)
-    return testimony
+    agenda = str(uploaded[AGENDA.kind])
+    _redact(out, url, editor, second, agenda)
+    return testimony, agenda
+
+
+def _redact(out: Console, url: str, editor: _Person, second: _Person, agenda: str) -> None:
+    """The programme names its note-taker, the source: two editors redact it, and the vault
+    releases a copy only once an independent reading finds nothing of her left."""
+    e, s = editor.username.capitalize(), second.username.capitalize()
+    _step(out, 5, "Two editors redact the programme before it can be published")
+    with _logged_in(url, editor) as client:
+        hints = client.post(f"/v1/documents/{agenda}/redactions/suggest")["suggestions"]
+        kinds = sorted({h["reason"] for h in hints})
+        out.print(
+            f"The programme's distribution page names the note-taker, who is the source, and "
+            f"gives her phone number. {e} asks the vault for suggestions; it finds "
+            f"{len(hints)} ({', '.join(kinds) or 'none'})."
+        )
+        for term in (ATTENDEE, ATTENDEE_PHONE):
+            client.post(
+                f"/v1/documents/{agenda}/redactions",
+                {"kind": "term", "term": term, "category": "source-identity"},
+            )
+        out.print(
+            f"{e} proposes two redactions: her name and her phone number, each wherever it "
+            "occurs (ignoring case, accents and spacing)."
+        )
+        own = client.get(f"/v1/documents/{agenda}/redactions")["redactions"]
+        try:
+            client.post(f"/v1/redactions/{own[0]['id']}/approve")
+        except VaultError as refused:
+            out.print(f"{e} tries to approve his own proposal. The vault refuses: {refused}.")
+    with _logged_in(url, second) as client:
+        for redaction in own:
+            client.post(f"/v1/redactions/{redaction['id']}/approve", {"note": "checked"})
+        out.print(f"{s}, the second editor, reviews both and approves them.")
+    with _logged_in(url, editor) as client:
+        with client.download(f"/v1/documents/{agenda}/export?redacted=true") as (response, body):
+            pdf = b"".join(body)  # the client checks the SHA-256 at the end
+            entry = response.headers.get("vault-log-index", "?")
+    out.print(
+        f"{e} exports the redacted programme ({len(pdf)} bytes, access-log entry {entry}). "
+        "Pages with a redaction were re-rendered as images with the areas blacked out; the "
+        "file carries no document properties. Before releasing it the vault read it back with "
+        "pdfium, pypdf and poppler and searched for every redacted string."
+    )
+    out.print(_checked(pdf))
+
+
+def _checked(pdf: bytes) -> str:
+    """The demo's own reading of the export, with a third library (pypdf)."""
+    from pypdf import PdfReader
+
+    from vault.redaction.match import normalise
+
+    reader = PdfReader(io.BytesIO(pdf))
+    pages = [normalise(page.extract_text() or "")[0] for page in reader.pages]
+    whole = " ".join(pages).replace(" ", "")
+    gone = all(normalise(t)[0].replace(" ", "") not in whole for t in (ATTENDEE, ATTENDEE_PHONE))
+    kept = "north quay" in pages[0]
+    return (
+        f"Checked here with pypdf: {len(pages)} pages; her name and number "
+        f"{'are gone' if gone else 'ARE STILL THERE'}; the document properties are "
+        f"{'gone' if not reader.metadata else 'STILL THERE'}; the first page, which had nothing "
+        f"to redact, {'keeps its text' if kept else 'LOST ITS TEXT'}."
+    )
 
 
 def _next_steps(
-    out: Console, url: str, cast: tuple[_Person, _Person, _Person], root: Path, testimony: str
+    out: Console, url: str, cast: Cast, root: Path, testimony: str, agenda: str
 ) -> None:
-    _, _, editor = cast
+    _, _, editor, _ = cast
     out.print()
     out.print(f"[bold]The demo vault is running at {url}[/]")
     table = Table(box=None, header_style="bold", pad_edge=False)
@@ -403,6 +491,9 @@ def _next_steps(
         f"vault cases ls --profile {PROFILE}",
         f"vault docs ls --case {CASE} --profile {PROFILE}",
         f"vault docs read {testimony[:8]} --profile {PROFILE}",
+        f"vault redact ls {agenda[:8]} --profile {PROFILE}",
+        f"vault redact preview {agenda[:8]} --profile {PROFILE}",
+        f"vault export {agenda[:8]} --redacted -o programme-redacted.pdf --profile {PROFILE}",
         f"vault audit log --data-dir {root / 'data'} --doc {testimony}",
         f"vault logout --profile {PROFILE}",
     ]
@@ -419,7 +510,7 @@ def _play(out: Console, root: Path, *, serve: bool, port: int | None, debug: boo
         settings = _settings(root)
         cast = _cast()
         out.print(
-            f"A throwaway vault in {root}: an administrator, a journalist and an editor, "
+            f"A throwaway vault in {root}: an administrator, a journalist and two editors, "
             "each with a new random passphrase."
         )
         vault = _create_vault(settings, cast)
@@ -429,9 +520,9 @@ def _play(out: Console, root: Path, *, serve: bool, port: int | None, debug: boo
         cleanup.callback(server.stop)
         server.start()
         out.print(f"Its API is served at {server.url}.")
-        testimony = _story(out, server.url, cast)
+        testimony, agenda = _story(out, server.url, cast)
         if serve:
-            _next_steps(out, server.url, cast, root, testimony)
+            _next_steps(out, server.url, cast, root, testimony, agenda)
             _wait(out, server)
 
 
@@ -465,7 +556,8 @@ def demo(
 ) -> None:
     """Try Source Vault: a throwaway vault and one review, played step by step.
 
-    A journalist uploads an invented testimony and a meeting's programme; an editor reads them.
+    A journalist uploads an invented testimony and a meeting's programme; an editor reads them;
+    two editors redact the source's name and number from the programme and export it.
 
     Then it serves until Ctrl-C, printing the passphrases and the commands to try next.
 

@@ -1,12 +1,29 @@
 """The invented material ``vault demo`` plays with: an anonymous attendee's testimony about a
-closed meeting, the meeting's programme, and the source's identity notes. Every name, place and
-event here is fictional."""
+closed meeting, the meeting's printed programme (a PDF, in English with a Spanish copy), and the
+source's identity notes. Every name, place, number and event here is fictional.
+
+The programme is what makes redaction necessary: its distribution page names the note-taker
+(the source) and her phone number, in the body text and in the file's document properties.
+"""
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
-__all__ = ["AGENDA", "IDENTITY_NOTES", "TESTIMONY", "Material"]
+__all__ = [
+    "AGENDA",
+    "ATTENDEE",
+    "ATTENDEE_PHONE",
+    "IDENTITY_NOTES",
+    "TESTIMONY",
+    "Material",
+    "agenda_pdf",
+]
+
+# The source. Invented: no such person or number exists.
+ATTENDEE = "Inés Caldera Roux"
+ATTENDEE_PHONE = "+52 55 3187 2290"
 
 
 @dataclass(frozen=True)
@@ -45,7 +62,7 @@ TESTIMONY = Material(
 
 AGENDA = Material(
     title="Programme: Harbour Board closed session, 14 March",
-    filename="programme-14-march.txt",
+    filename="programme-14-march.pdf",
     kind="agenda",
     text="""\
 PORT VELLAN HARBOUR BOARD
@@ -69,6 +86,59 @@ Not for publication. Please return this programme at the end of the session.
 )
 
 IDENTITY_NOTES = (
-    "Invented for the demo. Note-taker at the 14 March closed session. Met at the ferry cafe "
-    "on Quay Street; contact only in person, never by phone."
+    f"Invented for the demo. {ATTENDEE}, note-taker at the 14 March closed session. Met at the "
+    "ferry cafe on Quay Street; contact only in person, never by phone."
 )
+
+_DISTRIBUTION = f"""\
+Distribution of this programme
+
+Board members (7), numbered copies 1-7
+Harbourmaster, copy 8
+Minutes: {ATTENDEE}, copy 9
+Note-taker's line for the evening: {ATTENDEE_PHONE}
+
+Copies are to be handed back to the secretary at the close.
+"""
+
+_PROGRAMA = f"""\
+JUNTA DEL PUERTO DE VELLAN
+Sesión cerrada - martes 14 de marzo, 18:30
+Sala 3, Antigua Aduana, calle del Muelle
+
+Programa (copia en español)
+
+18:30  1. Disculpas y declaraciones de interés
+18:35  2. Acta de la sesión del 7 de febrero
+18:45  3. Informe del capitán del puerto: daños del temporal
+19:15  4. Mantenimiento del muelle norte
+19:45  5. Horario del ferry para la temporada de verano
+20:10  Cierre
+
+Toma de notas: {ATTENDEE} (tel. {ATTENDEE_PHONE})
+No publicar. Devuelva este programa al final de la sesión.
+"""
+
+
+def agenda_pdf() -> bytes:
+    """The printed programme as the source handed it over: three A4 pages (the programme, its
+    distribution list, a Spanish copy) whose document properties name the note-taker too, as
+    office software does."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    # invariant: the same bytes every time (no creation date or random file id).
+    pdf = canvas.Canvas(buffer, pagesize=A4, invariant=True)
+    pdf.setTitle("Closed session 14 March - programme")
+    pdf.setAuthor(ATTENDEE)
+    pdf.setSubject("Harbour Board")
+    for page in (AGENDA.text, _DISTRIBUTION, _PROGRAMA):
+        y = 780.0
+        for line in page.splitlines():
+            pdf.setFont("Helvetica-Bold" if line.isupper() else "Helvetica", 11)
+            pdf.drawString(64, y, line)
+            y -= 17
+        pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()

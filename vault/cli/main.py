@@ -11,7 +11,20 @@ from typing import Annotated
 import typer
 
 from vault._version import __version__
-from vault.cli import audit, cases, demo, docs, local, serve, session, sources, tokens, users
+from vault.cli import (
+    audit,
+    cases,
+    demo,
+    docs,
+    export,
+    local,
+    redact,
+    serve,
+    session,
+    sources,
+    tokens,
+    users,
+)
 from vault.cli.errors import exit_code_for
 from vault.errors import VaultError
 
@@ -59,8 +72,10 @@ demo.register(app)
 local.register(app)
 serve.register(app)
 session.register(app)
+export.register(app)  # Typer lists single commands before groups: it follows `whoami`
 app.add_typer(cases.app, name="cases")
 app.add_typer(docs.app, name="docs")
+app.add_typer(redact.app, name="redact")
 app.add_typer(sources.app, name="sources")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(users.app, name="users")

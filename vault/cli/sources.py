@@ -1,9 +1,10 @@
 """``vault sources``: Sources: pseudonyms, and identity notes for their handler.
 
-A source is known by a generated pseudonym. Their identity notes are encrypted for the handler
-(who recorded the source) and the recovery key only, and each reading is recorded in the access
-log with its reason. Identity notes never travel on the command line, where shell history and
-the process list would keep them: they come from a file or standard input.
+A source is known by a generated pseudonym. Their identity notes, and the names and aliases
+that ``vault redact suggest`` looks for in documents, are encrypted for the handler (who
+recorded the source) and the recovery key only, and each reading is recorded in the access log
+with its reason. Neither ever travels on the command line, where shell history and the process
+list would keep them: they come from a file or standard input.
 """
 
 from __future__ import annotations
@@ -123,22 +124,50 @@ def ls(
         say(f"[dim]{skipped} {plural} not listed: you are not a member.[/]")
 
 
+MAX_NAMES = 50  # the server's limits for names and aliases
+NAME_LENGTH = (2, 200)
+
+
+def _read_input(path: str, what: str, prompt: str) -> str:
+    """The text of a file, or of standard input for ``-``; ``what`` names it in errors."""
+    try:
+        if path == "-":
+            if sys.stdin.isatty():
+                say(prompt)
+            return sys.stdin.read()
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot read the {what} file: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"the {what} file is not UTF-8 text") from None
+
+
 def _read_notes(notes_file: str) -> str:
     """Identity notes from a file, or from standard input for ``-``."""
-    try:
-        if notes_file == "-":
-            if sys.stdin.isatty():
-                say("Type the identity notes, then Ctrl-D on a line of its own:")
-            text = sys.stdin.read()
-        else:
-            text = Path(notes_file).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInput(f"cannot read the notes file: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise InvalidInput("the identity notes are not UTF-8 text") from None
+    prompt = "Type the identity notes, then Ctrl-D on a line of its own:"
+    text = _read_input(notes_file, "notes", prompt)
     if not text.strip():
         raise InvalidInput("the identity notes are empty (leave out --notes-file for none)")
     return text
+
+
+def _read_names(names_file: str) -> list[str]:
+    """Names and aliases, one a line (blank lines skipped), from a file or standard input for
+    ``-``; checked here against the server's limits so that no error has to quote one."""
+    prompt = "Type the source's names and aliases, one a line, then Ctrl-D on a line of its own:"
+    text = _read_input(names_file, "names", prompt)
+    names = [" ".join(line.split()) for line in text.splitlines()]
+    numbered = [(n, name) for n, name in enumerate(names, 1) if name]
+    if not numbered:
+        raise InvalidInput("the names file is empty (leave out --names-file for none)")
+    low, high = NAME_LENGTH
+    for n, name in numbered:
+        if not low <= len(name) <= high:
+            raise InvalidInput(f"line {n} of the names: a name must be {low}-{high} characters")
+    unique = list(dict.fromkeys(name for _, name in numbered))
+    if len(unique) > MAX_NAMES:
+        raise InvalidInput(f"at most {MAX_NAMES} names and aliases (got {len(unique)})")
+    return unique
 
 
 @app.command("add")
@@ -157,6 +186,17 @@ def add(
             show_default=False,
         ),
     ] = None,
+    names_file: Annotated[
+        str | None,
+        typer.Option(
+            "--names-file",
+            metavar="FILE|-",
+            help="Read the source's names and aliases, one a line, from this file or from "
+            "standard input for -: `vault redact suggest` looks for them in documents (for "
+            "you, their handler, only).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the server's answer as JSON.")
     ] = False,
@@ -164,14 +204,20 @@ def add(
 ) -> None:
     """Record a source in a case you belong to; you become their handler.
 
-    Prints the new source's id and pseudonym on standard output. The identity notes are
-    encrypted for you and the recovery key only: no other member, and no administrator, can
-    read them.
+    Prints the new source's id and pseudonym on standard output. The identity notes and the
+    names are encrypted for you and the recovery key only: no other member, and no
+    administrator, can read them.
     """
+    if notes_file == "-" and names_file == "-":
+        raise InvalidInput("standard input can be read once: give the notes or the names in a file")
     notes = _read_notes(notes_file) if notes_file is not None else None
+    names = _read_names(names_file) if names_file is not None else []
+    body: dict[str, Any] = {"notes": notes}
+    if names:
+        body["names"] = names
     with open_client(profile) as client:
         target = resolve_case(client, case)
-        answer: dict[str, Any] = client.post("/v1/sources", {"case": target["id"], "notes": notes})
+        answer: dict[str, Any] = client.post("/v1/sources", {"case": target["id"], **body})
     if as_json:
         emit_one(answer, [], as_json=True)
     else:
@@ -183,6 +229,14 @@ def add(
     if notes_file not in (None, "-"):
         say(
             f"The identity notes are now encrypted in the vault: delete {escape(str(notes_file))} "
+            "if it was only for this."
+        )
+    if names:
+        plural = "name or alias" if len(names) == 1 else "names and aliases"
+        say(f"Recorded {len(names)} {plural} for redaction suggestions.")
+    if names_file not in (None, "-"):
+        say(
+            f"The names are now encrypted in the vault: delete {escape(str(names_file))} "
             "if it was only for this."
         )
 
@@ -209,7 +263,9 @@ def reveal(
     ],
     profile: ProfileOpt = None,
 ) -> None:
-    """Show a source's identity notes (their handler only), on standard output.
+    """Show a source's identity notes and recorded names (their handler only), on standard
+    output: the notes as they were recorded, then, if any were, the names and aliases under a
+    "Names and aliases:" line, one a line.
 
     The reading and its reason are recorded in the access log, which editors and auditors read.
     """
@@ -223,8 +279,14 @@ def reveal(
                 "characters, why you need the identity"
             ) from None
     notes = answer.get("notes")
+    names: list[str] = answer.get("names") or []
+    screen = sys.stdout.isatty()
     if notes is not None:
-        typer.echo(printable(notes) if sys.stdout.isatty() else notes, nl=not notes.endswith("\n"))
+        typer.echo(printable(notes) if screen else notes, nl=not notes.endswith("\n"))
+    if names:
+        typer.echo("Names and aliases:")
+        for name in names:
+            typer.echo(f"  {printable(name) if screen else name}")
     say(
         f"Your reading of {answer['pseudonym']}'s identity notes and your reason were recorded "
         "in the access log."

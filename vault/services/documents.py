@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import text
+from sqlalchemy import delete, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
@@ -39,9 +39,15 @@ from vault.services import keyring
 from vault.services.cases import is_member
 from vault.services.users import Actor
 from vault.storage.blobstore import BlobStore
-from vault.storage.models import Document, RecoveryKey, Role, Source
+from vault.storage.models import Document, RecoveryKey, Redaction, Role, Source
 
-__all__ = ["DocumentInfo", "DocumentMetadata", "DocumentService", "NewDocument"]
+__all__ = [
+    "DocumentInfo",
+    "DocumentMetadata",
+    "DocumentService",
+    "NewDocument",
+    "open_metadata",
+]
 
 log = logging.getLogger(__name__)
 _METADATA_LABEL = "document-metadata"
@@ -59,6 +65,7 @@ class NewDocument:
     notes: str | None = None
     source_id: UUID | None = None
     kind: str | None = None
+    derived_from: UUID | None = None
 
     def validate(self) -> None:
         if not self.title.strip() or len(self.title) > MAX_TITLE:
@@ -86,17 +93,26 @@ class DocumentMetadata:
     kind: str | None
     sha256: str
     size: int
+    # The original a redacted export was made from: sealed like the rest, so the link between
+    # a shareable version and its source document is visible to readers only.
+    derived_from: UUID | None = None
 
     def to_bytes(self) -> bytes:
         data = asdict(self)
-        data["source_id"] = str(self.source_id) if self.source_id else None
+        for name in _UUID_FIELDS:
+            data[name] = str(data[name]) if data[name] else None
         return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> DocumentMetadata:
         data = json.loads(raw)
-        data["source_id"] = UUID(data["source_id"]) if data["source_id"] else None
+        for name in _UUID_FIELDS:
+            # Records sealed before a field existed simply lack it.
+            data[name] = UUID(data[name]) if data.get(name) else None
         return cls(**data)
+
+
+_UUID_FIELDS = ("source_id", "derived_from")
 
 
 @dataclass(frozen=True)
@@ -191,6 +207,7 @@ class DocumentService:
             kind=document.kind,
             sha256=digest.hexdigest(),
             size=size,
+            derived_from=document.derived_from,
         )
         try:
             row, receipt = self._record(
@@ -272,7 +289,7 @@ class DocumentService:
         with Session(self._engine, expire_on_commit=False) as db:
             row = self._visible(db, actor, document_id)
             data_key = self._data_key(db, row, actor)
-            info = _info(row, _open_metadata(row, data_key) if data_key else None)
+            info = _info(row, open_metadata(row, data_key) if data_key else None)
             audit.record(
                 db,
                 "document.metadata.read",
@@ -316,7 +333,7 @@ class DocumentService:
                 for row in rows:
                     after = (row.created_at, row.id)
                     data_key = self._data_key(db, row, actor)
-                    meta = _open_metadata(row, data_key) if data_key else None
+                    meta = open_metadata(row, data_key) if data_key else None
                     if source_id is not None and (meta is None or meta.source_id != source_id):
                         continue
                     infos.append(_info(row, meta))
@@ -379,8 +396,13 @@ class DocumentService:
         key = actor.require_key()
         return keyring.open_data_key(db, kind=keyring.DOCUMENT, subject_id=row.id, key=key)
 
+    def stream_for(self, row: Document, data_key: bytes) -> tuple[DocumentInfo, Iterator[bytes]]:
+        """The plaintext of ``row`` under ``data_key``, for services that have already checked
+        the reader's reach and recorded the read (redacted exports)."""
+        return self._stream(row, data_key)
+
     def _stream(self, row: Document, data_key: bytes) -> tuple[DocumentInfo, Iterator[bytes]]:
-        meta = _open_metadata(row, data_key)
+        meta = open_metadata(row, data_key)
         try:
             chunks = self._blobs.open(row.blob_id)
         except NotFound:
@@ -400,6 +422,8 @@ class DocumentService:
                 raise NotFound("no such document")
             blob_id = row.blob_id
             keyring.delete_wrapped(db, kind=keyring.DOCUMENT, subject_ids=[row.id])
+            # Its redactions point at what in it identifies people: they go with it.
+            db.execute(delete(Redaction).where(col(Redaction.document_id) == row.id))
             audit.record(
                 db,
                 "document.delete",
@@ -425,7 +449,7 @@ class DocumentService:
                 conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
 
 
-def _open_metadata(row: Document, data_key: bytes) -> DocumentMetadata:
+def open_metadata(row: Document, data_key: bytes) -> DocumentMetadata:
     raw = crypto.open_record(
         data_key, row.sealed_metadata, label=_METADATA_LABEL, subject_id=row.id
     )

@@ -8,7 +8,9 @@ rest of the case, and never for administrators.
 
 from __future__ import annotations
 
+import json
 import secrets
+from collections.abc import Sequence
 from uuid import UUID
 
 from sqlalchemy.engine import Engine
@@ -24,10 +26,19 @@ from vault.services.cases import is_member
 from vault.services.users import Actor
 from vault.storage.models import Source, User
 
-__all__ = ["create_source", "list_sources", "new_pseudonym", "read_identity_notes"]
+__all__ = [
+    "create_source",
+    "list_sources",
+    "new_pseudonym",
+    "read_identity_notes",
+    "read_names",
+]
 
 _NOTES_LABEL = "source-notes"
+_NAMES_LABEL = "source-names"
 MAX_NOTES = 64 * 1024
+MAX_NAMES = 50
+MAX_NAME = 200
 _ADJECTIVES = (
     "amber azure brisk calm cedar coral crimson dusky ember fallow gentle golden hazel ivory "
     "jade keen lunar misty noble ochre pale quiet russet sable silver slate solar sombre swift "
@@ -46,14 +57,31 @@ def new_pseudonym() -> str:
     return f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_ANIMALS)}-{number:02d}"
 
 
+def _clean_names(names: Sequence[str]) -> list[str]:
+    cleaned = [" ".join(name.split()) for name in names]
+    if len(cleaned) > MAX_NAMES:
+        raise InvalidInput(f"at most {MAX_NAMES} names and aliases")
+    if any(not 2 <= len(name) <= MAX_NAME or "\x00" in name for name in cleaned):
+        raise InvalidInput(f"each name or alias must be 2-{MAX_NAME} characters")
+    return list(dict.fromkeys(cleaned))
+
+
 def create_source(
-    db: Session, actor: Actor, case_id: UUID, *, notes: str | None, clock: Clock
+    db: Session,
+    actor: Actor,
+    case_id: UUID,
+    *,
+    notes: str | None,
+    clock: Clock,
+    names: Sequence[str] = (),
 ) -> Source:
-    """Record a source in ``case_id`` handled by ``actor`` (not committed)."""
+    """Record a source in ``case_id`` handled by ``actor`` (not committed). ``names`` are the
+    source's names and aliases, which redaction suggestions look for in documents."""
     if not is_member(db, case_id, actor.user_id):
         raise NotFound("no such case")
     if notes is not None and len(notes) > MAX_NOTES:
         raise InvalidInput(f"identity notes must be at most {MAX_NOTES} characters")
+    names = _clean_names(names)
     handler = db.get(User, actor.user_id)
     if handler is None or handler.public_key is None:
         raise InvalidInput("the handler has no key yet: finish enrolment first")
@@ -66,11 +94,16 @@ def create_source(
     source = Source(
         case_id=case_id, pseudonym=pseudonym, handler_id=actor.user_id, created_at=clock()
     )
-    if notes is not None:
+    if notes is not None or names:
         data_key = crypto.new_data_key()
-        source.sealed_notes = crypto.seal_record(
-            data_key, notes.encode(), label=_NOTES_LABEL, subject_id=source.id
-        )
+        if notes is not None:
+            source.sealed_notes = crypto.seal_record(
+                data_key, notes.encode(), label=_NOTES_LABEL, subject_id=source.id
+            )
+        if names:
+            source.sealed_names = crypto.seal_record(
+                data_key, json.dumps(names).encode(), label=_NAMES_LABEL, subject_id=source.id
+            )
         keyring.store_wrapped(
             db,
             kind=keyring.SOURCE,
@@ -91,21 +124,41 @@ def list_sources(db: Session, actor: Actor, case_id: UUID) -> list[Source]:
     )
 
 
-def read_identity_notes(db: Session, actor: Actor, source_id: UUID) -> str | None:
-    """The source's identity notes, for their handler only (anyone else: ``NotFound``)."""
+def _handled_key(db: Session, actor: Actor, source_id: UUID) -> tuple[Source, bytes | None]:
     source = db.get(Source, source_id)
     if source is None or source.handler_id != actor.user_id:
         raise NotFound("no such source")
-    if source.sealed_notes is None:
-        return None
+    if source.sealed_notes is None and source.sealed_names is None:
+        return source, None
     data_key = keyring.open_data_key(
         db, kind=keyring.SOURCE, subject_id=source.id, key=actor.require_key()
     )
     if data_key is None:
         raise NotFound("no such source")
+    return source, data_key
+
+
+def read_identity_notes(db: Session, actor: Actor, source_id: UUID) -> str | None:
+    """The source's identity notes, for their handler only (anyone else: ``NotFound``)."""
+    source, data_key = _handled_key(db, actor, source_id)
+    if data_key is None or source.sealed_notes is None:
+        return None
     return crypto.open_record(
         data_key, source.sealed_notes, label=_NOTES_LABEL, subject_id=source.id
     ).decode()
+
+
+def read_names(db: Session, actor: Actor, source_id: UUID) -> list[str]:
+    """The source's recorded names and aliases, for their handler only (anyone else:
+    ``NotFound``)."""
+    source, data_key = _handled_key(db, actor, source_id)
+    if data_key is None or source.sealed_names is None:
+        return []
+    raw = crypto.open_record(
+        data_key, source.sealed_names, label=_NAMES_LABEL, subject_id=source.id
+    )
+    names: list[str] = json.loads(raw)
+    return names
 
 
 class SourceService:
@@ -115,9 +168,11 @@ class SourceService:
         self._engine = engine
         self._clock = clock
 
-    def create(self, actor: Actor, case_id: UUID, notes: str | None) -> Source:
+    def create(
+        self, actor: Actor, case_id: UUID, notes: str | None, names: Sequence[str] = ()
+    ) -> Source:
         with Session(self._engine, expire_on_commit=False) as db:
-            source = create_source(db, actor, case_id, notes=notes, clock=self._clock)
+            source = create_source(db, actor, case_id, notes=notes, clock=self._clock, names=names)
             audit.record(
                 db,
                 "source.create",
@@ -133,7 +188,9 @@ class SourceService:
         with Session(self._engine, expire_on_commit=False) as db:
             return list_sources(db, actor, case_id)
 
-    def identity(self, actor: Actor, source_id: UUID, *, reason: str) -> tuple[Source, str | None]:
+    def identity(
+        self, actor: Actor, source_id: UUID, *, reason: str
+    ) -> tuple[Source, str | None, list[str]]:
         """The identity notes, for the handler, with ``reason`` recorded in the access log
         (auditors read it: it must explain the need, not name the source)."""
         reason = " ".join(reason.split())
@@ -141,6 +198,7 @@ class SourceService:
             raise InvalidInput("a reason of 3-500 characters is required")
         with Session(self._engine, expire_on_commit=False) as db:
             notes = read_identity_notes(db, actor, source_id)
+            names = read_names(db, actor, source_id)
             source = db.get(Source, source_id)
             if source is None:
                 raise NotFound("no such source")
@@ -154,4 +212,4 @@ class SourceService:
                 case=source.case_id,
             )
             audit.commit(db)
-            return source, notes
+            return source, notes, names

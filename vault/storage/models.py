@@ -32,6 +32,7 @@ __all__ = [
     "DocumentStatus",
     "LogKey",
     "RecoveryKey",
+    "Redaction",
     "Role",
     "Source",
     "Throttle",
@@ -145,6 +146,9 @@ class Source(SQLModel, table=True):
     pseudonym: str = Field(max_length=64, unique=True)
     handler_id: uuid.UUID = Field(foreign_key="users.id")
     sealed_notes: bytes | None = None
+    # The source's names and aliases (a JSON list), sealed under the same key as the notes: what
+    # redaction suggestions look for, readable only where the notes are.
+    sealed_names: bytes | None = None
     created_at: datetime = Field(default_factory=_utcnow, sa_type=UTCDateTime)
 
 
@@ -161,6 +165,23 @@ class Document(SQLModel, table=True):
     status: DocumentStatus = Field(default=DocumentStatus.ACTIVE, sa_type=sa.String(16))
     sealed_metadata: bytes
     created_at: datetime = Field(default_factory=_utcnow, sa_type=UTCDateTime)
+
+
+class Redaction(SQLModel, table=True):
+    """A proposed, approved or rejected redaction of one document. Who proposed and reviewed it
+    and when are in the clear (the four-eyes rule is checked on them); what it hides, its
+    category and notes are sealed under a key derived from the document's data key."""
+
+    __tablename__ = "redactions"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    document_id: uuid.UUID = Field(foreign_key="documents.id", index=True, ondelete="CASCADE")
+    status: str = Field(max_length=16)
+    proposer_id: uuid.UUID = Field(foreign_key="users.id")
+    reviewer_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    sealed: bytes
+    created_at: datetime = Field(default_factory=_utcnow, sa_type=UTCDateTime)
+    reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class WrappedKey(SQLModel, table=True):

@@ -1,0 +1,254 @@
+"""Redactions: propose, review, suggest; the text spans count in; verified redacted exports."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import Reader, SessionActor, VaultDep
+from api.errors import Problem
+from api.routes import problems
+from api.routes.documents import content_disposition
+from api.schemas import (
+    DocumentText,
+    ExportRequest,
+    ExportStored,
+    RedactionCreate,
+    RedactionList,
+    RedactionPublic,
+    RejectNote,
+    ReviewNote,
+    SuggestionList,
+    SuggestionPublic,
+)
+from vault.redaction.export import ExportOptions
+from vault.redaction.model import Category, Kind, Markers, Rect
+from vault.services.redactions import Proposal, RedactionInfo, Released
+
+documents = APIRouter(prefix="/v1/documents", tags=["redactions"])
+reviews = APIRouter(prefix="/v1/redactions", tags=["redactions"])
+routers = (documents, reviews)
+
+
+def _public(info: RedactionInfo) -> RedactionPublic:
+    p = info.proposal
+    return RedactionPublic(
+        id=info.id,
+        document=info.document_id,
+        status=info.status.value,
+        kind=p.kind.value,
+        category=p.category.value,
+        note=p.note,
+        start=p.start,
+        end=p.end,
+        term=p.term,
+        page=p.page,
+        rect=[p.rect.x0, p.rect.y0, p.rect.x1, p.rect.y1] if p.rect else None,
+        text=info.text,
+        content_sha256=info.content_sha256,
+        current=info.current,
+        proposer=info.proposer_id,
+        reviewer=info.reviewer_id,
+        review_note=info.review_note,
+        created_at=info.created_at,
+        reviewed_at=info.reviewed_at,
+    )
+
+
+def _proposal(body: RedactionCreate) -> Proposal:
+    rect = None
+    if body.rect is not None:
+        x0, y0, x1, y1 = body.rect
+        if not (x0 < x1 and y0 < y1):
+            raise Problem(422, "invalid-input", "Invalid input", "rect needs x0 < x1 and y0 < y1")
+        rect = Rect(x0, y0, x1, y1)
+    return Proposal(
+        kind=Kind(body.kind),
+        category=Category(body.category),
+        note=body.note,
+        start=body.start,
+        end=body.end,
+        term=body.term,
+        page=body.page,
+        rect=rect,
+    )
+
+
+@documents.get(
+    "/{document_id}/redactions", response_model=RedactionList, responses=problems(401, 404, 409)
+)
+async def list_redactions(document_id: UUID, actor: Reader, vault: VaultDep) -> RedactionList:
+    """A document's redactions, oldest first (editors of its case)."""
+    infos = await run_in_threadpool(vault.redactions.of_document, actor, document_id)
+    return RedactionList(redactions=[_public(i) for i in infos])
+
+
+@documents.post(
+    "/{document_id}/redactions",
+    status_code=201,
+    response_model=RedactionPublic,
+    responses=problems(401, 404, 409, 413, 415, 422),
+)
+async def propose(
+    document_id: UUID, body: RedactionCreate, actor: SessionActor, vault: VaultDep
+) -> RedactionPublic:
+    """Propose a redaction: a ``span`` (``start``, ``end`` in code points of the document's
+    text, see ``/text``), a ``term`` (every occurrence, ignoring case, accents and spacing) or a
+    ``region`` (``page`` and ``rect``). Another editor must approve it before it applies."""
+    proposal = _proposal(body)
+    info = await run_in_threadpool(
+        lambda: vault.redactions.propose(
+            actor, document_id, proposal, content_sha256=body.content_sha256
+        )
+    )
+    return _public(info)
+
+
+@documents.post(
+    "/{document_id}/redactions/suggest",
+    response_model=SuggestionList,
+    responses=problems(401, 404, 409, 413, 415, 422),
+)
+async def suggest(
+    document_id: UUID,
+    actor: SessionActor,
+    vault: VaultDep,
+    accept_all: Annotated[bool, Query(description="propose every suggestion")] = False,
+) -> SuggestionList:
+    """Suggested spans: e-mail addresses, phone numbers, URLs, handles, ID-like numbers, and
+    the recorded names and aliases of the document's source when you are its handler."""
+    found = await run_in_threadpool(
+        lambda: vault.redactions.suggest(actor, document_id, accept_all=accept_all)
+    )
+    return SuggestionList(
+        suggestions=[
+            SuggestionPublic(
+                start=s.start, end=s.end, category=s.category.value, reason=s.reason, text=s.text
+            )
+            for s in found.items
+        ],
+        created=[_public(i) for i in found.created],
+        source_names_used=found.source_names_used,
+    )
+
+
+@documents.get(
+    "/{document_id}/text", response_model=DocumentText, responses=problems(401, 404, 409, 413, 415)
+)
+async def document_text(document_id: UUID, actor: Reader, vault: VaultDep) -> DocumentText:
+    """The document's text as span offsets count it: the decoded text of a text document, the
+    text layer of a PDF (pages separated by form feeds). Editors of its case."""
+    text, digest = await run_in_threadpool(vault.redactions.text, actor, document_id)
+    return DocumentText(text=text, sha256=digest)
+
+
+@reviews.post(
+    "/{redaction_id}/approve", response_model=RedactionPublic, responses=problems(401, 404, 409)
+)
+async def approve(
+    redaction_id: UUID, actor: SessionActor, vault: VaultDep, body: ReviewNote | None = None
+) -> RedactionPublic:
+    """Approve a proposed redaction; its proposer cannot (unless the vault allows it)."""
+    note = body.note if body else None
+    info = await run_in_threadpool(lambda: vault.redactions.approve(actor, redaction_id, note=note))
+    return _public(info)
+
+
+@reviews.post(
+    "/{redaction_id}/reject", response_model=RedactionPublic, responses=problems(401, 404, 409)
+)
+async def reject(
+    redaction_id: UUID, body: RejectNote, actor: SessionActor, vault: VaultDep
+) -> RedactionPublic:
+    """Reject a proposed redaction, with a note saying why."""
+    info = await run_in_threadpool(
+        lambda: vault.redactions.reject(actor, redaction_id, note=body.note)
+    )
+    return _public(info)
+
+
+def _options(vault: VaultDep, marker: str, per_category: bool, all_pages: bool) -> ExportOptions:
+    return ExportOptions(
+        markers=Markers(marker, per_category), all_pages=all_pages, dpi=vault.settings.export_dpi
+    )
+
+
+def _headers(released: Released) -> dict[str, str]:
+    digest = base64.b64encode(bytes.fromhex(released.sha256)).decode()
+    return {
+        "Content-Disposition": content_disposition(released.filename),
+        "Repr-Digest": f"sha-256=:{digest}:",
+        "Vault-Log-Index": str(released.log_index),
+        "Vault-Redactions": str(released.redactions),
+    }
+
+
+_EXPORT_TYPES = {
+    t: {"schema": {"type": "string", "format": "binary"}}
+    for t in ("text/plain", "text/markdown", "application/pdf", "image/jpeg", "image/png")
+}
+
+
+@documents.get(
+    "/{document_id}/export",
+    response_class=Response,
+    responses={
+        200: {"description": "The verified redacted derivative", "content": _EXPORT_TYPES},
+        **problems(401, 404, 409, 413, 415, 422),
+    },
+)
+async def export(
+    document_id: UUID,
+    actor: Reader,
+    vault: VaultDep,
+    redacted: Annotated[bool, Query(description="must be true: exports are always redacted")],
+    marker: Annotated[str, Query(min_length=1, max_length=40, pattern=r"^[^\r\n]+$")] = (
+        "[REDACTED]"
+    ),
+    per_category: Annotated[bool, Query(description="name the category in markers")] = False,
+    all_pages: Annotated[bool, Query(description="PDF: re-render every page")] = False,
+) -> Response:
+    """The document with its approved redactions applied, released only after an independent
+    re-reading finds none of the redacted text and no metadata left. Refused (409) while any
+    redaction is proposed; 415 for types that cannot be redacted; 422 ``redaction-leak`` when
+    the check fails (nothing is released). Logged with the SHA-256 of what was released."""
+    if not redacted:
+        raise Problem(
+            422,
+            "invalid-input",
+            "Invalid input",
+            "only redacted exports exist: use redacted=true (the original is at /content)",
+        )
+    options = _options(vault, marker, per_category, all_pages)
+    released = await run_in_threadpool(lambda: vault.redactions.export(actor, document_id, options))
+    return Response(released.content, media_type=released.media_type, headers=_headers(released))
+
+
+@documents.post(
+    "/{document_id}/export",
+    status_code=201,
+    response_model=ExportStored,
+    responses=problems(401, 404, 409, 413, 415, 422),
+)
+async def export_and_store(
+    document_id: UUID, actor: SessionActor, vault: VaultDep, body: ExportRequest | None = None
+) -> ExportStored:
+    """Make the verified redacted export and keep it in the vault as a new document of the same
+    case, linked to its original (``derived_from``)."""
+    body = body or ExportRequest()
+    options = _options(vault, body.marker, body.per_category, body.all_pages)
+    released = await run_in_threadpool(
+        lambda: vault.redactions.export(actor, document_id, options, store=True)
+    )
+    if released.stored is None:
+        raise Problem(500, "internal", "Internal error", "the export was not stored")
+    return ExportStored(
+        document=released.stored.id,
+        sha256=released.sha256,
+        log_index=released.log_index,
+        redactions=released.redactions,
+    )

@@ -1,0 +1,229 @@
+"""Turn an original and its approved redactions into a derivative, and refuse to release it
+unless an independent reading of the result confirms that what was redacted is gone.
+
+This module is pure: bytes in, bytes out, no database. The service (``vault.services.redactions``)
+decides which redactions apply and logs what was released. The format modules do the work:
+``text`` for plain text and Markdown, ``pdf`` (rendered by pdfium, assembled by pypdf) and
+``image`` (Pillow). Verification reads the result back with other code than wrote it: for PDFs
+with pypdf's and poppler's text extractors as well as pdfium's, so that a renderer that leaves
+text behind, or a library bug in one of them, fails closed instead of leaking.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from vault.errors import InvalidInput, RedactionLeak, UnsupportedType
+from vault.redaction import image, leaks, match, pdf, text
+from vault.redaction.model import Area, Category, Kind, Markers, Rect, Span
+
+__all__ = [
+    "PDF",
+    "SUPPORTED",
+    "Export",
+    "ExportOptions",
+    "Target",
+    "document_text",
+    "format_of",
+    "matched_strings",
+    "produce",
+]
+
+PDF = "application/pdf"
+SUPPORTED: tuple[str, ...] = (*text.SUPPORTED, PDF, *image.SUPPORTED)
+EXTENSIONS = {
+    "text/plain": "txt",
+    "text/markdown": "md",
+    PDF: "pdf",
+    "image/jpeg": "jpg",
+    "image/png": "png",
+}
+
+PdfRenderer = Callable[..., bytes]
+
+
+@dataclass(frozen=True)
+class Target:
+    """One approved redaction, as the export needs it."""
+
+    key: str
+    kind: Kind
+    category: Category
+    start: int | None = None
+    end: int | None = None
+    term: str | None = None
+    page: int | None = None
+    rect: Rect | None = None
+    # What the proposer saw under the span or region, kept sealed with the record: searched
+    # for in the result too, in case the content the text was cut from was read differently.
+    text: str | None = None
+
+    def bounds(self) -> tuple[int, int]:
+        if self.start is None or self.end is None:
+            raise ValueError("not a span")
+        return self.start, self.end
+
+    def needle(self) -> str:
+        if self.term is None:
+            raise ValueError("not a term")
+        return self.term
+
+    def area(self) -> Area:
+        if self.page is None or self.rect is None:
+            raise ValueError("not a region")
+        return Area(self.page, self.rect, self.category)
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    markers: Markers = field(default_factory=Markers)
+    all_pages: bool = False
+    dpi: int = 150
+
+
+@dataclass(frozen=True)
+class Export:
+    content: bytes
+    media_type: str
+    sha256: str
+    # Redactions none of whose strings could be searched for (too short to search without
+    # matching everywhere, or a region of an image): checked only by construction.
+    unchecked: list[str] = field(default_factory=list)
+
+    @property
+    def extension(self) -> str:
+        return EXTENSIONS[self.media_type]
+
+
+def format_of(media_type: str) -> str:
+    """``text``, ``pdf`` or ``image``; ``UnsupportedType`` for anything else."""
+    base = media_type.split(";", 1)[0].strip().lower()
+    if base in text.SUPPORTED:
+        return "text"
+    if base == PDF:
+        return "pdf"
+    if base in image.SUPPORTED:
+        return "image"
+    raise UnsupportedType("redacted exports are not available for this type", supported=SUPPORTED)
+
+
+def _base(media_type: str) -> str:
+    return media_type.split(";", 1)[0].strip().lower()
+
+
+def document_text(content: bytes, media_type: str) -> str:
+    """The text that span offsets count in: the decoded text, or a PDF's text layer."""
+    kind = format_of(media_type)
+    if kind == "text":
+        return text.document_text(content)
+    if kind == "pdf":
+        return pdf.document_text(content)
+    raise InvalidInput("images have no text: redact them with regions")
+
+
+def check_target(content: bytes, media_type: str, target: Target, doc_text: str | None) -> str:
+    """Check that ``target`` fits the document; returns the text it covers (a span's text, a
+    region's text on a PDF, the term itself)."""
+    kind = format_of(media_type)
+    if target.kind is Kind.REGION:
+        if kind == "text":
+            raise InvalidInput("text documents have no pages: redact them with spans or terms")
+        area = target.area()
+        if kind == "image":
+            width, height = image.image_size(content)
+            if area.page != 1 or area.rect.x1 > width or area.rect.y1 > height:
+                raise InvalidInput(f"the region lies outside the {width}x{height} image")
+            return ""
+        return pdf.region_text(content, [area])[0]
+    if kind == "image":
+        raise InvalidInput("images have no text: redact them with regions")
+    if doc_text is None:
+        raise ValueError("the document's text is needed to check spans and terms")
+    if target.kind is Kind.SPAN:
+        start, end = target.bounds()
+        if end > len(doc_text):
+            raise InvalidInput(f"the span ends past the document's text ({len(doc_text)} chars)")
+        return doc_text[start:end]
+    return target.needle()
+
+
+def _spans(doc_text: str, targets: Sequence[Target]) -> list[Span]:
+    spans: list[Span] = []
+    for target in targets:
+        if target.kind is Kind.SPAN:
+            spans.append(Span(*target.bounds(), target.category))
+        elif target.kind is Kind.TERM:
+            found = match.find_term(doc_text, target.needle())
+            spans += [Span(a, b, target.category) for a, b in found]
+    return spans
+
+
+def matched_strings(doc_text: str, target: Target) -> list[str]:
+    """Everything ``target`` removes from ``doc_text``: what the result must not contain."""
+    found = [target.text] if target.text else []
+    if target.kind is Kind.SPAN:
+        start, end = target.bounds()
+        found.append(doc_text[start:end])
+    elif target.kind is Kind.TERM:
+        found.append(target.needle())
+        found += [doc_text[a:b] for a, b in match.find_term(doc_text, target.needle())]
+    return list(dict.fromkeys(s for s in found if s.strip()))
+
+
+def produce(
+    content: bytes,
+    media_type: str,
+    targets: Sequence[Target],
+    options: ExportOptions = ExportOptions(),
+    *,
+    render_pdf: PdfRenderer = pdf.render,
+) -> Export:
+    """The redacted derivative of ``content``, verified; ``RedactionLeak`` if the check finds
+    anything left (nothing is returned then)."""
+    kind = format_of(media_type)
+    base = _base(media_type)
+    if kind == "image":
+        return _image(content, base, targets)
+    doc_text = document_text(content, media_type)
+    for target in targets:
+        check_target(content, media_type, target, doc_text)
+    spans = _spans(doc_text, targets)
+    strings = {t.key: matched_strings(doc_text, t) for t in targets}
+    problems: list[str] = []
+    if kind == "text":
+        out = text.render(doc_text, spans, markers=options.markers).encode()
+        # Read back exactly as a recipient would: decoded again from the bytes released.
+        readings = [text.document_text(out)]
+    else:
+        areas = [t.area() for t in targets if t.kind is Kind.REGION]
+        for target, area in zip((t for t in targets if t.kind is Kind.REGION), areas, strict=True):
+            strings[target.key] += [s for s in pdf.region_text(content, [area]) if s.strip()]
+        out = render_pdf(content, spans, areas, dpi=options.dpi, rerender_all=options.all_pages)
+        problems = pdf.structural_problems(out)
+        readings = [pdf.extract_text_pypdf(out), pdf.document_text(out), pdf.extract_strings(out)]
+        poppler = pdf.extract_text_poppler(out)
+        if poppler is not None:
+            readings.append(poppler)
+    found: list[str] = []
+    for reading in readings:
+        found += [k for k in leaks.find_leaks(reading, strings) if k not in found]
+    if found or problems:
+        raise RedactionLeak(redactions=found, problems=problems)
+    unchecked = [k for k, values in strings.items() if not leaks.needles(values)]
+    return Export(out, base, hashlib.sha256(out).hexdigest(), unchecked)
+
+
+def _image(content: bytes, media_type: str, targets: Sequence[Target]) -> Export:
+    for target in targets:
+        check_target(content, media_type, target, None)
+    areas = [t.area() for t in targets]
+    out = image.render(content, media_type, areas)
+    problems = image.structural_problems(out, media_type)
+    if not image.filled(out, areas):
+        problems.append("region-not-filled")
+    if problems:
+        raise RedactionLeak(redactions=[], problems=problems)
+    # An image's regions are checked by their pixels, not by searching for text.
+    return Export(out, media_type, hashlib.sha256(out).hexdigest(), [])
