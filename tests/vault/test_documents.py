@@ -8,12 +8,12 @@ import uuid
 import pytest
 from sqlmodel import select
 
-from tests.conftest import World
+from tests.conftest import PASSPHRASE, World
 from vault.clock import system_clock
 from vault.errors import Conflict, IntegrityError, LimitExceeded, NotFound
-from vault.services import cases, keyring, sources
+from vault.services import cases, keyring, sources, users
 from vault.services.documents import NewDocument
-from vault.storage.models import Document, Role, WrappedKey
+from vault.storage.models import CaseMember, Document, Role, User, WrappedKey
 
 TESTIMONY = b"Testimony of an attendee of the 2019 training programme" * 300
 
@@ -108,6 +108,42 @@ def test_new_member_sees_pending_until_a_member_grants(world: World) -> None:
     assert read(world, late, doc_id) == TESTIMONY
     with world.db() as db:
         assert cases.pending_grants(db, world.case_id) == []
+
+
+def test_a_members_request_completes_flagged_grants_and_then_scans_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc_id = store(world)
+    token = world.vault.auth.login("erin", PASSPHRASE, None, address="127.0.0.1").token
+    late = world.add_user("lena", Role.JOURNALIST)  # joins after the document: flagged
+    with world.db() as db:
+        assert db.get(CaseMember, (world.case_id, late.user_id)).keys_pending
+    world.vault.auth.authenticate(token)  # erin's next request wraps the key for lena
+    assert read(world, late, doc_id) == TESTIMONY
+    with world.db() as db:
+        assert not db.get(CaseMember, (world.case_id, late.user_id)).keys_pending
+
+    def scan(*args: object, **kwargs: object) -> list[cases.PendingGrant]:
+        raise AssertionError("a request scanned the documents with nothing flagged")
+
+    with world.db() as db:  # the flags of the fixture's own memberships clear on first use
+        for member in db.exec(select(CaseMember)):
+            member.keys_pending = False
+            db.add(member)
+        db.commit()
+    monkeypatch.setattr(cases, "pending_grants", scan)
+    world.vault.auth.authenticate(token)
+
+
+def test_a_new_key_pair_flags_the_members_cases(world: World) -> None:
+    with world.db() as db:
+        member = db.get(CaseMember, (world.case_id, world.journalist.user_id))
+        member.keys_pending = False
+        db.add(member)
+        user = db.get(User, world.journalist.user_id)
+        users.set_passphrase(db, user, "another correct horse battery", world.vault.settings.argon2)
+        db.commit()
+        assert db.get(CaseMember, (world.case_id, world.journalist.user_id)).keys_pending
 
 
 def test_removed_member_loses_every_wrapped_key_of_the_case(world: World) -> None:

@@ -104,7 +104,7 @@ def add_member(db: Session, actor: Actor, case_id: UUID, user_id: UUID, *, clock
         raise NotFound("no such user")
     if is_member(db, case_id, user_id):
         raise Conflict("already a member of this case")
-    db.add(CaseMember(case_id=case_id, user_id=user_id, added_at=clock()))
+    db.add(CaseMember(case_id=case_id, user_id=user_id, added_at=clock(), keys_pending=True))
 
 
 def remove_member(db: Session, actor: Actor, case_id: UUID, user_id: UUID) -> None:
@@ -121,8 +121,11 @@ def remove_member(db: Session, actor: Actor, case_id: UUID, user_id: UUID) -> No
     db.delete(member)
 
 
-def pending_grants(db: Session, case_id: UUID | None = None) -> list[PendingGrant]:
-    """(document, member) pairs where an enrolled member holds no copy of the document's key."""
+def pending_grants(
+    db: Session, case_id: UUID | None = None, *, user_id: UUID | None = None
+) -> list[PendingGrant]:
+    """(document, member) pairs where an enrolled member holds no copy of the document's key,
+    in one case and for one member if given."""
     held = (
         select(WrappedKey.id)
         .where(col(WrappedKey.kind) == keyring.DOCUMENT)
@@ -139,15 +142,27 @@ def pending_grants(db: Session, case_id: UUID | None = None) -> list[PendingGran
     )
     if case_id is not None:
         stmt = stmt.where(col(Document.case_id) == case_id)
+    if user_id is not None:
+        stmt = stmt.where(col(User.id) == user_id)
     return [PendingGrant(doc, user) for doc, user in db.exec(stmt).all()]
 
 
-def complete_grants(db: Session, actor: Actor, *, case_id: UUID | None = None, clock: Clock) -> int:
+def complete_grants(
+    db: Session,
+    actor: Actor,
+    *,
+    case_id: UUID | None = None,
+    user_id: UUID | None = None,
+    clock: Clock,
+) -> int:
     """Wrap, with the actor's unlocked key, every pending grant in the actor's cases that the
-    actor can open (not committed). Returns how many keys were wrapped."""
+    actor can open (not committed). Returns how many keys were wrapped.
+
+    This looks at every document of every case (or of ``case_id``): logins run it, as a net
+    under the flags that :func:`complete_flagged_grants` relies on."""
     key = actor.require_key()
     done = 0
-    for grant in pending_grants(db, case_id):
+    for grant in pending_grants(db, case_id, user_id=user_id):
         document = db.get(Document, grant.document_id)
         if document is None or not is_member(db, document.case_id, actor.user_id):
             continue
@@ -165,6 +180,28 @@ def complete_grants(db: Session, actor: Actor, *, case_id: UUID | None = None, c
             recipients=[PublicKey(user.public_key)],
             clock=clock,
         )
+    return done
+
+
+def complete_flagged_grants(db: Session, actor: Actor, *, clock: Clock) -> int:
+    """:func:`complete_grants` for the members flagged ``keys_pending`` in the actor's cases
+    only (not committed): what every authenticated request runs, so it must cost one indexed
+    query when nothing is pending. A flag is cleared once nothing is left to wrap for that
+    member; it stays while the actor cannot open some document (another member may)."""
+    mine = select(CaseMember.case_id).where(col(CaseMember.user_id) == actor.user_id)
+    flagged = db.exec(
+        select(CaseMember)
+        .where(col(CaseMember.keys_pending).is_(True))
+        .where(col(CaseMember.case_id).in_(mine))
+    ).all()
+    done = 0
+    for member in flagged:
+        done += complete_grants(
+            db, actor, case_id=member.case_id, user_id=member.user_id, clock=clock
+        )
+        if not pending_grants(db, member.case_id, user_id=member.user_id):
+            member.keys_pending = False
+            db.add(member)
     return done
 
 

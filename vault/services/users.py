@@ -19,7 +19,7 @@ from vault.clock import Clock
 from vault.crypto import Argon2Params, PrivateKey
 from vault.errors import AuthenticationFailed, Conflict, IntegrityError, InvalidInput, NotFound
 from vault.services.passphrase_policy import check_passphrase
-from vault.storage.models import Role, User
+from vault.storage.models import CaseMember, Role, User
 
 __all__ = [
     "Actor",
@@ -104,6 +104,10 @@ def set_passphrase(
     key = crypto.generate_private_key()
     _seal_key(user, key, passphrase, params, totp_secret=totp_secret)
     db.add(user)
+    # A new key pair holds no document key yet: every case of theirs has grants to complete.
+    for member in db.exec(select(CaseMember).where(CaseMember.user_id == user.id)):
+        member.keys_pending = True
+        db.add(member)
     return key
 
 

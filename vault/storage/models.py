@@ -120,6 +120,10 @@ class CaseMember(SQLModel, table=True):
     case_id: uuid.UUID = Field(foreign_key="cases.id", primary_key=True, ondelete="CASCADE")
     user_id: uuid.UUID = Field(foreign_key="users.id", primary_key=True, index=True)
     added_at: datetime = Field(default_factory=_utcnow, sa_type=UTCDateTime)
+    # Set when the member may lack copies of the case's document keys (they joined, or their
+    # key pair changed) and cleared once every key they can be given is wrapped for them: so
+    # an authenticated request checks one indexed flag instead of every document of the case.
+    keys_pending: bool = Field(default=True, index=True)
 
 
 class RecoveryKey(SQLModel, table=True):
