@@ -377,12 +377,14 @@ class AuthService:
                 credential_id=row.id,
                 via_token=row.kind == CredentialKind.TOKEN,
             )
-            row.last_used_at = now
-            db.add(row)
             if key is not None:
                 # The member's next authenticated action completes grants they can complete
                 # (of flagged members only: a full scan on every request grew with the vault).
                 cases.complete_flagged_grants(db, actor, clock=self._clock)
+            # Written last: on SQLite the first write takes the database's write lock until the
+            # commit, and other requests would wait behind this one's reads.
+            row.last_used_at = now
+            db.add(row)
             db.commit()
             return actor
 
