@@ -11,6 +11,7 @@ from alembic.migration import MigrationContext
 
 from vault.errors import NotFound, StorageError
 from vault.settings import Settings
+from vault.storage import blobstore
 from vault.storage.blobstore import LocalBlobStore
 from vault.storage.database import connect, current_revision, describe_url, head_revision, migrate
 from vault.storage.models import metadata
@@ -95,3 +96,25 @@ def test_unwritable_blob_store_is_a_storage_error(tmp_path: Path) -> None:
         store.put([b"x"])
     with pytest.raises(StorageError):
         store.check()
+
+
+def test_blob_store_starts_writeback_as_a_large_blob_arrives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Writeback is started every WRITEBACK_EVERY bytes so that the final fsync waits for the
+    # tail only; the ranges must cover what was written, in order, without gaps.
+    monkeypatch.setattr(blobstore, "WRITEBACK_EVERY", 10)
+    started: list[tuple[int, int]] = []
+    real = blobstore._start_writeback
+
+    def record(fd: int, offset: int, length: int) -> None:
+        started.append((offset, length))
+        real(fd, offset, length)
+
+    monkeypatch.setattr(blobstore, "_start_writeback", record)
+    store = LocalBlobStore(tmp_path / "blobs")
+    store.create()
+    pieces = [bytes([i]) * 7 for i in range(10)]
+    blob = store.put(pieces)
+    assert b"".join(store.open(blob.blob_id)) == b"".join(pieces)
+    assert started == [(0, 14), (14, 14), (28, 14), (42, 14), (56, 14)]

@@ -111,6 +111,32 @@ def test_round_trip(segment_size: int, size: int, chunker: str) -> None:
     assert decrypt(split(blob)) == plaintext
 
 
+@pytest.mark.parametrize("size", [SMALL, 3 * SMALL, 3 * SMALL + 5, 2 * SMALL + 1])
+@pytest.mark.parametrize("chunk", [SMALL, 2 * SMALL, 2 * SMALL + 3])
+def test_chunks_that_hold_whole_segments_round_trip(size: int, chunk: int) -> None:
+    # Whole segments are sealed straight from the caller's ``bytes`` chunks, without a copy.
+    plaintext = pattern(size)
+    chunks = [plaintext[i : i + chunk] for i in range(0, size, chunk)]
+    blob = b"".join(crypto.encrypt_stream(DATA_KEY, DOC, chunks, segment_size=SMALL))
+    assert decrypt(blob) == plaintext
+    assert len(blob) == crypto.ciphertext_size(size, SMALL)
+
+
+def test_a_reused_mutable_chunk_buffer_is_not_sealed_late() -> None:
+    # A producer may refill one bytearray for every chunk; a full segment waits for the next
+    # chunk (to learn whether it is the last), so it must not wait as a view of that buffer.
+    plaintext = pattern(4 * SMALL)
+    buffer = bytearray(SMALL)
+
+    def refilled() -> Iterator[bytes]:
+        for i in range(0, len(plaintext), SMALL):
+            buffer[:] = plaintext[i : i + SMALL]
+            yield buffer  # type: ignore[misc]
+
+    blob = b"".join(crypto.encrypt_stream(DATA_KEY, DOC, refilled(), segment_size=SMALL))
+    assert decrypt(blob) == plaintext
+
+
 def test_default_segment_size_is_one_mib() -> None:
     blob = b"".join(crypto.encrypt_stream(DATA_KEY, DOC, [b"x"]))
     assert int.from_bytes(blob[5:9], "big") == 1 << 20

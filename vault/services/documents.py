@@ -40,6 +40,7 @@ from vault.services.cases import is_member
 from vault.services.users import Actor
 from vault.storage.blobstore import BlobStore
 from vault.storage.models import Document, RecoveryKey, Redaction, Role, Source
+from vault.storage.pipeline import put_pipelined
 
 __all__ = [
     "DocumentInfo",
@@ -189,15 +190,12 @@ class DocumentService:
         stream = crypto.encrypt_stream(
             data_key, doc_id, plaintext(), segment_size=self._segment_size
         )
+        # The access log records what was stored: a hash of ciphertext, never of plaintext.
         stored = hashlib.sha256()
-
-        def hashed() -> Iterator[bytes]:
-            # The access log records what was stored: a hash of ciphertext, never of plaintext.
-            for piece in stream:
-                stored.update(piece)
-                yield piece
-
-        blob = self._blobs.put(hashed())
+        # The ciphertext is hashed and written on a second thread while this one reads, hashes
+        # and encrypts the plaintext: both halves release the GIL, so on two cores a 1 GiB
+        # upload takes about half the time it did in one thread (benchmarks/content.py).
+        blob = put_pipelined(self._blobs, stream, observe=stored.update)
         meta = DocumentMetadata(
             title=document.title,
             filename=document.filename,

@@ -1,0 +1,119 @@
+"""``put_pipelined``: a blob written on a second thread, all or nothing, whichever side fails."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pytest
+
+from vault.errors import LimitExceeded, StorageError
+from vault.storage.blobstore import LocalBlobStore, StoredBlob
+from vault.storage.pipeline import put_pipelined
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalBlobStore:
+    blobs = LocalBlobStore(tmp_path / "blobs")
+    blobs.create()
+    return blobs
+
+
+class Producer:
+    """Pieces ``0..count-1`` (each 3 KiB, so that hashing releases the GIL), failing after
+    ``fail_after`` pieces if given; remembers whether it was closed."""
+
+    def __init__(self, count: int, fail_after: int | None = None) -> None:
+        self.count = count
+        self.fail_after = fail_after
+        self.closed = False
+        self.thread: set[str] = set()
+
+    def pieces(self) -> Iterator[bytes]:
+        try:
+            for i in range(self.count):
+                self.thread.add(threading.current_thread().name)
+                if i == self.fail_after:
+                    raise LimitExceeded("too big")
+                yield i.to_bytes(4, "big") * 768
+        finally:
+            self.closed = True
+
+
+@pytest.mark.parametrize("depth", [1, 2, 8])
+def test_writes_every_piece_in_order_and_observes_each(store: LocalBlobStore, depth: int) -> None:
+    producer = Producer(100)
+    expected = b"".join(producer.pieces())
+    seen = hashlib.sha256()
+    blob = put_pipelined(store, producer.pieces(), observe=seen.update, depth=depth)
+    assert blob.size == len(expected)
+    assert b"".join(store.open(blob.blob_id)) == expected
+    assert seen.hexdigest() == hashlib.sha256(expected).hexdigest()
+    # The producer runs on the caller's thread (the API's upload body can only be read there).
+    assert producer.thread == {threading.current_thread().name}
+
+
+def test_empty_input_is_an_empty_blob(store: LocalBlobStore) -> None:
+    blob = put_pipelined(store, [])
+    assert blob.size == 0
+    assert b"".join(store.open(blob.blob_id)) == b""
+
+
+@pytest.mark.parametrize("fail_after", [0, 1, 50])
+def test_producer_error_is_raised_unchanged_and_leaves_nothing(
+    store: LocalBlobStore, fail_after: int
+) -> None:
+    producer = Producer(100, fail_after=fail_after)
+    with pytest.raises(LimitExceeded, match="too big"):
+        put_pipelined(store, producer.pieces())
+    assert producer.closed
+    assert list(store.blob_ids()) == []
+    assert store.list_partial() == []
+
+
+class FailingStore:
+    """A blob store whose write fails after ``after`` chunks."""
+
+    def __init__(self, after: int) -> None:
+        self.after = after
+
+    def put(self, chunks: Iterable[bytes]) -> StoredBlob:
+        for i, _ in enumerate(chunks):
+            if i == self.after:
+                raise StorageError("disk full")
+        return StoredBlob("0" * 32, 0)
+
+
+@pytest.mark.parametrize("after", [0, 3])
+def test_store_error_is_raised_and_closes_the_producer(after: int) -> None:
+    producer = Producer(1000)
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            put_pipelined(FailingStore(after), producer.pieces(), depth=1)  # type: ignore[arg-type]
+        except BaseException as exc:
+            raised.append(exc)
+
+    # On a thread with a deadline: the regression to catch is a producer left waiting forever
+    # for a writer that has gone.
+    caller = threading.Thread(target=run, daemon=True)
+    caller.start()
+    caller.join(timeout=30)
+    assert not caller.is_alive(), "put_pipelined hung after the store failed"
+    assert [type(e) for e in raised] == [StorageError]
+    assert "disk full" in str(raised[0])
+    assert producer.closed
+
+
+def test_observer_error_is_raised_and_leaves_nothing(store: LocalBlobStore) -> None:
+    def observe(piece: bytes) -> None:
+        raise StorageError("observer failed")
+
+    producer = Producer(100)
+    with pytest.raises(StorageError, match="observer failed"):
+        put_pipelined(store, producer.pieces(), observe=observe)
+    assert producer.closed
+    assert store.list_partial() == []
