@@ -314,7 +314,6 @@ class DocumentService:
         with Session(self._engine, expire_on_commit=False) as db:
             if not is_member(db, case_id, actor.user_id):
                 raise NotFound("no such case")
-            audit.record(db, "document.list", actor.user_id, clock=self._clock, case=case_id)
             infos: list[DocumentInfo] = []
             batch = max(limit or 200, 50)
             while limit is None or len(infos) < limit:
@@ -339,6 +338,10 @@ class DocumentService:
                         break
                 if len(rows) < batch:
                     break
+            # Recorded after the reads: on SQLite the first write holds the database's write
+            # lock until the commit, and other requests would wait behind this page's
+            # decryption. Nothing is returned before the entry commits.
+            audit.record(db, "document.list", actor.user_id, clock=self._clock, case=case_id)
             audit.commit(db)
             return infos
 
