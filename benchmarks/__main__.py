@@ -24,6 +24,8 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -66,12 +68,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     started = datetime.now(UTC)
     results: list[Result] = []
+    failed: list[str] = []
     try:
         for name in args.only or SUITES:
             say(f"== {name}")
             began = time.perf_counter()
             suite = importlib.import_module(f"benchmarks.{name}")
-            results += suite.run(context)
+            # A directory of its own per suite: they name their vaults and files alike.
+            own = workdir / name
+            own.mkdir()
+            try:
+                measured = suite.run(replace(context, workdir=own))
+                for result in measured:
+                    result.suite = name
+                results += measured
+            except Exception:
+                # The other suites' numbers are still worth having; the run exits 1.
+                say(traceback.format_exc())
+                failed.append(name)
             say(f"== {name}: {time.perf_counter() - began:.0f} s")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -80,11 +94,14 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "started": started.isoformat(timespec="seconds"),
         "results": [r.to_json() for r in results],
+        "failed_suites": failed,
     }
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(markdown(results))
     say(f"wrote {args.out}")
-    return 0
+    if failed:
+        say(f"failed: {', '.join(failed)}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

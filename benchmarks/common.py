@@ -71,6 +71,8 @@ class Result:
     rss_growth_mib: float | None = None
     # Further figures of the case (operations per second, latency percentiles, targets).
     details: dict[str, Any] = field(default_factory=dict)
+    # The suite that measured it (set by the runner), which the table groups by.
+    suite: str = ""
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -208,16 +210,27 @@ def _openssl_version() -> str:
 
 
 def markdown(results: list[Result]) -> str:
-    """The results as one Markdown table: seconds, and the ratio to each peer (vault / peer:
-    below 1 means Source Vault was faster)."""
+    """The results as Markdown, one table per suite: seconds, and the ratio to each of that
+    suite's peers (vault / peer: below 1 means Source Vault was faster)."""
+    suites: dict[str, list[Result]] = {}
+    for result in results:
+        suites.setdefault(result.suite, []).append(result)
+    return "\n\n".join(
+        (f"**{suite}**\n\n" if suite else "") + _table(rows) for suite, rows in suites.items()
+    )
+
+
+def _table(results: list[Result]) -> str:
     peers = sorted({p for r in results for p in r.peers})
+    rss = any(r.rss_growth_mib is not None for r in results)
     head = ["case", "size", "vault (s)", *[f"{p} (s)" for p in peers]]
-    head += [f"vault/{p}" for p in peers] + ["server RSS growth"]
+    head += [f"vault/{p}" for p in peers] + (["RSS growth"] if rss else [])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
         cells = [r.name, human_size(r.size_bytes), f"{r.vault_s:.4g}"]
         cells += [f"{r.peers[p]:.4g}" if p in r.peers else "" for p in peers]
         cells += [f"{r.vault_s / r.peers[p]:.2f}x" if r.peers.get(p) else "" for p in peers]
-        cells.append(f"{r.rss_growth_mib:.0f} MiB" if r.rss_growth_mib is not None else "")
+        if rss:
+            cells.append(f"{r.rss_growth_mib:.0f} MiB" if r.rss_growth_mib is not None else "")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
