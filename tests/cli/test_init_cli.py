@@ -563,3 +563,36 @@ def test_fsck_json_has_the_documented_keys(vault_dir: Path) -> None:
     }
     assert report["clean"] is True
     assert report["repaired"] is False
+
+
+def test_migrate_upgrades_an_older_vault_and_serving_needs_it(vault_dir: Path) -> None:
+    """A vault made by the previous release (schema 0005, before redactions and the grant
+    flags) is refused until `vault migrate` upgrades it; then it opens and checks clean."""
+    from alembic import command
+
+    from vault.storage.database import _alembic_config, connect, head_revision
+
+    engine = connect(f"sqlite:///{vault_dir / 'vault.db'}")
+    try:
+        command.downgrade(_alembic_config(engine), "0005")
+    finally:
+        engine.dispose()
+    refused = assert_error(run_vault("fsck", "--data-dir", vault_dir, cwd=vault_dir.parent), 1)
+    assert "revision 0005" in refused
+
+    check = run_vault("migrate", "--data-dir", vault_dir, "--check", cwd=vault_dir.parent)
+    assert check.returncode == 1
+    assert f"would upgrade it to {head_revision()}" in check.stderr
+    done = run_vault("migrate", "--data-dir", vault_dir, cwd=vault_dir.parent)
+    assert done.returncode == 0, done.stderr
+    assert f"from revision 0005 to {head_revision()}" in done.stderr
+    again = run_vault("migrate", "--data-dir", vault_dir, "--check", cwd=vault_dir.parent)
+    assert again.returncode == 0
+    assert "nothing to do" in again.stderr
+    status, report = fsck_json(vault_dir)
+    assert status == 0, report
+
+
+def test_migrate_without_a_vault_says_so(tmp_path: Path) -> None:
+    line = assert_error(run_vault("migrate", "--data-dir", tmp_path / "none", cwd=tmp_path), 4)
+    assert "vault init" in line
