@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import statistics
 import sys
@@ -35,6 +33,7 @@ from sqlalchemy import insert, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
+from benchmarks.common import machine
 from vault.audit import log, merkle
 from vault.audit.verify import verify_log
 from vault.storage.database import connect, migrate
@@ -209,24 +208,6 @@ def proof_latency(engine: Engine, size: int, root: bytes, queries: int) -> dict[
             ok = merkle.verify_consistency(first, size, first_root, root, proof)
             _check(ok, "bad consistency proof")
     return {"inclusion": _summary(inclusion), "consistency": _summary(consistency)}
-
-
-def machine() -> dict[str, Any]:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpus": os.cpu_count(),
-        "cpu_model": model,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "sqlite": __import__("sqlite3").sqlite_version,
-    }
 
 
 def main(argv: list[str] | None = None) -> int:

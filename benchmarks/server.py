@@ -9,7 +9,6 @@ One worker (``--workers 1``): uvicorn then serves in the process it was started 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from typing import Any
 import httpx
 import psutil
 
-from benchmarks.common import percentile
+from benchmarks.common import free_port, percentile
 
 __all__ = ["LiveServer", "expect", "latency_details", "serve"]
 
@@ -76,13 +75,6 @@ def latency_details(samples: list[float], wall: float) -> dict[str, float]:
     }
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _stop(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM (uvicorn stops gracefully), SIGKILL after 30 s; then any process it started
     that outlived it — all by pid, nothing else is touched."""
@@ -109,7 +101,7 @@ def serve(data_dir: Path, *, environ: Mapping[str, str] | None = None) -> Iterat
     env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
     env |= {"VAULT_DATA_DIR": str(data_dir), "VAULT_TOTP_REQUIRED_ROLES": ""}
     env |= dict(environ or {})
-    port = _free_port()
+    port = free_port()
     log_path = data_dir.parent / "server.log"
     command = [VAULT, "serve", "--data-dir", str(data_dir), "--host", "127.0.0.1"]
     command += ["--port", str(port), "--workers", "1"]

@@ -43,7 +43,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -59,7 +58,7 @@ import psutil
 from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 
-from benchmarks.common import Context, GiB, MiB, Result, RssSampler, human_size, say
+from benchmarks.common import Context, GiB, MiB, Result, RssSampler, free_port, human_size, say
 from vault.crypto import Argon2Params
 
 __all__ = ["create_bare_app", "run"]
@@ -108,13 +107,6 @@ def create_bare_app() -> FastAPI:
 
 
 # -- servers ---------------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -179,7 +171,7 @@ def _spawn(command: list[str], env: dict[str, str], log_path: Path, port: int) -
 
 
 def _start_bare(root: Path) -> _Server:
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "uvicorn", "benchmarks.transfer:create_bare_app"]
     command += ["--factory", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     command += ["--no-access-log", "--no-server-header", "--no-proxy-headers"]
@@ -228,7 +220,7 @@ def _start_vault(root: Path, max_upload: int) -> _Vault:
     common = ["--data-dir", str(data_dir), "--passphrase-file", str(secret)]
     _vault_cli(env, "init", "--admin", "admin", *common, "--recovery-out", str(root / "shares"))
     _vault_cli(env, "users", "add", "jules", "--role", "journalist", *common)
-    port = _free_port()
+    port = free_port()
     command = [VAULT, "serve", "--data-dir", str(data_dir), "--host", "127.0.0.1"]
     command += ["--port", str(port), "--workers", "1"]
     server = _spawn(command, env, root / "server.log", port)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -323,7 +322,6 @@ def test_show_completion_prints_a_script_for_each_shell(
     assert "_VAULT_COMPLETE" in done.stdout
 
 
-@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 def test_bash_completion_completes_commands(tmp_path: Path) -> None:
     # What a person does: load the script into bash, then ask it to complete `vault lo`.
     script = (

@@ -187,8 +187,8 @@ def produce(
     if kind == "image":
         return _image(content, base, targets)
     doc_text = document_text(content, media_type)
-    for target in targets:
-        check_target(content, media_type, target, doc_text)
+    # What each target covers now: a span's text, a term, a region's text (read once here).
+    covered = {t.key: check_target(content, media_type, t, doc_text) for t in targets}
     spans = _spans(doc_text, targets)
     strings = {t.key: matched_strings(doc_text, t) for t in targets}
     problems: list[str] = []
@@ -197,9 +197,11 @@ def produce(
         # Read back exactly as a recipient would: decoded again from the bytes released.
         readings = [text.document_text(out)]
     else:
-        areas = [t.area() for t in targets if t.kind is Kind.REGION]
-        for target, area in zip((t for t in targets if t.kind is Kind.REGION), areas, strict=True):
-            strings[target.key] += [s for s in pdf.region_text(content, [area]) if s.strip()]
+        regions = [t for t in targets if t.kind is Kind.REGION]
+        for target in regions:
+            if covered[target.key].strip():
+                strings[target.key].append(covered[target.key])
+        areas = [t.area() for t in regions]
         out = render_pdf(content, spans, areas, dpi=options.dpi, rerender_all=options.all_pages)
         problems = pdf.structural_problems(out)
         readings = [pdf.extract_text_pypdf(out), pdf.document_text(out), pdf.extract_strings(out)]

@@ -349,10 +349,7 @@ class DocumentService:
         """Metadata and a lazy plaintext stream. The stream raises ``IntegrityError`` at the
         first segment that fails authentication, before yielding any byte of it."""
         with Session(self._engine, expire_on_commit=False) as db:
-            row = self._visible(db, actor, document_id)
-            data_key = self._data_key(db, row, actor)
-            if data_key is None:
-                raise Conflict("access to this document is pending: a case member must grant it")
+            row, data_key = self.readable(db, actor, document_id)
             audit.record(
                 db,
                 "document.content.read",
@@ -392,6 +389,15 @@ class DocumentService:
             audit.commit(db)
         # Only once the entry is committed: no read happens without its record.
         return self._stream(row, data_key)
+
+    def readable(self, db: Session, actor: Actor, document_id: UUID) -> tuple[Document, bytes]:
+        """The document's row and data key for ``actor``: ``NotFound`` outside their reach,
+        ``Conflict`` while their grant is pending. Records nothing: callers log their read."""
+        row = self._visible(db, actor, document_id)
+        data_key = self._data_key(db, row, actor)
+        if data_key is None:
+            raise Conflict("access to this document is pending: a case member must grant it")
+        return row, data_key
 
     def _data_key(self, db: Session, row: Document, actor: Actor) -> bytes | None:
         key = actor.require_key()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -28,8 +27,6 @@ from vault.clock import Clock
 from vault.errors import Conflict, IntegrityError, InvalidInput, LimitExceeded, NotFound
 from vault.redaction import export, pdf, suggest
 from vault.redaction.model import Category, Kind, Rect, Status
-from vault.services import keyring
-from vault.services.cases import is_member
 from vault.services.documents import (
     DocumentInfo,
     DocumentMetadata,
@@ -49,7 +46,6 @@ __all__ = [
     "Suggestions",
 ]
 
-log = logging.getLogger(__name__)
 _LABEL = "redaction"
 MAX_NOTE = 2000
 MAX_TERM = 500
@@ -216,18 +212,10 @@ class RedactionService:
     # -- access --------------------------------------------------------------------------------
 
     def _open(self, db: Session, actor: Actor, document_id: UUID) -> _Opened:
-        row = db.get(Document, document_id)
-        if (
-            row is None
-            or actor.role not in (Role.EDITOR, Role.ADMIN)
-            or not is_member(db, row.case_id, actor.user_id)
-        ):
+        # Redactions are editors' work: to anyone else they do not exist, like the document.
+        if actor.role not in (Role.EDITOR, Role.ADMIN):
             raise NotFound("no such document")
-        data_key = keyring.open_data_key(
-            db, kind=keyring.DOCUMENT, subject_id=row.id, key=actor.require_key()
-        )
-        if data_key is None:
-            raise Conflict("access to this document is pending: a case member must grant it")
+        row, data_key = self._documents.readable(db, actor, document_id)
         return _Opened(row, data_key, open_metadata(row, data_key))
 
     def _content(self, opened: _Opened) -> bytes:
@@ -263,18 +251,27 @@ class RedactionService:
             export.format_of(opened.meta.media_type)
             if content_sha256 is not None and content_sha256.lower() != opened.meta.sha256:
                 raise Conflict("stale: the document's content is not the one this was made on")
-            content = self._content(opened)
-            covered = self._check(content, opened.meta.media_type, proposal)
+            covered = self._check(opened, proposal)
             row = self._insert(db, actor, opened, proposal, covered)
             self._log(db, actor, opened, "redaction.propose", redaction=row.id)
             audit.commit(db)
             return self._info(row, opened)
 
-    def _check(self, content: bytes, media_type: str, proposal: Proposal) -> str:
+    def _check(self, opened: _Opened, proposal: Proposal) -> str:
+        """What ``proposal`` covers, once checked against the document. A term needs nothing
+        of the content (it may match nowhere yet), so the document is decrypted only for spans
+        and regions."""
+        media_type = opened.meta.media_type
+        target = _target("new", proposal, "")
+        if proposal.kind is Kind.TERM:
+            if export.format_of(media_type) == "image":
+                raise InvalidInput("images have no text: redact them with regions")
+            return target.needle()
+        content = self._content(opened)
         doc_text = None
-        if proposal.kind is not Kind.REGION:
+        if proposal.kind is Kind.SPAN:
             doc_text = export.document_text(content, media_type)
-        return export.check_target(content, media_type, _target("new", proposal, ""), doc_text)
+        return export.check_target(content, media_type, target, doc_text)
 
     def _insert(
         self, db: Session, actor: Actor, opened: _Opened, proposal: Proposal, covered: str

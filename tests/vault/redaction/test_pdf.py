@@ -22,12 +22,13 @@ from PIL import Image
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamObject
 
+from tests.conftest import needs_poppler
 from tests.vault.redaction import pdfs
 from vault.errors import InvalidInput
 from vault.redaction import pdf
 from vault.redaction.model import Area, Category, Rect, Span
 
-POPPLER = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext not installed")
+POPPLER = needs_poppler
 SECRETS = [pdfs.NAME, pdfs.OLD_NAME, pdfs.PHONE, pdfs.ALIAS, "Quintero", "Marisol", "Golondrina"]
 PLANTED = {
     "acroform",
