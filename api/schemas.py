@@ -256,7 +256,7 @@ class DocumentText(BaseModel):
 class ExportRequest(_Body):
     marker: str = Field(default="[REDACTED]", min_length=1, max_length=40, pattern=r"^[^\r\n]+$")
     per_category: bool = False
-    all_pages: bool = False
+    keep_text_pages: bool = False
 
 
 class ExportStored(BaseModel):

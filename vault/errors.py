@@ -134,16 +134,38 @@ class RedactionLeak(IntegrityError):
     """Raised when a redacted export, read back by an independent extractor, still contains
     something it should not (a redacted string, metadata, a second revision). Nothing is
     released; ``redactions`` are the ids whose text was found, ``problems`` the structural
-    findings."""
+    findings, ``findings`` which reader found what class of thing on which page (never the
+    text)."""
 
-    def __init__(self, *, redactions: list[str], problems: list[str]) -> None:
+    def __init__(
+        self,
+        *,
+        redactions: list[str],
+        problems: list[str],
+        findings: list[dict[str, object]] | None = None,
+    ) -> None:
         found = []
         if redactions:
             found.append(f"the text of redaction(s) {', '.join(redactions)} is still in it")
+        places = sorted({_place(f) for f in findings or []})
+        self.places = places
+        if places:
+            found.append("found by " + ", ".join(places))
         if problems:
             found.append("left in the file: " + ", ".join(problems))
         super().__init__(
             "the redacted export failed verification and was not released: " + "; ".join(found),
             reason="redaction-leak",
         )
-        self.details = {"redactions": redactions, "problems": problems}
+        self.details = {
+            "redactions": redactions,
+            "problems": problems,
+            "findings": list(findings or []),
+        }
+
+
+def _place(finding: dict[str, object]) -> str:
+    """ "ocr (ocr) on page 2": which reader, which class of find, where; never what."""
+    page = finding.get("page")
+    where = f" on page {page}" if page is not None else ""
+    return f"{finding.get('reader')} ({finding.get('class')}){where}"

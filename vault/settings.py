@@ -45,7 +45,7 @@ class Settings:
     log_origin: str | None = None
     redaction_self_approval: bool = False
     max_export_bytes: int = 256 << 20
-    export_dpi: int = 150
+    export_dpi: int = 200
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property

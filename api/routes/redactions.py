@@ -171,9 +171,13 @@ async def reject(
     return _public(info)
 
 
-def _options(vault: VaultDep, marker: str, per_category: bool, all_pages: bool) -> ExportOptions:
+def _options(
+    vault: VaultDep, marker: str, per_category: bool, keep_text_pages: bool
+) -> ExportOptions:
     return ExportOptions(
-        markers=Markers(marker, per_category), all_pages=all_pages, dpi=vault.settings.export_dpi
+        markers=Markers(marker, per_category),
+        keep_text_pages=keep_text_pages,
+        dpi=vault.settings.export_dpi,
     )
 
 
@@ -210,7 +214,10 @@ async def export(
         "[REDACTED]"
     ),
     per_category: Annotated[bool, Query(description="name the category in markers")] = False,
-    all_pages: Annotated[bool, Query(description="PDF: re-render every page")] = False,
+    keep_text_pages: Annotated[
+        bool,
+        Query(description="PDF: keep pages without redactions as sanitised vector text"),
+    ] = False,
 ) -> Response:
     """The document with its approved redactions applied, released only after an independent
     re-reading finds none of the redacted text and no metadata left. Refused (409) while any
@@ -223,7 +230,7 @@ async def export(
             "Invalid input",
             "only redacted exports exist: use redacted=true (the original is at /content)",
         )
-    options = _options(vault, marker, per_category, all_pages)
+    options = _options(vault, marker, per_category, keep_text_pages)
     released = await run_in_threadpool(lambda: vault.redactions.export(actor, document_id, options))
     return Response(released.content, media_type=released.media_type, headers=_headers(released))
 
@@ -240,7 +247,7 @@ async def export_and_store(
     """Make the verified redacted export and keep it in the vault as a new document of the same
     case, linked to its original (``derived_from``)."""
     body = body or ExportRequest()
-    options = _options(vault, body.marker, body.per_category, body.all_pages)
+    options = _options(vault, body.marker, body.per_category, body.keep_text_pages)
     released = await run_in_threadpool(
         lambda: vault.redactions.export(actor, document_id, options, store=True)
     )

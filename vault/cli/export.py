@@ -31,14 +31,14 @@ if TYPE_CHECKING:
 __all__ = ["export", "register"]
 
 
-def _query(marker: str | None, per_category: bool, all_pages: bool) -> str:
+def _query(marker: str | None, per_category: bool, keep_text_pages: bool) -> str:
     params: dict[str, str] = {"redacted": "true"}
     if marker is not None:
         params["marker"] = marker
     if per_category:
         params["per_category"] = "true"
-    if all_pages:
-        params["all_pages"] = "true"
+    if keep_text_pages:
+        params["keep_text_pages"] = "true"
     return urlencode(params, quote_via=quote)
 
 
@@ -113,10 +113,12 @@ def export(
         bool,
         typer.Option("--per-category", help="Name the category in markers: [REDACTED: legal]."),
     ] = False,
-    all_pages: Annotated[
+    keep_text_pages: Annotated[
         bool,
         typer.Option(
-            "--all-pages", help="PDF: rebuild every page as an image, not only redacted ones."
+            "--keep-text-pages",
+            help="PDF: keep pages without redactions as sanitised vector text instead of "
+            "re-rendering every page with an OCR text layer.",
         ),
     ] = False,
     store: Annotated[
@@ -165,9 +167,9 @@ def export(
         doc_id = resolve_document(client, document)
         try:
             if store:
-                _store(client, doc_id, marker, per_category, all_pages, as_json=as_json)
+                _store(client, doc_id, marker, per_category, keep_text_pages, as_json=as_json)
                 return
-            path = f"/v1/documents/{doc_id}/export?{_query(marker, per_category, all_pages)}"
+            path = f"/v1/documents/{doc_id}/export?{_query(marker, per_category, keep_text_pages)}"
             with client.download(path) as (response, body):
                 digest = repr_digest(response)
                 if digest is None:
@@ -202,11 +204,11 @@ def _store(
     doc_id: str,
     marker: str | None,
     per_category: bool,
-    all_pages: bool,
+    keep_text_pages: bool,
     *,
     as_json: bool,
 ) -> None:
-    body: dict[str, Any] = {"per_category": per_category, "all_pages": all_pages}
+    body: dict[str, Any] = {"per_category": per_category, "keep_text_pages": keep_text_pages}
     if marker is not None:
         body["marker"] = marker
     answer: dict[str, Any] = client.post(f"/v1/documents/{doc_id}/export", body)

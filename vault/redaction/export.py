@@ -4,9 +4,15 @@ unless an independent reading of the result confirms that what was redacted is g
 This module is pure: bytes in, bytes out, no database. The service (``vault.services.redactions``)
 decides which redactions apply and logs what was released. The format modules do the work:
 ``text`` for plain text and Markdown, ``pdf`` (rendered by pdfium, assembled by pypdf) and
-``image`` (Pillow). Verification reads the result back with other code than wrote it: for PDFs
-with pypdf's and poppler's text extractors as well as pdfium's, so that a renderer that leaves
-text behind, or a library bug in one of them, fails closed instead of leaking.
+``image`` (Pillow). Verification reads the result back with other code than wrote it
+(``readers``): for PDFs pypdf's, poppler's and pdfium's text extractors, a scan of every byte
+through qpdf, and OCR of every rendered page; for images OCR of the pixels and a scan of the
+bytes. Any find refuses the export, naming the reader, the class of the find and the page, never
+what was found.
+
+Scans and photographs: a PDF page without a text layer, and an image, have the text OCR reads
+on them (``pdf.source``, ``imagetext``), so spans, terms and suggestions work there too, and
+their bars cover the boxes of the words OCR found.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from vault.errors import InvalidInput, RedactionLeak, UnsupportedType
-from vault.redaction import image, leaks, match, pdf, text
+from vault.redaction import image, imagetext, match, ocrcheck, pdf, readers, text
+from vault.redaction.leaks import Needles
 from vault.redaction.model import Area, Category, Kind, Markers, Rect, Span
 
 __all__ = [
@@ -41,7 +48,7 @@ EXTENSIONS = {
     "image/png": "png",
 }
 
-PdfRenderer = Callable[..., bytes]
+PdfRenderer = Callable[..., pdf.Rendered]
 
 
 @dataclass(frozen=True)
@@ -79,8 +86,9 @@ class Target:
 @dataclass(frozen=True)
 class ExportOptions:
     markers: Markers = field(default_factory=Markers)
-    all_pages: bool = False
-    dpi: int = 150
+    # PDF: keep pages without redactions as sanitised vector text instead of re-rendering them.
+    keep_text_pages: bool = False
+    dpi: int = 200
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,12 @@ class Export:
     # Redactions none of whose strings could be searched for (too short to search without
     # matching everywhere, or a region of an image): checked only by construction.
     unchecked: list[str] = field(default_factory=list)
+    pictures: list[int] = field(default_factory=list)  # PDF pages re-rendered
+    kept: list[int] = field(default_factory=list)  # PDF pages kept as sanitised vector text
+    # With keep_text_pages: pages re-rendered after all, and what the sanitiser could not rebuild.
+    unsafe: dict[int, str] = field(default_factory=dict)
+    # Bars added where OCR still read a redacted string after the located ones were painted.
+    healed: int = 0
 
     @property
     def extension(self) -> str:
@@ -114,18 +128,19 @@ def _base(media_type: str) -> str:
 
 
 def document_text(content: bytes, media_type: str) -> str:
-    """The text that span offsets count in: the decoded text, or a PDF's text layer."""
+    """The text that span offsets count in: the decoded text, a PDF's text layer (OCR on pages
+    without one), or what OCR reads in an image."""
     kind = format_of(media_type)
     if kind == "text":
         return text.document_text(content)
     if kind == "pdf":
         return pdf.document_text(content)
-    raise InvalidInput("images have no text: redact them with regions")
+    return imagetext.read(content).text
 
 
 def check_target(content: bytes, media_type: str, target: Target, doc_text: str | None) -> str:
     """Check that ``target`` fits the document; returns the text it covers (a span's text, a
-    region's text on a PDF, the term itself)."""
+    region's text, the term itself)."""
     kind = format_of(media_type)
     if target.kind is Kind.REGION:
         if kind == "text":
@@ -135,10 +150,8 @@ def check_target(content: bytes, media_type: str, target: Target, doc_text: str 
             width, height = image.image_size(content)
             if area.page != 1 or area.rect.x1 > width or area.rect.y1 > height:
                 raise InvalidInput(f"the region lies outside the {width}x{height} image")
-            return ""
+            return imagetext.read(content).inside(area)
         return pdf.region_text(content, [area])[0]
-    if kind == "image":
-        raise InvalidInput("images have no text: redact them with regions")
     if doc_text is None:
         raise ValueError("the document's text is needed to check spans and terms")
     if target.kind is Kind.SPAN:
@@ -180,52 +193,101 @@ def produce(
     *,
     render_pdf: PdfRenderer = pdf.render,
 ) -> Export:
-    """The redacted derivative of ``content``, verified; ``RedactionLeak`` if the check finds
-    anything left (nothing is returned then)."""
+    """The redacted derivative of ``content``, verified by every reader; ``RedactionLeak`` if
+    any of them finds anything left (nothing is returned then)."""
     kind = format_of(media_type)
     base = _base(media_type)
     if kind == "image":
-        return _image(content, base, targets)
+        return _image(content, base, targets, options)
     doc_text = document_text(content, media_type)
     # What each target covers now: a span's text, a term, a region's text (read once here).
     covered = {t.key: check_target(content, media_type, t, doc_text) for t in targets}
     spans = _spans(doc_text, targets)
     strings = {t.key: matched_strings(doc_text, t) for t in targets}
-    problems: list[str] = []
+    for target in targets:
+        if target.kind is Kind.REGION and covered[target.key].strip():
+            strings[target.key].append(covered[target.key])
+    needles: Needles[str] = Needles(strings)
     if kind == "text":
         out = text.render(doc_text, spans, markers=options.markers).encode()
         # Read back exactly as a recipient would: decoded again from the bytes released.
-        readings = [text.document_text(out)]
-    else:
-        regions = [t for t in targets if t.kind is Kind.REGION]
-        for target in regions:
-            if covered[target.key].strip():
-                strings[target.key].append(covered[target.key])
-        areas = [t.area() for t in regions]
-        out = render_pdf(content, spans, areas, dpi=options.dpi, rerender_all=options.all_pages)
-        problems = pdf.structural_problems(out)
-        readings = [pdf.extract_text_pypdf(out), pdf.document_text(out), pdf.extract_strings(out)]
-        poppler = pdf.extract_text_poppler(out)
-        if poppler is not None:
-            readings.append(poppler)
-    found: list[str] = []
-    for reading in readings:
-        found += [k for k in leaks.find_leaks(reading, strings) if k not in found]
-    if found or problems:
-        raise RedactionLeak(redactions=found, problems=problems)
-    unchecked = [k for k, values in strings.items() if not leaks.needles(values)]
-    return Export(out, base, hashlib.sha256(out).hexdigest(), unchecked)
+        _refuse_if(_text_finds(out, needles), [])
+        return Export(out, base, hashlib.sha256(out).hexdigest(), needles.unsearchable)
+    areas = [t.area() for t in targets if t.kind is Kind.REGION]
+    hide = [s for values in strings.values() for s in values]
+    rendered = render_pdf(
+        content,
+        spans,
+        areas,
+        hide=hide,
+        dpi=options.dpi,
+        keep_text_pages=options.keep_text_pages,
+    )
+    out = rendered.content
+    finds: list[readers.Finding] = []
+    for reader in readers.PDF_READERS.values():
+        finds += reader(out, needles, options.dpi)
+    _refuse_if(finds, pdf.structural_problems(out))
+    return Export(
+        out,
+        base,
+        hashlib.sha256(out).hexdigest(),
+        needles.unsearchable,
+        pictures=rendered.pictures,
+        kept=rendered.kept,
+        unsafe=rendered.unsafe,
+        healed=sum(rendered.healed.values()),
+    )
 
 
-def _image(content: bytes, media_type: str, targets: Sequence[Target]) -> Export:
+def _text_finds(out: bytes, needles: Needles[str]) -> list[readers.Finding]:
+    found = needles.in_text(text.document_text(out))
+    return [readers.Finding(key, "text", "text", None) for key in found]
+
+
+def _refuse_if(finds: Sequence[readers.Finding], problems: Sequence[str]) -> None:
+    if finds or problems:
+        raise RedactionLeak(
+            redactions=list(dict.fromkeys(f.redaction for f in finds)),
+            problems=list(problems),
+            findings=[f.public() for f in dict.fromkeys(finds)],
+        )
+
+
+def _image(
+    content: bytes, media_type: str, targets: Sequence[Target], options: ExportOptions
+) -> Export:
+    reading = imagetext.read(content)
+    strings: dict[str, list[str]] = {}
+    areas: list[Area] = []
     for target in targets:
-        check_target(content, media_type, target, None)
-    areas = [t.area() for t in targets]
+        if target.kind is Kind.REGION:
+            check_target(content, media_type, target, None)
+            areas.append(target.area())
+            strings[target.key] = [s for s in [target.text, reading.inside(target.area())] if s]
+            continue
+        strings[target.key] = [s for s in [target.text] if s]
+        if target.kind is Kind.SPAN:
+            start, end = target.bounds()
+            if end > len(reading.text):
+                raise InvalidInput("the span ends past the image's text")
+            ranges = [(start, end)]
+        else:
+            ranges = match.find_term(reading.text, target.needle())
+            strings[target.key].append(target.needle())
+        for a, b in ranges:
+            strings[target.key].append(reading.text[a:b])
+            areas += reading.areas(a, b, target.category)
     out = image.render(content, media_type, areas)
     problems = image.structural_problems(out, media_type)
     if not image.filled(out, areas):
         problems.append("region-not-filled")
-    if problems:
-        raise RedactionLeak(redactions=[], problems=problems)
-    # An image's regions are checked by their pixels, not by searching for text.
-    return Export(out, media_type, hashlib.sha256(out).hexdigest(), [])
+    needles: Needles[str] = Needles(strings)
+    finds = [
+        readers.Finding(key, "ocr", "ocr", 1)
+        for key in ocrcheck.read_image(image.upright_pixels(out), needles)
+    ]
+    finds += [readers.Finding(k, "bytes", "structure", None) for k in needles.in_bytes(out)]
+    _refuse_if(finds, problems)
+    unchecked = [t.key for t in targets if not needles.needles_of(t.key)]
+    return Export(out, media_type, hashlib.sha256(out).hexdigest(), unchecked)

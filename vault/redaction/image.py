@@ -31,7 +31,14 @@ from PIL import Image, ImageDraw, ImageOps
 from vault.errors import InvalidInput, UnsupportedType
 from vault.redaction.model import Area
 
-__all__ = ["SUPPORTED", "filled", "image_size", "render", "structural_problems"]
+__all__ = [
+    "SUPPORTED",
+    "filled",
+    "image_size",
+    "render",
+    "structural_problems",
+    "upright_pixels",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -319,3 +326,9 @@ def structural_problems(content: bytes, media_type: str) -> list[str]:
         logger.debug("could not check an image: %s", type(error).__name__)
         problems.add("unreadable")
     return sorted(problems)
+
+
+def upright_pixels(content: bytes) -> Image.Image:
+    """The decoded pixels of a JPEG or PNG as displayed (EXIF orientation applied)."""
+    with _open(content, ("JPEG", "PNG")) as opened:
+        return _upright(opened)

@@ -11,7 +11,14 @@ Folding, character by character: NFKD decomposition (so "ﬁ" becomes "fi" and a
 letter its ASCII form), nonspacing and enclosing marks dropped (accents), case folded ("ß"
 becomes "ss"), format characters dropped (soft hyphens, zero-width spaces, byte order marks:
 invisible to a reader, so they must not hide a name from the search), and every run of
-whitespace collapsed to one space.
+whitespace collapsed to one space. Then look-alikes: each remaining character is replaced by its
+Unicode TR39 confusable *skeleton* (ICU's ``SpoofChecker``), so that "Marisol" typed with
+Cyrillic Em and O (U+041C, U+043E), a mathematical bold M (U+1D40C), or "0" for "o" fold like
+the Latin letters a reader takes them for, and the result is folded again until it no longer
+changes (a skeleton can be an upper-case or accented letter). For ASCII, case folding runs
+before the skeleton: TR39 maps capital "I" to "l", which would stop "IVÁN" from matching
+"iván"; the leak check (``leaks``) closes that gap from the other side by also treating "i" and
+"l" alike.
 """
 
 from __future__ import annotations
@@ -21,17 +28,43 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
+import icu
+
 __all__ = ["find_term", "find_terms", "fold", "merge", "normalise"]
 
 # Nonspacing marks (accents), enclosing marks and format characters: they change no letter a
 # reader would read, so folding drops them.
 _INVISIBLE = frozenset({"Mn", "Me", "Cf"})
 _SPACE_RUNS = re.compile(" {2,}")
+# ICU's implementation of the TR39 skeleton, with Unicode's own confusables data: the mapping is
+# large and revised with every Unicode release, so it is not ours to maintain by hand.
+_SPOOF = icu.SpoofChecker()
+_FOLD_ROUNDS = 4  # a skeleton of a skeleton settles after one or two rounds in practice
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=16384)
 def _fold(char: str) -> str:
     """The folded form of one code point: empty for invisible ones, ``" "`` for whitespace."""
+    # A non-ASCII character takes its skeleton before case folding, while the case still tells
+    # Cyrillic capital Em (a Latin M's look-alike) from small em (which looks like no Latin letter);
+    # ASCII letters fold case first, so that capital "I" stays "i" (see the module's notes).
+    folded = _plain(char if char.isascii() else _skeleton(char))
+    for _ in range(_FOLD_ROUNDS):
+        again = "".join(map(_plain, _skeleton(folded)))
+        if again == folded:
+            break
+        folded = again
+    return folded
+
+
+def _skeleton(text: str) -> str:
+    # The skeleton of each character on its own: a match must map back to whole code points.
+    return "".join(c if c == " " else _SPOOF.getSkeleton(0, c) for c in text)
+
+
+@lru_cache(maxsize=16384)
+def _plain(char: str) -> str:
+    """Case, compatibility forms and accents folded; invisible characters dropped."""
     if char.isspace():
         return " "
     folded = []

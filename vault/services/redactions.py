@@ -24,7 +24,14 @@ from sqlmodel import Session, col, select
 from vault import crypto
 from vault.audit import log as audit
 from vault.clock import Clock
-from vault.errors import Conflict, IntegrityError, InvalidInput, LimitExceeded, NotFound
+from vault.errors import (
+    Conflict,
+    IntegrityError,
+    InvalidInput,
+    LimitExceeded,
+    NotFound,
+    RedactionLeak,
+)
 from vault.redaction import export, pdf, suggest
 from vault.redaction.model import Category, Kind, Rect, Status
 from vault.services.documents import (
@@ -195,7 +202,7 @@ class RedactionService:
         clock: Clock,
         self_approval: bool = False,
         max_export_bytes: int = 256 << 20,
-        dpi: int = 150,
+        dpi: int = 200,
         recognisers: Sequence[suggest.Recogniser] = (),
     ) -> None:
         self._engine = engine
@@ -479,7 +486,11 @@ class RedactionService:
                 content, opened.meta.media_type, targets, options, render_pdf=self.render_pdf
             )
         except IntegrityError as exc:
-            self._log_export(actor, opened, "refused", {"reason": exc.reason})
+            extra = {"reason": exc.reason}
+            if isinstance(exc, RedactionLeak):
+                # Which reader found what class of thing on which page: never the text.
+                extra["found"] = ",".join(exc.places)
+            self._log_export(actor, opened, "refused", extra)
             raise
         filename = f"redacted-{str(document_id)[:8]}.{result.extension}"
         index = self._log_export(
@@ -490,6 +501,8 @@ class RedactionService:
                 "sha256": result.sha256,
                 "redactions": str(len(targets)),
                 "unchecked": str(len(result.unchecked)),
+                "pages_rendered": str(len(result.pictures)),
+                "pages_kept": str(len(result.kept)),
             },
         )
         stored = None

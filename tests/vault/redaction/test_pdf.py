@@ -46,6 +46,12 @@ PLANTED = {
 }
 
 
+def _render(content: bytes, spans: list[Span], areas: list[Area], **options: int) -> bytes:
+    """The redacted PDF with pages without redactions kept as (sanitised) vector text, as
+    these tests were written for; the default re-renders every page."""
+    return pdf.render(content, spans, areas, keep_text_pages=True, **options).content  # type: ignore[arg-type]
+
+
 def normalise(text: str) -> str:
     """Casefolded, accents stripped, whitespace collapsed: how a leak is searched for."""
     decomposed = unicodedata.normalize("NFKD", text)
@@ -72,7 +78,7 @@ def secret_spans(agenda: bytes) -> list[Span]:
 
 @pytest.fixture(scope="module")
 def redacted(agenda: bytes, secret_spans: list[Span]) -> bytes:
-    return pdf.render(agenda, secret_spans, [])
+    return _render(agenda, secret_spans, [])
 
 
 def pdfium_text(content: bytes) -> str:
@@ -239,8 +245,8 @@ def test_page_count_sizes_and_boxes_are_preserved(agenda: bytes, redacted: bytes
 
 def test_redacted_pages_are_images_without_text(agenda: bytes, redacted: bytes) -> None:
     pages = pdf.document_text(redacted).split("\f")
-    assert pages[1] == ""
-    assert pages[3] == ""
+    for page in (pages[1], pages[3]):  # only what OCR read on the redacted picture
+        assert normalise(pdfs.NAME) not in normalise(page)
     reader = PdfReader(io.BytesIO(redacted))
     xobjects = reader.pages[1]["/Resources"]["/XObject"]
     assert [x.get_object()["/Subtype"] for x in xobjects.values()] == ["/Image"]
@@ -267,14 +273,19 @@ def test_located_areas_are_black_in_a_rendering_of_the_result(
     assert sum(image.histogram()[250:]) > 0.9 * image.size[0] * image.size[1]
 
 
-def test_rerendering_every_page_leaves_no_text_layer(
+def test_by_default_every_page_is_a_picture_with_an_ocr_text_layer(
     agenda: bytes, secret_spans: list[Span]
 ) -> None:
-    out = pdf.render(agenda, secret_spans, [], rerender_all=True)
-    assert pdf.document_text(out).strip("\f") == ""
-    assert pdf.extract_text_pypdf(out).strip() == ""
-    poppler = pdf.extract_text_poppler(out)
-    assert poppler is None or poppler.strip() == ""
+    # The default: every page a picture, its only text what OCR read on the redacted picture.
+    result = pdf.render(agenda, secret_spans, [])
+    out = result.content
+    assert result.pictures == [1, 2, 3, 4]
+    assert result.kept == []
+    for reading in (pdf.document_text(out), pdf.extract_text_pypdf(out)):
+        assert not any(
+            normalise(s).replace(" ", "") in normalise(reading).replace(" ", "") for s in SECRETS
+        )
+    assert "presupuesto" in normalise(pdf.document_text(out))  # OCR kept page 1 searchable
     assert pdf.structural_problems(out) == []
     assert pdf.page_count(out) == 4
 
@@ -283,7 +294,7 @@ def test_a_region_alone_rasterises_its_page(agenda: bytes) -> None:
     text = pdf.document_text(agenda)
     [sentence] = spans_of(text, pdfs.PAGE3)
     [area] = pdf.locate(agenda, [sentence])
-    out = pdf.render(agenda, [], [area])
+    out = _render(agenda, [], [area])
     assert pdf.region_text(out, [area]) == [""]
     assert normalise(pdfs.PAGE3) not in normalise(pdf.extract_text_pypdf(out))
     assert normalise(pdfs.PAGE1) in normalise(pdf.extract_text_pypdf(out))
@@ -345,7 +356,8 @@ def test_characters_outside_the_bmp_are_one_code_point() -> None:
     finally:
         document.close()
     areas = pdf.locate(content, [Span(3, 5)])  # U+1D400 and "z", after the "y"
-    assert pdf.region_text(content, areas) == ["\U0001d400z"]
+    # Widened to the whole word: a bar that stopped inside a word would show how much it hides.
+    assert pdf.region_text(content, areas) == ["x\U0001d400y\U0001d400z"]
 
 
 def test_a_span_past_the_end_is_refused(agenda: bytes) -> None:
@@ -371,20 +383,22 @@ def test_regions_land_on_the_text_whatever_the_page_geometry(index: int, rotatio
     content = pdfs.geometry_pdf()
     text = pdf.document_text(content)
     span = spans_of(text, "XXXX")[index]
-    out = pdf.render(content, [span], [], dpi=100)
+    out = _render(content, [span], [], dpi=100)
     before, after = render_page(content, index), render_page(out, index)
     assert before.size == after.size  # same displayed size, rotation included
     ink = dark_box(before)
     black = dark_box(after, threshold=8)
     assert ink is not None
     assert black is not None
-    # The black box covers all the ink, and not much more (loose glyph box + 1 pt padding).
+    # The black box covers all the ink, and not much more: the loose glyph box, 1 pt, and along
+    # the line a random widening of at most one line height on each side.
     left, top, right, bottom = black
+    slack = 10 + 1.05 * min(ink[2] - ink[0], ink[3] - ink[1])
     assert left <= ink[0]
     assert top <= ink[1]
     assert right >= ink[2]
     assert bottom >= ink[3]
-    assert all(abs(b - i) <= 10 for b, i in zip(black, ink, strict=True))
+    assert all(abs(b - i) <= slack for b, i in zip(black, ink, strict=True))
     assert after.crop(ink).getextrema()[1] < 8  # solid black over the glyphs
     reader = PdfReader(io.BytesIO(out))
     assert reader.pages[index].rotation == rotation
@@ -400,7 +414,7 @@ CALLS: dict[str, Callable[[bytes], object]] = {
     "page_count": pdf.page_count,
     "locate": lambda c: pdf.locate(c, [Span(0, 1)]),
     "region_text": lambda c: pdf.region_text(c, [Area(1, Rect(0, 0, 10, 10))]),
-    "render": lambda c: pdf.render(c, [], [Area(1, Rect(0, 0, 10, 10))]),
+    "render": lambda c: _render(c, [], [Area(1, Rect(0, 0, 10, 10))]),
     "extract_text_pypdf": pdf.extract_text_pypdf,
 }
 
@@ -430,7 +444,7 @@ def test_an_owner_password_only_pdf_is_redacted() -> None:
     out = io.BytesIO()
     writer.write(out)
     content = out.getvalue()
-    result = pdf.render(content, spans_of(pdf.document_text(content), "Marisol"), [])
+    result = _render(content, spans_of(pdf.document_text(content), "Marisol"), [])
     assert "marisol" not in normalise(pdf.extract_text_pypdf(result))
     assert pdf.structural_problems(result) == []
 
@@ -443,16 +457,18 @@ def test_a_pdf_the_two_libraries_read_differently_is_refused(
     # to be kept as it is. Reading the result back catches the swap.
     content = pdfs.plain_pdf([["Uno"], ["Dos: Marisol"], ["Tres"]])
     swapped = pdfs.plain_pdf([["Dos: Marisol"], ["Uno"], ["Tres"]])
-    read = pdf._pypdf_reader
-    monkeypatch.setattr(pdf, "_pypdf_reader", lambda _: read(swapped))
+    from vault.redaction.pdf import source
+
+    read = source.open_pypdf
+    monkeypatch.setattr(source, "open_pypdf", lambda _: read(swapped))
     with pytest.raises(InvalidInput, match="read differently"):
-        pdf.render(content, spans_of(pdf.document_text(content), "Marisol"), [])
+        _render(content, spans_of(pdf.document_text(content), "Marisol"), [])
 
 
 def test_a_page_out_of_range_is_named(agenda: bytes) -> None:
     area = Area(9, Rect(0, 0, 10, 10))
     with pytest.raises(InvalidInput, match="page 9 does not exist"):
-        pdf.render(agenda, [], [area])
+        _render(agenda, [], [area])
     with pytest.raises(InvalidInput, match="page 9 does not exist"):
         pdf.region_text(agenda, [area])
 
@@ -460,7 +476,7 @@ def test_a_page_out_of_range_is_named(agenda: bytes) -> None:
 @pytest.mark.parametrize("dpi", [10, 5000])
 def test_an_absurd_resolution_is_refused(dpi: int) -> None:
     with pytest.raises(InvalidInput, match="dpi"):
-        pdf.render(pdfs.plain_pdf([["Hola"]]), [], [], dpi=dpi)
+        _render(pdfs.plain_pdf([["Hola"]]), [], [], dpi=dpi)
 
 
 def test_structural_problems_of_garbage_say_unreadable() -> None:

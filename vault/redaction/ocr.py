@@ -1,0 +1,143 @@
+"""Reading pixels as a person would: Tesseract OCR for word boxes, text layers and the check.
+
+Tesseract runs as a child process (Debian's ``tesseract-ocr`` with the English and Spanish
+data), fed on standard input and read on standard output, like poppler's ``pdftotext``: no image
+or text of a document is ever written to disk, and a crash in the engine cannot take the server
+with it. The image goes in as a binary PGM (greyscale, no compression to spend time on).
+
+``OMP_THREAD_LIMIT=1``: Tesseract's OpenMP threads spin while they wait, and on a small machine
+two of them fighting over two cores made one page take 15 s instead of under 2. Pages are read
+in parallel by the callers instead, one process per core.
+
+Results are deterministic for the same pixels, Tesseract version and settings, which is what
+lets span offsets on a scanned page (counted in OCR text) mean the same thing at every call.
+A small in-memory cache keyed by the SHA-256 of the pixels keeps one export from reading the
+same raster twice; it lives only in this process's memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from PIL import Image
+
+from vault.errors import InvalidInput, Unavailable
+
+__all__ = ["LANGUAGES", "Word", "available", "read", "text_of", "workers"]
+
+logger = logging.getLogger(__name__)
+
+LANGUAGES = "eng+spa"
+_TIMEOUT = 120  # seconds for one page; a dense page at 300 dpi takes a few
+_CACHE_PAGES = 64
+_ENV = {"OMP_THREAD_LIMIT": "1", "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+_MISSING = "the OCR engine (tesseract) is not installed on the server; redacted exports need it"
+_FAILED = "the OCR engine could not read a page"
+
+
+@dataclass(frozen=True)
+class Word:
+    """One word Tesseract read: its text, its box in pixels (left, top, right, bottom; origin
+    top-left) and which line it belongs to (words of one line share ``line``)."""
+
+    text: str
+    box: tuple[int, int, int, int]
+    line: tuple[int, int, int]
+    confidence: float
+
+
+def available() -> bool:
+    return shutil.which("tesseract") is not None
+
+
+def workers() -> int:
+    """How many pages to read at once: one Tesseract process per core."""
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+_cache: OrderedDict[str, list[Word]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _pgm(image: Image.Image) -> bytes:
+    grey = image if image.mode == "L" else image.convert("L")
+    width, height = grey.size
+    return f"P5 {width} {height} 255\n".encode() + grey.tobytes()
+
+
+def _run(arguments: Sequence[str], pixels: bytes) -> bytes:
+    executable = shutil.which("tesseract")
+    if executable is None:
+        raise Unavailable(_MISSING, retry_after=3600)
+    try:
+        result = subprocess.run(  # noqa: S603 - fixed argument list, no shell, pixels on stdin
+            [executable, "stdin", "stdout", *arguments],
+            input=pixels,
+            capture_output=True,
+            timeout=_TIMEOUT,
+            check=False,
+            env=_ENV,
+        )
+    except subprocess.TimeoutExpired:
+        raise InvalidInput(_FAILED) from None
+    if result.returncode != 0:
+        # Tesseract's messages name the input ("stdin") at most, but keep them out of the log
+        # anyway: only the status is of use to an operator.
+        logger.debug("tesseract exited with status %d", result.returncode)
+        raise InvalidInput(_FAILED)
+    return result.stdout
+
+
+def read(image: Image.Image) -> list[Word]:
+    """Every word Tesseract finds in ``image``, in reading order."""
+    pixels = _pgm(image)
+    key = hashlib.sha256(pixels).hexdigest()
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    words = _parse_tsv(_run(["-l", LANGUAGES, "tsv"], pixels))
+    with _cache_lock:
+        _cache[key] = words
+        while len(_cache) > _CACHE_PAGES:
+            _cache.popitem(last=False)
+    return words
+
+
+def _parse_tsv(raw: bytes) -> list[Word]:
+    words: list[Word] = []
+    for row in raw.decode("utf-8", errors="replace").splitlines()[1:]:
+        fields = row.split("\t")
+        # level, page, block, paragraph, line, word, left, top, width, height, conf, text
+        if len(fields) < 12 or fields[0] != "5" or not fields[11].strip():
+            continue
+        try:
+            block, par, line = int(fields[2]), int(fields[3]), int(fields[4])
+            left, top, width, height = (int(v) for v in fields[6:10])
+            confidence = float(fields[10])
+        except ValueError:
+            continue
+        box = (left, top, left + width, top + height)
+        words.append(Word(fields[11], box, (block, par, line), confidence))
+    return words
+
+
+def text_of(words: Sequence[Word]) -> str:
+    """The words as text: one line per OCR line, words separated by spaces."""
+    lines: list[str] = []
+    current: tuple[int, int, int] | None = None
+    for word in words:
+        if word.line != current:
+            lines.append(word.text)
+            current = word.line
+        else:
+            lines[-1] += " " + word.text
+    return "\n".join(lines)

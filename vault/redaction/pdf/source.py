@@ -1,0 +1,464 @@
+"""Reading the original PDF: its text as span offsets count it, and where on the page each
+character is drawn.
+
+Coordinates. Span offsets count Unicode code points of ``document_text``: the text of each
+page, joined with ``"\\f"``. A page with a text layer contributes pdfium's text, built
+character by character from pdfium's character list, so every code point maps exactly to the
+pdfium characters behind it: a non-BMP character (which pdfium stores as two surrogate entries)
+is one code point backed by both; a character with no Unicode value becomes U+FFFD instead of
+being dropped (the one difference from ``get_text_range()``). A page with no text layer (a scan)
+contributes what OCR reads on it (``vault.redaction.ocr``), one line per OCR line, and each code
+point maps to the box of the word it belongs to. Areas are in PDF points with the origin at the
+bottom-left of the page's user space, unrotated, as pdfium reports character boxes.
+
+pdfium is not thread-safe: every call into it holds one process-wide lock (``PDFIUM``).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pypdfium2 as pdfium  # type: ignore[import-untyped]  # ships no py.typed marker
+import pypdfium2.raw as pdfium_c  # type: ignore[import-untyped]  # ctypes bindings, untyped
+from PIL import Image
+from pypdf import PdfReader
+
+from vault.errors import InvalidInput
+from vault.redaction import ocr
+from vault.redaction.model import Area, Rect, Span
+
+__all__ = [
+    "PDFIUM",
+    "Box",
+    "Raster",
+    "document_text",
+    "locate",
+    "open_pdfium",
+    "open_pypdf",
+    "page_count",
+    "raster",
+    "region_text",
+]
+
+logger = logging.getLogger(__name__)
+
+UNREADABLE = "the PDF could not be read"
+PDFIUM = threading.RLock()  # pdfium must never be entered from two threads at once
+OCR_DPI = 200  # scans are read at this resolution to find their words
+_PAD = 1.0  # points added around located text, so antialiased glyph edges are covered too
+_REPLACEMENT = "\ufffd"
+# A page of 200 x 200 inches at 150 dpi would be 2.7 gigabytes of pixels: cap every bitmap
+# (about 120 MB in RGB) and lower the resolution of such a page instead.
+_MAX_PAGE_PIXELS = 40_000_000
+
+Box = tuple[float, float, float, float]  # left, bottom, right, top in PDF points
+
+
+@contextmanager
+def open_pdfium(content: bytes) -> Iterator[Any]:
+    """An open pdfium document, under the pdfium lock; ``InvalidInput`` if it cannot be read
+    (malformed, or encrypted with a password we do not have)."""
+    with PDFIUM:
+        try:
+            document = pdfium.PdfDocument(content)
+        except pdfium.PdfiumError as error:
+            logger.debug("pdfium could not open a PDF: %s", type(error).__name__)
+            raise InvalidInput(UNREADABLE) from None
+        try:
+            yield document
+        except pdfium.PdfiumError as error:
+            logger.debug("pdfium failed on a PDF: %s", type(error).__name__)
+            raise InvalidInput(UNREADABLE) from None
+        finally:
+            # Closing the document closes its pages and text pages too, here, under the lock,
+            # rather than in a garbage-collector finaliser on whichever thread runs it.
+            document.close()
+
+
+def open_pypdf(content: bytes) -> PdfReader:
+    """pypdf's reading of ``content``; owner-password files (empty user password) are opened,
+    others raise ``InvalidInput``."""
+    try:
+        reader = PdfReader(io.BytesIO(content))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise InvalidInput(UNREADABLE)
+        _ = len(reader.pages)  # builds the page list: a broken page tree fails here
+    except InvalidInput:
+        raise
+    except Exception as error:  # pypdf raises many types on malformed input
+        logger.debug("pypdf could not read a PDF: %s", type(error).__name__)
+        raise InvalidInput(UNREADABLE) from None
+    return reader
+
+
+# -- rasters --------------------------------------------------------------------------------
+
+
+@dataclass
+class Raster:
+    """A page rendered along its user-space axes (bitmap rows and columns run along x and y
+    whatever /Rotate says), with the arithmetic between pixels and PDF points."""
+
+    image: Image.Image
+    box: Box  # the visible box (CropBox within MediaBox) the bitmap covers
+    rotation: int  # the page's /Rotate, clockwise, in 0/90/180/270
+
+    @property
+    def scale(self) -> tuple[float, float]:
+        width, height = self.image.size
+        return width / (self.box[2] - self.box[0]), height / (self.box[3] - self.box[1])
+
+    @property
+    def dpi(self) -> float:
+        return self.scale[0] * 72
+
+    def to_pixels(self, rect: Rect) -> tuple[int, int, int, int]:
+        """``rect`` as whole pixels (left, top, right, bottom; exclusive), rounded outward."""
+        sx, sy = self.scale
+        width, height = self.image.size
+        left, _, _, top = self.box
+        return (
+            max(math.floor((rect.x0 - left) * sx), 0),
+            max(math.floor((top - rect.y1) * sy), 0),
+            min(math.ceil((rect.x1 - left) * sx), width),
+            min(math.ceil((top - rect.y0) * sy), height),
+        )
+
+    def to_points(self, box: tuple[float, float, float, float]) -> Box:
+        """A box of pixels (left, top, right, bottom) of ``image`` in PDF points."""
+        sx, sy = self.scale
+        left, _, _, top = self.box
+        return (left + box[0] / sx, top - box[3] / sy, left + box[2] / sx, top - box[1] / sy)
+
+    def upright(self) -> Image.Image:
+        """The image as a reader sees the page (rotated as /Rotate says), for OCR."""
+        turn = {90: Image.Transpose.ROTATE_270, 180: Image.Transpose.ROTATE_180}
+        turn[270] = Image.Transpose.ROTATE_90
+        return self.image.transpose(turn[self.rotation]) if self.rotation in turn else self.image
+
+    def from_upright(self, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        """A box of pixels of :meth:`upright` as pixels of ``image``."""
+        w, h = self.image.size
+        x0, y0, x1, y1 = box
+        if self.rotation == 90:
+            corners = [(y0, h - x0), (y1, h - x1)]
+        elif self.rotation == 180:
+            corners = [(w - x0, h - y0), (w - x1, h - y1)]
+        elif self.rotation == 270:
+            corners = [(w - y0, x0), (w - y1, x1)]
+        else:
+            return box
+        xs, ys = [c[0] for c in corners], [c[1] for c in corners]
+        return min(xs), min(ys), max(xs), max(ys)
+
+
+def _scale(dpi: float, width: float, height: float) -> float:
+    scale = dpi / 72
+    if width * height * scale * scale > _MAX_PAGE_PIXELS:
+        scale = math.sqrt(_MAX_PAGE_PIXELS / (width * height))
+    return scale
+
+
+def raster(page: Any, dpi: float, *, grey: bool = False) -> Raster:
+    """``page`` (a pdfium page, under the lock) rendered at ``dpi`` without annotations or
+    form fields. Memory: one page's pixels."""
+    rotation = int(page.get_rotation()) % 360
+    left, bottom, right, top = (float(v) for v in page.get_bbox())  # CropBox within MediaBox
+    if right - left < 1 or top - bottom < 1:
+        raise InvalidInput("a page of the PDF has no area to render")
+    # Rendered against the page's own rotation, so that bitmap rows and columns run along user
+    # space axes: areas map to pixels by a scale and a shift, and /Rotate is kept on the page.
+    bitmap = page.render(
+        scale=_scale(dpi, right - left, top - bottom),
+        rotation=(360 - rotation) % 360,
+        may_draw_forms=False,
+        draw_annots=False,
+        grayscale=grey,
+    )
+    try:
+        image = bitmap.to_pil().convert("L" if grey else "RGB")
+    finally:
+        bitmap.close()
+    return Raster(image, (left, bottom, right, top), rotation)
+
+
+def ocr_words(picture: Raster) -> list[tuple[str, Box, tuple[int, int, int]]]:
+    """What OCR reads on ``picture``: each word, its box in PDF points, and its line."""
+    words = ocr.read(picture.upright())
+    return [(w.text, picture.to_points(picture.from_upright(w.box)), w.line) for w in words]
+
+
+# -- text -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _PageText:
+    """One page's text and, for each of its code points, what is behind it: the pdfium
+    characters (a text layer) or the box of the OCR word it belongs to (a scan)."""
+
+    text: str
+    chars: tuple[tuple[int, ...], ...] = ()
+    ocr_boxes: tuple[Box | None, ...] | None = None
+
+
+def _pdfium_text(textpage: Any) -> _PageText:
+    # Built from pdfium's character list rather than from get_text_range(): the string and the
+    # character indices then cannot drift apart (get_text_range() decodes surrogate pairs into
+    # one code point and silently drops characters it cannot decode).
+    count = int(textpage.count_chars())
+    out: list[str] = []
+    chars: list[tuple[int, ...]] = []
+    index = 0
+    while index < count:
+        code = int(pdfium_c.FPDFText_GetUnicode(textpage, index))
+        if 0xD800 <= code < 0xDC00 and index + 1 < count:
+            low = int(pdfium_c.FPDFText_GetUnicode(textpage, index + 1))
+            if 0xDC00 <= low < 0xE000:
+                out.append(chr(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)))
+                chars.append((index, index + 1))
+                index += 2
+                continue
+        valid = 0 < code <= 0x10FFFF and not 0xD800 <= code < 0xE000
+        out.append(chr(code) if valid else _REPLACEMENT)
+        chars.append((index,))
+        index += 1
+    return _PageText("".join(out), tuple(chars))
+
+
+def _ocr_text(page: Any) -> _PageText:
+    """A page without a text layer, read by OCR: words joined by spaces, lines by newlines."""
+    words = ocr_words(raster(page, OCR_DPI, grey=True))
+    parts: list[str] = []
+    boxes: list[Box | None] = []
+    line = None
+    for text, box, key in words:
+        if parts:
+            parts.append("\n" if key != line else " ")
+            boxes.append(None)
+        line = key
+        parts.append(text)
+        boxes += [box] * len(text)
+    return _PageText("".join(parts), ocr_boxes=tuple(boxes))
+
+
+def _page_text(document: Any, number: int) -> _PageText:
+    with _textpage(document, number) as (page, textpage):
+        text = _pdfium_text(textpage)
+        if text.text.strip():
+            return text
+        return _ocr_text(page)
+
+
+@contextmanager
+def _textpage(document: Any, number: int) -> Iterator[tuple[Any, Any]]:
+    """Page ``number`` (1-based) and its pdfium text page, closed on exit: one page's parsed
+    content in memory at a time, however long the document."""
+    page = document[number - 1]
+    try:
+        yield page, page.get_textpage()
+    finally:
+        page.close()  # closes the text page too
+
+
+def texts(document: Any) -> list[_PageText]:
+    return [_page_text(document, number) for number in range(1, len(document) + 1)]
+
+
+def check_pages(areas: Sequence[Area], count: int) -> None:
+    for area in areas:
+        if area.page > count:
+            raise InvalidInput(f"page {area.page} does not exist: the document has {count} pages")
+
+
+def page_count(content: bytes) -> int:
+    """The number of pages; ``InvalidInput`` if the PDF cannot be read."""
+    with open_pdfium(content) as document:
+        return len(document)
+
+
+def document_text(content: bytes) -> str:
+    """The text span offsets count in: each page's text (or OCR reading), pages joined with
+    ``"\\f"``. Deterministic for the same bytes."""
+    with open_pdfium(content) as document:
+        return "\f".join(text.text for text in texts(document))
+
+
+# -- locations ------------------------------------------------------------------------------
+
+
+def _char_box(textpage: Any, index: int) -> Box | None:
+    """The union of pdfium's tight and loose boxes of a character; ``None`` for characters
+    pdfium generated (inferred spaces and line breaks), which have no ink."""
+    if int(pdfium_c.FPDFText_IsGenerated(textpage, index)) == 1:
+        return None
+    boxes: list[Box] = []
+    for loose in (False, True):
+        try:
+            left, bottom, right, top = (float(v) for v in textpage.get_charbox(index, loose=loose))
+        except pdfium.PdfiumError:
+            continue
+        if all(math.isfinite(v) for v in (left, bottom, right, top)):
+            boxes.append((min(left, right), min(bottom, top), max(left, right), max(bottom, top)))
+    if not boxes:
+        # A character that is in the text but has no position cannot be covered; refusing is
+        # the only safe answer (its page might otherwise be kept with the text in it).
+        raise InvalidInput("part of the PDF's text could not be located on its page")
+    return union(boxes)
+
+
+def union(boxes: Sequence[Box]) -> Box:
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+
+
+def _same_line(a: Box, b: Box) -> bool:
+    """Whether ``b`` continues the line ``a``: they overlap vertically by half the smaller
+    height, and the horizontal gap (either way, for right-to-left text) is at most two line
+    heights, so that a jump to another column is not bridged by one wide box."""
+    low = min(a[3] - a[1], b[3] - b[1])
+    if low <= 0:
+        return False
+    overlap = min(a[3], b[3]) - max(a[1], b[1])
+    gap = max(0.0, b[0] - a[2], a[0] - b[2])
+    return overlap >= low / 2 and gap <= 2 * max(a[3] - a[1], b[3] - b[1])
+
+
+def lines(boxes: Sequence[Box]) -> list[Box]:
+    merged: list[Box] = []
+    for box in boxes:
+        if merged and _same_line(merged[-1], box):
+            merged[-1] = union([merged[-1], box])
+        else:
+            merged.append(box)
+    return merged
+
+
+def pad(box: Box) -> Rect:
+    return Rect(box[0] - _PAD, box[1] - _PAD, box[2] + _PAD, box[3] + _PAD)
+
+
+def _whole_words(text: str, points: range) -> range:
+    """``points`` widened to the word boundaries around them: a bar that stopped inside a word
+    would show how much of the word it hides."""
+    start, end = points.start, points.stop
+    while start > 0 and text[start - 1].isalnum() and text[start].isalnum():
+        start -= 1
+    while end < len(text) and text[end - 1].isalnum() and text[end].isalnum():
+        end += 1
+    return range(start, end)
+
+
+def locate(content: bytes, spans: Sequence[Span]) -> list[Area]:
+    """The rectangles that cover each span's characters, widened to whole words: per page it
+    touches, one per line (consecutive character boxes merged), padded by a point, with the
+    span's category; in the order of ``spans``.
+
+    ``InvalidInput`` if a span ends past ``document_text(content)``.
+    """
+    with open_pdfium(content) as document:
+        return locate_in(document, texts(document), spans)
+
+
+def locate_in(document: Any, pages: Sequence[_PageText], spans: Sequence[Span]) -> list[Area]:
+    starts: list[int] = []
+    offset = 0
+    for text in pages:
+        starts.append(offset)
+        offset += len(text.text) + 1  # the "\f" between pages
+    total = max(offset - 1, 0)
+    # page -> span -> the code points of that page's text the span covers
+    wanted: dict[int, dict[int, range]] = {}
+    for which, span in enumerate(spans):
+        if span.end > total:
+            raise InvalidInput("a span ends past the end of the document's text")
+        for number, text in enumerate(pages, start=1):
+            first = max(span.start - starts[number - 1], 0)
+            last = min(span.end - starts[number - 1], len(text.text))
+            if first < last:
+                points = _whole_words(text.text, range(first, last))
+                wanted.setdefault(number, {})[which] = points
+    found: dict[int, list[Area]] = {}
+    for number, by_span in sorted(wanted.items()):
+        page = pages[number - 1]
+        with _textpage(document, number) as (_, textpage):
+            for which, points in by_span.items():
+                boxes = _boxes(page, textpage, points)
+                category = spans[which].category
+                found.setdefault(which, [])
+                found[which] += [Area(number, pad(line), category) for line in lines(boxes)]
+    return [area for which in range(len(spans)) for area in found.get(which, [])]
+
+
+def _boxes(page: _PageText, textpage: Any, points: range) -> list[Box]:
+    if page.ocr_boxes is not None:
+        boxes = [page.ocr_boxes[point] for point in points]
+        return list(dict.fromkeys(box for box in boxes if box is not None))
+    return [
+        box
+        for point in points
+        for char in page.chars[point]
+        if (box := _char_box(textpage, char)) is not None
+    ]
+
+
+def _centre(box: Box | None) -> tuple[float, float] | None:
+    if box is None or not (box[2] > box[0] and box[3] > box[1]):
+        return None
+    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+
+
+def _tight_centre(textpage: Any, index: int) -> tuple[float, float] | None:
+    if int(pdfium_c.FPDFText_IsGenerated(textpage, index)) == 1:
+        return None
+    for loose in (False, True):  # the tight box if it has an extent, else the loose one
+        try:
+            box = tuple(float(v) for v in textpage.get_charbox(index, loose=loose))
+        except pdfium.PdfiumError:
+            continue
+        if (centre := _centre((box[0], box[1], box[2], box[3]))) is not None:
+            return centre
+    return None
+
+
+def region_text(content: bytes, areas: Sequence[Area]) -> list[str]:
+    """The text whose characters' centres lie inside each area, in the order of ``areas``
+    (what a region redaction hides, for the reviewer to see and the export check to search
+    for). Characters out of reading order are joined by a space."""
+    with open_pdfium(content) as document:
+        check_pages(areas, len(document))
+        found: dict[int, str] = {}
+        for number in sorted({area.page for area in areas}):
+            page = _page_text(document, number)
+            with _textpage(document, number) as (_, textpage):
+                if page.ocr_boxes is not None:
+                    centres = [_centre(box) for box in page.ocr_boxes]
+                else:
+                    centres = [_tight_centre(textpage, chars[0]) for chars in page.chars]
+            for which, area in enumerate(areas):
+                if area.page == number:
+                    found[which] = _text_inside(area.rect, page.text, centres)
+        return [found[which] for which in range(len(areas))]
+
+
+def _text_inside(rect: Rect, text: str, centres: Sequence[tuple[float, float] | None]) -> str:
+    parts: list[str] = []
+    previous = None
+    for index, point in enumerate(centres):
+        if point is None or not (rect.x0 <= point[0] <= rect.x1 and rect.y0 <= point[1] <= rect.y1):
+            continue
+        if previous is not None and index != previous + 1:
+            parts.append(" ")
+        parts.append(text[index])
+        previous = index
+    return "".join(parts)
