@@ -251,6 +251,10 @@ class SuggestionList(BaseModel):
 class DocumentText(BaseModel):
     text: str
     sha256: str = Field(description="digest of the content the text was read from")
+    ocr_pages: list[int] = Field(
+        default_factory=list,
+        description="pages without a text layer (scans, images): their text is what OCR read",
+    )
 
 
 class ExportRequest(_Body):

@@ -6,7 +6,8 @@ Suites, in order: ``content`` (encrypt-and-store and decrypt-and-read through th
 ``cp``, ``gpg`` and ``age``), ``transfer`` (upload and download through ``vault serve`` beside a
 bare ASGI endpoint on the same server stack), ``audit`` (the access log on SQLite and
 PostgreSQL), ``metadata`` (listing a case of 10,000 documents), ``login`` (one login, and 50 at
-once). Prints a Markdown table on stdout and writes JSON (default ``benchmarks/results.json``).
+once), ``export`` (seconds per page of a redacted 20-page text PDF and scan, beside pdftoppm and
+tesseract). Prints a Markdown table on stdout and writes JSON (default ``benchmarks/results.json``).
 
 ``--quick`` keeps the 1 GiB content and transfer cases and the 10,000-document case, but
 repeats less and fills the access log to 10^5 entries instead of 10^6: a few minutes on two
@@ -31,7 +32,7 @@ from pathlib import Path
 
 from benchmarks.common import Context, Result, machine, markdown, say
 
-SUITES = ("content", "transfer", "audit", "metadata", "login")
+SUITES = ("content", "transfer", "audit", "metadata", "login", "export")
 
 
 def main(argv: list[str] | None = None) -> int:

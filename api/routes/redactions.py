@@ -141,9 +141,10 @@ async def suggest(
 )
 async def document_text(document_id: UUID, actor: Reader, vault: VaultDep) -> DocumentText:
     """The document's text as span offsets count it: the decoded text of a text document, the
-    text layer of a PDF (pages separated by form feeds). Editors of its case."""
-    text, digest = await run_in_threadpool(vault.redactions.text, actor, document_id)
-    return DocumentText(text=text, sha256=digest)
+    text layer of a PDF (pages separated by form feeds), and on a scanned page or an image what
+    OCR reads there (``ocr_pages`` lists those pages). Editors of its case."""
+    read = await run_in_threadpool(vault.redactions.text, actor, document_id)
+    return DocumentText(text=read.text, sha256=read.sha256, ocr_pages=read.ocr_pages)
 
 
 @reviews.post(

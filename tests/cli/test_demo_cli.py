@@ -130,13 +130,30 @@ def assert_story(output: str) -> None:
     assert "keeps its text" in redaction
     assert "STILL THERE" not in redaction
     assert "LOST ITS TEXT" not in redaction
+    assert re.search(r"a picture of its redacted page \d+ are kept in", " ".join(output.split()))
 
 
 def assert_nothing_left(sandbox: Sandbox, root: Path) -> None:
     assert not root.exists(), f"{root} was left behind"
-    assert list(sandbox.tmpdir.iterdir()) == []
+    assert_only_the_export_left(sandbox)
     assert processes_mentioning(str(root)) == []
     assert not sandbox.config.exists(), "the demo wrote a login of its own"
+
+
+def assert_only_the_export_left(sandbox: Sandbox) -> None:
+    # Only the export it names at the end stays: the redacted programme and its picture.
+    left = list(sandbox.tmpdir.iterdir())
+    kept = [p for p in left if p.name.startswith("vault-demo-export-")]
+    assert left == kept, left
+    for folder in kept:
+        names = sorted(p.name for p in folder.iterdir())
+        assert re.fullmatch(r"programme-redacted-page-\d+\.png", names[0]), names
+        assert names[1:] == ["programme-redacted.pdf"], names
+        picture = next(folder.glob("*.png")).read_bytes()
+        assert picture.startswith(b"\x89PNG")
+        pdf_bytes = (folder / "programme-redacted.pdf").read_bytes()
+        assert pdf_bytes.startswith(b"%PDF")
+        assert demo.ATTENDEE.encode() not in pdf_bytes
 
 
 def test_no_serve_plays_the_story_and_leaves_nothing(sandbox: Sandbox) -> None:
@@ -266,7 +283,7 @@ def test_serving_until_ctrl_c(sandbox: Sandbox) -> None:
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{url}/healthz", timeout=5)
     assert not root.exists()
-    assert list(sandbox.tmpdir.iterdir()) == []
+    assert_only_the_export_left(sandbox)
     assert processes_mentioning(str(root)) == []
 
 

@@ -306,7 +306,7 @@ def _when(stamp: str) -> str:
     return moment.astimezone(UTC).strftime("%H:%M:%S")
 
 
-def _story(out: Console, url: str, cast: Cast) -> tuple[str, str]:
+def _story(out: Console, url: str, cast: Cast, keep: Path) -> tuple[str, str]:
     """Play the review; return the ids of the testimony and of the programme."""
     admin, journalist, editor, second = cast
     a, j, e, s = (p.username.capitalize() for p in cast)
@@ -400,11 +400,13 @@ def _story(out: Console, url: str, cast: Cast) -> tuple[str, str]:
         table.add_row(str(entry["index"]), _when(entry["time"]), entry["actor"], what)
     out.print(table)
     agenda = str(uploaded[AGENDA.kind])
-    _redact(out, url, editor, second, agenda)
+    _redact(out, url, editor, second, agenda, keep)
     return testimony, agenda
 
 
-def _redact(out: Console, url: str, editor: _Person, second: _Person, agenda: str) -> None:
+def _redact(
+    out: Console, url: str, editor: _Person, second: _Person, agenda: str, keep: Path
+) -> None:
     """The programme names its note-taker, the source: two editors redact it, and the vault
     releases a copy only once an independent reading finds nothing of her left."""
     e, s = editor.username.capitalize(), second.username.capitalize()
@@ -441,11 +443,42 @@ def _redact(out: Console, url: str, editor: _Person, second: _Person, agenda: st
             entry = response.headers.get("vault-log-index", "?")
     out.print(
         f"{e} exports the redacted programme ({len(pdf)} bytes, access-log entry {entry}). "
-        "Pages with a redaction were re-rendered as images with the areas blacked out; the "
-        "file carries no document properties. Before releasing it the vault read it back with "
-        "pdfium, pypdf and poppler and searched for every redacted string."
+        "Every page was re-rendered as a picture with the areas blacked out, under a text layer "
+        "read back from that picture by OCR; the file carries no document properties. Before "
+        "releasing it the vault read it with pdfium, pypdf and poppler, scanned every byte of "
+        "it, and read every page by OCR, searching each reading for every redacted string."
     )
     out.print(_checked(pdf))
+    number = _keep(keep, pdf)
+    out.print(
+        f"The redacted programme and a picture of its redacted page {number} are kept in {keep}, "
+        "to look at; they stay when the demo ends."
+    )
+
+
+def _keep(folder: Path, pdf: bytes) -> int:
+    """The redacted programme, and a picture of its first page with a black bar, for people to
+    look at (the vault itself is deleted at the end; these are invented documents)."""
+    import pypdfium2 as pdfium  # type: ignore[import-untyped]  # loaded only for the demo
+
+    (folder / "programme-redacted.pdf").write_bytes(pdf)
+    document = pdfium.PdfDocument(pdf)
+    try:
+        number, picture = 1, None
+        for index in range(len(document)):
+            page = document[index]
+            rendered = page.render(scale=110 / 72).to_pil().convert("RGB")
+            page.close()
+            picture = picture or rendered
+            # A bar is solid black: a page with a share of pure black pixels has one.
+            if rendered.convert("L").histogram()[0] > rendered.width * rendered.height / 1000:
+                number, picture = index + 1, rendered
+                break
+        if picture is not None:
+            picture.save(folder / f"programme-redacted-page-{number}.png")
+    finally:
+        document.close()
+    return number
 
 
 def _checked(pdf: bytes) -> str:
@@ -503,7 +536,9 @@ def _next_steps(
     out.print()
 
 
-def _play(out: Console, root: Path, *, serve: bool, port: int | None, debug: bool) -> None:
+def _play(
+    out: Console, root: Path, keep: Path, *, serve: bool, port: int | None, debug: bool
+) -> None:
     with contextlib.ExitStack() as cleanup:  # undone in reverse: server, logs, vault, socket
         # Listen first, so that a --port already in use fails before any other work.
         sock = cleanup.enter_context(contextlib.closing(_listen(port)))
@@ -520,7 +555,7 @@ def _play(out: Console, root: Path, *, serve: bool, port: int | None, debug: boo
         cleanup.callback(server.stop)
         server.start()
         out.print(f"Its API is served at {server.url}.")
-        testimony, agenda = _story(out, server.url, cast)
+        testimony, agenda = _story(out, server.url, cast, keep)
         if serve:
             _next_steps(out, server.url, cast, root, testimony, agenda)
             _wait(out, server)
@@ -565,14 +600,19 @@ def demo(
     out = Console(highlight=False)
     debug = bool(ctx.find_root().params.get("debug"))
     root = Path(tempfile.mkdtemp(prefix="vault-demo-"))  # mode 0700
+    keep = Path(tempfile.mkdtemp(prefix="vault-demo-export-"))  # kept: invented documents only
     with _signals_interrupt():
         try:
-            _play(out, root, serve=not no_serve, port=port, debug=debug)
+            _play(out, root, keep, serve=not no_serve, port=port, debug=debug)
         finally:
             with _uninterrupted():
                 shutil.rmtree(root, ignore_errors=True)
+                if not any(keep.iterdir()):
+                    keep.rmdir()
     out.print()
     out.print(f"Stopped the server and deleted the demo vault in {root}.")
+    if keep.exists():
+        out.print(f"The redacted programme and its picture are still in {keep}.")
 
 
 def register(app: typer.Typer) -> None:

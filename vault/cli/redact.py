@@ -600,6 +600,12 @@ def preview(
             f"Region {r['id'][:8]} ({r['status']}, {r['category']}): " + escape(printable(_what(r)))
         )
     say(_legend(styled, {s for *_, s in marks}) if marks else "No redactions marked in the text.")
+    if ocr_pages := shown.get("ocr_pages"):
+        pages = ", ".join(str(p) for p in ocr_pages)
+        say(
+            f"Page(s) {pages}: no text layer; the text shown is what OCR read there, and an "
+            "export's bars cover the words where OCR placed them."
+        )
     if hidden:
         say(f"[dim]{hidden} rejected redaction(s) not shown (--all shows them).[/]")
     if stale:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -63,6 +64,14 @@ def serve(
     os.environ["VAULT_DATA_DIR"] = str(Path(settings.data_dir).absolute())
     _configure_logging()
     typer.echo(f"Serving the vault in {settings.data_dir} on http://{host}:{port}", err=True)
+    missing = [tool for tool in ("tesseract", "pdftotext") if shutil.which(tool) is None]
+    if missing:
+        # Exports fail closed without them (503 for every redacted PDF or image export).
+        typer.echo(
+            f"warning: {' and '.join(missing)} not installed: redacted PDF and image exports "
+            "will be refused until they are (scripts/system-deps installs them)",
+            err=True,
+        )
     uvicorn.run(
         "api.asgi:app",
         factory=True,

@@ -138,6 +138,17 @@ def document_text(content: bytes, media_type: str) -> str:
     return imagetext.read(content).text
 
 
+def read_text(content: bytes, media_type: str) -> tuple[str, list[int]]:
+    """:func:`document_text`, and the pages whose text is what OCR read on them (an image is
+    one such page; a text document has none)."""
+    kind = format_of(media_type)
+    if kind == "pdf":
+        return pdf.reading(content)
+    if kind == "image":
+        return imagetext.read(content).text, [1]
+    return text.document_text(content), []
+
+
 def check_target(content: bytes, media_type: str, target: Target, doc_text: str | None) -> str:
     """Check that ``target`` fits the document; returns the text it covers (a span's text, a
     region's text, the term itself)."""

@@ -21,7 +21,6 @@ import hashlib
 import logging
 import os
 import shutil
-import subprocess
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -29,7 +28,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from vault.errors import InvalidInput, Unavailable
+from vault.errors import Unavailable
+from vault.redaction import filters
 
 __all__ = ["LANGUAGES", "Word", "available", "read", "text_of", "workers"]
 
@@ -77,23 +77,8 @@ def _run(arguments: Sequence[str], pixels: bytes) -> bytes:
     executable = shutil.which("tesseract")
     if executable is None:
         raise Unavailable(_MISSING, retry_after=3600)
-    try:
-        result = subprocess.run(  # noqa: S603 - fixed argument list, no shell, pixels on stdin
-            [executable, "stdin", "stdout", *arguments],
-            input=pixels,
-            capture_output=True,
-            timeout=_TIMEOUT,
-            check=False,
-            env=_ENV,
-        )
-    except subprocess.TimeoutExpired:
-        raise InvalidInput(_FAILED) from None
-    if result.returncode != 0:
-        # Tesseract's messages name the input ("stdin") at most, but keep them out of the log
-        # anyway: only the status is of use to an operator.
-        logger.debug("tesseract exited with status %d", result.returncode)
-        raise InvalidInput(_FAILED)
-    return result.stdout
+    arguments = ["stdin", "stdout", *arguments]
+    return filters.run(executable, arguments, pixels, timeout=_TIMEOUT, failure=_FAILED, env=_ENV)
 
 
 def read(image: Image.Image) -> list[Word]:

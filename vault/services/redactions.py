@@ -51,6 +51,7 @@ __all__ = [
     "RedactionService",
     "Released",
     "Suggestions",
+    "TextReading",
 ]
 
 _LABEL = "redaction"
@@ -163,6 +164,13 @@ class RedactionInfo:
     # Whether it was made on the document's current content; a stale one cannot be approved
     # or applied.
     current: bool
+
+
+@dataclass(frozen=True)
+class TextReading:
+    text: str
+    sha256: str
+    ocr_pages: list[int]  # pages without a text layer, whose text is what OCR read on them
 
 
 @dataclass(frozen=True)
@@ -438,15 +446,16 @@ class RedactionService:
 
     # -- reading the text ----------------------------------------------------------------------
 
-    def text(self, actor: Actor, document_id: UUID) -> tuple[str, str]:
-        """The document's text as span offsets count it, and the content digest it is of."""
+    def text(self, actor: Actor, document_id: UUID) -> TextReading:
+        """The document's text as span offsets count it, the content digest it is of, and the
+        pages whose text OCR read (scans and images)."""
         with Session(self._engine, expire_on_commit=False) as db:
             opened = self._open(db, actor, document_id)
             content = self._content(opened)
-            doc_text = export.document_text(content, opened.meta.media_type)
+            doc_text, ocr_pages = export.read_text(content, opened.meta.media_type)
             self._log(db, actor, opened, "document.content.read")
             audit.commit(db)
-            return doc_text, opened.meta.sha256
+            return TextReading(doc_text, opened.meta.sha256, ocr_pages)
 
     # -- exporting -----------------------------------------------------------------------------
 

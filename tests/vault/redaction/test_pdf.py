@@ -391,7 +391,7 @@ def test_regions_land_on_the_text_whatever_the_page_geometry(index: int, rotatio
     assert ink is not None
     assert black is not None
     # The black box covers all the ink, and not much more: the loose glyph box, 1 pt, and along
-    # the line a random widening of at most one line height on each side.
+    # the line a random widening of at most three quarters of a line height on each side.
     left, top, right, bottom = black
     slack = 10 + 1.05 * min(ink[2] - ink[0], ink[3] - ink[1])
     assert left <= ink[0]

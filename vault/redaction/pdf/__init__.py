@@ -11,7 +11,7 @@ from vault.redaction.pdf.checks import (
     structural_problems,
 )
 from vault.redaction.pdf.render import MAX_DPI, MIN_DPI, Rendered, render
-from vault.redaction.pdf.source import document_text, locate, page_count, region_text
+from vault.redaction.pdf.source import document_text, locate, page_count, reading, region_text
 
 __all__ = [
     "MAX_DPI",
@@ -23,6 +23,7 @@ __all__ = [
     "extract_text_pypdf",
     "locate",
     "page_count",
+    "reading",
     "region_text",
     "render",
     "scan",

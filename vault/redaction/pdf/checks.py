@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 import shutil
-import subprocess
 
 import pypdfium2.raw as pdfium_c  # type: ignore[import-untyped]  # ctypes bindings, untyped
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, PdfObject
 
 from vault.errors import InvalidInput
+from vault.redaction import filters
 from vault.redaction.pdf.source import open_pdfium, open_pypdf
 
 __all__ = ["extract_text_poppler", "extract_text_pypdf", "structural_problems"]
@@ -46,20 +46,9 @@ def extract_text_poppler(pdf: bytes) -> str | None:
     executable = shutil.which("pdftotext")
     if executable is None:
         return None
-    try:
-        result = subprocess.run(  # noqa: S603 - fixed argument list, no shell, PDF on stdin
-            [executable, "-q", "-enc", "UTF-8", "-", "-"],
-            input=pdf,
-            capture_output=True,
-            timeout=_POPPLER_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise InvalidInput(_UNCHECKABLE) from None
-    if result.returncode != 0:
-        logger.debug("pdftotext exited with status %d", result.returncode)
-        raise InvalidInput(_UNCHECKABLE)
-    return result.stdout.decode("utf-8", errors="replace")
+    arguments = ["-q", "-enc", "UTF-8", "-", "-"]
+    text = filters.run(executable, arguments, pdf, timeout=_POPPLER_TIMEOUT, failure=_UNCHECKABLE)
+    return text.decode("utf-8", errors="replace")
 
 
 # A key anywhere in the file, and what it means is left in it.

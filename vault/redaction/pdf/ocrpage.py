@@ -33,7 +33,7 @@ _FONT = "Helvetica"
 # Bars over located text are widened on each side by a random share of the line's height,
 # drawn anew for every bar: the bar's width then says little about the hidden word's width
 # (see docs/redaction.md for what it cannot hide).
-PAD_RANGE = (0.3, 1.0)
+PAD_RANGE = (0.25, 0.75)
 _random = secrets.SystemRandom()
 
 

@@ -255,14 +255,19 @@ def _box(rect: RectangleObject) -> source.Box:
 
 
 def _confirm(result: bytes, kept: dict[int, str]) -> None:
-    """Read the result back with pdfium: kept pages must have exactly the text they had. A
+    """Read the result back with pdfium: kept pages must have the letters they had. A
     difference means pypdf and pdfium disagree about which page is which in the original, and
     a kept page might be one that was meant to be redacted."""
     if not kept:
         return
     with source.open_pdfium(result) as document:
         for number, text in kept.items():
-            with source._textpage(document, number) as (_, textpage):
-                if source._pdfium_text(textpage).text != text:
-                    logger.debug("pdfium reads the assembled PDF differently from the original")
-                    raise InvalidInput(_AMBIGUOUS)
+            if _letters(source.page_text_layer(document, number)) != _letters(text):
+                logger.debug("pdfium reads the assembled PDF differently from the original")
+                raise InvalidInput(_AMBIGUOUS)
+
+
+def _letters(text: str) -> str:
+    # Rebuilt content streams may place a space or a line break differently; the letters of a
+    # page are what tells it from another.
+    return "".join(c for c in text if c.isalnum())

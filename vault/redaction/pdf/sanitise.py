@@ -116,8 +116,7 @@ class _Rebuild:
             if operator == b"INLINE IMAGE":
                 raise Unsafe("an inline image")
             if operator in _MARKED:
-                if operator in (b"BDC", b"BMC") and operands and operands[0] == "/OC":
-                    raise Unsafe("optional content")
+                _check_marked(operator, operands, resources)
                 continue
             if operator not in _OPERATORS:
                 continue
@@ -179,6 +178,22 @@ class _Rebuild:
 
         # Forms share this page's new resources: their names are unique across the page.
         return self._add("/XObject", "Fm", xobject, build)
+
+
+def _check_marked(operator: bytes, operands: list[Any], resources: Any) -> None:
+    """Marked content is dropped, which is safe unless it changes what the page shows or says:
+    optional content (a hidden layer would become visible) and /ActualText (the text a reader
+    extracts would change under the page) make the page a picture instead."""
+    if operator not in (b"BDC", b"BMC") or not operands:
+        return
+    if operands[0] == "/OC":
+        raise Unsafe("optional content")
+    if operator == b"BDC" and len(operands) > 1:
+        properties = operands[1]
+        if isinstance(properties, NameObject):
+            properties = get(get(resources, "/Properties"), str(properties))
+        if isinstance(properties, DictionaryObject) and "/ActualText" in properties:
+            raise Unsafe("replacement text (/ActualText)")
 
 
 def _clean_operand(operand: Any) -> Any:

@@ -43,7 +43,9 @@ __all__ = [
     "open_pdfium",
     "open_pypdf",
     "page_count",
+    "page_text_layer",
     "raster",
+    "reading",
     "region_text",
 ]
 
@@ -267,6 +269,12 @@ def _textpage(document: Any, number: int) -> Iterator[tuple[Any, Any]]:
         page.close()  # closes the text page too
 
 
+def page_text_layer(document: Any, number: int) -> str:
+    """The text of page ``number``'s text layer alone (no OCR)."""
+    with _textpage(document, number) as (_, textpage):
+        return _pdfium_text(textpage).text
+
+
 def texts(document: Any) -> list[_PageText]:
     return [_page_text(document, number) for number in range(1, len(document) + 1)]
 
@@ -286,8 +294,15 @@ def page_count(content: bytes) -> int:
 def document_text(content: bytes) -> str:
     """The text span offsets count in: each page's text (or OCR reading), pages joined with
     ``"\\f"``. Deterministic for the same bytes."""
+    return reading(content)[0]
+
+
+def reading(content: bytes) -> tuple[str, list[int]]:
+    """:func:`document_text`, and the pages (1-based) whose text is what OCR read on them."""
     with open_pdfium(content) as document:
-        return "\f".join(text.text for text in texts(document))
+        pages = texts(document)
+    ocr_pages = [n for n, page in enumerate(pages, start=1) if page.ocr_boxes is not None]
+    return "\f".join(page.text for page in pages), ocr_pages
 
 
 # -- locations ------------------------------------------------------------------------------
