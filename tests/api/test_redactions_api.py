@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 from typing import Any
 
 import pytest
+from PIL import Image, ImageDraw, ImageFont
 
 from tests.api.conftest import ApiWorld
 from vault.services.users import Actor
@@ -49,7 +51,11 @@ def _propose(api: ApiWorld, doc: str, **body: Any) -> dict[str, Any]:
 def test_review_flow_and_released_export(api: ApiWorld, rosa: Actor) -> None:
     doc = _upload(api, TEXT.encode())
     text = api.client.get(f"/v1/documents/{doc}/text", headers=api.auth("erin")).json()
-    assert text == {"text": TEXT, "sha256": hashlib.sha256(TEXT.encode()).hexdigest()}
+    assert text == {
+        "text": TEXT,
+        "sha256": hashlib.sha256(TEXT.encode()).hexdigest(),
+        "ocr_pages": [],
+    }
     start = TEXT.index(NAME)
     span = _propose(
         api, doc, kind="span", start=start, end=start + len(NAME), content_sha256=text["sha256"]
@@ -154,6 +160,37 @@ def test_a_failed_check_releases_nothing(api: ApiWorld, rosa: Actor) -> None:
     assert problem["type"] == "urn:source-vault:problem:redaction-leak"
     assert problem["redactions"] == [made["id"]]
     assert "witness" not in problem["detail"]
+    # Which reader found what class of thing, and where: never the text.
+    assert problem["findings"] == [
+        {"redaction": made["id"], "reader": "text", "class": "text", "page": None}
+    ]
+    assert "found by text (text)" in problem["detail"]
+
+
+def _photo(text: str) -> bytes:
+    image = Image.new("L", (1400, 300), 250)
+    draw = ImageDraw.Draw(image)
+    draw.text((60, 110), text, font=ImageFont.load_default(48), fill=10)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def test_a_photo_has_the_text_ocr_reads_and_says_so(api: ApiWorld, rosa: Actor) -> None:
+    doc = _upload(api, _photo(f"Witness: {NAME}"), "image/png")
+    shown = api.client.get(f"/v1/documents/{doc}/text", headers=api.auth("erin")).json()
+    assert shown["ocr_pages"] == [1]
+    assert "Sandoval" in shown["text"]
+    # A term on a photograph: OCR places it, the bar covers it, OCR reads the result again.
+    made = _propose(api, doc, kind="term", term=NAME)
+    api.client.post(f"/v1/redactions/{made['id']}/approve", headers=api.auth("rosa"))
+    released = api.client.get(
+        f"/v1/documents/{doc}/export", headers=api.auth("erin"), params={"redacted": "true"}
+    )
+    assert released.status_code == 200, released.text
+    assert released.headers["content-type"] == "image/png"
+    picture = Image.open(io.BytesIO(released.content))
+    assert picture.convert("L").getextrema()[0] == 0  # a bar was painted
 
 
 def test_reject_needs_a_note_and_export_can_be_stored(api: ApiWorld, rosa: Actor) -> None:

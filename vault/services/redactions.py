@@ -279,9 +279,7 @@ class RedactionService:
         media_type = opened.meta.media_type
         target = _target("new", proposal, "")
         if proposal.kind is Kind.TERM:
-            if export.format_of(media_type) == "image":
-                raise InvalidInput("images have no text: redact them with regions")
-            return target.needle()
+            return target.needle()  # images too: their text is what OCR reads in them
         content = self._content(opened)
         doc_text = None
         if proposal.kind is Kind.SPAN:
