@@ -10,8 +10,9 @@ from vault.redaction.pdf.checks import (
     extract_text_pypdf,
     structural_problems,
 )
+from vault.redaction.pdf.locate import locate, region_text
 from vault.redaction.pdf.render import MAX_DPI, MIN_DPI, Rendered, render
-from vault.redaction.pdf.source import document_text, locate, page_count, reading, region_text
+from vault.redaction.pdf.source import document_text, page_count, reading
 
 __all__ = [
     "MAX_DPI",

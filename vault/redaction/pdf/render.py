@@ -49,6 +49,7 @@ from vault.redaction import ocr
 from vault.redaction.leaks import Needles
 from vault.redaction.model import Area, Rect, Span
 from vault.redaction.pdf import ocrpage, sanitise, source
+from vault.redaction.pdf.locate import locate_in
 
 __all__ = ["MAX_DPI", "MIN_DPI", "Rendered", "render"]
 
@@ -99,7 +100,7 @@ def render(
         bars: dict[int, list[Rect]] = {}
         for area in areas:
             bars.setdefault(area.page, []).append(area.rect)
-        for area in source.locate_in(document, pages, spans):
+        for area in locate_in(document, pages, spans):
             bars.setdefault(area.page, []).append(_widened(area.rect))
         result = Rendered(b"")
         writer = PdfWriter()

@@ -32,21 +32,24 @@ from pypdf import PdfReader
 
 from vault.errors import InvalidInput
 from vault.redaction import ocr
-from vault.redaction.model import Area, Rect, Span
+from vault.redaction.model import Area, Rect
 
 __all__ = [
     "PDFIUM",
     "Box",
+    "PageText",
     "Raster",
+    "check_pages",
     "document_text",
-    "locate",
     "open_pdfium",
     "open_pypdf",
+    "open_textpage",
     "page_count",
+    "page_text",
     "page_text_layer",
     "raster",
     "reading",
-    "region_text",
+    "texts",
 ]
 
 logger = logging.getLogger(__name__)
@@ -54,7 +57,6 @@ logger = logging.getLogger(__name__)
 UNREADABLE = "the PDF could not be read"
 PDFIUM = threading.RLock()  # pdfium must never be entered from two threads at once
 OCR_DPI = 200  # scans are read at this resolution to find their words
-_PAD = 1.0  # points added around located text, so antialiased glyph edges are covered too
 _REPLACEMENT = "\ufffd"
 # A page of 200 x 200 inches at 150 dpi would be 2.7 gigabytes of pixels: cap every bitmap
 # (about 120 MB in RGB) and lower the resolution of such a page instead.
@@ -201,7 +203,7 @@ def ocr_words(picture: Raster) -> list[tuple[str, Box, tuple[int, int, int]]]:
 
 
 @dataclass(frozen=True)
-class _PageText:
+class PageText:
     """One page's text and, for each of its code points, what is behind it: the pdfium
     characters (a text layer) or the box of the OCR word it belongs to (a scan)."""
 
@@ -210,7 +212,7 @@ class _PageText:
     ocr_boxes: tuple[Box | None, ...] | None = None
 
 
-def _pdfium_text(textpage: Any) -> _PageText:
+def _pdfium_text(textpage: Any) -> PageText:
     # Built from pdfium's character list rather than from get_text_range(): the string and the
     # character indices then cannot drift apart (get_text_range() decodes surrogate pairs into
     # one code point and silently drops characters it cannot decode).
@@ -231,10 +233,10 @@ def _pdfium_text(textpage: Any) -> _PageText:
         out.append(chr(code) if valid else _REPLACEMENT)
         chars.append((index,))
         index += 1
-    return _PageText("".join(out), tuple(chars))
+    return PageText("".join(out), tuple(chars))
 
 
-def _ocr_text(page: Any) -> _PageText:
+def _ocr_text(page: Any) -> PageText:
     """A page without a text layer, read by OCR: words joined by spaces, lines by newlines."""
     words = ocr_words(raster(page, OCR_DPI, grey=True))
     parts: list[str] = []
@@ -247,11 +249,11 @@ def _ocr_text(page: Any) -> _PageText:
         line = key
         parts.append(text)
         boxes += [box] * len(text)
-    return _PageText("".join(parts), ocr_boxes=tuple(boxes))
+    return PageText("".join(parts), ocr_boxes=tuple(boxes))
 
 
-def _page_text(document: Any, number: int) -> _PageText:
-    with _textpage(document, number) as (page, textpage):
+def page_text(document: Any, number: int) -> PageText:
+    with open_textpage(document, number) as (page, textpage):
         text = _pdfium_text(textpage)
         if text.text.strip():
             return text
@@ -259,7 +261,7 @@ def _page_text(document: Any, number: int) -> _PageText:
 
 
 @contextmanager
-def _textpage(document: Any, number: int) -> Iterator[tuple[Any, Any]]:
+def open_textpage(document: Any, number: int) -> Iterator[tuple[Any, Any]]:
     """Page ``number`` (1-based) and its pdfium text page, closed on exit: one page's parsed
     content in memory at a time, however long the document."""
     page = document[number - 1]
@@ -271,12 +273,12 @@ def _textpage(document: Any, number: int) -> Iterator[tuple[Any, Any]]:
 
 def page_text_layer(document: Any, number: int) -> str:
     """The text of page ``number``'s text layer alone (no OCR)."""
-    with _textpage(document, number) as (_, textpage):
+    with open_textpage(document, number) as (_, textpage):
         return _pdfium_text(textpage).text
 
 
-def texts(document: Any) -> list[_PageText]:
-    return [_page_text(document, number) for number in range(1, len(document) + 1)]
+def texts(document: Any) -> list[PageText]:
+    return [page_text(document, number) for number in range(1, len(document) + 1)]
 
 
 def check_pages(areas: Sequence[Area], count: int) -> None:
@@ -303,177 +305,3 @@ def reading(content: bytes) -> tuple[str, list[int]]:
         pages = texts(document)
     ocr_pages = [n for n, page in enumerate(pages, start=1) if page.ocr_boxes is not None]
     return "\f".join(page.text for page in pages), ocr_pages
-
-
-# -- locations ------------------------------------------------------------------------------
-
-
-def _char_box(textpage: Any, index: int) -> Box | None:
-    """The union of pdfium's tight and loose boxes of a character; ``None`` for characters
-    pdfium generated (inferred spaces and line breaks), which have no ink."""
-    if int(pdfium_c.FPDFText_IsGenerated(textpage, index)) == 1:
-        return None
-    boxes: list[Box] = []
-    for loose in (False, True):
-        try:
-            left, bottom, right, top = (float(v) for v in textpage.get_charbox(index, loose=loose))
-        except pdfium.PdfiumError:
-            continue
-        if all(math.isfinite(v) for v in (left, bottom, right, top)):
-            boxes.append((min(left, right), min(bottom, top), max(left, right), max(bottom, top)))
-    if not boxes:
-        # A character that is in the text but has no position cannot be covered; refusing is
-        # the only safe answer (its page might otherwise be kept with the text in it).
-        raise InvalidInput("part of the PDF's text could not be located on its page")
-    return union(boxes)
-
-
-def union(boxes: Sequence[Box]) -> Box:
-    return (
-        min(b[0] for b in boxes),
-        min(b[1] for b in boxes),
-        max(b[2] for b in boxes),
-        max(b[3] for b in boxes),
-    )
-
-
-def _same_line(a: Box, b: Box) -> bool:
-    """Whether ``b`` continues the line ``a``: they overlap vertically by half the smaller
-    height, and the horizontal gap (either way, for right-to-left text) is at most two line
-    heights, so that a jump to another column is not bridged by one wide box."""
-    low = min(a[3] - a[1], b[3] - b[1])
-    if low <= 0:
-        return False
-    overlap = min(a[3], b[3]) - max(a[1], b[1])
-    gap = max(0.0, b[0] - a[2], a[0] - b[2])
-    return overlap >= low / 2 and gap <= 2 * max(a[3] - a[1], b[3] - b[1])
-
-
-def lines(boxes: Sequence[Box]) -> list[Box]:
-    merged: list[Box] = []
-    for box in boxes:
-        if merged and _same_line(merged[-1], box):
-            merged[-1] = union([merged[-1], box])
-        else:
-            merged.append(box)
-    return merged
-
-
-def pad(box: Box) -> Rect:
-    return Rect(box[0] - _PAD, box[1] - _PAD, box[2] + _PAD, box[3] + _PAD)
-
-
-def _whole_words(text: str, points: range) -> range:
-    """``points`` widened to the word boundaries around them: a bar that stopped inside a word
-    would show how much of the word it hides."""
-    start, end = points.start, points.stop
-    while start > 0 and text[start - 1].isalnum() and text[start].isalnum():
-        start -= 1
-    while end < len(text) and text[end - 1].isalnum() and text[end].isalnum():
-        end += 1
-    return range(start, end)
-
-
-def locate(content: bytes, spans: Sequence[Span]) -> list[Area]:
-    """The rectangles that cover each span's characters, widened to whole words: per page it
-    touches, one per line (consecutive character boxes merged), padded by a point, with the
-    span's category; in the order of ``spans``.
-
-    ``InvalidInput`` if a span ends past ``document_text(content)``.
-    """
-    with open_pdfium(content) as document:
-        return locate_in(document, texts(document), spans)
-
-
-def locate_in(document: Any, pages: Sequence[_PageText], spans: Sequence[Span]) -> list[Area]:
-    starts: list[int] = []
-    offset = 0
-    for text in pages:
-        starts.append(offset)
-        offset += len(text.text) + 1  # the "\f" between pages
-    total = max(offset - 1, 0)
-    # page -> span -> the code points of that page's text the span covers
-    wanted: dict[int, dict[int, range]] = {}
-    for which, span in enumerate(spans):
-        if span.end > total:
-            raise InvalidInput("a span ends past the end of the document's text")
-        for number, text in enumerate(pages, start=1):
-            first = max(span.start - starts[number - 1], 0)
-            last = min(span.end - starts[number - 1], len(text.text))
-            if first < last:
-                points = _whole_words(text.text, range(first, last))
-                wanted.setdefault(number, {})[which] = points
-    found: dict[int, list[Area]] = {}
-    for number, by_span in sorted(wanted.items()):
-        page = pages[number - 1]
-        with _textpage(document, number) as (_, textpage):
-            for which, points in by_span.items():
-                boxes = _boxes(page, textpage, points)
-                category = spans[which].category
-                found.setdefault(which, [])
-                found[which] += [Area(number, pad(line), category) for line in lines(boxes)]
-    return [area for which in range(len(spans)) for area in found.get(which, [])]
-
-
-def _boxes(page: _PageText, textpage: Any, points: range) -> list[Box]:
-    if page.ocr_boxes is not None:
-        boxes = [page.ocr_boxes[point] for point in points]
-        return list(dict.fromkeys(box for box in boxes if box is not None))
-    return [
-        box
-        for point in points
-        for char in page.chars[point]
-        if (box := _char_box(textpage, char)) is not None
-    ]
-
-
-def _centre(box: Box | None) -> tuple[float, float] | None:
-    if box is None or not (box[2] > box[0] and box[3] > box[1]):
-        return None
-    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-
-
-def _tight_centre(textpage: Any, index: int) -> tuple[float, float] | None:
-    if int(pdfium_c.FPDFText_IsGenerated(textpage, index)) == 1:
-        return None
-    for loose in (False, True):  # the tight box if it has an extent, else the loose one
-        try:
-            box = tuple(float(v) for v in textpage.get_charbox(index, loose=loose))
-        except pdfium.PdfiumError:
-            continue
-        if (centre := _centre((box[0], box[1], box[2], box[3]))) is not None:
-            return centre
-    return None
-
-
-def region_text(content: bytes, areas: Sequence[Area]) -> list[str]:
-    """The text whose characters' centres lie inside each area, in the order of ``areas``
-    (what a region redaction hides, for the reviewer to see and the export check to search
-    for). Characters out of reading order are joined by a space."""
-    with open_pdfium(content) as document:
-        check_pages(areas, len(document))
-        found: dict[int, str] = {}
-        for number in sorted({area.page for area in areas}):
-            page = _page_text(document, number)
-            with _textpage(document, number) as (_, textpage):
-                if page.ocr_boxes is not None:
-                    centres = [_centre(box) for box in page.ocr_boxes]
-                else:
-                    centres = [_tight_centre(textpage, chars[0]) for chars in page.chars]
-            for which, area in enumerate(areas):
-                if area.page == number:
-                    found[which] = _text_inside(area.rect, page.text, centres)
-        return [found[which] for which in range(len(areas))]
-
-
-def _text_inside(rect: Rect, text: str, centres: Sequence[tuple[float, float] | None]) -> str:
-    parts: list[str] = []
-    previous = None
-    for index, point in enumerate(centres):
-        if point is None or not (rect.x0 <= point[0] <= rect.x1 and rect.y0 <= point[1] <= rect.y1):
-            continue
-        if previous is not None and index != previous + 1:
-            parts.append(" ")
-        parts.append(text[index])
-        previous = index
-    return "".join(parts)
