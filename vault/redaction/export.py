@@ -21,7 +21,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from vault.errors import InvalidInput, RedactionLeak, UnsupportedType
+from vault.errors import Conflict, InvalidInput, RedactionLeak, UnsupportedType
 from vault.redaction import image, imagetext, match, ocrcheck, pdf, readers, text
 from vault.redaction.leaks import Needles
 from vault.redaction.model import Area, Category, Kind, Markers, Rect, Span
@@ -173,6 +173,25 @@ def check_target(content: bytes, media_type: str, target: Target, doc_text: str 
     return target.needle()
 
 
+def _check_spans(doc_text: str, targets: Sequence[Target]) -> None:
+    """A span must still cover the text it was proposed on. The content is the same (its digest
+    is checked), but a scan's text is what OCR reads, and a new OCR engine may read it
+    differently: then the span would cover other words, and it is refused as stale instead."""
+    moved = [
+        t.key
+        for t in targets
+        if t.kind is Kind.SPAN
+        and t.text is not None
+        and t.end is not None
+        and doc_text[t.start : t.end] != t.text
+    ]
+    if moved:
+        raise Conflict(
+            f"stale: the document's text no longer has what {len(moved)} span redaction(s) "
+            "covered (a scan read by a newer OCR engine?): " + ", ".join(moved)
+        ).with_details(redactions=moved)
+
+
 def _spans(doc_text: str, targets: Sequence[Target]) -> list[Span]:
     spans: list[Span] = []
     for target in targets:
@@ -213,6 +232,7 @@ def produce(
     doc_text = document_text(content, media_type)
     # What each target covers now: a span's text, a term, a region's text (read once here).
     covered = {t.key: check_target(content, media_type, t, doc_text) for t in targets}
+    _check_spans(doc_text, targets)
     spans = _spans(doc_text, targets)
     strings = {t.key: matched_strings(doc_text, t) for t in targets}
     for target in targets:
@@ -269,6 +289,7 @@ def _image(
     content: bytes, media_type: str, targets: Sequence[Target], options: ExportOptions
 ) -> Export:
     reading = imagetext.read(content)
+    _check_spans(reading.text, targets)
     strings: dict[str, list[str]] = {}
     areas: list[Area] = []
     for target in targets:

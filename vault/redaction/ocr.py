@@ -65,6 +65,9 @@ def workers() -> int:
 
 _cache: OrderedDict[str, list[Word]] = OrderedDict()
 _cache_lock = threading.Lock()
+# One Tesseract process per core in this whole process, however many exports run at once: a
+# server answering several exports together queues their pages instead of thrashing.
+_slots = threading.BoundedSemaphore(workers())
 
 
 def _pgm(image: Image.Image) -> bytes:
@@ -78,7 +81,10 @@ def _run(arguments: Sequence[str], pixels: bytes) -> bytes:
     if executable is None:
         raise Unavailable(_MISSING, retry_after=3600)
     arguments = ["stdin", "stdout", *arguments]
-    return filters.run(executable, arguments, pixels, timeout=_TIMEOUT, failure=_FAILED, env=_ENV)
+    with _slots:
+        return filters.run(
+            executable, arguments, pixels, timeout=_TIMEOUT, failure=_FAILED, env=_ENV
+        )
 
 
 def read(image: Image.Image) -> list[Word]:

@@ -11,6 +11,7 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
 from tests.vault.redaction.hostile.oracle import findings
+from vault.errors import Conflict
 from vault.redaction import export, match, suggest
 from vault.redaction.model import Category, Kind, Rect
 
@@ -113,3 +114,16 @@ def test_a_region_on_an_image_is_searched_for_what_ocr_read_under_it() -> None:
     assert "Quintero" in covered
     result = export.produce(content, "image/jpeg", [region])
     assert findings(result.content, "image/jpeg", [NAME]) == []
+
+
+def test_a_span_whose_words_ocr_now_reads_differently_is_stale() -> None:
+    # Same bytes, other text under the span (as after an OCR engine upgrade): refused as
+    # stale rather than blacking out whatever words now sit at those offsets.
+    content = _scan_pdf()
+    text = export.document_text(content, "application/pdf")
+    [(start, end)] = match.find_term(text, NAME)
+    target = export.Target(
+        "s", Kind.SPAN, Category.SOURCE_IDENTITY, start=start, end=end, text="Marisa Quintana"
+    )
+    with pytest.raises(Conflict, match="stale"):
+        export.produce(content, "application/pdf", [target])
