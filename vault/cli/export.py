@@ -63,6 +63,12 @@ def _leak_hint(exc: IntegrityError, doc_id: str) -> IntegrityError:
     most often the same words left elsewhere under a span that covers one place only."""
     if exc.reason != "redaction-leak" or "is still in it" not in str(exc):
         return exc
+    if "ocr (ocr)" in str(exc) and "(text)" not in str(exc):
+        return IntegrityError(
+            f"{exc} (text only a person can read: drawn, or inside a picture; cover it with a "
+            f"region, `vault redact add {doc_id[:8]} --page N --rect X0,Y0,X1,Y1`)",
+            reason=exc.reason,
+        )
     return IntegrityError(
         f"{exc} (the same text left elsewhere? a span covers one place, a --text term every "
         f"occurrence: see `vault redact preview {doc_id[:8]} --all`)",
