@@ -31,7 +31,7 @@ from PIL import Image
 from vault.errors import Unavailable
 from vault.redaction import filters
 
-__all__ = ["LANGUAGES", "Word", "available", "read", "text_of", "workers"]
+__all__ = ["LANGUAGES", "Word", "available", "read", "require", "text_of", "workers"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,12 @@ class Word:
 
 def available() -> bool:
     return shutil.which("tesseract") is not None
+
+
+def require() -> None:
+    """``Unavailable`` unless Tesseract is installed: exports refuse before doing any work."""
+    if not available():
+        raise Unavailable(_MISSING, retry_after=3600)
 
 
 def workers() -> int:

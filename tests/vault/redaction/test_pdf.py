@@ -492,3 +492,15 @@ def test_poppler_missing_reads_as_none(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_poppler_failing_is_invalid_input_without_content() -> None:
     with pytest.raises(InvalidInput, match="could not be checked"):
         pdf.extract_text_poppler(b"not a pdf")
+
+
+def test_without_ocr_an_export_refuses_before_any_work(
+    agenda: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No text layer and no fourth reader without Tesseract: refused (503), nothing rendered.
+    from vault.errors import Unavailable
+    from vault.redaction import ocr
+
+    monkeypatch.setattr(ocr.shutil, "which", lambda _: None)
+    with pytest.raises(Unavailable, match="tesseract"):
+        pdf.render(agenda, [], [])

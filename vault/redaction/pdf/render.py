@@ -85,8 +85,7 @@ def render(
     ``keep_text_pages`` only those with something to hide."""
     if not MIN_DPI <= dpi <= MAX_DPI:
         raise InvalidInput(f"the resolution must be between {MIN_DPI} and {MAX_DPI} dpi")
-    if not ocr.available():
-        ocr.read  # noqa: B018 - keeps the import used; the call below raises the clear error
+    ocr.require()  # before any work: without OCR no page gets a text layer or a check
     reader = source.open_pypdf(content)
     needles: Needles[int] = Needles(dict(enumerate([[s] for s in hide])))
     with source.open_pdfium(content) as document:
