@@ -21,6 +21,7 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamObject
+from reportlab.pdfgen.canvas import Canvas
 
 from tests.conftest import needs_poppler
 from tests.vault.redaction import pdfs
@@ -504,3 +505,29 @@ def test_without_ocr_an_export_refuses_before_any_work(
     monkeypatch.setattr(ocr.shutil, "which", lambda _: None)
     with pytest.raises(Unavailable, match="tesseract"):
         pdf.render(agenda, [], [])
+
+
+@pytest.mark.parametrize("turn", [90, 180, 270])
+def test_the_ocr_text_layer_of_a_turned_page_reads_in_order(turn: int) -> None:
+    # The words are drawn turned against /Rotate, so that the page shows them upright; the text
+    # layer must then run along the displayed line, or copying gives letters in the wrong order.
+    sentence = "Acuerdos: revisar las cifras con el area de datos antes del jueves"
+    out = io.BytesIO()
+    canvas = Canvas(out, pagesize=(612, 792))
+    canvas.saveState()
+    canvas.translate(306, 396)
+    canvas.rotate(turn)
+    canvas.setFont("Helvetica", 14)
+    canvas.drawCentredString(0, 0, sentence)
+    canvas.restoreState()
+    canvas.showPage()
+    canvas.save()
+    writer = PdfWriter()
+    page = PdfReader(io.BytesIO(out.getvalue())).pages[0]
+    page.rotate(turn)
+    writer.add_page(page)
+    turned = io.BytesIO()
+    writer.write(turned)
+    result = pdf.render(turned.getvalue(), [], []).content
+    for reading in (pdf.document_text(result), pdf.extract_text_poppler(result) or sentence):
+        assert sentence in " ".join(reading.split())  # in order; a line may break anywhere
