@@ -132,7 +132,55 @@ def find_terms(text: str, terms: Sequence[str]) -> list[list[tuple[int, int]]]:
     """:func:`find_term` for several terms, folding ``text`` once; one list of ranges per term."""
     needles = [_fold_term(term) for term in terms]
     folded, origin = normalise(text)
-    return [_find(text, folded, origin, needle) for needle in needles]
+    joined, joined_origin = _dehyphenated(text, folded, origin)
+    found = []
+    for needle in needles:
+        ranges = _find(text, folded, origin, needle)
+        if joined != folded:
+            # A word hyphenated at a line end ("Quin-\ntero") reads as one word; a hyphenated
+            # name broken at its own hyphen ("Pérez-\nÁvila") reads as "Pérez-Ávila".
+            for variant in dict.fromkeys([needle, _without_dashes(needle)]):
+                if variant:
+                    ranges += _find(text, joined, joined_origin, variant)
+        found.append(_disjoint(ranges))
+    return found
+
+
+def _disjoint(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The ranges sorted, each dropped that overlaps one kept before it (touching is fine:
+    "::" holds two matches of ":")."""
+    kept: list[tuple[int, int]] = []
+    for start, end in sorted(dict.fromkeys(ranges)):
+        if not kept or start >= kept[-1][1]:
+            kept.append((start, end))
+    return kept
+
+
+def _without_dashes(needle: str) -> str:
+    return "".join(c for c in needle if unicodedata.category(c) != "Pd")
+
+
+def _dehyphenated(text: str, folded: str, origin: list[int]) -> tuple[str, list[int]]:
+    """``folded`` without each dash that ends a line inside a word, and the line break after it:
+    a letter, a dash, whitespace with a line break in it, a letter."""
+    keep = [True] * len(folded)
+    for i in range(1, len(folded) - 2):
+        if (
+            unicodedata.category(folded[i]) == "Pd"
+            and folded[i - 1].isalnum()
+            and folded[i + 1] == " "
+            and folded[i + 2].isalnum()
+            and _breaks_line(text, origin[i + 1], origin[i + 2])
+        ):
+            keep[i] = keep[i + 1] = False
+    if all(keep):
+        return folded, origin
+    chars = [c for c, k in zip(folded, keep, strict=True) if k]
+    return "".join(chars), [o for o, k in zip(origin, keep, strict=True) if k]
+
+
+def _breaks_line(text: str, start: int, end: int) -> bool:
+    return any(c in "\n\r\f\v\u2028\u2029\x85" for c in text[start:end])
 
 
 def merge(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
