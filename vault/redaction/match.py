@@ -133,6 +133,7 @@ def find_terms(text: str, terms: Sequence[str]) -> list[list[tuple[int, int]]]:
     needles = [_fold_term(term) for term in terms]
     folded, origin = normalise(text)
     joined, joined_origin = _dehyphenated(text, folded, origin)
+    spaced, spaced_origin = _letters_joined(folded, origin)
     found = []
     for needle in needles:
         ranges = _find(text, folded, origin, needle)
@@ -142,8 +143,42 @@ def find_terms(text: str, terms: Sequence[str]) -> list[list[tuple[int, int]]]:
             for variant in dict.fromkeys([needle, _without_dashes(needle)]):
                 if variant:
                     ranges += _find(text, joined, joined_origin, variant)
+        if spaced != folded and (solid := _without_dashes(needle).replace(" ", "")):
+            # Letter-spaced ("M a r i s o l  Q u i n t e r o"): a reader reads the words.
+            ranges += _find(text, spaced, spaced_origin, solid)
         found.append(_disjoint(ranges))
     return found
+
+
+_MIN_SPACED = 4  # single letters in a row before a run counts as letter-spaced
+_ALNUM_RUN = re.compile(r"[^\W_]+")
+
+
+def _letters_joined(folded: str, origin: list[int]) -> tuple[str, list[int]]:
+    """``folded`` with the spaces removed inside letter-spaced runs: four or more single
+    characters of the original (each may fold to several, "M" to "rn"), each a letter or digit,
+    separated by single spaces."""
+    # [start, end) of each run of letters and digits in folded
+    tokens = [m.span() for m in _ALNUM_RUN.finditer(folded)]
+
+    def single(token: tuple[int, int]) -> bool:
+        a, b = token
+        return len({origin[i] for i in range(a, b)}) == 1
+
+    drop: set[int] = set()
+    run: list[tuple[int, int]] = []
+    for token in [*tokens, (-1, -1)]:
+        follows = run and token[0] == run[-1][1] + 1 and folded[run[-1][1]] == " "
+        if token[0] >= 0 and single(token) and (not run or follows):
+            run.append(token)
+            continue
+        if len(run) >= _MIN_SPACED:
+            drop.update(t[1] for t in run[:-1])  # the space after each but the last
+        run = [token] if token[0] >= 0 and single(token) else []
+    if not drop:
+        return folded, origin
+    chars = [c for i, c in enumerate(folded) if i not in drop]
+    return "".join(chars), [o for i, o in enumerate(origin) if i not in drop]
 
 
 def _disjoint(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -195,3 +195,21 @@ def test_a_word_hyphenated_at_a_line_end_is_one_word(
     text: str, term: str, expected: list[str]
 ) -> None:
     assert [text[a:b] for a, b in find_term(text, term)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "term", "expected"),
+    [
+        (
+            "Firma: M a r i s o l   Q u i n t e r o.",
+            "Marisol Quintero",
+            ["M a r i s o l   Q u i n t e r o"],
+        ),
+        ("visto por Q U I N T E R O ayer", "Quintero", ["Q U I N T E R O"]),
+        # Three letters are not a letter-spaced run, and a run is one word: no match inside it.
+        ("A n a", "Ana", []),
+        ("B a n a n a", "Ana", []),
+    ],
+)
+def test_a_letter_spaced_word_is_one_word(text: str, term: str, expected: list[str]) -> None:
+    assert [text[a:b] for a, b in find_term(text, term)] == expected
