@@ -127,3 +127,15 @@ def test_a_span_whose_words_ocr_now_reads_differently_is_stale() -> None:
     )
     with pytest.raises(Conflict, match="stale"):
         export.produce(content, "application/pdf", [target])
+
+
+def test_very_light_text_is_read_too() -> None:
+    # Pale grey on white is legible to a person; OCR must not drop it as background.
+    image = Image.new("L", (1600, 300), 255)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.truetype("DejaVuSans.ttf", 40)
+    draw.text((50, 50), f"Entrevista con {NAME}", font=font, fill=215)
+    draw.text((50, 150), "Acuerdos: revisar las cifras", font=font, fill=0)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    assert match.find_term(export.document_text(out.getvalue(), "image/png"), NAME)
