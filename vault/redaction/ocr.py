@@ -29,13 +29,25 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from PIL import Image
 
 from vault.errors import Unavailable
 from vault.redaction import filters
+from vault.redaction.leaks import Needles, compact
 
-__all__ = ["LANGUAGES", "Word", "available", "read", "require", "text_of", "workers"]
+__all__ = [
+    "LANGUAGES",
+    "Word",
+    "available",
+    "line_boxes",
+    "read",
+    "require",
+    "spelled",
+    "text_of",
+    "workers",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -142,3 +154,46 @@ def text_of(words: Sequence[Word]) -> str:
         else:
             lines[-1] += " " + word.text
     return "\n".join(lines)
+
+
+def spelled(words: Sequence[Word], needles: Needles[Any]) -> list[list[int]]:
+    """Runs of consecutive words (indices) whose joined text holds a redacted string, within
+    the edit distance OCR is allowed: what healing blacks out."""
+    forms = [compact(word.text) for word in words]
+    runs: list[list[int]] = []
+    longest = needles.longest + 4
+    start = 0
+    while start < len(words):
+        joined = ""
+        for end in range(start, len(words)):
+            joined += forms[end]
+            if needles.fuzzy_in_compact(joined):
+                # The shortest run from ``start``: drop words from the left while it matches.
+                first = start
+                while first < end and needles.fuzzy_in_compact("".join(forms[first + 1 : end + 1])):
+                    first += 1
+                runs.append(list(range(first, end + 1)))
+                start = end
+                break
+            if len(joined) > longest:
+                break
+        start += 1
+    return runs
+
+
+def line_boxes(words: Sequence[Word]) -> list[tuple[int, int, int, int]]:
+    """One box per OCR line around ``words`` (pixels: left, top, right, bottom)."""
+    boxes: dict[tuple[int, int, int], tuple[int, int, int, int]] = {}
+    for word in words:
+        box = boxes.get(word.line)
+        boxes[word.line] = (
+            word.box
+            if box is None
+            else (
+                min(box[0], word.box[0]),
+                min(box[1], word.box[1]),
+                max(box[2], word.box[2]),
+                max(box[3], word.box[3]),
+            )
+        )
+    return list(boxes.values())

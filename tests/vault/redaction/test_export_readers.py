@@ -20,9 +20,9 @@ from pypdf import PageObject, PdfReader
 from tests.vault.redaction.hostile.corpus import by_id
 from tests.vault.redaction.hostile.oracle import findings
 from vault.errors import RedactionLeak
-from vault.redaction import export, leaks, match, readers
+from vault.redaction import export, leaks, match, ocr, readers
 from vault.redaction.model import Category, Kind
-from vault.redaction.pdf import ocrpage, sanitise
+from vault.redaction.pdf import sanitise
 
 pytestmark = pytest.mark.slow
 
@@ -80,7 +80,7 @@ def _turn_off(monkeypatch: pytest.MonkeyPatch, layers: list[str]) -> None:
         elif layer == "sanitiser":
             monkeypatch.setattr(sanitise, "kept_page", _verbatim)
         elif layer == "healing":
-            monkeypatch.setattr(ocrpage, "_matches", lambda *_: [])
+            monkeypatch.setattr(ocr, "spelled", lambda *_: [])
         elif layer == "skeleton":
             monkeypatch.setattr(match, "_skeleton", _no_skeleton)
         else:

@@ -12,7 +12,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from tests.vault.redaction.hostile.oracle import findings
 from vault.errors import Conflict
-from vault.redaction import export, match, suggest
+from vault.redaction import export, imagetext, match, suggest
 from vault.redaction.model import Category, Kind, Rect
 
 pytestmark = pytest.mark.slow
@@ -139,3 +139,12 @@ def test_very_light_text_is_read_too() -> None:
     out = io.BytesIO()
     image.save(out, "PNG")
     assert match.find_term(export.document_text(out.getvalue(), "image/png"), NAME)
+
+
+def test_an_image_heals_what_locating_missed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Locating finds nothing (as for a name OCR first read as part of another line); reading the
+    # redacted pixels again finds the name, and a bar goes over it before the check.
+    monkeypatch.setattr(imagetext.Reading, "areas", lambda *_: [])
+    result = export.produce(_jpeg(), "image/jpeg", [_term(NAME)])
+    assert result.healed >= 1
+    assert findings(result.content, "image/jpeg", [NAME]) == []

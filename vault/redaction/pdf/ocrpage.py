@@ -16,14 +16,13 @@ selection and copying work like in the original. Characters WinAnsi cannot hold 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from PIL import ImageDraw
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from vault.redaction import ocr
-from vault.redaction.leaks import Needles, compact
+from vault.redaction.leaks import Needles
 from vault.redaction.pdf.source import Raster
 
 __all__ = ["Read", "heal", "padding", "text_layer"]
@@ -52,42 +51,18 @@ class Read:
     healed: int  # bars added because OCR still read a redacted string
 
 
-def _matches(words: Sequence[ocr.Word], needles: Needles[int]) -> list[list[int]]:
-    """Runs of consecutive words (indices) whose joined text contains a redacted string."""
-    forms = [compact(word.text) for word in words]
-    runs: list[list[int]] = []
-    longest = needles.longest + 4
-    start = 0
-    while start < len(words):
-        joined = ""
-        for end in range(start, len(words)):
-            joined += forms[end]
-            if needles.fuzzy_in_compact(joined):
-                # The shortest run from ``start``: drop words from the left while it matches.
-                first = start
-                while first < end and needles.fuzzy_in_compact("".join(forms[first + 1 : end + 1])):
-                    first += 1
-                runs.append(list(range(first, end + 1)))
-                start = end
-                break
-            if len(joined) > longest:
-                break
-        start += 1
-    return runs
-
-
 def heal(picture: Raster, needles: Needles[int]) -> Read:
     """Read ``picture`` (bars already painted), black out every run of words that still spells
     a redacted string, and read it again; the final reading."""
     healed = 0
     words = ocr.read(picture.upright())
     for _ in range(_ROUNDS):
-        runs = _matches(words, needles) if needles.any else []
+        runs = ocr.spelled(words, needles) if needles.any else []
         if not runs:
             break
         draw = ImageDraw.Draw(picture.image)
         for run in runs:
-            for line in _by_line([words[i] for i in run]):
+            for line in ocr.line_boxes([words[i] for i in run]):
                 left, top, right, bottom = picture.from_upright(line)
                 pad_left, pad_right = padding(bottom - top)
                 draw.rectangle(
@@ -96,23 +71,6 @@ def heal(picture: Raster, needles: Needles[int]) -> Read:
                 healed += 1
         words = ocr.read(picture.upright())
     return Read(picture, words, healed)
-
-
-def _by_line(words: Sequence[ocr.Word]) -> list[tuple[int, int, int, int]]:
-    boxes: dict[tuple[int, int, int], tuple[int, int, int, int]] = {}
-    for word in words:
-        box = boxes.get(word.line)
-        boxes[word.line] = (
-            word.box
-            if box is None
-            else (
-                min(box[0], word.box[0]),
-                min(box[1], word.box[1]),
-                max(box[2], word.box[2]),
-                max(box[3], word.box[3]),
-            )
-        )
-    return list(boxes.values())
 
 
 def _literal(text: str) -> bytes:
