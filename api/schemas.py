@@ -268,3 +268,10 @@ class ExportStored(BaseModel):
     sha256: str
     log_index: int
     redactions: int
+    pages_kept: list[int] = Field(
+        default_factory=list, description="PDF pages kept as sanitised vector text"
+    )
+    pages_rendered_instead: dict[int, str] = Field(
+        default_factory=dict,
+        description="with keep_text_pages: pages re-rendered after all, and what they held",
+    )

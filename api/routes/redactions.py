@@ -189,7 +189,23 @@ def _headers(released: Released) -> dict[str, str]:
         "Repr-Digest": f"sha-256=:{digest}:",
         "Vault-Log-Index": str(released.log_index),
         "Vault-Redactions": str(released.redactions),
+        # Which PDF pages stayed vector text with keep_text_pages (the others were re-rendered),
+        # and why a page could not: what it held, never what it said.
+        **({"Vault-Pages-Kept": _pages(released.kept)} if released.kept else {}),
+        **(
+            {
+                "Vault-Pages-Rendered-Instead": "; ".join(
+                    f"{page}: {why}" for page, why in sorted(released.unsafe.items())
+                )
+            }
+            if released.unsafe
+            else {}
+        ),
     }
+
+
+def _pages(numbers: list[int]) -> str:
+    return ",".join(str(n) for n in numbers)
 
 
 _EXPORT_TYPES = {
@@ -259,4 +275,6 @@ async def export_and_store(
         sha256=released.sha256,
         log_index=released.log_index,
         redactions=released.redactions,
+        pages_kept=released.kept,
+        pages_rendered_instead=released.unsafe,
     )

@@ -213,3 +213,35 @@ def test_reject_needs_a_note_and_export_can_be_stored(api: ApiWorld, rosa: Actor
     new = api.client.get(f"/v1/documents/{stored.json()['document']}", headers=api.auth("rosa"))
     assert new.json()["derived_from"] == doc
     assert new.json()["sha256"] == stored.json()["sha256"]
+
+
+def test_keep_text_pages_says_which_pages_stayed_text(api: ApiWorld, rosa: Actor) -> None:
+    from tests.vault.redaction.hostile.corpus import by_id
+
+    # Page 1 names her (a bar, so a picture); page 2 draws with a Type 3 font, which the
+    # sanitiser does not rebuild: re-rendered too, and the answer says why.
+    doc = _upload(api, by_id("visual-type3-letters").build(), "application/pdf")
+    made = _propose(api, doc, kind="term", term="Marisol Quintero")
+    api.client.post(f"/v1/redactions/{made['id']}/approve", headers=api.auth("rosa"))
+    released = api.client.get(
+        f"/v1/documents/{doc}/export",
+        headers=api.auth("erin"),
+        params={"redacted": "true", "keep_text_pages": "true"},
+    )
+    assert released.status_code == 200, released.text
+    assert "vault-pages-kept" not in released.headers
+    assert released.headers["vault-pages-rendered-instead"] == "2: a Type 3 or unknown font"
+    plain = _upload(api, _two_pages(), "application/pdf")
+    kept = api.client.get(
+        f"/v1/documents/{plain}/export",
+        headers=api.auth("erin"),
+        params={"redacted": "true", "keep_text_pages": "true"},
+    )
+    assert kept.status_code == 200, kept.text
+    assert kept.headers["vault-pages-kept"] == "1,2"
+
+
+def _two_pages() -> bytes:
+    from tests.vault.redaction import pdfs
+
+    return pdfs.plain_pdf([["Orden del dia"], ["Acuerdos del jueves"]])

@@ -21,7 +21,7 @@ from rich.markup import escape
 from vault.cli.client import repr_digest
 from vault.cli.docs import _save, _to_stdout, human_size
 from vault.cli.lookup import resolve_document
-from vault.cli.output import emit_one, say
+from vault.cli.output import emit_one, printable, say
 from vault.cli.session import ProfileOpt, open_client
 from vault.errors import Conflict, IntegrityError, InvalidInput
 
@@ -203,6 +203,18 @@ def export(
         f"Exported document {doc_id[:8]} to {where}{size}, SHA-256 verified: {count} "
         f"redaction(s) applied.\nReceipt: access-log entry {entry}, SHA-256 {digest.hex()}"
     )
+    _say_pages(
+        response.headers.get("vault-pages-kept"),
+        response.headers.get("vault-pages-rendered-instead"),
+    )
+
+
+def _say_pages(kept: str | None, instead: str | None) -> None:
+    """With --keep-text-pages: which pages stayed text, and which were re-rendered and why."""
+    if kept:
+        say(f"Kept as text: page(s) {escape(printable(kept))}.")
+    if instead:
+        say(f"Re-rendered instead (the sanitiser does not rebuild): {escape(printable(instead))}.")
 
 
 def _store(
@@ -226,6 +238,11 @@ def _store(
         f"Stored the redacted export of document {doc_id[:8]} as document {answer['document']} "
         f"({answer['redactions']} redaction(s) applied).\n"
         f"Receipt: access-log entry {answer['log_index']}, SHA-256 {answer['sha256']}"
+    )
+    instead = answer.get("pages_rendered_instead") or {}
+    _say_pages(
+        ",".join(str(p) for p in answer.get("pages_kept") or []) or None,
+        "; ".join(f"{page}: {why}" for page, why in instead.items()) or None,
     )
 
 

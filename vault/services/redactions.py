@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -190,6 +190,10 @@ class Released:
     log_index: int
     redactions: int
     stored: DocumentInfo | None = None
+    # PDFs: pages kept as sanitised vector text, and pages re-rendered although keeping them
+    # was asked for, with what the sanitiser could not rebuild (structural words, no content).
+    kept: list[int] = field(default_factory=list)
+    unsafe: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -527,7 +531,15 @@ class RedactionService:
                 ),
             )
         return Released(
-            result.content, result.media_type, result.sha256, filename, index, len(targets), stored
+            result.content,
+            result.media_type,
+            result.sha256,
+            filename,
+            index,
+            len(targets),
+            stored,
+            kept=result.kept,
+            unsafe=result.unsafe,
         )
 
     def _log_export(
