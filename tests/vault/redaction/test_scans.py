@@ -148,3 +148,16 @@ def test_an_image_heals_what_locating_missed(monkeypatch: pytest.MonkeyPatch) ->
     result = export.produce(_jpeg(), "image/jpeg", [_term(NAME)])
     assert result.healed >= 1
     assert findings(result.content, "image/jpeg", [NAME]) == []
+
+
+def test_a_scan_with_keep_text_pages_is_re_rendered_with_an_ocr_layer() -> None:
+    # Nothing to keep as text on a scanned page: it is re-rendered (and says why), so that it
+    # gains a searchable layer, even on a page without redactions.
+    content = _scan_pdf()
+    options = export.ExportOptions(keep_text_pages=True)
+    result = export.produce(content, "application/pdf", [_term("Acuerdos")], options)
+    assert result.unsafe == {}  # the page had a bar, so it was never a candidate
+    result = export.produce(content, "application/pdf", [_term("Zacarias")], options)
+    assert result.unsafe == {1: "no text layer to keep (a scan)"}
+    assert result.pictures == [1]
+    assert match.find_term(export.document_text(result.content, "application/pdf"), NAME)

@@ -109,6 +109,10 @@ def render(
             for number in range(1, count + 1):
                 if number in bars:
                     continue
+                if pages[number - 1].ocr_boxes is not None:
+                    # A scan has no vector text to keep; re-rendered, it gains an OCR text layer.
+                    result.unsafe[number] = "no text layer to keep (a scan)"
+                    continue
                 try:
                     chosen[number] = sanitise.kept_page(reader.pages[number - 1], reader)
                 except sanitise.Unsafe as unsafe:
