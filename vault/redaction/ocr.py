@@ -53,7 +53,7 @@ logger = logging.getLogger(__name__)
 
 LANGUAGES = "eng+spa"
 _TIMEOUT = 120  # seconds for one page; a dense page at 300 dpi takes a few
-_CACHE_PAGES = 64
+_CACHE_PAGES = 256  # about 100 KiB of words a page: a long scan is read once per export
 _ENV = {"OMP_THREAD_LIMIT": "1", "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
 _MISSING = "the OCR engine (tesseract) is not installed on the server; redacted exports need it"
 _FAILED = "the OCR engine could not read a page"

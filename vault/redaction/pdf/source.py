@@ -20,7 +20,9 @@ import io
 import logging
 import math
 import threading
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -236,9 +238,15 @@ def _pdfium_text(textpage: Any) -> PageText:
     return PageText("".join(out), tuple(chars))
 
 
-def _ocr_text(page: Any) -> PageText:
+def _scan_raster(page: Any) -> Raster:
+    # In colour, then grey as OCR reads it: the very pixels a re-rendered page without bars has,
+    # so that the export reads such a page once (OCR's cache is keyed by the pixels).
+    return raster(page, OCR_DPI)
+
+
+def _ocr_text(picture: Raster) -> PageText:
     """A page without a text layer, read by OCR: words joined by spaces, lines by newlines."""
-    words = ocr_words(raster(page, OCR_DPI, grey=True))
+    words = ocr_words(picture)
     parts: list[str] = []
     boxes: list[Box | None] = []
     line = None
@@ -257,7 +265,8 @@ def page_text(document: Any, number: int) -> PageText:
         text = _pdfium_text(textpage)
         if text.text.strip():
             return text
-        return _ocr_text(page)
+        picture = _scan_raster(page)
+    return _ocr_text(picture)
 
 
 @contextmanager
@@ -278,7 +287,28 @@ def page_text_layer(document: Any, number: int) -> str:
 
 
 def texts(document: Any) -> list[PageText]:
-    return [page_text(document, number) for number in range(1, len(document) + 1)]
+    """Every page's text. Pages without a text layer are rendered here (pdfium, under its lock)
+    and read by OCR on worker threads, one per core and a few pages ahead at most, so that a
+    long scan takes the time of its pages divided by the cores, in flat memory."""
+    found: list[PageText | None] = []
+    reading: deque[tuple[int, Future[PageText]]] = deque()
+    with ThreadPoolExecutor(max_workers=ocr.workers(), thread_name_prefix="ocr-scan") as pool:
+        for number in range(1, len(document) + 1):
+            with open_textpage(document, number) as (page, textpage):
+                text = _pdfium_text(textpage)
+                picture = None if text.text.strip() else _scan_raster(page)
+            found.append(text if picture is None else None)
+            if picture is not None:
+                reading.append((number, pool.submit(_ocr_text, picture)))
+            while len(reading) > ocr.workers():
+                done, job = reading.popleft()
+                found[done - 1] = job.result()
+        for done, job in reading:
+            found[done - 1] = job.result()
+    pages = [text for text in found if text is not None]
+    if len(pages) != len(found):
+        raise RuntimeError("a page's text was not read")  # a bug here, never a document
+    return pages
 
 
 def check_pages(areas: Sequence[Area], count: int) -> None:
