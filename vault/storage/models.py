@@ -28,6 +28,7 @@ __all__ = [
     "CaseMember",
     "Credential",
     "CredentialKind",
+    "Device",
     "Document",
     "DocumentStatus",
     "LogKey",
@@ -124,6 +125,12 @@ class CaseMember(SQLModel, table=True):
     # key pair changed) and cleared once every key they can be given is wrapped for them: so
     # an authenticated request checks one indexed flag instead of every document of the case.
     keys_pending: bool = Field(default=True, index=True)
+    added_by: uuid.UUID | None = None
+    # The decision of a member who can read that this member may read the case too: nobody is
+    # given the case's keys, or wrapped for its new documents, before it (an administrator who
+    # adds themselves stays unable to read). Empty while the decision is pending.
+    approved_by: uuid.UUID | None = None
+    approved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class RecoveryKey(SQLModel, table=True):
@@ -148,7 +155,11 @@ class Source(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     case_id: uuid.UUID = Field(foreign_key="cases.id", index=True)
     pseudonym: str = Field(max_length=64, unique=True)
-    handler_id: uuid.UUID = Field(foreign_key="users.id")
+    # Empty once the handler was removed from the case and the source left to the recovery key.
+    handler_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    # The handler was named when the previous one was removed: their copy of the key waits for
+    # the recovery key holders (nobody else holds the key to wrap it with).
+    handover_pending: bool = False
     sealed_notes: bytes | None = None
     # The source's names and aliases (a JSON list), sealed under the same key as the notes: what
     # redaction suggestions look for, readable only where the notes are.
@@ -220,6 +231,21 @@ class Credential(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
     idle_seconds: int | None = None
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Opened with a one-time code (or made from a session that was): a session from before a
+    # TOTP requirement applied to its user is refused instead of outliving the requirement.
+    with_otp: bool = False
+
+
+class Device(SQLModel, table=True):
+    """A device that logged in to an account before, by the hash of its device token: a correct
+    login from it is not held back by the per-address throttle (OWASP's device cookies)."""
+
+    __tablename__ = "devices"
+
+    token_hash: str = Field(max_length=64, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class Throttle(SQLModel, table=True):
