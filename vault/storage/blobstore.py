@@ -4,7 +4,12 @@ Blob ids are random (never derived from content, which would let anyone holding 
 that the vault has it). ``LocalBlobStore.put`` writes to a temporary name inside the store,
 fsyncs, renames into place and fsyncs the directory, so a blob is either whole or absent; the
 document service commits the metadata row only after ``put`` returns, so a crash leaves at most
-an orphan blob, which ``vault fsck`` finds.
+an orphan blob, which ``vault fsck`` finds. A directory the store creates is made durable too:
+its parent is fsynced after the ``mkdir``, or a power cut could lose the directory entry, and
+every blob under it with it (a killed process loses nothing either way).
+
+Every failure of the file system (a full disk, a read-only mount, an I/O error) leaves the store
+as ``StorageError`` with the system's reason, never as a raw ``OSError`` and never naming a path.
 """
 
 from __future__ import annotations
@@ -77,6 +82,8 @@ class LocalBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._tmp = root / ".tmp"
+        # Fan-out directories whose entry this process has made durable (see _make_fanout).
+        self._durable_dirs: set[str] = set()
 
     def _path(self, blob_id: str) -> Path:
         if not _BLOB_ID.match(blob_id):
@@ -85,52 +92,88 @@ class LocalBlobStore:
 
     def create(self) -> None:
         try:
+            existed = self.root.is_dir()
             self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._tmp.mkdir(exist_ok=True, mode=0o700)
+            if not existed:
+                _fsync_dir(self.root.parent)
+            if not self._tmp.is_dir():
+                self._tmp.mkdir(mode=0o700)
+                _fsync_dir(self.root)
         except OSError as exc:
             raise StorageError(f"cannot create the blob directory: {exc.strerror}") from None
 
     def check(self) -> None:
         # Write and remove a probe: permission bits alone say nothing when running as root or
-        # on a read-only mount.
+        # on a read-only mount. The message gives the system's reason and never the path: it
+        # reaches unauthenticated callers of /readyz.
         probe = self._tmp / f"probe-{secrets.token_hex(8)}"
         try:
             fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             os.close(fd)
             probe.unlink()
-        except OSError:
-            raise StorageError(f"blob directory {self.root} is missing or not writable") from None
+        except OSError as exc:
+            raise StorageError(
+                f"the blob directory is missing or not writable: {exc.strerror}"
+            ) from None
+
+    def free_bytes(self) -> int:
+        """Bytes an unprivileged writer can still use on the blob directory's file system."""
+        try:
+            stats = os.statvfs(self.root)
+        except OSError as exc:
+            raise StorageError(f"cannot read the blob directory: {exc.strerror}") from None
+        return stats.f_bavail * stats.f_frsize
 
     def put(self, chunks: Iterable[bytes]) -> StoredBlob:
         blob_id = new_blob_id()
         final = self._path(blob_id)
         tmp = self._tmp / f"{blob_id}.partial"
-        size = 0
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fh = self._open_partial(tmp)
         except OSError as exc:
             raise StorageError(f"cannot write to the blob store: {exc.strerror}") from None
         try:
-            with os.fdopen(fd, "wb") as fh:
-                queued = 0
-                for chunk in chunks:  # errors raised by the producer propagate unchanged
-                    _store_op(fh.write, chunk)
-                    size += len(chunk)
-                    if size - queued >= WRITEBACK_EVERY:
-                        _store_op(fh.flush)
-                        _start_writeback(fh.fileno(), queued, size - queued)
-                        queued = size
-                _store_op(fh.flush)
-                _store_op(os.fsync, fh.fileno())
-            _store_op(final.parent.mkdir, exist_ok=True, mode=0o700)
+            try:
+                size = _write_synced(fh, chunks)
+            except BaseException:
+                # A buffered file retries its unwritten bytes when it is closed; on a full disk
+                # that fails again, and the raw OSError would replace the error that matters.
+                with contextlib.suppress(OSError):
+                    fh.close()
+                raise
+            _store_op(fh.close)
+            self._make_fanout(final.parent)
             _store_op(os.replace, tmp, final)
             _store_op(_fsync_dir, final.parent)
         except BaseException:
             # Whatever stopped the write (a failed upstream, a full disk), leave no partial file.
-            with contextlib.suppress(FileNotFoundError):
+            # Removing it can fail too (a read-only remount); fsck reports what is left.
+            with contextlib.suppress(OSError):
                 tmp.unlink()
             raise
         return StoredBlob(blob_id, size)
+
+    def _open_partial(self, path: Path) -> BinaryIO:
+        """The new, exclusive temporary file of a blob being written (a seam for fault tests)."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        return os.fdopen(fd, "wb")
+
+    def _make_fanout(self, directory: Path) -> None:
+        """Create a fan-out directory and make its entry durable.
+
+        The parent is fsynced after every ``mkdir`` this store makes, and once per process for
+        a directory that already existed: another upload may have created it an instant ago
+        and not yet synced its parent, and this blob would be lost with it on power loss.
+        """
+        try:
+            directory.mkdir(mode=0o700)
+        except FileExistsError:
+            if directory.name in self._durable_dirs:
+                return
+        except OSError as exc:
+            raise StorageError(f"cannot write to the blob store: {exc.strerror}") from None
+        _store_op(_fsync_dir, directory.parent)
+        self._durable_dirs.add(directory.name)
 
     def open(self, blob_id: str) -> Iterator[bytes]:
         path = self._path(blob_id)
@@ -150,7 +193,7 @@ class LocalBlobStore:
             return
         except OSError as exc:
             raise StorageError(f"cannot remove a blob: {exc.strerror}") from None
-        _fsync_dir(path.parent)
+        _store_op(_fsync_dir, path.parent)
 
     def exists(self, blob_id: str) -> bool:
         return self._path(blob_id).is_file()
@@ -177,9 +220,30 @@ def _store_op(op: Callable[..., object], *args: object, **kwargs: object) -> Non
         raise StorageError(f"cannot write to the blob store: {exc.strerror}") from None
 
 
+def _write_synced(fh: BinaryIO, chunks: Iterable[bytes]) -> int:
+    """Write every chunk to ``fh``, flush and fsync it; the number of bytes written."""
+    size = queued = 0
+    for chunk in chunks:  # errors raised by the producer propagate unchanged
+        _store_op(fh.write, chunk)
+        size += len(chunk)
+        if size - queued >= WRITEBACK_EVERY:
+            _store_op(fh.flush)
+            _start_writeback(fh.fileno(), queued, size - queued)
+            queued = size
+    _store_op(fh.flush)
+    _store_op(os.fsync, fh.fileno())
+    return size
+
+
 def _read_chunks(fh: BinaryIO) -> Iterator[bytes]:
     with fh:
-        while chunk := fh.read(READ_CHUNK):
+        while True:
+            try:
+                chunk = fh.read(READ_CHUNK)
+            except OSError as exc:
+                raise StorageError(f"cannot read the blob store: {exc.strerror}") from None
+            if not chunk:
+                return
             yield chunk
 
 
