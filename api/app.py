@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from api import errors
+from api.bodies import BodyLimit
 from api.middleware import SecurityMiddleware
 from api.routes import audit, auth, cases, documents, health, redactions, sources, tokens
 from vault._version import __version__
@@ -52,6 +53,10 @@ def create_app(
         app.include_router(module.router)
     for router in redactions.routers:
         app.include_router(router)
+    # The upload streams into encryption and enforces max_upload_bytes itself.
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_json_bytes, exempt={("POST", "/v1/documents")}
+    )
     app.add_middleware(SecurityMiddleware, log_client_addresses=settings.log_client_addresses)
 
     def openapi() -> dict[str, Any]:

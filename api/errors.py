@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.credentials import authentication_error
 from vault.errors import (
     AuthenticationFailed,
     Conflict,
@@ -99,8 +100,14 @@ def _problem(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status, exc.slug, exc.title, exc.detail)
 
 
-def _validation(request: Request, exc: Exception) -> JSONResponse:
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
     exc = cast(RequestValidationError, exc)
+    # A body that did not decode was refused before the route's authentication ran: the
+    # caller without valid credentials gets the 401 first (api.credentials says why).
+    if any(err.get("type") == "json_invalid" for err in exc.errors()) and (
+        failed := await authentication_error(request)
+    ):
+        return _vault_error(request, failed)
     errors = [
         {"location": ".".join(str(p) for p in err.get("loc", ())), "message": err.get("msg", "")}
         for err in exc.errors()
@@ -121,8 +128,12 @@ _HTTP_SLUGS = {
 }
 
 
-def _http(request: Request, exc: Exception) -> JSONResponse:
+async def _http(request: Request, exc: Exception) -> JSONResponse:
     exc = cast(StarletteHTTPException, exc)
+    # FastAPI answers a body it cannot decode at all (not UTF-8) with 400, before
+    # authentication, like an undecodable JSON body.
+    if exc.status_code == 400 and (failed := await authentication_error(request)):
+        return _vault_error(request, failed)
     slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
     return problem_response(exc.status_code, slug, title, detail, dict(exc.headers or {}))

@@ -39,6 +39,7 @@ class Settings:
     session_max_hours: int = 12
     token_max_days: int = 365
     max_upload_bytes: int = 2 << 30
+    max_json_bytes: int = 1 << 20
     kdf_concurrency: int = 4
     log_client_addresses: bool = False
     log_seal_key_file: str | None = None
@@ -142,6 +143,7 @@ _INT_FIELDS = {
     "session_max_hours",
     "token_max_days",
     "max_upload_bytes",
+    "max_json_bytes",
     "kdf_concurrency",
     "max_export_bytes",
     "export_dpi",
