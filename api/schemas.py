@@ -101,6 +101,57 @@ class MemberRequest(_Body):
     username: str = Field(min_length=1, max_length=64)
 
 
+class MemberRemoval(_Body):
+    username: str = Field(min_length=1, max_length=64)
+    sources_to: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="who takes the sources the member handles in the case: an approved "
+        "member's username, or `recovery` to leave them to the recovery key alone; required "
+        "when the member handles any",
+    )
+
+
+class SourceHandoverPublic(BaseModel):
+    source: UUID
+    pseudonym: str
+    handler: str | None = Field(description="the new handler; null: the recovery key alone")
+    awaiting_recovery: bool = Field(
+        description="the new handler's copy of the key waits for the recovery key holders "
+        "(`vault recover handovers`)"
+    )
+
+
+class RemovalPublic(BaseModel):
+    username: str
+    sources: list[SourceHandoverPublic]
+
+
+class AwaitingMemberPublic(BaseModel):
+    username: str
+    added_by: str | None = Field(description="the administrator who added them")
+    added_at: datetime
+    enrolled: bool
+    documents: int = Field(description="documents of the case an approval would open to them")
+
+
+class AwaitingList(BaseModel):
+    awaiting: list[AwaitingMemberPublic]
+
+
+class ApprovalPublic(BaseModel):
+    username: str
+    keys_wrapped: int = Field(
+        description="document keys wrapped for them at once with your key; the rest follow "
+        "with other members' requests"
+    )
+
+
+class HandoverRequest(_Body):
+    to: str = Field(min_length=1, max_length=64, description="an approved member's username")
+
+
 class SourceCreate(_Body):
     case: UUID
     notes: str | None = Field(default=None, max_length=65536)
@@ -115,7 +166,10 @@ class SourcePublic(BaseModel):
     id: UUID
     case: UUID
     pseudonym: str
-    handler: UUID
+    handler: UUID | None = Field(description="null once left to the recovery key alone")
+    handover_pending: bool = Field(
+        default=False, description="the handler's copy of the key waits for the recovery key"
+    )
     has_identity_notes: bool
     created_at: datetime
 

@@ -46,7 +46,7 @@ from benchmarks.server import LiveServer, expect, latency_details, serve
 from vault.clock import system_clock
 from vault.initialise import init_vault
 from vault.instance import Vault
-from vault.services import cases, users
+from vault.services import cases, grants, users
 from vault.services.documents import NewDocument
 from vault.settings import Settings
 from vault.storage.models import Role
@@ -83,6 +83,9 @@ def _make_vault(data_dir: Path) -> tuple[UUID, list[UUID]]:
             db.commit()
             for member in members:
                 cases.add_member(db, admin, case.id, member.user_id, clock=system_clock)
+            db.flush()
+            for member in members[1:]:  # the first, founding member approves the others
+                grants.approve(db, members[0], case.id, member.user_id, clock=system_clock)
             db.commit()
             case_id = case.id
         uploader = members[0]

@@ -18,7 +18,7 @@ from sqlmodel import Session
 from vault.clock import system_clock
 from vault.initialise import InitResult, init_vault
 from vault.instance import Vault
-from vault.services import cases, users
+from vault.services import cases, grants, users
 from vault.services.users import Actor
 from vault.settings import Settings
 from vault.storage.models import Role
@@ -96,11 +96,16 @@ class World:
             self.add_member(actor)
         return actor
 
-    def add_member(self, actor: Actor, case_id: uuid.UUID | None = None) -> None:
+    def add_member(
+        self, actor: Actor, case_id: uuid.UUID | None = None, *, approve: bool = True
+    ) -> None:
+        """Add ``actor`` to a case as the administrator, and approve them as the editor (the
+        founding member of the fixture's case) unless ``approve`` is false."""
+        case = case_id or self.case_id
         with self.vault.session() as db:
-            cases.add_member(
-                db, self.admin, case_id or self.case_id, actor.user_id, clock=system_clock
-            )
+            member = cases.add_member(db, self.admin, case, actor.user_id, clock=system_clock)
+            if approve and member.approved_at is None:
+                grants.approve(db, self.editor, case, actor.user_id, clock=system_clock)
             db.commit()
 
     def db(self) -> Session:

@@ -15,7 +15,7 @@ from vault.audit import signer
 from vault.audit.service import AuditService
 from vault.clock import Clock, system_clock
 from vault.errors import NotFound, StorageError
-from vault.services import cases, users
+from vault.services import grants, users
 from vault.services.auth import AuthService
 from vault.services.cases import CaseService
 from vault.services.documents import DocumentService
@@ -60,13 +60,17 @@ class Vault:
         self.auth = AuthService(engine=engine, settings=settings, clock=clock, kdf=self.kdf)
 
     @classmethod
-    def open(cls, settings: Settings, *, clock: Clock = system_clock) -> Vault:
+    def open(
+        cls, settings: Settings, *, clock: Clock = system_clock, read_only: bool = False
+    ) -> Vault:
         """Open an initialised vault; ``NotFound`` if there is none, ``StorageError`` if its
-        database cannot be reached or has a schema this version does not know."""
+        database cannot be reached or has a schema this version does not know. ``read_only``
+        opens it for checking (fsck, audit verify) without writing anything, so a read-only
+        snapshot can be checked as it is."""
         data_dir = settings.data_dir
         if settings.database_url is None and not (data_dir / DATABASE_FILE).is_file():
             raise NotFound(f"no vault in {data_dir} (create one with `vault init`)")
-        engine = connect(settings.resolved_database_url)
+        engine = connect(settings.resolved_database_url, read_only=read_only)
         revision = current_revision(engine)
         if revision is None:
             engine.dispose()
@@ -79,7 +83,8 @@ class Vault:
             )
         blobs = LocalBlobStore(Path(settings.blob_dir))
         vault = cls(settings=settings, engine=engine, blobs=blobs, clock=clock)
-        vault._ensure_log_key()
+        if not read_only:
+            vault._ensure_log_key()
         return vault
 
     def _ensure_log_key(self) -> None:
@@ -99,7 +104,7 @@ class Vault:
         """Unlock a user's key and complete any grants they can complete in their cases."""
         with self.session() as db:
             actor = users.unlock(db, username, passphrase, params=self.settings.argon2)
-            cases.complete_grants(db, actor, clock=self.clock)
+            grants.complete_grants(db, actor, clock=self.clock)
             db.commit()
         return actor
 

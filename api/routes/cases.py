@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import Reader, SessionActor, VaultDep
 from api.routes import problems
-from api.schemas import CaseCreate, CaseList, CasePublic, MemberRequest
+from api.schemas import (
+    ApprovalPublic,
+    AwaitingList,
+    AwaitingMemberPublic,
+    CaseCreate,
+    CaseList,
+    CasePublic,
+    MemberRemoval,
+    MemberRequest,
+    RemovalPublic,
+    SourceHandoverPublic,
+)
+from vault.services.cases import Removal
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
@@ -44,25 +57,102 @@ async def get_case(case_id: UUID, actor: Reader, vault: VaultDep) -> CasePublic:
 async def add_member(
     case_id: UUID, body: MemberRequest, actor: SessionActor, vault: VaultDep
 ) -> Response:
-    """Add a member (administrators). Documents stored from now on are readable by them at
-    once; older ones stay pending until a current member's next action grants them."""
-    await run_in_threadpool(vault.cases.add_member, actor, case_id, body.username)
-    return Response(status_code=204)
+    """Add a member (administrators). They are given no key of the case until a member who can
+    read approves them (`POST /v1/cases/{id}/approvals`), except the first member of a case
+    that holds nothing yet. The answer says which in `Vault-Member-Approval`
+    (`awaiting` or `founding`)."""
+    approved = await run_in_threadpool(vault.cases.add_member, actor, case_id, body.username)
+    return Response(
+        status_code=204, headers={"Vault-Member-Approval": "founding" if approved else "awaiting"}
+    )
 
 
-@router.delete("/{case_id}/members/{username}", status_code=204, responses=problems(401, 404))
-async def remove_member(
-    case_id: UUID, username: str, actor: SessionActor, vault: VaultDep
-) -> Response:
-    """Remove a member (administrators): their wrapped keys for the case are deleted."""
-    await run_in_threadpool(vault.cases.remove_member, actor, case_id, username)
-    return Response(status_code=204)
+@router.get("/{case_id}/approvals", response_model=AwaitingList, responses=problems(401, 404))
+async def list_awaiting(case_id: UUID, actor: SessionActor, vault: VaultDep) -> AwaitingList:
+    """The members awaiting approval to read the case, with who added them and when."""
+    rows = await run_in_threadpool(vault.cases.awaiting, actor, case_id)
+    return AwaitingList(
+        awaiting=[
+            AwaitingMemberPublic(
+                username=r.username,
+                added_by=r.added_by,
+                added_at=r.added_at,
+                enrolled=r.enrolled,
+                documents=r.documents,
+            )
+            for r in rows
+        ]
+    )
 
 
-@router.delete("/{case_id}/members", status_code=204, responses=problems(401, 404, 422))
-async def remove_member_by_body(
+@router.post(
+    "/{case_id}/approvals", response_model=ApprovalPublic, responses=problems(401, 404, 409, 422)
+)
+async def approve_member(
     case_id: UUID, body: MemberRequest, actor: SessionActor, vault: VaultDep
-) -> Response:
+) -> ApprovalPublic:
+    """Approve a member awaiting approval (members who can read the case): the case's document
+    keys that you hold are wrapped for them now, and its new documents from now on."""
+    wrapped = await run_in_threadpool(vault.cases.approve, actor, case_id, body.username)
+    return ApprovalPublic(username=body.username, keys_wrapped=wrapped)
+
+
+def _removal(removal: Removal) -> RemovalPublic:
+    return RemovalPublic(
+        username=removal.username,
+        sources=[
+            SourceHandoverPublic(
+                source=h.source_id,
+                pseudonym=h.pseudonym,
+                handler=h.handler,
+                awaiting_recovery=h.awaiting_recovery,
+            )
+            for h in removal.sources
+        ],
+    )
+
+
+SourcesTo = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=64,
+        description="who takes the sources the member handles: an approved member, or "
+        "`recovery`",
+    ),
+]
+
+
+@router.delete(
+    "/{case_id}/members/{username}",
+    response_model=RemovalPublic,
+    responses=problems(401, 404, 409, 422),
+)
+async def remove_member(
+    case_id: UUID,
+    username: str,
+    actor: SessionActor,
+    vault: VaultDep,
+    sources_to: SourcesTo = None,
+) -> RemovalPublic:
+    """Remove a member (administrators): their wrapped keys for the case are deleted, and the
+    sources they handle go to `sources_to` (required if there are any; 409 says how many)."""
+    removal = await run_in_threadpool(
+        lambda: vault.cases.remove_member(actor, case_id, username, sources_to=sources_to)
+    )
+    return _removal(removal)
+
+
+@router.delete(
+    "/{case_id}/members", response_model=RemovalPublic, responses=problems(401, 404, 409, 422)
+)
+async def remove_member_by_body(
+    case_id: UUID, body: MemberRemoval, actor: SessionActor, vault: VaultDep
+) -> RemovalPublic:
     """The same as ``DELETE /v1/cases/{id}/members/{username}``, naming the user in the body."""
-    await run_in_threadpool(vault.cases.remove_member, actor, case_id, body.username)
-    return Response(status_code=204)
+    removal = await run_in_threadpool(
+        lambda: vault.cases.remove_member(
+            actor, case_id, body.username, sources_to=body.sources_to
+        )
+    )
+    return _removal(removal)

@@ -10,7 +10,13 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import Reader, SessionActor, VaultDep
 from api.routes import problems
-from api.schemas import SourceCreate, SourceIdentity, SourceList, SourcePublic
+from api.schemas import (
+    HandoverRequest,
+    SourceCreate,
+    SourceIdentity,
+    SourceList,
+    SourcePublic,
+)
 from vault.storage.models import Source
 
 router = APIRouter(prefix="/v1/sources", tags=["sources"])
@@ -22,6 +28,7 @@ def _public(source: Source) -> SourcePublic:
         case=source.case_id,
         pseudonym=source.pseudonym,
         handler=source.handler_id,
+        handover_pending=source.handover_pending,
         has_identity_notes=source.sealed_notes is not None,
         created_at=source.created_at,
     )
@@ -59,3 +66,15 @@ async def reveal_identity(
         lambda: vault.sources.identity(actor, source_id, reason=reason)
     )
     return SourceIdentity(id=source.id, pseudonym=source.pseudonym, notes=notes, names=names)
+
+
+@router.post(
+    "/{source_id}/handover", response_model=SourcePublic, responses=problems(401, 404, 422)
+)
+async def hand_over(
+    source_id: UUID, body: HandoverRequest, actor: SessionActor, vault: VaultDep
+) -> SourcePublic:
+    """Hand a source you handle to another approved member of its case: its key is wrapped for
+    them with yours, and your copy is deleted. Logged."""
+    source = await run_in_threadpool(vault.sources.hand_over, actor, source_id, body.to)
+    return _public(source)

@@ -45,18 +45,20 @@ from tests.api.conftest import ApiWorld
 from tests.conftest import PASSPHRASE
 from vault import crypto
 from vault.clock import system_clock
-from vault.services import cases, users
+from vault.services import cases, grants, users
 from vault.settings import Settings
-from vault.storage.models import Case, Credential, Document, Redaction, Role, Source
+from vault.storage.models import Case, Credential, Document, Redaction, Role, Source, User
 
 # The callers, in the column order of the table.
 ACTORS = (
     "admin-out",  # administrator, not a member of the case
     "admin-in",  # administrator, member of the case
+    "admin-self",  # administrator who added themselves to the case (awaiting approval)
     "editor-in",  # editor, member
     "editor-out",  # editor, not a member
     "journalist-in",  # journalist, member
     "journalist-out",  # journalist, not a member
+    "removed",  # journalist removed from the case (session from before), who handled a source
     "upload-token",  # API token with scope `upload`, of journalist-in
     "read-token",  # API token with scope `read`, of editor-in
     "anonymous",  # no Authorization header
@@ -67,49 +69,53 @@ ACTORS = (
 # target the row is about, where a route has more than one row.
 # fmt: off
 MATRIX: dict[str, str] = {
-    #                                                  admin    editor   journ.   token    none
-    #                                                  out in   in out   in out   upl rd   - bad
-    "GET /healthz":                                   "200 200  200 200  200 200  200 200  200 200",
-    "GET /readyz":                                    "200 200  200 200  200 200  200 200  200 200",
-    "POST /v1/auth/enroll":                           "200 200  200 200  200 200  200 200  200 200",
-    "POST /v1/auth/enroll/confirm":                   "204 204  204 204  204 204  204 204  204 204",
-    "POST /v1/auth/login":                            "200 200  200 200  200 200  200 200  200 200",
-    "POST /v1/auth/logout":                           "204 204  204 204  204 204  204 204  401 401",
-    "GET /v1/auth/me":                                "200 200  200 200  200 200  200 200  401 401",
-    "POST /v1/tokens":                                "201 201  201 201  201 201  404 404  401 401",
-    "GET /v1/tokens":                                 "200 200  200 200  200 200  200 200  401 401",
-    "DELETE /v1/tokens/{token_id} @own":              "204 204  204 204  204 204  204 204  401 401",
-    "DELETE /v1/tokens/{token_id} @admin":            "204 404  404 404  404 404  404 404  401 401",
-    "POST /v1/cases":                                 "201 201  404 404  404 404  404 404  401 401",
-    "GET /v1/cases":                                  "200 200  200 200  200 200  404 200  401 401",
-    "GET /v1/cases/{case_id}":                        "200 200  200 404  200 404  404 200  401 401",
-    "POST /v1/cases/{case_id}/members":               "204 204  404 404  404 404  404 404  401 401",
-    "DELETE /v1/cases/{case_id}/members/{username}":  "204 204  404 404  404 404  404 404  401 401",
-    "DELETE /v1/cases/{case_id}/members":             "204 204  404 404  404 404  404 404  401 401",
-    "POST /v1/sources":                               "404 201  201 404  201 404  404 404  401 401",
-    "GET /v1/sources":                                "404 200  200 404  200 404  404 200  401 401",
-    "GET /v1/sources/{source_id}/identity @jules":    "404 404  404 404  200 404  404 404  401 401",
-    "GET /v1/sources/{source_id}/identity @erin":     "404 404  200 404  404 404  404 200  401 401",
-    "POST /v1/documents":                             "404 201  201 404  201 404  201 404  401 401",
-    "GET /v1/documents":                              "404 200  200 404  200 404  404 200  401 401",
-    "GET /v1/documents/{document_id}":                "404 200  200 404  200 404  404 200  401 401",
-    "GET /v1/documents/{document_id}/content":        "404 200  200 404  200 404  404 200  401 401",
-    "DELETE /v1/documents/{document_id}":             "404 204  204 404  404 404  404 404  401 401",
-    "GET /v1/documents/{document_id}/access-log":     "404 200  200 404  200 404  404 200  401 401",
-    "GET /v1/documents/{document_id}/redactions":     "404 200  200 404  404 404  404 200  401 401",
-    "POST /v1/documents/{document_id}/redactions":    "404 201  201 404  404 404  404 404  401 401",
-    "POST /v1/documents/{document_id}/redactions/suggest": "404 200  200 404  404 404  404 404  401 401",  # noqa: E501
-    "GET /v1/documents/{document_id}/text":           "404 200  200 404  404 404  404 200  401 401",
-    "GET /v1/documents/{document_id}/export":         "404 200  200 404  404 404  404 200  401 401",
-    "POST /v1/documents/{document_id}/export":        "404 201  201 404  404 404  404 404  401 401",
-    "POST /v1/redactions/{redaction_id}/approve":     "404 409  200 404  404 404  404 404  401 401",
-    "POST /v1/redactions/{redaction_id}/reject":      "404 200  200 404  404 404  404 404  401 401",
-    "GET /v1/audit/checkpoint":                       "200 200  200 200  200 200  404 200  401 401",
-    "GET /v1/audit/key":                              "200 200  200 200  200 200  404 200  401 401",
-    "GET /v1/audit/entries":                          "200 200  200 200  404 404  404 200  401 401",
-    "GET /v1/audit/proof/inclusion":                  "200 200  200 200  404 404  404 200  401 401",
-    "GET /v1/audit/proof/inclusion @upload":          "200 200  200 200  200 404  404 200  401 401",
-    "GET /v1/audit/proof/consistency":                "200 200  200 200  404 404  404 200  401 401",
+    #                                                  admin        editor   journalist   token    none
+    #                                                  out in  self in out   in out  rm   upl rd   - bad
+    "GET /healthz":                                   "200 200 200  200 200  200 200 200  200 200  200 200",
+    "GET /readyz":                                    "200 200 200  200 200  200 200 200  200 200  200 200",
+    "POST /v1/auth/enroll":                           "200 200 200  200 200  200 200 200  200 200  200 200",
+    "POST /v1/auth/enroll/confirm":                   "204 204 204  204 204  204 204 204  204 204  204 204",
+    "POST /v1/auth/login":                            "200 200 200  200 200  200 200 200  200 200  200 200",
+    "POST /v1/auth/logout":                           "204 204 204  204 204  204 204 204  204 204  401 401",
+    "GET /v1/auth/me":                                "200 200 200  200 200  200 200 200  200 200  401 401",
+    "POST /v1/tokens":                                "201 201 201  201 201  201 201 201  404 404  401 401",
+    "GET /v1/tokens":                                 "200 200 200  200 200  200 200 200  200 200  401 401",
+    "DELETE /v1/tokens/{token_id} @own":              "204 204 204  204 204  204 204 204  204 204  401 401",
+    "DELETE /v1/tokens/{token_id} @admin":            "204 404 404  404 404  404 404 404  404 404  401 401",
+    "POST /v1/cases":                                 "201 201 201  404 404  404 404 404  404 404  401 401",
+    "GET /v1/cases":                                  "200 200 200  200 200  200 200 200  404 200  401 401",
+    "GET /v1/cases/{case_id}":                        "200 200 200  200 404  200 404 404  404 200  401 401",
+    "GET /v1/cases/{case_id}/approvals":              "200 200 200  200 404  200 404 404  404 404  401 401",
+    "POST /v1/cases/{case_id}/approvals":             "404 200 404  200 404  200 404 404  404 404  401 401",
+    "POST /v1/cases/{case_id}/members":               "204 204 204  404 404  404 404 404  404 404  401 401",
+    "DELETE /v1/cases/{case_id}/members/{username}":  "200 200 200  404 404  404 404 404  404 404  401 401",
+    "DELETE /v1/cases/{case_id}/members":             "200 200 200  404 404  404 404 404  404 404  401 401",
+    "POST /v1/sources":                               "404 201 201  201 404  201 404 404  404 404  401 401",
+    "GET /v1/sources":                                "404 200 200  200 404  200 404 404  404 200  401 401",
+    "GET /v1/sources/{source_id}/identity @jules":    "404 404 404  404 404  200 404 404  404 404  401 401",
+    "GET /v1/sources/{source_id}/identity @erin":     "404 404 404  200 404  404 404 404  404 200  401 401",
+    "GET /v1/sources/{source_id}/identity @rory":     "404 404 404  404 404  404 404 404  404 404  401 401",
+    "POST /v1/sources/{source_id}/handover @jules":   "404 404 404  404 404  200 404 404  404 404  401 401",
+    "POST /v1/documents":                             "404 201 201  201 404  201 404 404  201 404  401 401",
+    "GET /v1/documents":                              "404 200 200  200 404  200 404 404  404 200  401 401",
+    "GET /v1/documents/{document_id}":                "404 200 200  200 404  200 404 404  404 200  401 401",
+    "GET /v1/documents/{document_id}/content":        "404 200 409  200 404  200 404 404  404 200  401 401",
+    "DELETE /v1/documents/{document_id}":             "404 204 404  204 404  404 404 404  404 404  401 401",
+    "GET /v1/documents/{document_id}/access-log":     "404 200 200  200 404  200 404 404  404 200  401 401",
+    "GET /v1/documents/{document_id}/redactions":     "404 200 409  200 404  404 404 404  404 200  401 401",
+    "POST /v1/documents/{document_id}/redactions":    "404 201 409  201 404  404 404 404  404 404  401 401",
+    "POST /v1/documents/{document_id}/redactions/suggest":"404 200 409  200 404  404 404 404  404 404  401 401",
+    "GET /v1/documents/{document_id}/text":           "404 200 409  200 404  404 404 404  404 200  401 401",
+    "GET /v1/documents/{document_id}/export":         "404 200 409  200 404  404 404 404  404 200  401 401",
+    "POST /v1/documents/{document_id}/export":        "404 201 409  201 404  404 404 404  404 404  401 401",
+    "POST /v1/redactions/{redaction_id}/approve":     "404 409 409  200 404  404 404 404  404 404  401 401",
+    "POST /v1/redactions/{redaction_id}/reject":      "404 200 409  200 404  404 404 404  404 404  401 401",
+    "GET /v1/audit/checkpoint":                       "200 200 200  200 200  200 200 200  404 200  401 401",
+    "GET /v1/audit/key":                              "200 200 200  200 200  200 200 200  404 200  401 401",
+    "GET /v1/audit/entries":                          "200 200 200  200 200  404 404 404  404 200  401 401",
+    "GET /v1/audit/proof/inclusion":                  "200 200 200  200 200  404 404 404  404 200  401 401",
+    "GET /v1/audit/proof/inclusion @upload":          "200 200 200  200 200  200 404 404  404 200  401 401",
+    "GET /v1/audit/proof/consistency":                "200 200 200  200 200  404 404 404  404 200  401 401",
 }
 # fmt: on
 
@@ -122,10 +128,12 @@ TOKEN_OWNER = {"upload-token": "jules", "read-token": "erin"}
 USERNAMES = {
     "admin-out": "admin",
     "admin-in": "ada",
+    "admin-self": "adam",
     "editor-in": "erin",
     "editor-out": "eddie",
     "journalist-in": "jules",
     "journalist-out": "joan",
+    "removed": "rory",
     **TOKEN_OWNER,
 }
 
@@ -181,12 +189,27 @@ class Cast:
 
     def _ensure_user(self, username: str) -> None:
         """Make the callers the ``World`` lacks when first needed (each costs a derivation)."""
-        roles = {"ada": Role.ADMIN, "eddie": Role.EDITOR, "joan": Role.JOURNALIST}
+        roles = {
+            "ada": Role.ADMIN,
+            "adam": Role.ADMIN,
+            "eddie": Role.EDITOR,
+            "joan": Role.JOURNALIST,
+            "rory": Role.JOURNALIST,
+        }
         if username in roles and username not in self._created:
             self._created.add(username)
             user = self.world.add_user(username, roles[username], member=False)
-            if username == "ada":
-                self.world.add_member(user)
+            if username in ("ada", "rory"):
+                self.world.add_member(user)  # approved by erin
+            if username == "adam":
+                # An administrator adding themselves: a member, awaiting approval.
+                added = self.api.client.post(
+                    f"/v1/cases/{self.case_id}/members",
+                    headers=self.api.auth(username),
+                    json={"username": username},
+                )
+                assert added.status_code == 204, added.text
+                assert added.headers["vault-member-approval"] == "awaiting"
 
     def headers(self, actor: str) -> dict[str, str]:
         if actor == "anonymous":
@@ -203,9 +226,24 @@ class Cast:
 
     def prepare(self) -> None:
         """Obtain every credential now: before the first document exists (so that ``ada`` is
-        a member holding its key), and before a cell ends a session a token was made from."""
+        a member holding its key), and before a cell ends a session a token was made from.
+        Then ``rory`` records a source, reads the shared document, and is removed from the
+        case, the source left to the recovery key: his session lives on."""
         for actor in ACTORS:
             self.headers(actor)
+        self.source("rory")
+        read = self.api.client.get(
+            f"/v1/documents/{self.document()}/content", headers=self.api.auth("rory")
+        )
+        assert read.status_code == 200, read.text
+        removed = self.api.client.request(
+            "DELETE",
+            f"/v1/cases/{self.case_id}/members/rory",
+            headers=self.api.auth("admin"),
+            params={"sources_to": "recovery"},
+        )
+        assert removed.status_code == 200, removed.text
+        assert [s["handler"] for s in removed.json()["sources"]] == [None]
 
     def send(self, call: Call, actor: str) -> httpx.Response:
         return self.api.client.request(
@@ -273,10 +311,33 @@ class Cast:
             self._sources[handler] = response.json()["id"]
         return self._sources[handler]
 
+    def fresh_source(self, handler: str) -> str:
+        response = self.api.client.post(
+            "/v1/sources",
+            headers=self.api.auth(handler),
+            json={"case": self.case_id, "notes": f"{NOTES} ({handler})"},
+        )
+        assert response.status_code == 201, response.text
+        sid: str = response.json()["id"]
+        return sid
+
+    def handler(self, source_id: str) -> str | None:
+        with self.world.db() as db:
+            source = db.get(Source, uuid.UUID(source_id))
+            assert source is not None
+            if source.handler_id is None:
+                return None
+            user = db.get(User, source.handler_id)
+            return user.username if user is not None else None
+
+    def approved(self, username: str) -> bool:
+        with self.world.db() as db:
+            return grants.is_approved(db, self.world.case_id, self.user_id(username))
+
     def name(self, stem: str) -> str:
         return f"{stem}-{next(self._serial)}"
 
-    def spare_user(self, *, member: bool) -> str:
+    def spare_user(self, *, member: bool, approve: bool = True) -> str:
         """A journalist account that has not enrolled yet (costs no key derivation)."""
         username = self.name("spare")
         with self.world.db() as db:
@@ -291,7 +352,7 @@ class Cast:
             db.commit()
             actor = users.actor_for(user)
         if member:
-            self.world.add_member(actor)
+            self.world.add_member(actor, approve=approve)
         return username
 
     def is_member(self, username: str) -> bool:
@@ -479,7 +540,7 @@ def _list_cases(cast: Cast, actor: str) -> Call:
     def after(r: httpx.Response) -> None:
         if r.is_success:
             listed = {c["id"] for c in r.json()["cases"]}
-            sees = actor == "admin-out" or _owner(actor) in {"ada", "erin", "jules"}
+            sees = actor in ("admin-out", "admin-self") or _owner(actor) in {"ada", "erin", "jules"}
             assert (cast.case_id in listed) == sees
 
     return Call("GET", "/v1/cases", after=after)
@@ -508,7 +569,9 @@ def _remove_member(in_body: bool) -> Builder:
         username = cast.spare_user(member=True)
 
         def after(r: httpx.Response) -> None:
-            assert cast.is_member(username) == (r.status_code != 204)
+            assert cast.is_member(username) == (r.status_code != 200)
+            if r.status_code == 200:
+                assert r.json() == {"username": username, "sources": []}
 
         if in_body:
             url = f"/v1/cases/{cast.case_id}/members"
@@ -554,6 +617,35 @@ def _identity(handler: str) -> Builder:
     return build
 
 
+def _awaiting(cast: Cast, actor: str) -> Call:
+    def after(r: httpx.Response) -> None:
+        if r.status_code == 200:
+            listed = {m["username"]: m for m in r.json()["awaiting"]}
+            assert listed["adam"]["added_by"] == "adam"  # who added whom, for the approver
+
+    return Call("GET", f"/v1/cases/{cast.case_id}/approvals", after=after)
+
+
+def _approve(cast: Cast, actor: str) -> Call:
+    username = cast.spare_user(member=True, approve=False)
+
+    def after(r: httpx.Response) -> None:
+        assert cast.approved(username) == (r.status_code == 200)
+
+    url = f"/v1/cases/{cast.case_id}/approvals"
+    return Call("POST", url, json={"username": username}, after=after)
+
+
+def _handover(cast: Cast, actor: str) -> Call:
+    source = cast.fresh_source("jules")
+
+    def after(r: httpx.Response) -> None:
+        handler = cast.handler(source)
+        assert handler == ("erin" if r.status_code == 200 else "jules")
+
+    return Call("POST", f"/v1/sources/{source}/handover", json={"to": "erin"}, after=after)
+
+
 def _upload_call(case_id: str, title: str) -> Call:
     return Call(
         "POST",
@@ -580,7 +672,7 @@ def _list_documents(cast: Cast, actor: str) -> Call:
     def after(r: httpx.Response) -> None:
         if r.status_code == 200:
             titles = {d["id"]: d["title"] for d in r.json()["documents"]}
-            assert titles.get(document) == TITLE
+            assert titles.get(document) == (None if actor == "admin-self" else TITLE)
 
     return Call("GET", "/v1/documents", params={"case": cast.case_id}, after=after)
 
@@ -588,7 +680,8 @@ def _list_documents(cast: Cast, actor: str) -> Call:
 def _get_document(cast: Cast, actor: str) -> Call:
     def after(r: httpx.Response) -> None:
         if r.status_code == 200:
-            assert r.json()["title"] == TITLE
+            # A member awaiting approval sees that the document exists, not what it says.
+            assert r.json()["title"] == (None if actor == "admin-self" else TITLE)
 
     return Call("GET", f"/v1/documents/{cast.document()}", after=after)
 
@@ -751,6 +844,10 @@ HOW: dict[str, How] = {
     "POST /v1/cases": How(_create_case, _no_such_route("POST")),
     "GET /v1/cases": How(_list_cases, _no_such_route("GET")),
     "GET /v1/cases/{case_id}": How(_get_case, _absent("GET", "/v1/cases/{}")),
+    "GET /v1/cases/{case_id}/approvals": How(_awaiting, _absent("GET", "/v1/cases/{}/approvals")),
+    "POST /v1/cases/{case_id}/approvals": How(
+        _approve, _absent("POST", "/v1/cases/{}/approvals", json={"username": "jules"})
+    ),
     "POST /v1/cases/{case_id}/members": How(
         _add_member, _absent("POST", "/v1/cases/{}/members", json={"username": "jules"})
     ),
@@ -770,6 +867,12 @@ HOW: dict[str, How] = {
     ),
     "GET /v1/sources/{source_id}/identity @erin": How(
         _identity("erin"), _absent("GET", "/v1/sources/{}/identity", params=REASON)
+    ),
+    "GET /v1/sources/{source_id}/identity @rory": How(
+        _identity("rory"), _absent("GET", "/v1/sources/{}/identity", params=REASON)
+    ),
+    "POST /v1/sources/{source_id}/handover @jules": How(
+        _handover, _absent("POST", "/v1/sources/{}/handover", json={"to": "erin"})
     ),
     "POST /v1/documents": How(_upload, lambda c, a: _upload_call(_random_id(), "elsewhere")),
     "GET /v1/documents": How(

@@ -28,6 +28,11 @@ def new_case(server: ReviewServer, *members: str) -> tuple[str, str]:
         for member in members:
             added = admin.post(f"/v1/cases/{case_id}/members", json={"username": member})
             assert added.status_code == 204, added.text
+    if len(members) > 1:  # the first member is approved by being added; they approve the rest
+        with server.live.client(headers=server.live.auth(members[0])) as first:
+            for member in members[1:]:
+                approved = first.post(f"/v1/cases/{case_id}/approvals", json={"username": member})
+                assert approved.status_code == 200, approved.text
     return case_id, name
 
 
@@ -110,7 +115,25 @@ def test_admin_creates_a_case_and_manages_its_members(review_server: ReviewServe
     added = review_server.vault("admin", "cases", "add-member", name, "erin")
     assert added.returncode == 0, added.stderr
     assert "Added erin" in added.stderr
-    assert "pending" in added.stderr
+    assert "first member" in added.stderr
+    awaiting = review_server.vault("admin", "cases", "add-member", name, "jules")
+    assert awaiting.returncode == 0, awaiting.stderr
+    assert f"vault cases approve {name} jules" in awaiting.stderr
+    listed = json.loads(review_server.ok("erin", "cases", "approvals", name, "--json"))
+    assert [(a["username"], a["added_by"]) for a in listed["awaiting"]] == [("jules", "admin")]
+    unconfirmed, by_jules = in_parallel(
+        review_server,
+        ("erin", ["cases", "approve", name, "jules"]),  # no terminal to confirm at
+        ("jules", ["cases", "approve", name, "jules", "--yes"]),  # awaiting: decides nothing
+    )
+    assert "--yes" in assert_error(unconfirmed, USAGE)
+    assert_error(by_jules, NOT_FOUND)
+    approved = review_server.vault("erin", "cases", "approve", name, "jules", "--yes")
+    assert approved.returncode == 0, approved.stderr
+    assert "Approved jules" in approved.stderr
+    none_left = review_server.vault("erin", "cases", "approvals", name)
+    assert "Nobody is awaiting" in none_left.stdout + none_left.stderr
+    review_server.ok("admin", "cases", "remove-member", name, "jules")
     again, duplicate, erin_sees = in_parallel(
         review_server,
         ("admin", ["cases", "add-member", case_id, "erin"]),

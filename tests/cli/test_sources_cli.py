@@ -25,6 +25,17 @@ CASE_NAME = "harbour-contracts"
 USAGE, NOT_FOUND = 2, 4
 
 
+SOURCE_FIELDS = {
+    "id",
+    "case",
+    "pseudonym",
+    "handler",
+    "handover_pending",
+    "has_identity_notes",
+    "created_at",
+}
+
+
 def recorded(server: ReviewServer, notes: str | None) -> dict[str, Any]:
     """A source in the shared case handled by jules, recorded over HTTP (fast)."""
     with server.live.client(headers=server.live.auth("jules")) as client:
@@ -85,7 +96,7 @@ def test_add_from_a_file_then_list_as_table_and_json(
     assert "yes" in row  # it has identity notes
     sources = json.loads(as_json.stdout)["sources"]
     mine = next(s for s in sources if s["id"] == source_id)
-    assert set(mine) == {"id", "case", "pseudonym", "handler", "has_identity_notes", "created_at"}
+    assert set(mine) == SOURCE_FIELDS
     assert (mine["pseudonym"], mine["case"]) == (pseudonym, review_server.case_id)
     assert mine["has_identity_notes"] is True
     assert everywhere.returncode == 0, everywhere.stderr
@@ -178,7 +189,7 @@ def test_add_without_notes_and_json(review_server: ReviewServer) -> None:
     answer = json.loads(review_server.ok("erin", "sources", "add", "--case", CASE_NAME, "--json"))
     assert answer["has_identity_notes"] is False
     assert answer["case"] == review_server.case_id
-    assert set(answer) == {"id", "case", "pseudonym", "handler", "has_identity_notes", "created_at"}
+    assert set(answer) == SOURCE_FIELDS
 
 
 def test_admin_lists_no_sources_of_cases_they_are_not_in(review_server: ReviewServer) -> None:

@@ -194,6 +194,15 @@ def start_live_vault(
             for username in users:
                 added = admin.post(f"/v1/cases/{live.case_id}/members", json={"username": username})
                 assert added.status_code == 204, added.text
+        # The first member is approved by being added; they approve the others.
+        founder, *others = list(users) or [None]
+        if founder is not None and others:
+            with live.client(headers=live.auth(founder)) as first:
+                for username in others:
+                    approved = first.post(
+                        f"/v1/cases/{live.case_id}/approvals", json={"username": username}
+                    )
+                    assert approved.status_code == 200, approved.text
     except BaseException:
         stop_live_vault(live)
         raise

@@ -11,7 +11,7 @@ from sqlmodel import select
 from tests.conftest import PASSPHRASE, World
 from vault.clock import system_clock
 from vault.errors import Conflict, IntegrityError, LimitExceeded, NotFound
-from vault.services import cases, keyring, sources, users
+from vault.services import cases, grants, keyring, sources, users
 from vault.services.documents import NewDocument
 from vault.storage.models import CaseMember, Document, Role, User, WrappedKey
 
@@ -91,23 +91,33 @@ def test_non_member_cannot_upload_into_a_case(world: World) -> None:
         )
 
 
-def test_new_member_sees_pending_until_a_member_grants(world: World) -> None:
+def test_new_member_sees_pending_until_a_reader_approves(world: World) -> None:
     doc_id = store(world)
-    late = world.add_user("lena", Role.JOURNALIST)
+    late = world.add_user("lena", Role.JOURNALIST, member=False)
+    world.add_member(late, approve=False)
     listing = world.vault.documents.list(late, world.case_id)
     assert [(d.id, d.pending) for d in listing] == [(doc_id, True)]
     with pytest.raises(Conflict):
         world.vault.documents.open(late, doc_id)
+    # Awaiting approval: no grant is pending for them, and nobody's login completes one.
     with world.db() as db:
-        assert cases.pending_grants(db, world.case_id) == [cases.PendingGrant(doc_id, late.user_id)]
-    # Documents stored after joining are wrapped for the new member at once.
+        assert grants.pending_grants(db, world.case_id) == []
+    world.vault.login("erin", PASSPHRASE)
+    with pytest.raises(Conflict):
+        world.vault.documents.open(late, doc_id)
+    # Nor are documents stored meanwhile wrapped for them.
     later_id = store(world, b"second document")
-    assert read(world, late, later_id) == b"second document"
-    # A current member's next login completes the grant.
-    world.vault.login("erin", "correct horse battery staple")
-    assert read(world, late, doc_id) == TESTIMONY
+    with pytest.raises(Conflict):
+        world.vault.documents.open(late, later_id)
+    # A reader's approval wraps every key the reader holds at once.
     with world.db() as db:
-        assert cases.pending_grants(db, world.case_id) == []
+        assert grants.approve(db, world.editor, world.case_id, late.user_id, clock=system_clock)
+        db.commit()
+    assert read(world, late, doc_id) == TESTIMONY
+    assert read(world, late, later_id) == b"second document"
+    assert read(world, late, store(world, b"third")) == b"third"
+    with world.db() as db:
+        assert grants.pending_grants(db, world.case_id) == []
 
 
 def test_a_members_request_completes_flagged_grants_and_then_scans_nothing(
@@ -115,15 +125,22 @@ def test_a_members_request_completes_flagged_grants_and_then_scans_nothing(
 ) -> None:
     doc_id = store(world)
     token = world.vault.auth.login("erin", PASSPHRASE, None, address="127.0.0.1").token
-    late = world.add_user("lena", Role.JOURNALIST)  # joins after the document: flagged
+    late = world.add_user("lena", Role.JOURNALIST, member=False)
     with world.db() as db:
+        # Approved by a member who holds no key of the document: the grant stays pending and
+        # flagged, for the next member who can complete it.
+        cases.add_member(db, world.admin, world.case_id, late.user_id, clock=system_clock)
+        member = db.get(CaseMember, (world.case_id, late.user_id))
+        member.approved_at = system_clock()
+        db.add(member)
+        db.commit()
         assert db.get(CaseMember, (world.case_id, late.user_id)).keys_pending
     world.vault.auth.authenticate(token)  # erin's next request wraps the key for lena
     assert read(world, late, doc_id) == TESTIMONY
     with world.db() as db:
         assert not db.get(CaseMember, (world.case_id, late.user_id)).keys_pending
 
-    def scan(*args: object, **kwargs: object) -> list[cases.PendingGrant]:
+    def scan(*args: object, **kwargs: object) -> list[grants.PendingGrant]:
         raise AssertionError("a request scanned the documents with nothing flagged")
 
     with world.db() as db:  # the flags of the fixture's own memberships clear on first use
@@ -131,7 +148,7 @@ def test_a_members_request_completes_flagged_grants_and_then_scans_nothing(
             member.keys_pending = False
             db.add(member)
         db.commit()
-    monkeypatch.setattr(cases, "pending_grants", scan)
+    monkeypatch.setattr(grants, "pending_grants", scan)
     world.vault.auth.authenticate(token)
 
 

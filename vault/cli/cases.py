@@ -8,6 +8,7 @@ hint saying why.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -16,7 +17,7 @@ from rich.markup import escape
 from vault.cli.lookup import resolve_case
 from vault.cli.output import AsJson, emit, emit_one, say, when
 from vault.cli.session import ProfileOpt, open_client
-from vault.errors import NotFound
+from vault.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from vault.cli.client import Client
@@ -121,34 +122,138 @@ def create(
 def add_member(case: CaseArg, user: UserArg, profile: ProfileOpt = None) -> None:
     """Add a member to a case (administrators).
 
-    Documents stored from now on are readable by the new member at once. Older ones stay
-    pending for them until a current member's next action grants them the key: the server
-    holds no key that could do it.
+    The new member is given no key of the case until a member who can read it approves them
+    (`vault cases approve`): adding someone, yourself included, does not make them a reader.
+    The first member of a case that holds nothing yet is approved by being added.
     """
     with open_client(profile) as client:
         target = resolve_case(client, case)
         try:
-            client.post(f"/v1/cases/{target['id']}/members", {"username": user})
+            answer = client.request(
+                "POST", f"/v1/cases/{target['id']}/members", json={"username": user}
+            )
         except NotFound as refused:
             raise _admin_hint(client, refused) from None
+    if answer.headers.get("vault-member-approval") == "founding":
+        say(
+            f"Added {escape(user)} to case [bold]{escape(target['name'])}[/] as its first "
+            "member: they read what is stored in it from now on."
+        )
+        return
     say(
-        f"Added {escape(user)} to case [bold]{escape(target['name'])}[/]. Documents already in "
-        "the case stay pending for them until a member's next action grants them."
+        f"Added {escape(user)} to case [bold]{escape(target['name'])}[/]. They read nothing of "
+        f"it until a member approves them: `vault cases approve {escape(target['name'])} "
+        f"{escape(user)}`."
+    )
+
+
+@app.command("approvals")
+def approvals(case: CaseArg, as_json: AsJson = False, profile: ProfileOpt = None) -> None:
+    """List the members of a case awaiting approval, with who added them and when.
+
+    With --json: {"awaiting": [{"username", "added_by", "added_at", "enrolled", "documents"}]}.
+    """
+    with open_client(profile) as client:
+        target = resolve_case(client, case)
+        rows: list[dict[str, Any]] = client.get(f"/v1/cases/{target['id']}/approvals")["awaiting"]
+    view = [{**r, "added": when(r["added_at"]), "by": r["added_by"] or "?"} for r in rows]
+    emit(
+        rows if as_json else view,
+        [("username", "USER"), ("by", "ADDED BY"), ("added", "ADDED (UTC)")],
+        as_json=as_json,
+        key="awaiting",
+        empty="Nobody is awaiting approval in this case.",
+    )
+
+
+@app.command("approve")
+def approve(
+    case: CaseArg,
+    user: UserArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    profile: ProfileOpt = None,
+) -> None:
+    """Approve a member awaiting approval: they will read every document of the case.
+
+    Only a member who can read the case decides. Shows who added them and when, and asks for
+    confirmation unless --yes (required when standard input is not a terminal). The keys you
+    hold are wrapped for them at once; the decision is recorded in the access log.
+    """
+    with open_client(profile) as client:
+        target = resolve_case(client, case)
+        awaiting = client.get(f"/v1/cases/{target['id']}/approvals")["awaiting"]
+        entry = next((a for a in awaiting if a["username"] == user), None)
+        if entry is None:
+            raise NotFound(
+                f"{user} is not awaiting approval in this case (see `vault cases approvals`)"
+            )
+        if not yes:
+            if not sys.stdin.isatty():
+                raise InvalidInput("refusing to approve without confirmation: pass --yes")
+            question = (
+                f"{user} was added to {target['name']} by {entry['added_by'] or 'an unknown user'}"
+                f" on {when(entry['added_at'])} UTC. Let them read its {entry['documents']} "
+                "document(s) and everything stored in it from now on?"
+            )
+            if not typer.confirm(question, default=False, err=True):
+                say("Nothing was changed.")
+                raise typer.Exit(1)
+        answer: dict[str, Any] = client.post(
+            f"/v1/cases/{target['id']}/approvals", {"username": user}
+        )
+    say(
+        f"Approved {escape(user)} in case [bold]{escape(target['name'])}[/]: "
+        f"{answer['keys_wrapped']} document key(s) wrapped for them now."
     )
 
 
 @app.command("remove-member")
-def remove_member(case: CaseArg, user: UserArg, profile: ProfileOpt = None) -> None:
+def remove_member(
+    case: CaseArg,
+    user: UserArg,
+    sources_to: Annotated[
+        str | None,
+        typer.Option(
+            "--sources-to",
+            metavar="USER|recovery",
+            help="Who takes the sources the member handles in the case: an approved member "
+            "(their copy of each key waits for the recovery key holders: `vault recover "
+            "handovers`), or `recovery` to leave them to the recovery key alone. Required if "
+            "the member handles any; better still, have them hand each over first with "
+            "`vault sources handover`.",
+        ),
+    ] = None,
+    as_json: AsJson = False,
+    profile: ProfileOpt = None,
+) -> None:
     """Remove a member from a case (administrators).
 
-    Their keys for the case's documents are deleted; what they already read cannot be taken
-    back.
+    Their keys for the case's documents, and for the sources they handle in it, are deleted;
+    what they already read cannot be taken back.
     """
+    body: dict[str, Any] = {"username": user}
+    if sources_to is not None:
+        body["sources_to"] = sources_to
     with open_client(profile) as client:
         target = resolve_case(client, case)
         try:
             # The username goes in the body, not the path: it is not ours to trust as a path.
-            client.delete(f"/v1/cases/{target['id']}/members", {"username": user})
+            answer = client.request("DELETE", f"/v1/cases/{target['id']}/members", json=body).json()
         except NotFound as refused:
             raise _admin_hint(client, refused) from None
+    if as_json:
+        emit_one(answer, [], as_json=True)
     say(f"Removed {escape(user)} from case [bold]{escape(target['name'])}[/].")
+    for moved in answer["sources"]:
+        if moved["handler"] is None:
+            say(f"Source {moved['pseudonym']} is left to the recovery key alone.")
+        else:
+            say(
+                f"Source {moved['pseudonym']} goes to {escape(moved['handler'])}"
+                + (
+                    ": their copy of its key waits for the recovery key holders "
+                    "(`vault recover handovers`)."
+                    if moved["awaiting_recovery"]
+                    else "."
+                )
+            )

@@ -314,11 +314,20 @@ def _story(out: Console, url: str, cast: Cast, keep: Path) -> tuple[str, str]:
     _step(out, 1, "The administrator opens a case")
     with _logged_in(url, admin) as client:
         case = client.post("/v1/cases", {"name": CASE})
-        for person in (journalist, editor, second):
+        for person in (editor, journalist, second):
             client.post(f"/v1/cases/{case['id']}/members", {"username": person.username})
     out.print(
         f"{a}, the administrator, creates the case [bold]{CASE}[/] (a code name: case names "
-        f"are not encrypted) and adds {j}, a journalist, and {e} and {s}, editors."
+        f"are not encrypted) and adds {e}, an editor, then {j}, a journalist, and {s}, another "
+        "editor."
+    )
+    with _logged_in(url, editor) as client:
+        for person in (journalist, second):
+            client.post(f"/v1/cases/{case['id']}/approvals", {"username": person.username})
+    out.print(
+        f"Adding someone makes them a member, not a reader: {e}, the case's first member, "
+        f"approves {j} and {s}, so that what is stored in the case is encrypted for them too. "
+        f"{a} could not have approved them, or themselves."
     )
 
     _step(out, 2, "The journalist stores what a source handed over")

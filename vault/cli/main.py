@@ -18,6 +18,7 @@ from vault.cli import (
     docs,
     export,
     local,
+    recover,
     redact,
     serve,
     session,
@@ -80,6 +81,7 @@ app.add_typer(sources.app, name="sources")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(users.app, name="users")
 app.add_typer(audit.app, name="audit")
+app.add_typer(recover.app, name="recover")
 
 
 def run() -> None:

@@ -96,7 +96,14 @@ def ls(
             "pseudonym": s["pseudonym"],
             "id": s["id"],
             "case": c["name"],
-            "handler": "you" if s["handler"] == me else s["handler"][:8],
+            "handler": (
+                "you"
+                if s["handler"] == me
+                else "recovery"
+                if s["handler"] is None
+                else s["handler"][:8]
+            )
+            + (" (waiting)" if s.get("handover_pending") else ""),
             "notes": s["has_identity_notes"],
             "created": when(s["created_at"]),
         }
@@ -293,3 +300,27 @@ def reveal(
     )
     if notes is None:
         say(f"No identity notes were recorded for {answer['pseudonym']}.")
+
+
+@app.command("handover")
+def handover(
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="ID",
+            help="The source's id, a unique prefix of it, or their pseudonym.",
+            show_default=False,
+        ),
+    ],
+    to: Annotated[
+        str,
+        typer.Option("--to", metavar="USER", help="An approved member of the source's case."),
+    ],
+    profile: ProfileOpt = None,
+) -> None:
+    """Hand a source you handle to another member of its case: they become the handler and
+    read the identity notes; your copy of the key is deleted. Recorded in the access log."""
+    with open_client(profile) as client:
+        source_id = _resolve_source(client, source)
+        answer: dict[str, Any] = client.post(f"/v1/sources/{source_id}/handover", {"to": to})
+    say(f"Handed source [bold]{answer['pseudonym']}[/] to {escape(to)}.")

@@ -157,9 +157,10 @@ def reset(
 ) -> None:
     """Reset an account whose passphrase is forgotten, and print a new enrolment code.
 
-    Their key, two-factor secret, sessions and tokens are destroyed. Documents they could read
-    become pending for them until a case member's next action grants them again; the identity
-    notes of sources they handle stay readable only with the recovery key. Asks for
+    Their key, two-factor secret, sessions and tokens are destroyed. In each of their cases they
+    await approval again (`vault cases approve`): whoever enrols with the new code may not be
+    the same person. The sources they handle wait for the recovery share holders (`vault
+    recover handovers`). Asks for
     confirmation unless --yes, which is required when standard input is not a terminal. The
     reset is recorded in the access log.
     """

@@ -26,7 +26,7 @@ from vault.audit import context as request_context
 from vault.audit import log as audit
 from vault.clock import Clock
 from vault.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound, OtpRequired
-from vault.services import cases, keyring, throttle, users
+from vault.services import grants, keyring, sources, throttle, users
 from vault.services.users import ALL_SCOPES, Actor
 from vault.settings import Settings
 from vault.storage.models import Credential, CredentialKind, Role, User
@@ -125,6 +125,10 @@ class AuthService:
             user = users.find_user(db, username)
             if user.key_id is not None:
                 keyring.delete_wrapped_for_recipient(db, user.key_id)
+            # Whoever enrols with the new code may not be the same person: the members of each
+            # case decide again, and the sources they handle wait for the recovery key holders.
+            grants.withdraw_approvals(db, user.id)
+            sources.await_recovery(db, user.id)
             for column in (
                 "key_id",
                 "public_key",
@@ -230,7 +234,7 @@ class AuthService:
                     self._use_code(db, user, unlocked.totp_secret, otp, now)
             throttle.clear(db, keys[0])
             actor = unlocked.actor
-            cases.complete_grants(db, actor, clock=self._clock)
+            grants.complete_grants(db, actor, clock=self._clock)
             issued = self._issue(
                 db,
                 actor,
@@ -380,7 +384,7 @@ class AuthService:
             if key is not None:
                 # The member's next authenticated action completes grants they can complete
                 # (of flagged members only: a full scan on every request grew with the vault).
-                cases.complete_flagged_grants(db, actor, clock=self._clock)
+                grants.complete_flagged_grants(db, actor, clock=self._clock)
             # Written last: on SQLite the first write takes the database's write lock until the
             # commit, and other requests would wait behind this one's reads.
             row.last_used_at = now

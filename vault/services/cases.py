@@ -1,13 +1,15 @@
-"""Cases (compartments), their members, and the grants that membership implies.
+"""Cases (compartments) and their members.
 
 Adding a member cannot give them the keys of documents already in the case: the server holds
-no key that opens those documents (that is what keeps administrators out). The grant stays
-*pending* until a current member's unlocked key completes it (``complete_grants``).
-Removing a member deletes their wrapped keys; it cannot take back what they already read.
+no key that opens those documents (that is what keeps administrators out). Whether they get
+them is the decision of a member who can read (``vault.services.grants``). Removing a member
+deletes their wrapped keys (of documents and of the sources they handle, which move on to a
+member the remover names or to the recovery key); it cannot take back what they already read.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -16,33 +18,38 @@ from sqlmodel import Session, col, select
 
 from vault.audit import log as audit
 from vault.clock import Clock
-from vault.crypto import PublicKey
 from vault.errors import Conflict, InvalidInput, NotFound
-from vault.services import keyring
+from vault.services import grants, keyring, sources
+from vault.services.sources import Handover
 from vault.services.users import Actor
-from vault.storage.models import Case, CaseMember, Document, Role, User, WrappedKey
+from vault.storage.models import Case, CaseMember, Document, Role, User
 
 __all__ = [
+    "RECOVERY",
     "CaseService",
-    "PendingGrant",
+    "Removal",
     "add_member",
-    "complete_grants",
     "create_case",
     "get_case",
     "is_member",
     "list_cases",
     "list_members",
-    "pending_grants",
     "remove_member",
 ]
 
 MAX_CASE_NAME = 120
 
 
+# ``sources_to`` that leaves a removed handler's sources to the recovery key alone.
+RECOVERY = "recovery"
+
+
 @dataclass(frozen=True)
-class PendingGrant:
-    document_id: UUID
-    user_id: UUID
+class Removal:
+    """What a removal did, for the answer and the log."""
+
+    username: str
+    sources: list[Handover]
 
 
 def _require_admin(actor: Actor) -> None:
@@ -94,9 +101,11 @@ def list_members(db: Session, actor: Actor, case_id: UUID) -> list[User]:
     )
 
 
-def add_member(db: Session, actor: Actor, case_id: UUID, user_id: UUID, *, clock: Clock) -> None:
-    """Make ``user_id`` a member (not committed). Documents added from now on are wrapped for
-    them at once; existing ones become pending grants."""
+def add_member(
+    db: Session, actor: Actor, case_id: UUID, user_id: UUID, *, clock: Clock
+) -> CaseMember:
+    """Make ``user_id`` a member (not committed), awaiting a reader's approval before they are
+    given any key, except as the founding member of an empty case (``grants``)."""
     get_case(db, actor, case_id)
     _require_admin(actor)
     user = db.get(User, user_id)
@@ -104,105 +113,48 @@ def add_member(db: Session, actor: Actor, case_id: UUID, user_id: UUID, *, clock
         raise NotFound("no such user")
     if is_member(db, case_id, user_id):
         raise Conflict("already a member of this case")
-    db.add(CaseMember(case_id=case_id, user_id=user_id, added_at=clock(), keys_pending=True))
+    now = clock()
+    member = CaseMember(
+        case_id=case_id,
+        user_id=user_id,
+        added_at=now,
+        added_by=actor.user_id,
+        keys_pending=True,
+        approved_at=now if grants.founding_approval(db, case_id) else None,
+    )
+    db.add(member)
+    return member
 
 
-def remove_member(db: Session, actor: Actor, case_id: UUID, user_id: UUID) -> None:
-    """End a membership and delete the member's wrapped keys for the case (not committed)."""
+def remove_member(
+    db: Session, actor: Actor, case_id: UUID, user_id: UUID, *, sources_to: str | None = None
+) -> list[Handover]:
+    """End a membership and delete the member's wrapped keys for the case (not committed).
+
+    The sources they handle in the case move on: ``sources_to`` names the approved member who
+    takes them, or is :data:`RECOVERY` to leave them to the recovery key alone. Removing a
+    handler without saying which is a ``Conflict`` naming how many sources are concerned."""
     get_case(db, actor, case_id)
     _require_admin(actor)
     member = db.get(CaseMember, (case_id, user_id))
-    if member is None:
-        raise NotFound("not a member of this case")
     user = db.get(User, user_id)
-    if user is not None and user.key_id is not None:
+    if member is None or user is None:
+        raise NotFound("not a member of this case")
+    handled = sources.handled_by(db, case_id, user_id)
+    if handled and sources_to is None:
+        raise Conflict(
+            f"this member handles {len(handled)} source(s) in the case: say who takes them "
+            f"(sources_to=USERNAME, an approved member) or leave them to the recovery key "
+            f"(sources_to={RECOVERY})"
+        ).with_details(sources=[str(s.id) for s in handled])
+    moved = sources.release_handled(
+        db, case_id, user, to=None if sources_to in (None, RECOVERY) else sources_to
+    )
+    if user.key_id is not None:
         doc_ids = db.exec(select(Document.id).where(Document.case_id == case_id)).all()
         keyring.delete_wrapped(db, kind=keyring.DOCUMENT, subject_ids=doc_ids, key_id=user.key_id)
     db.delete(member)
-
-
-def pending_grants(
-    db: Session, case_id: UUID | None = None, *, user_id: UUID | None = None
-) -> list[PendingGrant]:
-    """(document, member) pairs where an enrolled member holds no copy of the document's key,
-    in one case and for one member if given."""
-    held = (
-        select(WrappedKey.id)
-        .where(col(WrappedKey.kind) == keyring.DOCUMENT)
-        .where(col(WrappedKey.subject_id) == col(Document.id))
-        .where(col(WrappedKey.recipient_key_id) == col(User.key_id))
-    )
-    stmt = (
-        select(Document.id, User.id)
-        .join(CaseMember, col(CaseMember.case_id) == col(Document.case_id))
-        .join(User, col(User.id) == col(CaseMember.user_id))
-        .where(col(User.key_id).is_not(None))
-        .where(col(User.enabled).is_(True))
-        .where(~held.exists())
-    )
-    if case_id is not None:
-        stmt = stmt.where(col(Document.case_id) == case_id)
-    if user_id is not None:
-        stmt = stmt.where(col(User.id) == user_id)
-    return [PendingGrant(doc, user) for doc, user in db.exec(stmt).all()]
-
-
-def complete_grants(
-    db: Session,
-    actor: Actor,
-    *,
-    case_id: UUID | None = None,
-    user_id: UUID | None = None,
-    clock: Clock,
-) -> int:
-    """Wrap, with the actor's unlocked key, every pending grant in the actor's cases that the
-    actor can open (not committed). Returns how many keys were wrapped.
-
-    This looks at every document of every case (or of ``case_id``): logins run it, as a net
-    under the flags that :func:`complete_flagged_grants` relies on."""
-    key = actor.require_key()
-    done = 0
-    for grant in pending_grants(db, case_id, user_id=user_id):
-        document = db.get(Document, grant.document_id)
-        if document is None or not is_member(db, document.case_id, actor.user_id):
-            continue
-        data_key = keyring.open_data_key(db, kind=keyring.DOCUMENT, subject_id=document.id, key=key)
-        if data_key is None:
-            continue
-        user = db.get(User, grant.user_id)
-        if user is None or user.public_key is None:
-            continue  # pending_grants only names enrolled users; nothing to wrap for otherwise
-        done += keyring.store_wrapped(
-            db,
-            kind=keyring.DOCUMENT,
-            subject_id=document.id,
-            data_key=data_key,
-            recipients=[PublicKey(user.public_key)],
-            clock=clock,
-        )
-    return done
-
-
-def complete_flagged_grants(db: Session, actor: Actor, *, clock: Clock) -> int:
-    """:func:`complete_grants` for the members flagged ``keys_pending`` in the actor's cases
-    only (not committed): what every authenticated request runs, so it must cost one indexed
-    query when nothing is pending. A flag is cleared once nothing is left to wrap for that
-    member; it stays while the actor cannot open some document (another member may)."""
-    mine = select(CaseMember.case_id).where(col(CaseMember.user_id) == actor.user_id)
-    flagged = db.exec(
-        select(CaseMember)
-        .where(col(CaseMember.keys_pending).is_(True))
-        .where(col(CaseMember.case_id).in_(mine))
-    ).all()
-    done = 0
-    for member in flagged:
-        done += complete_grants(
-            db, actor, case_id=member.case_id, user_id=member.user_id, clock=clock
-        )
-        if not pending_grants(db, member.case_id, user_id=member.user_id):
-            member.keys_pending = False
-            db.add(member)
-    return done
+    return moved
 
 
 class CaseService:
@@ -230,28 +182,87 @@ class CaseService:
         with self._session() as db:
             return get_case(db, actor, case_id), list_members(db, actor, case_id)
 
-    def add_member(self, actor: Actor, case_id: UUID, username: str) -> None:
+    def add_member(self, actor: Actor, case_id: UUID, username: str) -> bool:
+        """Add a member; returns whether they were approved by being added (an empty case)."""
         with self._session() as db:
             user = _user_named(db, username)
-            add_member(db, actor, case_id, user.id, clock=self._clock)
+            member = add_member(db, actor, case_id, user.id, clock=self._clock)
+            approved = member.approved_at is not None
             audit.record(
-                db, "case.member.add", actor.user_id, clock=self._clock, case=case_id, user=user.id
+                db,
+                "case.member.add",
+                actor.user_id,
+                clock=self._clock,
+                extra={"approval": "founding" if approved else "awaiting"},
+                case=case_id,
+                user=user.id,
             )
             audit.commit(db)
+            return approved
 
-    def remove_member(self, actor: Actor, case_id: UUID, username: str) -> None:
+    def awaiting(self, actor: Actor, case_id: UUID) -> list[grants.AwaitingMember]:
+        """The members of a case awaiting approval, with who added them."""
+        with self._session() as db:
+            get_case(db, actor, case_id)
+            return grants.awaiting(db, case_id)
+
+    def approve(self, actor: Actor, case_id: UUID, username: str) -> int:
+        """Give a member awaiting approval the case's keys (logged); returns how many document
+        keys the actor's own key wrapped for them at once."""
+        with self._session() as db:
+            get_case(db, actor, case_id)
+            user = _user_named(db, username)
+            if not is_member(db, case_id, user.id):
+                raise NotFound("not a member of this case")
+            wrapped = grants.approve(db, actor, case_id, user.id, clock=self._clock)
+            audit.record(
+                db,
+                "case.member.approve",
+                actor.user_id,
+                clock=self._clock,
+                extra={"keys_wrapped": str(wrapped)},
+                case=case_id,
+                user=user.id,
+            )
+            audit.commit(db)
+            return wrapped
+
+    def remove_member(
+        self, actor: Actor, case_id: UUID, username: str, *, sources_to: str | None = None
+    ) -> Removal:
         with self._session() as db:
             user = _user_named(db, username)
-            remove_member(db, actor, case_id, user.id)
+            moved = remove_member(db, actor, case_id, user.id, sources_to=sources_to)
+            extra = None
+            if moved:
+                # Ids only, as everywhere in the log: which source went where.
+                extra = {
+                    "sources": json.dumps(
+                        [
+                            {
+                                "source": str(h.source_id),
+                                "to": RECOVERY if h.handler is None else "member",
+                                "awaiting_recovery": h.awaiting_recovery,
+                            }
+                            for h in moved
+                        ],
+                        separators=(",", ":"),
+                    )
+                }
+                new = db.exec(select(User.id).where(User.username == sources_to)).first()
+                if new is not None:
+                    extra["sources_to"] = str(new)
             audit.record(
                 db,
                 "case.member.remove",
                 actor.user_id,
                 clock=self._clock,
+                extra=extra,
                 case=case_id,
                 user=user.id,
             )
             audit.commit(db)
+            return Removal(username=user.username, sources=moved)
 
 
 def _user_named(db: Session, username: str) -> User:

@@ -4,7 +4,7 @@ Each document has its own data key. Its content is a segmented AEAD stream in th
 what it says about itself (title, filename, media type, notes, source link, plaintext digest and
 size) is one sealed record in the database; its key is wrapped for every enrolled member of its
 case and for the recovery key. Readers who joined the case after the document was stored see it
-as *pending* until a member completes their grant (``vault.services.cases.complete_grants``).
+as *pending* until a member completes their grant (``vault.services.grants``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from vault import crypto
+from vault import crypto, mediatypes
 from vault.audit import log as audit
 from vault.clock import Clock
 from vault.crypto import PrivateKey
@@ -35,7 +35,7 @@ from vault.errors import (
     NotFound,
     StorageError,
 )
-from vault.services import keyring
+from vault.services import grants, keyring
 from vault.services.cases import is_member
 from vault.services.users import Actor
 from vault.storage.blobstore import BlobStore
@@ -77,6 +77,7 @@ class NewDocument:
             raise InvalidInput("filename is too long")
         if self.kind is not None and len(self.kind) > 64:
             raise InvalidInput("kind must be at most 64 characters")
+        mediatypes.normalise(self.media_type)
         texts = (self.title, self.filename, self.media_type, self.notes, self.kind)
         if any(t is not None and "\x00" in t for t in texts):
             raise InvalidInput("text fields must not contain NUL characters")
@@ -199,7 +200,7 @@ class DocumentService:
         meta = DocumentMetadata(
             title=document.title,
             filename=document.filename,
-            media_type=document.media_type,
+            media_type=mediatypes.normalise(document.media_type),
             notes=document.notes,
             source_id=document.source_id,
             kind=document.kind,
@@ -255,7 +256,7 @@ class DocumentService:
                     kind=keyring.DOCUMENT,
                     subject_id=doc_id,
                     data_key=data_key,
-                    recipients=keyring.case_recipients(db, case_id),
+                    recipients=keyring.case_recipients(db, case_id, also=actor.user_id),
                     clock=self._clock,
                 )
                 index = audit.record(
@@ -425,7 +426,11 @@ class DocumentService:
         transaction, then the ciphertext. Editors and administrators of the case only."""
         with Session(self._engine) as db:
             row = self._visible(db, actor, document_id)
-            if actor.role not in (Role.EDITOR, Role.ADMIN):
+            # Destroying material is for editors and administrators a reader approved (one who
+            # added themselves, awaiting approval, cannot shred what they cannot read).
+            if actor.role not in (Role.EDITOR, Role.ADMIN) or not grants.is_approved(
+                db, row.case_id, actor.user_id
+            ):
                 raise NotFound("no such document")
             blob_id = row.blob_id
             keyring.delete_wrapped(db, kind=keyring.DOCUMENT, subject_ids=[row.id])

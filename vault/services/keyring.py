@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from uuid import UUID
 
-from sqlalchemy import delete
+from sqlalchemy import ColumnElement, delete, or_
 from sqlmodel import Session, col, select
 
 from vault import crypto
@@ -39,12 +39,18 @@ def active_recovery_key(db: Session) -> PublicKey:
     return PublicKey(row.public_key)
 
 
-def case_recipients(db: Session, case_id: UUID) -> list[PublicKey]:
-    """Every enrolled, enabled member of the case, and the organisation recovery key."""
+def case_recipients(db: Session, case_id: UUID, *, also: UUID | None = None) -> list[PublicKey]:
+    """Every enrolled, enabled and approved member of the case (``also``, the uploader, even
+    while awaiting approval: they hold the plaintext anyway), and the organisation recovery key.
+    A member awaiting approval is not a recipient: see ``vault.services.grants``."""
+    approved: ColumnElement[bool] = col(CaseMember.approved_at).is_not(None)
+    if also is not None:
+        approved = or_(approved, col(CaseMember.user_id) == also)
     rows = db.exec(
         select(User.public_key)
         .join(CaseMember, col(CaseMember.user_id) == col(User.id))
         .where(CaseMember.case_id == case_id)
+        .where(approved)
         .where(col(User.public_key).is_not(None))
         .where(col(User.enabled).is_(True))
     ).all()

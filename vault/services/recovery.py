@@ -13,11 +13,17 @@ from dataclasses import dataclass
 
 import shamir_mnemonic
 from shamir_mnemonic.share import Share
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
 
+from vault.audit import log as audit
+from vault.clock import Clock
 from vault.crypto import PrivateKey
-from vault.errors import InvalidInput
+from vault.errors import Conflict, InvalidInput
+from vault.services import sources
+from vault.storage.models import RecoveryKey, Source
 
-__all__ = ["RecoveryShares", "combine_shares", "split_new_recovery_key"]
+__all__ = ["RecoveryService", "RecoveryShares", "combine_shares", "split_new_recovery_key"]
 
 
 @dataclass(frozen=True)
@@ -73,3 +79,49 @@ def combine_shares(mnemonics: Sequence[str]) -> PrivateKey:
     except ValueError:
         raise InvalidInput("the recovery shares are invalid or do not belong together") from None
     return PrivateKey(seed)
+
+
+class RecoveryService:
+    """What the holders of the recovery shares do with the rebuilt key, each in one
+    transaction with its access-log entries. The key lives only for the call."""
+
+    def __init__(self, *, engine: Engine, clock: Clock) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    def _active(self, db: Session) -> RecoveryKey:
+        row = db.exec(select(RecoveryKey).where(col(RecoveryKey.active).is_(True))).first()
+        if row is None:
+            raise Conflict("this vault has no recovery key")
+        return row
+
+    def threshold(self) -> int:
+        """How many shares rebuild the active recovery key."""
+        with Session(self._engine) as db:
+            return self._active(db).threshold
+
+    def _rebuild(self, db: Session, mnemonics: list[str]) -> PrivateKey:
+        key = combine_shares(mnemonics)
+        if key.public_key().key_id != self._active(db).key_id:
+            raise InvalidInput("the shares rebuild a key that is not this vault's recovery key")
+        return key
+
+    def complete_handovers(self, mnemonics: list[str]) -> tuple[list[str], int]:
+        """Wrap each waiting source's key for its new handler. Returns the pseudonyms done and
+        how many still wait (their handler cannot hold a key yet)."""
+        with Session(self._engine, expire_on_commit=False) as db:
+            key = self._rebuild(db, mnemonics)
+            done = sources.complete_handovers(db, key, clock=self._clock)
+            for source in done:
+                audit.record(
+                    db,
+                    "source.handover.complete",
+                    "recovery",
+                    clock=self._clock,
+                    source=source.id,
+                    case=source.case_id,
+                    user=str(source.handler_id),
+                )
+            waiting = db.exec(select(Source.id).where(col(Source.handover_pending).is_(True))).all()
+            audit.commit(db)
+            return [s.pseudonym for s in done], len(waiting)

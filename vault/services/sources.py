@@ -4,6 +4,12 @@ A source is known in the vault by a generated pseudonym (``amber-falcon-42``). A
 could identify them goes into identity notes, sealed under a key of their own that is wrapped
 only for the handler (the member who recorded the source) and the recovery key: not for the
 rest of the case, and never for administrators.
+
+A source changes hands in two ways. Its handler hands it over (``hand_over``): their key wraps the
+source's key for the new handler at once. Or its handler is removed from the case: their copy is
+deleted with the membership, and the remover names who takes the source (whose copy then waits
+for the recovery key holders, ``complete_handovers``: nobody else holds the key to wrap it with)
+or leaves it to the recovery key alone (no handler).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from uuid import UUID
 
 from sqlalchemy.engine import Engine
@@ -19,19 +26,23 @@ from sqlmodel import Session, col, select
 from vault import crypto
 from vault.audit import log as audit
 from vault.clock import Clock
-from vault.crypto import PublicKey
+from vault.crypto import PrivateKey, PublicKey
 from vault.errors import Conflict, InvalidInput, NotFound
-from vault.services import keyring
-from vault.services.cases import is_member
+from vault.services import grants, keyring
 from vault.services.users import Actor
-from vault.storage.models import Source, User
+from vault.storage.models import CaseMember, Source, User
 
 __all__ = [
+    "Handover",
+    "await_recovery",
+    "complete_handovers",
     "create_source",
+    "hand_over",
     "list_sources",
     "new_pseudonym",
     "read_identity_notes",
     "read_names",
+    "release_handled",
 ]
 
 _NOTES_LABEL = "source-notes"
@@ -49,6 +60,20 @@ _ANIMALS = (
     "mole newt ocelot osprey otter owl panther petrel puffin quail raven robin salmon stoat "
     "swift tapir tern vole wren yak"
 ).split()
+
+
+@dataclass(frozen=True)
+class Handover:
+    """What became of one source whose handler was removed from its case."""
+
+    source_id: UUID
+    pseudonym: str
+    handler: str | None  # the new handler's username; None: left to the recovery key alone
+    awaiting_recovery: bool  # the new handler's copy waits for the recovery key holders
+
+
+def is_member(db: Session, case_id: UUID, user_id: UUID) -> bool:
+    return db.get(CaseMember, (case_id, user_id)) is not None
 
 
 def new_pseudonym() -> str:
@@ -126,7 +151,13 @@ def list_sources(db: Session, actor: Actor, case_id: UUID) -> list[Source]:
 
 def _handled_key(db: Session, actor: Actor, source_id: UUID) -> tuple[Source, bytes | None]:
     source = db.get(Source, source_id)
-    if source is None or source.handler_id != actor.user_id:
+    # The handler, and only while a member of the source's case: a membership that ended ends
+    # the handling too (removal also moves the source on; this holds even if a row says not).
+    if (
+        source is None
+        or source.handler_id != actor.user_id
+        or not is_member(db, source.case_id, actor.user_id)
+    ):
         raise NotFound("no such source")
     if source.sealed_notes is None and source.sealed_names is None:
         return source, None
@@ -136,6 +167,124 @@ def _handled_key(db: Session, actor: Actor, source_id: UUID) -> tuple[Source, by
     if data_key is None:
         raise NotFound("no such source")
     return source, data_key
+
+
+def _new_handler(db: Session, case_id: UUID, username: str, *, not_: UUID) -> User:
+    """The member ``username`` of ``case_id`` who can take a source over: approved to read the
+    case, enrolled, enabled, and not the one handing it over."""
+    user = db.exec(select(User).where(User.username == username)).first()
+    if user is None or not grants.is_approved(db, case_id, user.id):
+        raise InvalidInput("a source can be handed only to an approved member of its case")
+    if user.id == not_:
+        raise InvalidInput("a source cannot be handed over to its own handler")
+    if not user.enabled or user.public_key is None:
+        raise InvalidInput("the new handler has no key yet: they must finish enrolment first")
+    return user
+
+
+def hand_over(db: Session, actor: Actor, source_id: UUID, to: str, *, clock: Clock) -> Source:
+    """The handler gives the source to another approved member of its case (not committed):
+    the source's key is wrapped for them with the handler's key, and the handler's copy goes."""
+    source, data_key = _handled_key(db, actor, source_id)
+    user = _new_handler(db, source.case_id, to, not_=actor.user_id)
+    if data_key is not None and user.public_key is not None:  # _new_handler checked the key
+        keyring.store_wrapped(
+            db,
+            kind=keyring.SOURCE,
+            subject_id=source.id,
+            data_key=data_key,
+            recipients=[PublicKey(user.public_key)],
+            clock=clock,
+        )
+        keyring.delete_wrapped(
+            db,
+            kind=keyring.SOURCE,
+            subject_ids=[source.id],
+            key_id=actor.require_key().public_key().key_id,
+        )
+    source.handler_id = user.id
+    source.handover_pending = False
+    db.add(source)
+    return source
+
+
+def handled_by(db: Session, case_id: UUID, user_id: UUID) -> list[Source]:
+    return list(
+        db.exec(
+            select(Source)
+            .where(Source.case_id == case_id)
+            .where(Source.handler_id == user_id)
+            .order_by(col(Source.pseudonym))
+        )
+    )
+
+
+def release_handled(db: Session, case_id: UUID, user: User, *, to: str | None) -> list[Handover]:
+    """The sources ``user`` handles in ``case_id``, as their membership ends (not committed):
+    their copy of each source's key is deleted, and the source goes to the member ``to`` (whose
+    copy waits for the recovery key holders) or, with ``to=None``, to the recovery key alone."""
+    new = _new_handler(db, case_id, to, not_=user.id) if to is not None else None
+    done = []
+    for source in handled_by(db, case_id, user.id):
+        if user.key_id is not None:
+            keyring.delete_wrapped(
+                db, kind=keyring.SOURCE, subject_ids=[source.id], key_id=user.key_id
+            )
+        sealed = source.sealed_notes is not None or source.sealed_names is not None
+        source.handler_id = new.id if new is not None else None
+        source.handover_pending = new is not None and sealed
+        db.add(source)
+        done.append(
+            Handover(
+                source_id=source.id,
+                pseudonym=source.pseudonym,
+                handler=new.username if new is not None else None,
+                awaiting_recovery=source.handover_pending,
+            )
+        )
+    return done
+
+
+def await_recovery(db: Session, user_id: UUID) -> None:
+    """The sources ``user_id`` handles wait for the recovery key holders (their key pair was
+    reset, and with it their copies of the sources' keys)."""
+    for source in db.exec(select(Source).where(Source.handler_id == user_id)):
+        if source.sealed_notes is not None or source.sealed_names is not None:
+            source.handover_pending = True
+            db.add(source)
+
+
+def complete_handovers(db: Session, recovery: PrivateKey, *, clock: Clock) -> list[Source]:
+    """Wrap, with the rebuilt recovery key, each waiting source's key for its new handler (not
+    committed). Returns the sources completed; one whose handler cannot hold a key yet (not
+    enrolled, disabled, no longer an approved member) keeps waiting."""
+    done = []
+    for source in db.exec(select(Source).where(col(Source.handover_pending).is_(True))):
+        handler = db.get(User, source.handler_id) if source.handler_id is not None else None
+        if (
+            handler is None
+            or handler.public_key is None
+            or not handler.enabled
+            or not grants.is_approved(db, source.case_id, handler.id)
+        ):
+            continue
+        data_key = keyring.open_data_key(
+            db, kind=keyring.SOURCE, subject_id=source.id, key=recovery
+        )
+        if data_key is None:
+            continue  # not wrapped for this recovery key (a key made after the source)
+        keyring.store_wrapped(
+            db,
+            kind=keyring.SOURCE,
+            subject_id=source.id,
+            data_key=data_key,
+            recipients=[PublicKey(handler.public_key)],
+            clock=clock,
+        )
+        source.handover_pending = False
+        db.add(source)
+        done.append(source)
+    return done
 
 
 def read_identity_notes(db: Session, actor: Actor, source_id: UUID) -> str | None:
@@ -213,3 +362,19 @@ class SourceService:
             )
             audit.commit(db)
             return source, notes, names
+
+    def hand_over(self, actor: Actor, source_id: UUID, to: str) -> Source:
+        """Give a source you handle to another approved member of its case (logged)."""
+        with Session(self._engine, expire_on_commit=False) as db:
+            source = hand_over(db, actor, source_id, to, clock=self._clock)
+            audit.record(
+                db,
+                "source.handover",
+                actor.user_id,
+                clock=self._clock,
+                source=source.id,
+                case=source.case_id,
+                user=str(source.handler_id),
+            )
+            audit.commit(db)
+            return source
