@@ -10,6 +10,7 @@ and nothing may follow it.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,14 +25,24 @@ __all__ = ["FilePart", "StreamingForm", "boundary_of"]
 
 MAX_FIELD_BYTES = 64 * 1024
 MAX_FIELDS = 16
+# RFC 2046 §5.1.1: 1-70 characters of bchars, not ending in a space. (python-multipart refuses
+# more than 256 with an error of its own, which was answered as a server failure.)
+_BOUNDARY = re.compile(rb"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]")
+# The file part's Content-Type is stored and sent back in a header: a control character in it
+# (a bare line feed, NUL) is refused here already. (Filenames may hold them: they are
+# stripped when the name goes out in Content-Disposition.)
+_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def boundary_of(content_type: str) -> bytes | None:
-    """The boundary of a ``multipart/form-data`` content type, or ``None`` for anything else."""
+    """The boundary of a ``multipart/form-data`` content type, or ``None`` for anything else;
+    ``InvalidInput`` for a boundary RFC 2046 does not allow."""
     media, params = parse_options_header(content_type)
     if media != b"multipart/form-data":
         return None
     boundary = params.get(b"boundary")
+    if boundary is not None and _BOUNDARY.fullmatch(boundary) is None:
+        raise InvalidInput("a multipart boundary is 1-70 of the characters RFC 2046 allows")
     return boundary or None
 
 
@@ -107,6 +118,8 @@ class StreamingForm:
         while True:
             kind, value = self._next_event()
             if kind == "header":
+                if value[0] == b"content-type" and _CONTROL.search(value[1]):
+                    raise InvalidInput("a multipart Content-Type holds a control character")
                 headers[value[0]] = value[1]
             elif kind == "headers":
                 break

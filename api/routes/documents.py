@@ -23,6 +23,7 @@ from api.errors import Problem
 from api.multipart import StreamingForm, boundary_of
 from api.routes import problems
 from api.schemas import DocumentCreated, DocumentList, DocumentPublic
+from vault import mediatypes
 from vault.errors import Conflict, InvalidInput, LimitExceeded, StorageError
 from vault.services.documents import DocumentInfo, DocumentMetadata, NewDocument
 
@@ -133,7 +134,9 @@ async def upload(request: Request, actor: Uploader, vault: VaultDep) -> Document
         document = NewDocument(
             title=fields.get("title", ""),
             filename=file.filename,
-            media_type=file.content_type or "application/octet-stream",
+            # Checked and put in one form by the service (vault.mediatypes), before any byte
+            # of the file is read.
+            media_type=file.content_type or mediatypes.DEFAULT,
             notes=fields.get("notes") or None,
             source_id=_uuid_field(fields, "source", required=False),
             kind=fields.get("kind") or None,
@@ -177,7 +180,7 @@ def _public(info: DocumentInfo) -> DocumentPublic:
             update={
                 "title": meta.title,
                 "filename": meta.filename,
-                "media_type": meta.media_type,
+                "media_type": mediatypes.sendable(meta.media_type),
                 "kind": meta.kind,
                 "notes": meta.notes,
                 "source": meta.source_id,
@@ -286,7 +289,9 @@ async def download(document_id: UUID, actor: Reader, vault: VaultDep) -> Streami
             "Content-Length": str(meta.size),
             "Content-Disposition": content_disposition(meta.filename),
             "Repr-Digest": f"sha-256=:{digest}:",
-            "X-Content-Media-Type": meta.media_type,
+            # Never a value that was not checked: one stored before media types were checked
+            # goes out as application/octet-stream.
+            "X-Content-Media-Type": mediatypes.sendable(meta.media_type),
         },
     )
 
