@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from api import errors
+from api import docs_page, errors
 from api.bodies import BodyLimit
 from api.middleware import SecurityMiddleware
 from api.routes import audit, auth, cases, documents, health, redactions, sources, tokens
@@ -45,6 +45,9 @@ def create_app(
         version=__version__,
         description="Encrypted, access-controlled storage for material that can endanger a source.",
         lifespan=lifespan,
+        # FastAPI's own pages load their assets from a CDN; api.docs_page serves them itself.
+        docs_url=None,
+        redoc_url=None,
     )
     if vault is not None:
         app.state.vault = vault
@@ -53,6 +56,7 @@ def create_app(
         app.include_router(module.router)
     for router in redactions.routers:
         app.include_router(router)
+    app.include_router(docs_page.router)
     # The upload streams into encryption and enforces max_upload_bytes itself.
     app.add_middleware(
         BodyLimit, max_bytes=settings.max_json_bytes, exempt={("POST", "/v1/documents")}

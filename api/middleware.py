@@ -29,12 +29,12 @@ _HEADERS = [
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
 _API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
-# The interactive docs page loads Swagger UI from its CDN; everything else gets 'none'.
+# The interactive docs page (api.docs_page) loads every file from the vault itself, so it may
+# fetch from 'self' and nowhere else, with no inline script or style; everything else gets 'none'.
 _DOCS_CSP = (
     b"content-security-policy",
-    b"default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: "
-    b"https://fastapi.tiangolo.com; connect-src 'self'; frame-ancestors 'none'",
+    b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    b"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
 )
 
 
@@ -63,7 +63,7 @@ class SecurityMiddleware:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.extend(_HEADERS)
-                headers.append(_DOCS_CSP if path in ("/docs", "/redoc") else _API_CSP)
+                headers.append(_DOCS_CSP if path == "/docs" else _API_CSP)
                 headers.append((b"x-request-id", request_id.encode()))
                 if path.startswith("/v1/"):
                     headers.append((b"cache-control", b"no-store"))
