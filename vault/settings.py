@@ -47,6 +47,7 @@ class Settings:
     redaction_self_approval: bool = False
     max_export_bytes: int = 256 << 20
     export_dpi: int = 200
+    min_free_bytes: int = 256 << 20
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -147,6 +148,7 @@ _INT_FIELDS = {
     "kdf_concurrency",
     "max_export_bytes",
     "export_dpi",
+    "min_free_bytes",
 }
 _BOOL_FIELDS = {"log_client_addresses", "redaction_self_approval"}
 _POSITIVE = sorted(_INT_FIELDS - {"segment_size", "argon2_memory_kib", "argon2_time_cost"})

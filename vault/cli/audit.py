@@ -49,7 +49,8 @@ def verify(
     from vault.audit.service import verify_vault
     from vault.instance import Vault
 
-    vault = Vault.open(load_settings(data_dir))
+    # Read-only: verifying changes nothing, and works on a read-only snapshot of a vault.
+    vault = Vault.open(load_settings(data_dir), read_only=True)
     try:
         report = verify_vault(vault.engine)
     finally:

@@ -118,7 +118,8 @@ def fsck(
     from vault.instance import Vault
     from vault.services import fsck as fsck_service
 
-    vault = Vault.open(settings)
+    # Checking writes nothing, so a read-only snapshot can be checked; repairing needs to write.
+    vault = Vault.open(settings, read_only=not repair)
     try:
         report = fsck_service.check(vault.engine, vault.blobs, repair=repair)
     finally:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import secrets
 import shutil
 import sys
 from pathlib import Path
@@ -12,6 +14,8 @@ from typing import Annotated, Any
 import typer
 
 from vault.cli.local import DataDir, load_settings
+from vault.errors import StorageError
+from vault.settings import Settings
 
 __all__ = ["register"]
 
@@ -45,6 +49,28 @@ def _configure_logging() -> None:
     root.setLevel(logging.INFO)
 
 
+def _require_writable(settings: Settings) -> None:
+    """Refuse, saying why, a data directory the server cannot write to (a read-only snapshot or
+    mount): opening its database would fail later with only "cannot reach the database"."""
+    directories = [settings.blob_dir / ".tmp"]
+    if settings.database_url is None:
+        directories.insert(0, settings.data_dir)
+    for directory in directories:
+        if not directory.is_dir():
+            continue  # opening the vault says what is missing
+        probe = directory / f".write-probe-{secrets.token_hex(8)}"
+        try:
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            probe.unlink()
+        except OSError as exc:
+            read_only = exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
+            state = "is read-only" if read_only else "cannot be written"
+            raise StorageError(
+                f"the data directory {state} ({exc.strerror}): `vault serve` needs to write to "
+                "it; `vault fsck` and `vault audit verify` check a read-only copy as it is"
+            ) from None
+
+
 def serve(
     data_dir: DataDir = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
@@ -59,6 +85,7 @@ def serve(
     settings = load_settings(data_dir)
     from vault.instance import Vault
 
+    _require_writable(settings)
     Vault.open(settings).close()  # fail here, with a clear message, if there is no vault
     # Workers are separate processes: they rebuild the same settings from the environment.
     os.environ["VAULT_DATA_DIR"] = str(Path(settings.data_dir).absolute())

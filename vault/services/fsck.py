@@ -4,6 +4,12 @@ Two kinds of damage are possible by design: an orphan blob (a crash after the bl
 and before its metadata committed, or after a shred committed and before the blob was removed),
 and, only through outside interference, a document row whose blob is missing. Recent orphans
 are reported but not removed, since they may belong to an upload still in progress.
+
+A vault in use changes while it is checked, and the rows and the blobs cannot be read at one
+instant. Every discrepancy is therefore confirmed before it is reported: the rows involved are
+read again in a new transaction and the blobs looked up again. A document deleted in between is
+gone, not broken (a shred commits its row before removing its blob), and a blob whose upload
+committed in between is not an orphan (an upload writes its blob before its row).
 """
 
 from __future__ import annotations
@@ -11,12 +17,13 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from uuid import UUID
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from vault.services import keyring
 from vault.storage.blobstore import LocalBlobStore
@@ -25,6 +32,8 @@ from vault.storage.models import Document
 __all__ = ["DEFAULT_GRACE_SECONDS", "FsckReport", "check"]
 
 DEFAULT_GRACE_SECONDS = 15 * 60
+# Ids per query when confirming: well under SQLite's limit on bound parameters.
+_BATCH = 500
 
 
 @dataclass
@@ -49,6 +58,38 @@ def _age(path: Path) -> float:
         return 0.0
 
 
+def _batches(items: Collection[object]) -> Iterator[list[object]]:
+    ordered = list(items)
+    for start in range(0, len(ordered), _BATCH):
+        yield ordered[start : start + _BATCH]
+
+
+def _still_without_blob(
+    engine: Engine, blobs: LocalBlobStore, candidates: dict[UUID, str]
+) -> list[UUID]:
+    """The documents of ``candidates`` that still exist, with the same blob, and whose blob is
+    still absent, read afresh."""
+    confirmed = []
+    with Session(engine) as db:
+        for batch in _batches(candidates):
+            query = select(Document.id, Document.blob_id).where(col(Document.id).in_(batch))
+            for doc_id, blob_id in db.exec(query).all():
+                if candidates[doc_id] == blob_id and not blobs.exists(blob_id):
+                    confirmed.append(doc_id)
+    return sorted(confirmed)
+
+
+def _still_orphans(engine: Engine, blobs: LocalBlobStore, candidates: set[str]) -> list[str]:
+    """The blobs of ``candidates`` that still exist and that no document refers to, read
+    afresh."""
+    referenced: set[str] = set()
+    with Session(engine) as db:
+        for batch in _batches(candidates):
+            query = select(Document.blob_id).where(col(Document.blob_id).in_(batch))
+            referenced.update(db.exec(query).all())
+    return sorted(b for b in candidates - referenced if blobs.exists(b))
+
+
 def check(
     engine: Engine,
     blobs: LocalBlobStore,
@@ -57,32 +98,36 @@ def check(
     grace_seconds: float = DEFAULT_GRACE_SECONDS,
 ) -> FsckReport:
     """Compare rows and blobs; with ``repair``, remove old orphans, stale partial writes and
-    rows (with their wrapped keys) whose content is gone."""
+    rows (with their wrapped keys) whose content is gone. Safe on a vault in use: only
+    discrepancies that are still there when read again are reported (see the module's
+    docstring)."""
     report = FsckReport(repaired=repair)
     with Session(engine) as db:
-        rows = db.exec(select(Document.id, Document.blob_id)).all()
-        report.documents = len(rows)
-        referenced = {blob_id for _, blob_id in rows}
-        stored = set(blobs.blob_ids())
-        report.blobs = len(stored)
-        for blob_id in sorted(stored - referenced):
-            old = _age(blobs.root / blob_id[:2] / blob_id) >= grace_seconds
-            (report.orphan_blobs if old else report.recent_orphans).append(blob_id)
-        for partial in blobs.list_partial():
-            if _age(partial) >= grace_seconds:
-                report.partial_files.append(partial.name)
-        report.missing_blobs = sorted(doc_id for doc_id, blob_id in rows if blob_id not in stored)
-        if repair:
-            if report.missing_blobs:
+        rows = dict(db.exec(select(Document.id, Document.blob_id)).all())
+    stored = set(blobs.blob_ids())
+    report.documents = len(rows)
+    report.blobs = len(stored)
+    referenced = set(rows.values())
+    without_blob = {doc_id: blob_id for doc_id, blob_id in rows.items() if blob_id not in stored}
+    report.missing_blobs = _still_without_blob(engine, blobs, without_blob)
+    for blob_id in _still_orphans(engine, blobs, stored - referenced):
+        old = _age(blobs.root / blob_id[:2] / blob_id) >= grace_seconds
+        (report.orphan_blobs if old else report.recent_orphans).append(blob_id)
+    for partial in blobs.list_partial():
+        if _age(partial) >= grace_seconds:
+            report.partial_files.append(partial.name)
+    if repair:
+        if report.missing_blobs:
+            with Session(engine) as db:
                 keyring.delete_wrapped(db, kind=keyring.DOCUMENT, subject_ids=report.missing_blobs)
                 for doc_id in report.missing_blobs:
                     row = db.get(Document, doc_id)
                     if row is not None:
                         db.delete(row)
                 db.commit()
-            for blob_id in report.orphan_blobs:
-                blobs.delete(blob_id)
-            for name in report.partial_files:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(blobs.root / ".tmp" / name)
+        for blob_id in report.orphan_blobs:
+            blobs.delete(blob_id)
+        for name in report.partial_files:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(blobs.root / ".tmp" / name)
     return report
