@@ -9,9 +9,11 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import docs_page, errors
 from api.bodies import BodyLimit
+from api.limits import RequestLimits, UploadGate
 from api.middleware import SecurityMiddleware
 from api.routes import audit, auth, cases, documents, health, redactions, sources, tokens
 from vault._version import __version__
@@ -61,7 +63,14 @@ def create_app(
     app.add_middleware(
         BodyLimit, max_bytes=settings.max_json_bytes, exempt={("POST", "/v1/documents")}
     )
+    # Inside the access log (which records its 408s and 499s), outside everything that reads.
+    app.state.upload_gate = UploadGate.from_settings(settings)
     app.add_middleware(SecurityMiddleware, log_client_addresses=settings.log_client_addresses)
+    if settings.proxy_networks:
+        # Outermost, so that everything inside (throttling, HSTS, the access log) sees the
+        # client and scheme a trusted proxy forwarded; from any other peer the headers are
+        # ignored. uvicorn's own handling is off in `vault serve` (proxy_headers=False).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.proxy_networks)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:

@@ -70,5 +70,6 @@ Uploader = Annotated[Actor, Depends(_scoped(UPLOAD))]
 
 
 def client_address(request: Request) -> str:
-    """The peer address, for throttling only (never logged unless the operator opts in)."""
+    """The client's address, for throttling only (never logged unless the operator opts in):
+    the peer, or the address a configured trusted proxy forwarded (``api.app``)."""
     return request.client.host if request.client else "unknown"

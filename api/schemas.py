@@ -9,9 +9,13 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from vault.services.redaction_records import MAX_COORDINATE
+
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Python's JSON parser reads Infinity and NaN; no field here means them, and an answer
+    # that echoed one could not be written as JSON.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _no_nul(self) -> _Body:
@@ -51,12 +55,21 @@ class LoginRequest(_Body):
     username: str = Field(min_length=1, max_length=64)
     passphrase: str = Field(min_length=1, max_length=1024)
     otp: str | None = Field(default=None, max_length=16)
+    device_token: str | None = Field(
+        default=None,
+        max_length=100,
+        description="the device_token of this account's last login from this device: the "
+        "attempt is then throttled per device instead of per client address",
+    )
 
 
 class LoginResponse(BaseModel):
     token: str
     expires_at: datetime
     user: UserPublic
+    device_token: str = Field(
+        description="show it at the next login from this device (it replaces the one shown)"
+    )
 
 
 class TokenCreate(_Body):
@@ -238,12 +251,12 @@ class RedactionCreate(_Body):
     end: int | None = Field(default=None, ge=1, description="span: one past the last code point")
     term: str | None = Field(default=None, min_length=1, max_length=500)
     page: int | None = Field(default=None, ge=1, description="region: page, from 1")
-    rect: list[float] | None = Field(
+    rect: list[Annotated[float, Field(ge=0, le=MAX_COORDINATE)]] | None = Field(
         default=None,
         min_length=4,
         max_length=4,
-        description="region: x0, y0, x1, y1 (PDF points from the bottom-left; image pixels "
-        "from the top-left)",
+        description="region: x0, y0, x1, y1 with x0 < x1 and y0 < y1 (PDF points from the "
+        "bottom-left; image pixels from the top-left); it must lie on the page or image",
     )
     content_sha256: str | None = Field(
         default=None,
@@ -252,10 +265,25 @@ class RedactionCreate(_Body):
     )
 
 
+class WithdrawalPublic(BaseModel):
+    status: Literal["proposed", "approved", "rejected"] = Field(
+        description="the withdrawal's own review: approved means the redaction is withdrawn"
+    )
+    proposer: UUID
+    note: str
+    proposed_at: datetime
+    reviewer: UUID | None
+    review_note: str | None
+    reviewed_at: datetime | None
+
+
 class RedactionPublic(BaseModel):
     id: UUID
     document: UUID
-    status: Literal["proposed", "approved", "rejected"]
+    status: Literal["proposed", "approved", "rejected", "withdrawing", "withdrawn"] = Field(
+        description="withdrawing: approved, with a withdrawal awaiting review (it still "
+        "applies); withdrawn: no longer applies"
+    )
     kind: RedactionKind
     category: RedactionCategory
     note: str | None
@@ -272,6 +300,9 @@ class RedactionPublic(BaseModel):
     review_note: str | None
     created_at: datetime
     reviewed_at: datetime | None
+    withdrawal: WithdrawalPublic | None = Field(
+        default=None, description="the last request to withdraw it, and its review"
+    )
 
 
 class RedactionList(BaseModel):
@@ -284,6 +315,10 @@ class ReviewNote(_Body):
 
 class RejectNote(_Body):
     note: str = Field(min_length=1, max_length=2000)
+
+
+class WithdrawRequest(_Body):
+    note: str = Field(min_length=1, max_length=2000, description="why it should no longer apply")
 
 
 class SuggestionPublic(BaseModel):

@@ -7,6 +7,7 @@ at import time: callers pass the environment in, so tests never depend on the pr
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -47,7 +48,18 @@ class Settings:
     redaction_self_approval: bool = False
     max_export_bytes: int = 256 << 20
     export_dpi: int = 200
+    # Login throttling and proxies (docs/security-model.md, "Login throttling").
+    address_free_failures: int = 20
+    device_days: int = 90
+    trusted_proxies: str = ""
     min_free_bytes: int = 256 << 20
+    # Against clients that stall or flood (api.limits, api.protocol, docs/operations.md).
+    request_head_seconds: int = 20
+    request_idle_seconds: int = 30
+    body_grace_seconds: int = 20
+    body_min_bytes_per_second: int = 1024
+    max_concurrent_uploads: int = 16
+    max_concurrent_uploads_per_user: int = 4
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -126,6 +138,20 @@ class Settings:
                 raise InvalidInput(f"setting {name} must be at least 1")
         if not 72 <= self.export_dpi <= 600:
             raise InvalidInput("export_dpi must be between 72 and 600")
+        self.proxy_networks  # noqa: B018 - parsing the addresses checks them
+
+    @property
+    def proxy_networks(self) -> list[str]:
+        """The addresses or networks whose forwarded client address and scheme are believed."""
+        found = [item.strip() for item in self.trusted_proxies.split(",") if item.strip()]
+        for item in found:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise InvalidInput(
+                    "trusted_proxies: each entry must be an IP address or network (CIDR)"
+                ) from None
+        return found
 
     @property
     def totp_roles(self) -> frozenset[str]:
@@ -148,7 +174,15 @@ _INT_FIELDS = {
     "kdf_concurrency",
     "max_export_bytes",
     "export_dpi",
+    "address_free_failures",
+    "device_days",
     "min_free_bytes",
+    "request_head_seconds",
+    "request_idle_seconds",
+    "body_grace_seconds",
+    "body_min_bytes_per_second",
+    "max_concurrent_uploads",
+    "max_concurrent_uploads_per_user",
 }
 _BOOL_FIELDS = {"log_client_addresses", "redaction_self_approval"}
 _POSITIVE = sorted(_INT_FIELDS - {"segment_size", "argon2_memory_kib", "argon2_time_cost"})

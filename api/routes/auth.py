@@ -45,15 +45,25 @@ async def confirm(body: ConfirmRequest, vault: VaultDep, address: Address) -> Re
 @router.post("/login", response_model=LoginResponse, responses=problems(401, 422, 429, 503))
 async def login(body: LoginRequest, vault: VaultDep, address: Address) -> LoginResponse:
     """Open a session. Unknown user and wrong passphrase get the same answer, after the same
-    work. Repeated failures are throttled (429 with Retry-After)."""
+    work. Repeated failures are throttled (429 with Retry-After) per account and per client
+    address, or, for a login that shows this account's `device_token`, per device instead of
+    per address."""
     issued = await run_in_threadpool(
-        vault.auth.login, body.username, body.passphrase, body.otp, address=address
+        lambda: vault.auth.login(
+            body.username,
+            body.passphrase,
+            body.otp,
+            address=address,
+            device_token=body.device_token,
+        )
     )
     actor = issued.actor
+    assert issued.device_token is not None  # noqa: S101 - every login issues one
     return LoginResponse(
         token=issued.token,
         expires_at=issued.credential.expires_at,
         user=UserPublic(id=actor.user_id, username=actor.username, role=actor.role.value),
+        device_token=issued.device_token,
     )
 
 

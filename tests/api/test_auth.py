@@ -651,7 +651,7 @@ def test_account_throttle_blocks_grows_and_clears(
 
 def test_address_throttle_spans_usernames(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     env.add_user("jules")
-    for n in range(throttle.FREE_FAILURES):
+    for n in range(env.vault.settings.address_free_failures):
         response = env.login(f"guess-{n}", WRONG_PASSPHRASE)
         assert_problem(response, 401, "unauthenticated")
     derivations = count_derivations(monkeypatch)

@@ -5,6 +5,10 @@ Profiles live in one JSON file in the user's configuration directory (platformdi
 replaced atomically. A profile holds the server URL, the username and the session token with
 its expiry; never a passphrase. ``VAULT_SERVER`` and ``VAULT_TOKEN`` override what a profile
 says, so scripts can run without one.
+
+Beside the profiles the file keeps, per server and username, the device token of the last
+login. It outlives logging out: it is what lets a correct login from this machine through while
+others at the same address are being throttled.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
@@ -27,8 +32,10 @@ __all__ = [
     "Profile",
     "Target",
     "config_dir",
+    "device_token",
     "load",
     "load_all",
+    "remember_device",
     "remove",
     "resolve",
     "save",
@@ -75,7 +82,7 @@ def _path(environ: Mapping[str, str]) -> Path:
     return config_dir(environ) / _FILE
 
 
-def load_all(environ: Mapping[str, str] = os.environ) -> dict[str, Profile]:
+def _read(environ: Mapping[str, str]) -> dict[str, Any]:
     path = _path(environ)
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -83,7 +90,36 @@ def load_all(environ: Mapping[str, str] = os.environ) -> dict[str, Profile]:
         return {}
     except (OSError, ValueError) as exc:
         raise InvalidInput(f"cannot read the saved logins in {path}: {exc}") from None
-    profiles = raw.get("profiles", {}) if isinstance(raw, dict) else {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def _devices(environ: Mapping[str, str]) -> dict[str, str]:
+    devices = _read(environ).get("devices", {})
+    if not isinstance(devices, dict):
+        return {}
+    return {str(k): str(v) for k, v in devices.items()}
+
+
+def _device_key(server: str, username: str) -> str:
+    return f"{username}@{server.rstrip('/')}"
+
+
+def device_token(server: str, username: str, environ: Mapping[str, str] = os.environ) -> str | None:
+    """The device token the server gave at this machine's last login as ``username``."""
+    return _devices(environ).get(_device_key(server, username))
+
+
+def remember_device(
+    server: str, username: str, token: str, environ: Mapping[str, str] = os.environ
+) -> None:
+    devices = _devices(environ)
+    devices[_device_key(server, username)] = token
+    _write(load_all(environ), environ, devices=devices)
+
+
+def load_all(environ: Mapping[str, str] = os.environ) -> dict[str, Profile]:
+    raw = _read(environ)
+    profiles = raw.get("profiles", {})
     found = {}
     for name, fields in profiles.items():
         try:
@@ -100,14 +136,20 @@ def load(name: str, environ: Mapping[str, str] = os.environ) -> Profile | None:
     return load_all(environ).get(name)
 
 
-def _write(profiles: dict[str, Profile], environ: Mapping[str, str]) -> None:
+def _write(
+    profiles: dict[str, Profile],
+    environ: Mapping[str, str],
+    *,
+    devices: dict[str, str] | None = None,
+) -> None:
     directory = config_dir(environ)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    body = {
+    body: dict[str, Any] = {
         "profiles": {
             name: {k: v for k, v in asdict(p).items() if k != "name"}
             for name, p in sorted(profiles.items())
-        }
+        },
+        "devices": dict(sorted((_devices(environ) if devices is None else devices).items())),
     }
     # mkstemp creates the file 0600 before anything is written to it; rename replaces the old
     # file in one step, so a crash leaves either the old logins or the new ones.

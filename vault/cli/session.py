@@ -70,7 +70,12 @@ def login(
         else:
             raise InvalidInput("pass --username NAME")
     passphrase = read_passphrase(passphrase_file, confirm=False)
-    body = {"username": username, "passphrase": passphrase, "otp": otp}
+    body = {
+        "username": username,
+        "passphrase": passphrase,
+        "otp": otp,
+        "device_token": profiles.device_token(server.rstrip("/"), username),
+    }
     with Client(server) as client:
         try:
             answer = client.post("/v1/auth/login", body)
@@ -87,6 +92,8 @@ def login(
         expires_at=answer["expires_at"],
     )
     path = profiles.save(saved)
+    if answer.get("device_token"):
+        profiles.remember_device(client.server, saved.username, answer["device_token"])
     say(
         f"Logged in to {saved.server} as [bold]{saved.username}[/] ({answer['user']['role']}). "
         f"Session saved as profile '{name}' in {path}."

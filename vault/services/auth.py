@@ -12,7 +12,7 @@ import hmac
 import secrets
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -26,7 +26,7 @@ from vault.audit import context as request_context
 from vault.audit import log as audit
 from vault.clock import Clock
 from vault.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound, OtpRequired
-from vault.services import grants, keyring, sources, throttle, users
+from vault.services import devices, grants, keyring, sources, throttle, users
 from vault.services.users import ALL_SCOPES, Actor
 from vault.settings import Settings
 from vault.storage.models import Credential, CredentialKind, Role, User
@@ -44,6 +44,7 @@ class IssuedCredential:
     token: str
     credential: Credential
     actor: Actor
+    device_token: str | None = None  # a login's: show it at the next login from this device
 
     def __repr__(self) -> str:
         return f"IssuedCredential(id={self.credential.id}, kind={self.credential.kind})"
@@ -76,6 +77,10 @@ class AuthService:
 
     def _session(self) -> Session:
         return Session(self._engine, expire_on_commit=False)
+
+    def _address_free(self, address: str) -> dict[str, int]:
+        """An address may be shared by a whole newsroom: it gets more free failures."""
+        return {throttle.address_key(address): self._settings.address_free_failures}
 
     def totp_required(self, role: Role | str) -> bool:
         return str(role) in self._settings.totp_roles
@@ -129,6 +134,7 @@ class AuthService:
             # case decide again, and the sources they handle wait for the recovery key holders.
             grants.withdraw_approvals(db, user.id)
             sources.await_recovery(db, user.id)
+            devices.forget_user(db, user.id)
             for column in (
                 "key_id",
                 "public_key",
@@ -180,7 +186,7 @@ class AuthService:
                     outcome="denied",
                     user=user.id if user else "unknown",
                 )
-                throttle.record_failure(db, keys, now)
+                throttle.record_failure(db, keys, now, free=self._address_free(address))
                 raise AuthenticationFailed("invalid username or enrolment code")
             secret = crypto.new_totp_secret() if self.totp_required(user.role) else None
             with self._kdf.slot():
@@ -202,7 +208,8 @@ class AuthService:
         """Activate an enrolled account with its first TOTP code."""
         now = self._clock()
         keys = [throttle.account_key(username), throttle.address_key(address)]
-        with self._session() as db, self._counted_attempt(db, keys, now, username, "enroll"):
+        free = self._address_free(address)
+        with self._session() as db, self._counted_attempt(db, keys, now, username, "enroll", free):
             unlocked = self._verify(db, username, passphrase)
             user = unlocked.user
             if unlocked.totp_secret is None or user.totp_confirmed:
@@ -216,13 +223,27 @@ class AuthService:
     # -- login and credentials ---------------------------------------------------------------
 
     def login(
-        self, username: str, passphrase: str, otp: str | None, *, address: str
+        self,
+        username: str,
+        passphrase: str,
+        otp: str | None,
+        *,
+        address: str,
+        device_token: str | None = None,
     ) -> IssuedCredential:
-        """Check the passphrase (and one-time code) and open a session."""
+        """Check the passphrase (and one-time code) and open a session. A device token this
+        account was given at an earlier login moves the attempt from the address's throttle to
+        the device's (``vault.services.throttle``); the answer carries the next one."""
         now = self._clock()
-        keys = [throttle.account_key(username), throttle.address_key(address)]
         with self._session() as db:
-            with self._counted_attempt(db, keys, now, username, "login"):
+            user_id = db.exec(select(User.id).where(User.username == username)).first()
+            device = devices.recognise(db, device_token, user_id, now)
+            keys = [
+                throttle.account_key(username),
+                throttle.device_key(device) if device else throttle.address_key(address),
+            ]
+            free = {} if device else self._address_free(address)
+            with self._counted_attempt(db, keys, now, username, "login", free):
                 unlocked = self._verify(db, username, passphrase)
                 user = unlocked.user
                 needs_totp = unlocked.totp_secret is not None or self.totp_required(user.role)
@@ -233,6 +254,8 @@ class AuthService:
                         raise OtpRequired()
                     self._use_code(db, user, unlocked.totp_secret, otp, now)
             throttle.clear(db, keys[0])
+            if device:
+                throttle.clear(db, keys[1])
             actor = unlocked.actor
             grants.complete_grants(db, actor, clock=self._clock)
             issued = self._issue(
@@ -243,14 +266,28 @@ class AuthService:
                 scopes=ALL_SCOPES,
                 lifetime=timedelta(hours=self._settings.session_max_hours),
                 idle=timedelta(minutes=self._settings.session_idle_minutes),
+                with_otp=needs_totp,
+            )
+            next_device = devices.issue(
+                db,
+                actor.user_id,
+                now,
+                lifetime=timedelta(days=self._settings.device_days),
+                replaces=device,
             )
             self._record(db, "auth.login", actor.user_id, credential=issued.credential.id)
             audit.commit(db)
-            return issued
+            return replace(issued, device_token=next_device)
 
     @contextmanager
     def _counted_attempt(
-        self, db: Session, keys: list[str], now: datetime, username: str, what: str
+        self,
+        db: Session,
+        keys: list[str],
+        now: datetime,
+        username: str,
+        what: str,
+        free: dict[str, int],
     ) -> Iterator[None]:
         """Refuse a blocked attempt before any work; count a failed one and log it (committed
         at once, whatever else the request did) and turn it into the one generic failure."""
@@ -265,7 +302,7 @@ class AuthService:
             self._record(
                 db, f"auth.{what}.failed", None, outcome="denied", user=user_id or "unknown"
             )
-            throttle.record_failure(db, keys, now)
+            throttle.record_failure(db, keys, now, free=free)
             raise AuthenticationFailed() from None
 
     def _record(
@@ -319,6 +356,7 @@ class AuthService:
         scopes: Iterable[str],
         lifetime: timedelta,
         idle: timedelta | None,
+        with_otp: bool,
     ) -> IssuedCredential:
         now = self._clock()
         token = crypto.new_bearer_token()
@@ -333,6 +371,7 @@ class AuthService:
             last_used_at=now,
             expires_at=now + lifetime,
             idle_seconds=int(idle.total_seconds()) if idle is not None else None,
+            with_otp=with_otp,
         )
         if users.READ in scope_set:
             row.sealed_key = crypto.seal_with_token(
@@ -367,6 +406,10 @@ class AuthService:
             user = db.get(User, row.user_id)
             if user is None or not user.enabled or user.key_id is None:
                 raise AuthenticationFailed("invalid or expired credentials")
+            if not row.with_otp and self.totp_required(user.role):
+                # Opened before a one-time code was required of this account (its role, or the
+                # vault's settings, changed since): it must not outlive the requirement.
+                raise AuthenticationFailed("this session predates a one-time code requirement")
             key = None
             if row.sealed_key is not None:
                 key = crypto.open_with_token(
@@ -433,6 +476,7 @@ class AuthService:
                 scopes=scope_set,
                 lifetime=timedelta(seconds=expires_in),
                 idle=None,
+                with_otp=row.with_otp,
             )
             self._record(db, "auth.token.create", actor, credential=issued.credential.id)
             audit.commit(db)
@@ -486,6 +530,7 @@ class AuthService:
             user.enabled = enabled
             if not enabled:
                 self._revoke_all(db, user.id)
+                devices.forget_user(db, user.id)
             db.add(user)
             self._record(db, "user.enable" if enabled else "user.disable", None, user=user.id)
             audit.commit(db)
@@ -493,8 +538,9 @@ class AuthService:
 
     def set_role(self, actor: Actor | None, username: str, role: Role) -> Role:
         """Change an account's role and return the role it had. The same role again changes
-        nothing and logs nothing. Sessions and tokens stay valid: every request reads the role
-        afresh, so the change applies to the next one. ``actor`` ``None`` means the local
+        nothing and logs nothing. Sessions and tokens stay valid (every request reads the role
+        afresh, so the change applies to the next one), except those opened without a one-time
+        code when the new role requires one (``authenticate``). ``actor`` ``None`` means the local
         administrator (the CLI on the server)."""
         if actor is not None and actor.role != Role.ADMIN:
             raise NotFound("no such route")

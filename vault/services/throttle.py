@@ -1,18 +1,27 @@
 """Login throttling shared by every replica (the counters live in the database), and a bound on
 concurrent Argon2id derivations in this process.
 
-After ``FREE_FAILURES`` failures for an account or a client address, each further failure
-blocks that key for twice as long as the last (1 s, 2 s, 4 s … at most 15 minutes); an attempt
-while blocked is refused at once with the seconds to wait, before any key derivation runs.
-Failures older than an hour are forgotten. Keys are stored as hashes: the table never holds a
-client address.
+Failures are counted per *key*: an account, a client address, or a known device (a device token
+that logged in to that account before). After a key's free failures — ``FREE_FAILURES`` for an
+account or a device, the ``address_free_failures`` setting for an address, which many people
+may share behind a NAT or a proxy — each further failure blocks that key for twice as long as
+the last (1 s, 2 s, 4 s … at most 15 minutes); an attempt while blocked is refused at once with
+the seconds to wait, before any key derivation runs. Failures older than an hour are forgotten.
+
+A login that presents a valid device token for its account is counted against that device and
+the account instead of the address: one attacker behind a shared address cannot lock out the
+people who logged in from their devices before (OWASP, "Slow down online guessing attacks with
+device cookies"). The per-account limit holds for every attempt. A success clears the account's
+and the device's failures, not the address's (another account's success must not wipe out an
+attacker's count). Keys are stored as hashes: the table never holds a client address or a
+token.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
@@ -29,6 +38,7 @@ __all__ = [
     "address_key",
     "check",
     "clear",
+    "device_key",
     "record_failure",
 ]
 
@@ -49,6 +59,10 @@ def address_key(address: str) -> str:
     return _key("address", address)
 
 
+def device_key(token_hash: str) -> str:
+    return _key("device", token_hash)
+
+
 def check(db: Session, keys: Sequence[str], now: datetime) -> None:
     """``RateLimited`` if any of ``keys`` is blocked at ``now``."""
     wait = 0
@@ -60,9 +74,13 @@ def check(db: Session, keys: Sequence[str], now: datetime) -> None:
         raise RateLimited(wait)
 
 
-def record_failure(db: Session, keys: Sequence[str], now: datetime) -> None:
-    """Count a failure against each key and commit at once (the request itself will fail)."""
+def record_failure(
+    db: Session, keys: Sequence[str], now: datetime, *, free: Mapping[str, int] | None = None
+) -> None:
+    """Count a failure against each key and commit at once (the request itself will fail).
+    ``free`` gives a key more free failures than ``FREE_FAILURES`` (an address)."""
     for key in keys:
+        allowed = (free or {}).get(key, FREE_FAILURES)
         row = db.get(Throttle, key)
         if row is None:
             row = Throttle(key=key, failures=0, last_failure_at=now)
@@ -70,8 +88,8 @@ def record_failure(db: Session, keys: Sequence[str], now: datetime) -> None:
             row.failures = 0
         row.failures += 1
         row.last_failure_at = now
-        if row.failures >= FREE_FAILURES:
-            seconds = 2 ** min(row.failures - FREE_FAILURES, 20)
+        if row.failures >= allowed:
+            seconds = 2 ** min(row.failures - allowed, 20)
             row.blocked_until = now + min(timedelta(seconds=seconds), MAX_BLOCK)
         db.add(row)
     try:
