@@ -72,8 +72,23 @@ class SecurityMiddleware:
                 message["headers"] = headers
             await send(message)
 
+        started_response = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started_response
+            started_response = started_response or message["type"] == "http.response.start"
+            await send_with_headers(message)
+
         try:
-            await self.app(scope, receive, send_with_headers)
+            await self.app(scope, receive, send_tracked)
+        except Exception as exc:
+            # Starlette answers an unhandled error from its outermost middleware, outside this
+            # one, so that answer would lack the headers above: answer it here instead (the
+            # type only in the log: a message could carry request data).
+            log.error("unhandled error", extra={"error": type(exc).__name__})
+            if started_response:
+                raise
+            await _internal_error(send_with_headers)
         finally:
             route = scope.get("route")
             entry: dict[str, Any] = {
@@ -86,6 +101,28 @@ class SecurityMiddleware:
             if self.log_addresses and scope.get("client"):
                 entry["client"] = scope["client"][0]
             log.info("request", extra={"fields": entry})
+
+
+async def _internal_error(send: Send) -> None:
+    body = json.dumps(
+        {
+            "type": "urn:source-vault:problem:internal",
+            "title": "Internal error",
+            "status": 500,
+            "detail": "the server failed to answer",
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 class JsonFormatter(logging.Formatter):
