@@ -73,6 +73,8 @@ MATRIX: dict[str, str] = {
     #                                                  out in  self in out   in out  rm   upl rd   - bad
     "GET /healthz":                                   "200 200 200  200 200  200 200 200  200 200  200 200",
     "GET /readyz":                                    "200 200 200  200 200  200 200 200  200 200  200 200",
+    "GET /docs":                                      "200 200 200  200 200  200 200 200  200 200  200 200",
+    "GET /docs/assets/{name}":                        "200 200 200  200 200  200 200 200  200 200  200 200",
     "POST /v1/auth/enroll":                           "200 200 200  200 200  200 200 200  200 200  200 200",
     "POST /v1/auth/enroll/confirm":                   "204 204 204  204 204  204 204 204  204 204  204 204",
     "POST /v1/auth/login":                            "200 200 200  200 200  200 200 200  200 200  200 200",
@@ -440,6 +442,18 @@ def _health(path: str) -> Builder:
         def after(r: httpx.Response) -> None:
             if r.is_success:
                 assert r.json() == {"status": "ok"}
+
+        return Call("GET", path, after=after)
+
+    return build
+
+
+def _docs(path: str, media_type: str) -> Builder:
+    """The interactive API docs and their assets: public, like the schema they show."""
+
+    def build(cast: Cast, actor: str) -> Call:
+        def after(r: httpx.Response) -> None:
+            assert r.headers["content-type"].startswith(media_type)
 
         return Call("GET", path, after=after)
 
@@ -828,6 +842,8 @@ REASON = {"reason": "fact check"}
 HOW: dict[str, How] = {
     "GET /healthz": How(_health("/healthz")),
     "GET /readyz": How(_health("/readyz")),
+    "GET /docs": How(_docs("/docs", "text/html")),
+    "GET /docs/assets/{name}": How(_docs("/docs/assets/swagger-init.js", "text/javascript")),
     "POST /v1/auth/enroll": How(_enroll),
     "POST /v1/auth/enroll/confirm": How(_confirm),
     "POST /v1/auth/login": How(_login),
@@ -1025,6 +1041,8 @@ def test_matrix_has_a_row_for_every_route_and_no_other(tmp_path: Path) -> None:
 PUBLIC = [
     "GET /healthz",
     "GET /readyz",
+    "GET /docs",
+    "GET /docs/assets/{name}",
     "POST /v1/auth/enroll",
     "POST /v1/auth/enroll/confirm",
     "POST /v1/auth/login",
