@@ -64,6 +64,7 @@ def create_app(
         BodyLimit, max_bytes=settings.max_json_bytes, exempt={("POST", "/v1/documents")}
     )
     # Inside the access log (which records its 408s and 499s), outside everything that reads.
+    app.add_middleware(RequestLimits, settings=settings)
     app.state.upload_gate = UploadGate.from_settings(settings)
     app.add_middleware(SecurityMiddleware, log_client_addresses=settings.log_client_addresses)
     if settings.proxy_networks:

@@ -104,11 +104,13 @@ class OtpRequired(AuthenticationFailed):
 
 
 class RateLimited(LimitExceeded):
-    """Raised when repeated failures block further attempts for ``retry_after`` seconds."""
+    """Raised when repeated failures block further attempts for ``retry_after`` seconds, or
+    when an account already has as many uploads in progress as it may (``message`` says which).
+    """
 
-    def __init__(self, retry_after: int) -> None:
+    def __init__(self, retry_after: int, *, message: str | None = None) -> None:
         unit = "second" if retry_after == 1 else "seconds"
-        super().__init__(f"too many failed attempts; try again in {retry_after} {unit}")
+        super().__init__(message or f"too many failed attempts; try again in {retry_after} {unit}")
         self.retry_after = retry_after
 
 

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import Reader, SessionActor, Uploader, VaultDep
 from api.errors import Problem
+from api.limits import Uploads
 from api.multipart import StreamingForm, boundary_of
 from api.routes import problems
 from api.schemas import DocumentCreated, DocumentList, DocumentPublic
@@ -80,10 +81,12 @@ def _uuid_field(fields: dict[str, str], name: str, *, required: bool) -> UUID | 
     "",
     status_code=201,
     response_model=DocumentCreated,
-    responses=problems(401, 404, 413, 415, 422, 503),
+    responses=problems(401, 404, 408, 413, 415, 422, 429, 503),
     openapi_extra=_UPLOAD_BODY,
 )
-async def upload(request: Request, actor: Uploader, vault: VaultDep) -> DocumentCreated:
+async def upload(
+    request: Request, actor: Uploader, vault: VaultDep, uploads: Uploads
+) -> DocumentCreated:
     """Upload a document into a case you belong to: ``multipart/form-data`` with the fields
     ``case``, ``title`` and optionally ``source``, ``kind``, ``notes``, then the ``file`` part
     (last). The body is encrypted as it arrives; nothing is written in the clear, not even to
@@ -145,7 +148,10 @@ async def upload(request: Request, actor: Uploader, vault: VaultDep) -> Document
             actor, case_id=case_id, content=file.chunks, document=document, max_size=limit
         )
 
-    info = await anyio.to_thread.run_sync(store)
+    # An upload holds its thread while it waits for the client's bytes: only so many at once,
+    # and on threads of their own, so that slow ones never take those other requests need.
+    with uploads.admit(actor.user_id):
+        info = await anyio.to_thread.run_sync(store, limiter=uploads.threads)
     meta = _opened(info)
     if info.receipt is None:  # add() always sets it; checked rather than assumed
         raise StorageError("the upload has no access-log entry")

@@ -137,14 +137,16 @@ def start_live_vault(
     *,
     workers: int = 1,
     users: dict[str, str] | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> LiveVault:
     """Make a vault in ``root`` with the CLI (``admin`` plus ``users``, username -> role, all
     with ``PASSPHRASE``), serve it on a free port, create the case ``harbour-contracts`` with
-    every user in ``users`` as a member, and wait until it is ready."""
+    every user in ``users`` as a member, and wait until it is ready. ``extra_env`` adds to the
+    environment of every command and of the server (``VAULT_*`` settings)."""
     users = USERS if users is None else users
     root.mkdir(parents=True)
     data_dir = root / "data"
-    env = _environment(data_dir, database_url)
+    env = {**_environment(data_dir, database_url), **(extra_env or {})}
     passphrase_file = root / "passphrase"
     passphrase_file.write_text(PASSPHRASE + "\n")
     _run(

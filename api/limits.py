@@ -1,0 +1,269 @@
+"""Time limits on request bodies, bounds on concurrent uploads, and clients that go away.
+
+A client that sends half a body and stops, or trickles it a byte a second, costs the server a
+connection and, for an upload, a worker thread for as long as it likes. Measured on a live
+server: 42 authenticated uploads trickling one byte a second held the whole thread pool, and
+logins, ``/readyz``, downloads and uploads timed out for everyone until they closed. Three
+defences, each where the problem arises:
+
+- ``RequestLimits`` (pure ASGI, so bodies still stream) times every wait for the next piece of
+  a body: no single wait may exceed ``idle_seconds``, and after ``grace_seconds`` of waiting the
+  client must have sent ``min_bytes_per_second`` for each second the server spent waiting for it.
+  Only time spent waiting for the client counts, never time the server spends on what it
+  received. A client that falls behind gets ``408`` (a problem document) if no response has
+  started, and its connection is closed; the application sees the client as gone, so an upload
+  abandons its partial blob as it does for any failed upload.
+- ``UploadGate`` bounds uploads per process, in total and per account (``503`` and ``429``, both
+  with ``Retry-After``), and gives them worker threads of their own, so that uploads, however
+  slow, can never take the threads that logins, reads and ``/readyz`` need.
+- The request head (line and headers) has a deadline of its own in ``api.protocol``: before it
+  is complete no application code runs, so no middleware can see it.
+
+A client that disconnects is logged as what it is: one ``client disconnected`` info line with
+the request id and route, and status 499 in the access log, never an error with a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated
+from uuid import UUID
+
+import anyio
+from fastapi import Depends, Request
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import problem_response
+from vault.errors import RateLimited, Unavailable
+from vault.settings import Settings
+
+__all__ = ["CLIENT_CLOSED", "RequestLimits", "UploadGate", "Uploads"]
+
+log = logging.getLogger("api.limits")
+
+# nginx's code for "the client closed the connection before the answer": the access log's status
+# for a request nobody was left to answer.
+CLIENT_CLOSED = 499
+RETRY_AFTER_SECONDS = 5
+_DISCONNECT: Message = {"type": "http.disconnect"}
+_CLOSE = (b"connection", b"close")
+
+
+def _declares_body(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        name = name.lower()
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
+            return True
+    return False
+
+
+class RequestLimits:
+    """Answer ``408`` to a client that sends its body too slowly; log clients that go away."""
+
+    def __init__(
+        self, app: ASGIApp, *, settings: Settings, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.app = app
+        self.idle_seconds = float(settings.request_idle_seconds)
+        self.grace_seconds = float(settings.body_grace_seconds)
+        self.min_rate = float(settings.body_min_bytes_per_second)
+        self.clock = clock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        exchange = _Exchange(self, scope, receive, send)
+        try:
+            await self.app(scope, exchange.receive, exchange.send)
+        except Exception as exc:
+            # What the application makes of a client that is gone (ClientDisconnect, or an
+            # error from the upload it abandoned) has nobody to be told to.
+            if not (exchange.disconnected or exchange.timed_out):
+                raise
+            if not isinstance(exc, ClientDisconnect):
+                log.info("abandoned request ended", extra={"error": type(exc).__name__})
+        await exchange.finish()
+
+
+class _Exchange:
+    """The state of one request as seen by ``RequestLimits``."""
+
+    def __init__(self, limits: RequestLimits, scope: Scope, receive: Receive, send: Send) -> None:
+        self._limits = limits
+        self._scope = scope
+        self._receive = receive
+        self._send = send
+        self.body_done = not _declares_body(scope)
+        self.received = 0
+        self.waited = 0.0
+        self.response_started = False
+        self.response_done = False
+        self.disconnected = False
+        self.timed_out = False
+
+    def _allowance(self) -> float:
+        limits = self._limits
+        earned = limits.grace_seconds + self.received / limits.min_rate
+        return min(limits.idle_seconds, earned - self.waited)
+
+    async def receive(self) -> Message:
+        if self.timed_out or self.disconnected:
+            return _DISCONNECT
+        if self.body_done or self.response_done:
+            # Past the body nothing is timed: a streaming response listens here for the client
+            # going away, for as long as the response lasts.
+            message = await self._receive()
+        else:
+            timed = await self._timed_receive()
+            if timed is None:
+                await self._time_out()
+                return _DISCONNECT
+            message = timed
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                self.body_done = True
+        elif message["type"] == "http.disconnect" and not self.response_done:
+            self.disconnected = True
+        return message
+
+    async def _timed_receive(self) -> Message | None:
+        """The next message, or ``None`` if the client let its allowance run out."""
+        allowance = self._allowance()
+        if allowance <= 0:
+            return None
+        started = self._limits.clock()
+        message: Message | None = None
+        with anyio.move_on_after(allowance):
+            message = await self._receive()
+        self.waited += self._limits.clock() - started
+        return message
+
+    async def send(self, message: Message) -> None:
+        if self.timed_out:
+            return  # the 408 has been sent; the application's answer comes too late
+        if message["type"] == "http.response.start":
+            self.response_started = True
+            if not self.body_done:
+                # Answered before the body was read (refused, or cut off): the rest of it will
+                # not be read, so the connection cannot carry another request.
+                headers = list(message.get("headers", []))
+                if _CLOSE not in headers:
+                    headers.append(_CLOSE)
+                message = {**message, "headers": headers}
+        elif message["type"] == "http.response.body" and not message.get("more_body", False):
+            self.response_done = True
+        await self._send(message)
+
+    async def _time_out(self) -> None:
+        self.timed_out = True
+        log.info("request body too slow", extra={"fields": self._where()})
+        if self.response_started:
+            return  # too late for an answer: ending the response closes the connection
+        self.response_started = True
+        limits = self._limits
+        response = problem_response(
+            408,
+            "request-timeout",
+            "Request timeout",
+            f"the request body arrived too slowly: at most {limits.idle_seconds:g} s between "
+            f"pieces, and at least {limits.min_rate:g} bytes a second after the first "
+            f"{limits.grace_seconds:g} s",
+            headers={"Connection": "close"},
+        )
+        await response(self._scope, self._receive, self._send)
+        self.response_done = True
+
+    async def finish(self) -> None:
+        if not self.disconnected:
+            return
+        log.info("client disconnected", extra={"fields": self._where()})
+        if not self.response_started:
+            # Nobody is left to read it (the server drops it), but the access log records the
+            # request as the client's doing rather than as a server error.
+            self.response_started = True
+            await self._send({"type": "http.response.start", "status": CLIENT_CLOSED})
+
+    def _where(self) -> dict[str, object]:
+        route = self._scope.get("route")
+        return {
+            "request_id": self._scope.get("state", {}).get("request_id"),
+            "route": getattr(route, "path", "unmatched"),
+            "received_bytes": self.received,
+        }
+
+
+class UploadGate:
+    """At most ``total`` uploads at once in this process and ``per_user`` for one account, on
+    worker threads of their own.
+
+    An upload holds a thread for as long as its body takes to arrive. Taken from the default
+    pool, slow uploads would starve every other request that needs one (logins, reads,
+    ``/readyz``); here they can only wait for each other. Admission is decided at once, never
+    queued: a queued upload would hold its connection anyway.
+    """
+
+    def __init__(self, *, total: int, per_user: int) -> None:
+        self.total = total
+        self.per_user = per_user
+        self._by_user: Counter[UUID] = Counter()
+        self._active = 0
+        self._threads: anyio.CapacityLimiter | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> UploadGate:
+        return cls(
+            total=settings.max_concurrent_uploads,
+            per_user=settings.max_concurrent_uploads_per_user,
+        )
+
+    @property
+    def threads(self) -> anyio.CapacityLimiter:
+        """The uploads' own thread limiter (made on first use, inside the event loop)."""
+        if self._threads is None:
+            self._threads = anyio.CapacityLimiter(self.total)
+        return self._threads
+
+    @property
+    def active(self) -> int:
+        return self._active
+
+    @contextmanager
+    def admit(self, user_id: UUID) -> Iterator[None]:
+        """Hold an upload slot for ``user_id``: ``RateLimited`` (429) when the account has
+        ``per_user`` uploads in progress, ``Unavailable`` (503) when the server has ``total``.
+        Only called from the event loop, so the counts need no lock."""
+        if self._by_user[user_id] >= self.per_user:
+            raise RateLimited(
+                RETRY_AFTER_SECONDS,
+                message=f"you have {self.per_user} uploads in progress, the most one account "
+                "may have at once; send this one when one of them has finished",
+            )
+        if self._active >= self.total:
+            raise Unavailable(
+                "the server is receiving as many uploads as it can; try again shortly",
+                retry_after=RETRY_AFTER_SECONDS,
+            )
+        self._by_user[user_id] += 1
+        self._active += 1
+        try:
+            yield
+        finally:
+            self._active -= 1
+            self._by_user[user_id] -= 1
+            if not self._by_user[user_id]:
+                del self._by_user[user_id]
+
+
+def _upload_gate(request: Request) -> UploadGate:
+    gate: UploadGate = request.app.state.upload_gate
+    return gate
+
+
+Uploads = Annotated[UploadGate, Depends(_upload_gate)]
