@@ -19,6 +19,7 @@ from vault.services import grants, users
 from vault.services.auth import AuthService
 from vault.services.cases import CaseService
 from vault.services.documents import DocumentService
+from vault.services.recovery import RecoveryService
 from vault.services.redactions import RedactionService
 from vault.services.sources import SourceService
 from vault.services.throttle import KdfLimiter
@@ -58,6 +59,7 @@ class Vault:
         self.audit = AuditService(engine=engine, settings=settings, clock=clock)
         self.kdf = KdfLimiter(settings.kdf_concurrency)
         self.auth = AuthService(engine=engine, settings=settings, clock=clock, kdf=self.kdf)
+        self.recovery = RecoveryService(engine=engine, clock=clock, auth=self.auth)
 
     @classmethod
     def open(

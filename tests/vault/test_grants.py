@@ -12,11 +12,10 @@ from sqlmodel import select
 
 from tests.conftest import PASSPHRASE, World
 from vault.audit import verify as audit_verify
-from vault.clock import system_clock
 from vault.errors import Conflict, InvalidInput, NotFound
 from vault.services import cases, grants, keyring, users
 from vault.services.documents import NewDocument
-from vault.services.recovery import RecoveryService, split_new_recovery_key
+from vault.services.recovery import split_new_recovery_key
 from vault.storage.models import AuditEntry, CaseMember, Role, Source, WrappedKey
 
 NOTES = "the cousin of the delegation's driver; call only from a landline"
@@ -183,7 +182,7 @@ def test_a_source_handed_to_a_member_on_removal_waits_for_the_recovery_shares(
     assert [(h.handler, h.awaiting_recovery) for h in removal.sources] == [("erin", True)]
     with pytest.raises(NotFound):  # erin is the handler, but holds no key yet
         _identity(world, world.editor, source_id)
-    service = RecoveryService(engine=world.vault.engine, clock=system_clock)
+    service = world.vault.recovery
     assert service.threshold() == 2
     with pytest.raises(InvalidInput):
         service.complete_handovers(world.init.mnemonics[:1])
@@ -198,7 +197,7 @@ def test_a_source_handed_to_a_member_on_removal_waits_for_the_recovery_shares(
 
 def test_shares_of_another_vault_are_refused(world: World) -> None:
     other = split_new_recovery_key(threshold=2, shares=3)
-    service = RecoveryService(engine=world.vault.engine, clock=system_clock)
+    service = world.vault.recovery
     with pytest.raises(InvalidInput, match="not this vault's recovery key"):
         service.complete_handovers(other.mnemonics[:2])
 

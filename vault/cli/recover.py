@@ -8,15 +8,21 @@ and forget it: it is never written anywhere, and every use is recorded in the ac
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
+from uuid import UUID
 
 import typer
 from rich.markup import escape
 
 from vault.cli.local import DataDir, load_settings
 from vault.cli.output import say
-from vault.errors import InvalidInput
+from vault.errors import InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from vault.instance import Vault
 
 __all__ = ["app"]
 
@@ -63,6 +69,111 @@ def read_shares(files: list[Path] | None, threshold: int) -> list[str]:
     return shares
 
 
+@contextmanager
+def _opened(data_dir: Path | None) -> Iterator[Vault]:
+    from vault.instance import Vault
+
+    vault = Vault.open(load_settings(data_dir))
+    try:
+        yield vault
+    finally:
+        vault.close()
+
+
+def _confirm(question: str, yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise InvalidInput("refusing to go on without confirmation: pass --yes")
+    if not typer.confirm(question, default=False, err=True):
+        say("Nothing was changed.")
+        raise typer.Exit(1)
+
+
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+@app.command("user")
+def user(
+    username: Annotated[str, typer.Argument(metavar="NAME", help="The account to recover.")],
+    data_dir: DataDir = None,
+    share_files: ShareFiles = None,
+    yes: Yes = False,
+) -> None:
+    """Give back a person who lost their passphrase everything they could read.
+
+    The account is reset to a new enrolment code (printed on standard output) with a new key
+    pair that, with the recovery key, is given at once every document key of the cases they are
+    approved in and the keys of the sources they handle: once they enrol with the code, they
+    read it all, nothing pending. Their sessions, tokens, old key and two-factor secret are
+    destroyed. Logged as `recovery.used`. Too few shares, or shares of another vault, change
+    nothing.
+    """
+    with _opened(data_dir) as vault:
+        mnemonics = read_shares(share_files, vault.recovery.threshold())
+        vault.recovery.rebuild(mnemonics)  # check the shares before asking anything
+        _confirm(
+            f"Reset {username} and give their new key everything they could read? Their "
+            "passphrase, sessions and tokens stop working.",
+            yes,
+        )
+        try:
+            code, regrant = vault.recovery.recover_user(username, mnemonics)
+        except NotFound:
+            raise NotFound(f"no user named '{username}' (see `vault users ls`)") from None
+        hours = vault.settings.enrolment_hours
+    say(
+        f"Recovered [bold]{escape(username)}[/]: {regrant.documents} document key(s) and "
+        f"{regrant.sources} source key(s) are theirs once they enrol. Enrolment code (valid "
+        f"{hours} h), for them only:"
+    )
+    typer.echo(code)
+
+
+@app.command("case")
+def case(
+    case_ref: Annotated[str, typer.Argument(metavar="CASE", help="The case's name or id.")],
+    data_dir: DataDir = None,
+    share_files: ShareFiles = None,
+    yes: Yes = False,
+) -> None:
+    """Give every enrolled member of a case that nobody can read any more every key of it.
+
+    For a case whose readers all left or lost access: each enrolled, enabled member is given
+    every document key they lack, members awaiting approval are approved (the share holders
+    decide; the list is shown first), and each source's handler gets its key where it waits.
+    Logged as `recovery.used`.
+    """
+    with _opened(data_dir) as vault:
+        case_id = _case_id(vault, case_ref)
+        mnemonics = read_shares(share_files, vault.recovery.threshold())
+        vault.recovery.rebuild(mnemonics)
+        members = vault.recovery.case_members(case_id)
+        if not members:
+            raise InvalidInput("the case has no enrolled member to give its keys to")
+        _confirm(f"Give {', '.join(members)} every document and source key of this case?", yes)
+        regrant = vault.recovery.recover_case(case_id, mnemonics)
+    say(
+        f"Gave {', '.join(escape(u) for u in regrant.users)} {regrant.documents} document "
+        f"key(s) and {regrant.sources} source key(s)."
+    )
+
+
+def _case_id(vault: Vault, ref: str) -> UUID:
+    from sqlmodel import select
+
+    from vault.storage.models import Case
+
+    with vault.session() as db:
+        try:
+            row = db.get(Case, UUID(ref))
+        except ValueError:
+            row = db.exec(select(Case).where(Case.name == ref)).first()
+    if row is None:
+        raise NotFound(f"no case named '{ref}'")
+    return row.id
+
+
 @app.command("handovers")
 def handovers(data_dir: DataDir = None, share_files: ShareFiles = None) -> None:
     """Give new handlers the keys of the sources handed to them when their previous handler
@@ -71,16 +182,9 @@ def handovers(data_dir: DataDir = None, share_files: ShareFiles = None) -> None:
     Run where the data directory is. A handover whose new handler cannot hold a key yet (not
     enrolled, disabled, awaiting approval in the case) keeps waiting.
     """
-    from vault.instance import Vault
-    from vault.services.recovery import RecoveryService
-
-    vault = Vault.open(load_settings(data_dir))
-    try:
-        service = RecoveryService(engine=vault.engine, clock=vault.clock)
-        mnemonics = read_shares(share_files, service.threshold())
-        done, waiting = service.complete_handovers(mnemonics)
-    finally:
-        vault.close()
+    with _opened(data_dir) as vault:
+        mnemonics = read_shares(share_files, vault.recovery.threshold())
+        done, waiting = vault.recovery.complete_handovers(mnemonics)
     for pseudonym in done:
         say(f"Source [bold]{escape(pseudonym)}[/]: its new handler holds its key now.")
     if not done:

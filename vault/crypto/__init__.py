@@ -55,10 +55,12 @@ __all__ = [
     "new_totp_secret",
     "open_private_key",
     "open_record",
+    "open_with_code",
     "open_with_kek",
     "open_with_token",
     "seal_private_key",
     "seal_record",
+    "seal_with_code",
     "seal_with_kek",
     "seal_with_token",
     "totp_code",
@@ -204,6 +206,25 @@ def open_with_token(token: str, sealed: bytes, *, credential_id: UUID, key_id: s
     key = PrivateKey(_sealed.open_sealed(_token_key(token), sealed, aad=aad))
     if key.public_key().key_id != key_id:
         raise IntegrityError("token-sealed key is not the expected key", reason="key-id")
+    return key
+
+
+def _code_key(code: str) -> bytes:
+    return _sealed.derive_subkey(code.encode(), b"source-vault/v1 enrolment-code-key")
+
+
+def seal_with_code(code: str, private_key: PrivateKey, *, owner_id: UUID) -> bytes:
+    """Seal a private key's seed under a key derived from an enrolment code (96 random bits),
+    for the account that enrols with it: what account recovery hands over."""
+    aad = b"source-vault/v1 code-sealed\x00" + owner_id.bytes
+    return _sealed.seal(_code_key(code), private_key.seed, aad=aad)
+
+
+def open_with_code(code: str, sealed: bytes, *, owner_id: UUID, key_id: str) -> PrivateKey:
+    aad = b"source-vault/v1 code-sealed\x00" + owner_id.bytes
+    key = PrivateKey(_sealed.open_sealed(_code_key(code), sealed, aad=aad))
+    if key.public_key().key_id != key_id:
+        raise IntegrityError("code-sealed key is not the expected key", reason="key-id")
     return key
 
 

@@ -25,6 +25,7 @@ from vault import crypto
 from vault.audit import context as request_context
 from vault.audit import log as audit
 from vault.clock import Clock
+from vault.crypto import PrivateKey
 from vault.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound, OtpRequired
 from vault.services import devices, grants, keyring, sources, throttle, users
 from vault.services.users import ALL_SCOPES, Actor
@@ -122,18 +123,24 @@ class AuthService:
             audit.commit(db)
             return user, code, uri
 
-    def reset_enrolment(self, username: str) -> str:
+    def reset_enrolment(self, username: str, *, recovered: PrivateKey | None = None) -> str:
         """Invalidate an account's key, sessions and tokens and issue a new enrolment code
-        (a forgotten passphrase). The user loses every wrapped key: their grants become
-        pending again and need a case member to complete them."""
+        (a forgotten passphrase). The user loses every wrapped key: they await approval in
+        their cases again, and their sources wait for the recovery key holders.
+
+        With ``recovered`` (account recovery by the share holders, who vouch for the person and
+        give the new key the account's keys): their approvals stay, and ``recovered`` becomes
+        their key pair at once, its seed sealed under the new code until they enrol."""
         with self._session() as db:
             user = users.find_user(db, username)
             if user.key_id is not None:
                 keyring.delete_wrapped_for_recipient(db, user.key_id)
-            # Whoever enrols with the new code may not be the same person: the members of each
-            # case decide again, and the sources they handle wait for the recovery key holders.
-            grants.withdraw_approvals(db, user.id)
-            sources.await_recovery(db, user.id)
+            if recovered is None:
+                # Whoever enrols with the new code may not be the same person: the members of
+                # each case decide again, and the sources they handle wait for the recovery key
+                # holders.
+                grants.withdraw_approvals(db, user.id)
+                sources.await_recovery(db, user.id)
             devices.forget_user(db, user.id)
             for column in (
                 "key_id",
@@ -151,6 +158,11 @@ class AuthService:
             user.totp_confirmed = False
             self._revoke_all(db, user.id)
             code = self._issue_code(user)
+            user.sealed_recovered_key = None
+            if recovered is not None:
+                public = recovered.public_key()
+                user.key_id, user.public_key = public.key_id, public.to_bytes()
+                user.sealed_recovered_key = crypto.seal_with_code(code, recovered, owner_id=user.id)
             db.add(user)
             self._record(db, "user.reset", None, user=user.id)
             audit.commit(db)
@@ -189,10 +201,16 @@ class AuthService:
                 throttle.record_failure(db, keys, now, free=self._address_free(address))
                 raise AuthenticationFailed("invalid username or enrolment code")
             secret = crypto.new_totp_secret() if self.totp_required(user.role) else None
+            recovered = None
+            if user.sealed_recovered_key is not None and user.key_id is not None:
+                recovered = crypto.open_with_code(
+                    code, user.sealed_recovered_key, owner_id=user.id, key_id=user.key_id
+                )
             with self._kdf.slot():
                 users.set_passphrase(
-                    db, user, passphrase, self._settings.argon2, totp_secret=secret
+                    db, user, passphrase, self._settings.argon2, totp_secret=secret, key=recovered
                 )
+            user.sealed_recovered_key = None
             user.enrolment_code_hash = None
             user.enrolment_expires_at = None
             db.add(user)

@@ -10,20 +10,29 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from uuid import UUID
 
 import shamir_mnemonic
 from shamir_mnemonic.share import Share
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from vault import crypto
 from vault.audit import log as audit
 from vault.clock import Clock
-from vault.crypto import PrivateKey
-from vault.errors import Conflict, InvalidInput
-from vault.services import sources
-from vault.storage.models import RecoveryKey, Source
+from vault.crypto import PrivateKey, PublicKey
+from vault.errors import Conflict, InvalidInput, NotFound
+from vault.services import keyring, sources, users
+from vault.services.auth import AuthService
+from vault.storage.models import Case, CaseMember, Document, RecoveryKey, Source, User
 
-__all__ = ["RecoveryService", "RecoveryShares", "combine_shares", "split_new_recovery_key"]
+__all__ = [
+    "RecoveryService",
+    "RecoveryShares",
+    "Regrant",
+    "combine_shares",
+    "split_new_recovery_key",
+]
 
 
 @dataclass(frozen=True)
@@ -81,13 +90,24 @@ def combine_shares(mnemonics: Sequence[str]) -> PrivateKey:
     return PrivateKey(seed)
 
 
+@dataclass(frozen=True)
+class Regrant:
+    """What a use of the recovery key gave whom."""
+
+    users: list[str]
+    documents: int  # document keys wrapped
+    sources: int  # source keys wrapped
+
+
 class RecoveryService:
     """What the holders of the recovery shares do with the rebuilt key, each in one
-    transaction with its access-log entries. The key lives only for the call."""
+    transaction with its access-log entries (``recovery.used``). The key lives only for the
+    call: it is never stored, and neither are the shares."""
 
-    def __init__(self, *, engine: Engine, clock: Clock) -> None:
+    def __init__(self, *, engine: Engine, clock: Clock, auth: AuthService) -> None:
         self._engine = engine
         self._clock = clock
+        self._auth = auth
 
     def _active(self, db: Session) -> RecoveryKey:
         row = db.exec(select(RecoveryKey).where(col(RecoveryKey.active).is_(True))).first()
@@ -100,17 +120,109 @@ class RecoveryService:
         with Session(self._engine) as db:
             return self._active(db).threshold
 
-    def _rebuild(self, db: Session, mnemonics: list[str]) -> PrivateKey:
+    def rebuild(self, mnemonics: list[str]) -> PrivateKey:
+        """The recovery key from ``mnemonics``; ``InvalidInput`` for too few, malformed or
+        mismatched shares, or shares of another vault's key. Nothing changes either way."""
         key = combine_shares(mnemonics)
-        if key.public_key().key_id != self._active(db).key_id:
-            raise InvalidInput("the shares rebuild a key that is not this vault's recovery key")
+        with Session(self._engine) as db:
+            if key.public_key().key_id != self._active(db).key_id:
+                raise InvalidInput("the shares rebuild a key that is not this vault's recovery key")
         return key
+
+    def recover_user(self, username: str, mnemonics: list[str]) -> tuple[str, Regrant]:
+        """Reset ``username`` to a new enrolment code with a new key pair that already holds
+        every document key of the cases they are approved in and the keys of the sources they
+        handle: once they enrol, they read it all at once. Returns the code and the counts."""
+        recovery = self.rebuild(mnemonics)
+        new = crypto.generate_private_key()
+        # Two transactions: the reset, then the grants. Run again after a failure in between,
+        # it resets again with another key and grants everything to that one.
+        code = self._auth.reset_enrolment(username, recovered=new)
+        with Session(self._engine, expire_on_commit=False) as db:
+            user = users.find_user(db, username)
+            case_ids = db.exec(
+                select(CaseMember.case_id)
+                .where(CaseMember.user_id == user.id)
+                .where(col(CaseMember.approved_at).is_not(None))
+            ).all()
+            documents = _grant_documents(
+                db, recovery, list(case_ids), new.public_key(), self._clock
+            )
+            handled = db.exec(select(Source).where(Source.handler_id == user.id)).all()
+            wrapped_sources = 0
+            for source in handled:
+                wrapped_sources += _grant_source(
+                    db, recovery, source, new.public_key(), self._clock
+                )
+            audit.record(
+                db,
+                "recovery.used",
+                "recovery",
+                clock=self._clock,
+                extra={
+                    "for": "user",
+                    "documents": str(documents),
+                    "sources": str(wrapped_sources),
+                },
+                user=user.id,
+            )
+            audit.commit(db)
+            return code, Regrant([username], documents, wrapped_sources)
+
+    def case_members(self, case_id: UUID) -> list[str]:
+        """Who ``recover_case`` would give the case's keys: its enrolled, enabled members."""
+        with Session(self._engine) as db:
+            return [user.username for user in _recoverable_members(db, case_id)]
+
+    def recover_case(self, case_id: UUID, mnemonics: list[str]) -> Regrant:
+        """Give every enrolled, enabled member of the case every document key of it they lack,
+        approving those who awaited approval (the share holders decide), and each source's
+        handler its source key where it waits."""
+        recovery = self.rebuild(mnemonics)
+        with Session(self._engine, expire_on_commit=False) as db:
+            if db.get(Case, case_id) is None:
+                raise NotFound("no such case")
+            members = _recoverable_members(db, case_id)
+            documents = 0
+            now = self._clock()
+            for user in members:
+                member = db.get(CaseMember, (case_id, user.id))
+                if member is not None and member.approved_at is None:
+                    member.approved_at = now  # approved_by stays empty: the share holders
+                    db.add(member)
+                assert user.public_key is not None  # noqa: S101 - _recoverable_members checks
+                documents += _grant_documents(
+                    db, recovery, [case_id], PublicKey(user.public_key), self._clock
+                )
+            wrapped_sources = 0
+            by_id = {user.id: user for user in members}
+            for source in db.exec(select(Source).where(Source.case_id == case_id)):
+                handler = by_id.get(source.handler_id) if source.handler_id else None
+                if handler is not None and handler.public_key is not None:
+                    wrapped_sources += _grant_source(
+                        db, recovery, source, PublicKey(handler.public_key), self._clock
+                    )
+            audit.record(
+                db,
+                "recovery.used",
+                "recovery",
+                clock=self._clock,
+                extra={
+                    "for": "case",
+                    "documents": str(documents),
+                    "sources": str(wrapped_sources),
+                    "users": ",".join(str(user.id) for user in members),
+                },
+                case=case_id,
+            )
+            audit.commit(db)
+            return Regrant([user.username for user in members], documents, wrapped_sources)
 
     def complete_handovers(self, mnemonics: list[str]) -> tuple[list[str], int]:
         """Wrap each waiting source's key for its new handler. Returns the pseudonyms done and
         how many still wait (their handler cannot hold a key yet)."""
+        key = self.rebuild(mnemonics)
         with Session(self._engine, expire_on_commit=False) as db:
-            key = self._rebuild(db, mnemonics)
             done = sources.complete_handovers(db, key, clock=self._clock)
             for source in done:
                 audit.record(
@@ -125,3 +237,57 @@ class RecoveryService:
             waiting = db.exec(select(Source.id).where(col(Source.handover_pending).is_(True))).all()
             audit.commit(db)
             return [s.pseudonym for s in done], len(waiting)
+
+
+def _recoverable_members(db: Session, case_id: UUID) -> list[User]:
+    return list(
+        db.exec(
+            select(User)
+            .join(CaseMember, col(CaseMember.user_id) == col(User.id))
+            .where(CaseMember.case_id == case_id)
+            .where(col(User.public_key).is_not(None))
+            .where(col(User.enabled).is_(True))
+            .order_by(col(User.username))
+        ).all()
+    )
+
+
+def _grant_documents(
+    db: Session, recovery: PrivateKey, case_ids: list[UUID], to: PublicKey, clock: Clock
+) -> int:
+    """Wrap, with the recovery key, every document key of ``case_ids`` for ``to`` (not
+    committed); a document not wrapped for this recovery key is skipped."""
+    done = 0
+    for doc_id in db.exec(select(Document.id).where(col(Document.case_id).in_(case_ids))).all():
+        data_key = keyring.open_data_key(db, kind=keyring.DOCUMENT, subject_id=doc_id, key=recovery)
+        if data_key is not None:
+            done += keyring.store_wrapped(
+                db,
+                kind=keyring.DOCUMENT,
+                subject_id=doc_id,
+                data_key=data_key,
+                recipients=[to],
+                clock=clock,
+            )
+    return done
+
+
+def _grant_source(
+    db: Session, recovery: PrivateKey, source: Source, to: PublicKey, clock: Clock
+) -> int:
+    """Wrap, with the recovery key, the source's key for ``to``, its handler (not committed)."""
+    if source.sealed_notes is None and source.sealed_names is None:
+        return 0
+    data_key = keyring.open_data_key(db, kind=keyring.SOURCE, subject_id=source.id, key=recovery)
+    if data_key is None:
+        return 0
+    source.handover_pending = False
+    db.add(source)
+    return keyring.store_wrapped(
+        db,
+        kind=keyring.SOURCE,
+        subject_id=source.id,
+        data_key=data_key,
+        recipients=[to],
+        clock=clock,
+    )

@@ -97,11 +97,13 @@ def set_passphrase(
     params: Argon2Params,
     *,
     totp_secret: bytes | None = None,
+    key: PrivateKey | None = None,
 ) -> PrivateKey:
-    """Give ``user`` a new key pair sealed under ``passphrase`` and, with ``totp_secret``, a
-    TOTP secret sealed the same way (not committed)."""
+    """Give ``user`` a new key pair (or ``key``, one account recovery made for them) sealed
+    under ``passphrase`` and, with ``totp_secret``, a TOTP secret sealed the same way (not
+    committed)."""
     check_passphrase(passphrase)
-    key = crypto.generate_private_key()
+    key = key or crypto.generate_private_key()
     _seal_key(user, key, passphrase, params, totp_secret=totp_secret)
     db.add(user)
     # A new key pair holds no document key yet: every case of theirs has grants to complete.
@@ -152,9 +154,11 @@ class _KeyRecord:
 
 
 def _key_record(user: User) -> _KeyRecord | None:
-    """The user's key columns, or ``None`` before enrolment; a half-filled record is damage."""
+    """The user's key columns, or ``None`` before enrolment; a half-filled record is damage.
+    A recovered account awaiting enrolment has its new key id (and public key) already, and
+    nothing sealed under a passphrase: not enrolled either."""
     columns = (
-        user.key_id,
+        None if user.sealed_recovered_key is not None else user.key_id,
         user.sealed_private_key,
         user.kdf_salt,
         user.login_verifier,

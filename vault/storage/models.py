@@ -103,6 +103,10 @@ class User(SQLModel, table=True):
     sealed_totp: bytes | None = None
     totp_confirmed: bool = False
     totp_last_step: int | None = Field(default=None, sa_type=sa.BigInteger)
+    # Account recovery: the new key pair (already given the account's keys with the recovery
+    # key) sealed under the enrolment code, opened and re-sealed under the passphrase at
+    # enrolment. Empty otherwise.
+    sealed_recovered_key: bytes | None = None
 
 
 class Case(SQLModel, table=True):
