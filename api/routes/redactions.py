@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
@@ -24,9 +24,12 @@ from api.schemas import (
     ReviewNote,
     SuggestionList,
     SuggestionPublic,
+    WithdrawalPublic,
+    WithdrawRequest,
 )
 from vault.redaction.export import ExportOptions
-from vault.redaction.model import Category, Kind, Markers, Rect
+from vault.redaction.model import Category, Kind, Markers, Rect, Status
+from vault.services.redaction_records import Withdrawal
 from vault.services.redactions import Proposal, RedactionInfo, Released
 
 documents = APIRouter(prefix="/v1/documents", tags=["redactions"])
@@ -56,6 +59,28 @@ def _public(info: RedactionInfo) -> RedactionPublic:
         review_note=info.review_note,
         created_at=info.created_at,
         reviewed_at=info.reviewed_at,
+        withdrawal=_withdrawal(info.withdrawal),
+    )
+
+
+_WITHDRAWAL_STATUS: dict[Status, Literal["proposed", "approved", "rejected"]] = {
+    Status.PROPOSED: "proposed",
+    Status.APPROVED: "approved",
+    Status.REJECTED: "rejected",
+}
+
+
+def _withdrawal(asked: Withdrawal | None) -> WithdrawalPublic | None:
+    if asked is None:
+        return None
+    return WithdrawalPublic(
+        status=_WITHDRAWAL_STATUS[asked.status],
+        proposer=asked.proposer_id,
+        note=asked.note,
+        proposed_at=asked.proposed_at,
+        reviewer=asked.reviewer_id,
+        review_note=asked.review_note,
+        reviewed_at=asked.reviewed_at,
     )
 
 
@@ -168,6 +193,54 @@ async def reject(
     """Reject a proposed redaction, with a note saying why."""
     info = await run_in_threadpool(
         lambda: vault.redactions.reject(actor, redaction_id, note=body.note)
+    )
+    return _public(info)
+
+
+@reviews.post(
+    "/{redaction_id}/withdraw",
+    response_model=RedactionPublic,
+    responses=problems(401, 404, 409, 422),
+)
+async def withdraw(
+    redaction_id: UUID, body: WithdrawRequest, actor: SessionActor, vault: VaultDep
+) -> RedactionPublic:
+    """Ask to withdraw an approved redaction, with a note saying why. It still applies to
+    exports until another editor approves the withdrawal (``/withdrawal/approve``)."""
+    info = await run_in_threadpool(
+        lambda: vault.redactions.withdraw(actor, redaction_id, note=body.note)
+    )
+    return _public(info)
+
+
+@reviews.post(
+    "/{redaction_id}/withdrawal/approve",
+    response_model=RedactionPublic,
+    responses=problems(401, 404, 409, 422),
+)
+async def approve_withdrawal(
+    redaction_id: UUID, actor: SessionActor, vault: VaultDep, body: ReviewNote | None = None
+) -> RedactionPublic:
+    """Approve a withdrawal; the editor who asked for it cannot (unless the vault allows
+    self-approval). The redaction no longer applies."""
+    note = body.note if body else None
+    info = await run_in_threadpool(
+        lambda: vault.redactions.approve_withdrawal(actor, redaction_id, note=note)
+    )
+    return _public(info)
+
+
+@reviews.post(
+    "/{redaction_id}/withdrawal/reject",
+    response_model=RedactionPublic,
+    responses=problems(401, 404, 409, 422),
+)
+async def reject_withdrawal(
+    redaction_id: UUID, body: RejectNote, actor: SessionActor, vault: VaultDep
+) -> RedactionPublic:
+    """Reject a withdrawal, with a note saying why: the redaction stays approved."""
+    info = await run_in_threadpool(
+        lambda: vault.redactions.reject_withdrawal(actor, redaction_id, note=body.note)
     )
     return _public(info)
 

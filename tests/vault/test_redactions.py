@@ -27,7 +27,7 @@ from vault.redaction.export import ExportOptions
 from vault.redaction.model import Category, Kind, Markers, Rect, Status
 from vault.services import sources
 from vault.services.documents import NewDocument
-from vault.services.redactions import Proposal, _seal, _unseal
+from vault.services.redaction_records import Proposal, seal, unseal
 from vault.services.users import Actor
 from vault.storage.models import AuditEntry, Redaction, Role
 
@@ -146,8 +146,8 @@ def test_stale_redactions_are_refused(world: World, rosa: Actor) -> None:
         row = db.get(Redaction, made.id)
         assert row is not None
         data_key = _data_key(world, doc)
-        sealed = _unseal(data_key, row)
-        row.sealed = _seal(data_key, row.id, replace(sealed, content_sha256="1" * 64))
+        sealed = unseal(data_key, row.id, row.sealed)
+        row.sealed = seal(data_key, row.id, replace(sealed, content_sha256="1" * 64))
         db.add(row)
         db.commit()
     listed = service.of_document(world.editor, doc)

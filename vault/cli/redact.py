@@ -13,20 +13,18 @@ text layer, pages separated by form feeds), the text ``vault redact preview`` sh
 from __future__ import annotations
 
 import json
-import re
 import sys
-import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
-from itertools import groupby
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.text import Text
 
 from vault.cli.lookup import as_uuid, by_prefix, resolve_document
+from vault.cli.marks import as_marked, bracketed, cut, describe, legend, marked_ranges, styled
 from vault.cli.output import AsJson, emit, emit_one, printable, say, when
+from vault.cli.redaction_forms import FORMS, parse_rect, parse_span, proposal_body
 from vault.cli.session import ProfileOpt, open_client
 from vault.errors import InvalidInput
 from vault.redaction.model import Category
@@ -37,10 +35,9 @@ if TYPE_CHECKING:
 __all__ = ["FORMS", "app", "marked_ranges", "parse_rect", "parse_span"]
 
 app = typer.Typer(
-    help="Redactions: suggest, propose, approve or reject, preview.", no_args_is_help=True
+    help="Redactions: suggest, propose, approve or reject, withdraw, preview.", no_args_is_help=True
 )
 
-FORMS = "--text TERM, --span START:END, or --page N with --rect X0,Y0,X1,Y1"
 
 DocumentArg = Annotated[
     str,
@@ -70,112 +67,8 @@ DocOpt = Annotated[
     ),
 ]
 
-# Where redactions overlap, the preview shows the strongest status.
-_LEVEL = {"rejected": 1, "proposed": 2, "approved": 3}
-_STATUS = {level: status for status, level in _LEVEL.items()}
-_STYLE = {"approved": "bold black on red", "proposed": "yellow underline", "rejected": "dim strike"}
-# Brackets for output that is not a terminal (a pipe, a file): the marks must survive as text.
-_BRACKETS = {"approved": ("«", "»"), "proposed": ("«?", "?»"), "rejected": ("«-", "-»")}
-
-
-# -- parsing ----------------------------------------------------------------------------------
-
-
-_SPAN = re.compile(r"\s*(\d+)\s*:\s*(\d+)\s*", re.ASCII)
-
-
-def parse_span(value: str) -> tuple[int, int]:
-    """``"12:20"`` -> ``(12, 20)``: code-point offsets with ``0 <= start < end``."""
-    found = _SPAN.fullmatch(value)
-    if found is not None and int(found[1]) < int(found[2]):
-        return int(found[1]), int(found[2])
-    raise InvalidInput(
-        f"--span takes START:END, two whole numbers with START < END (got '{value}'); the "
-        "offsets count characters of the text `vault redact preview` shows"
-    )
-
-
-def parse_rect(value: str) -> list[float]:
-    """``"72,700,200,720"`` -> ``[72.0, 700.0, 200.0, 720.0]`` with ``x0 < x1`` and ``y0 < y1``."""
-    parts = value.replace(" ", "").split(",")
-    try:
-        rect = [float(p) for p in parts]
-    except ValueError:
-        rect = []
-    if len(rect) == 4 and all(0 <= v < float("inf") for v in rect):
-        x0, y0, x1, y1 = rect
-        if x0 < x1 and y0 < y1:
-            return rect
-    raise InvalidInput(
-        f"--rect takes X0,Y0,X1,Y1, four numbers with X0 < X1 and Y0 < Y1 (got '{value}'): PDF "
-        "points from the page's bottom-left corner, or image pixels from the top-left"
-    )
-
-
-def _read_term(value: str) -> str:
-    """The term itself, or for ``-`` the first line of standard input (a name typed on the
-    command line stays in the shell's history)."""
-    if value == "-":
-        if sys.stdin.isatty():
-            say("Type the text to redact, then Enter:")
-        value = sys.stdin.readline().rstrip("\r\n")
-    if not value.strip():
-        raise InvalidInput("--text is empty: give the text to redact")
-    return value
-
-
-def _proposal(
-    text: str | None,
-    span: str | None,
-    page: int | None,
-    rect: str | None,
-    category: Category,
-    note: str | None,
-) -> dict[str, Any]:
-    """The request body for exactly one of the three forms, or one line saying what is wrong."""
-    given = [
-        f for f, v in (("--text", text), ("--span", span), ("--page/--rect", page)) if v is not None
-    ]
-    if rect is not None and page is None:
-        given.append("--page/--rect")
-    if not given:
-        raise InvalidInput(f"say what to redact: {FORMS}")
-    if len(set(given)) > 1:
-        raise InvalidInput(f"give only one of {FORMS}")
-    body: dict[str, Any] = {"category": category.value}
-    if note is not None:
-        body["note"] = note
-    if span is not None:
-        body["start"], body["end"] = parse_span(span)
-        return {"kind": "span", **body}
-    if text is not None:
-        return {"kind": "term", "term": _read_term(text), **body}
-    if page is None:
-        raise InvalidInput("--rect needs --page N (pages count from 1)")
-    if rect is None:
-        raise InvalidInput("--page needs --rect X0,Y0,X1,Y1")
-    if page < 1:
-        raise InvalidInput("--page counts from 1")
-    return {"kind": "region", "page": page, "rect": parse_rect(rect), **body}
-
 
 # -- presentation -----------------------------------------------------------------------------
-
-
-def _number(value: float) -> str:
-    return f"{value:g}"
-
-
-def _what(r: Mapping[str, Any]) -> str:
-    """What a redaction covers, for a table: the text (a span's, or the term), or the page and
-    rectangle of a region (and the text under it, on a PDF)."""
-    if r["kind"] == "region":
-        rect = ", ".join(_number(v) for v in r.get("rect") or [])
-        covered = " ".join(str(r.get("text") or "").split())
-        return f"p.{r['page']} [{rect}]" + (f" {covered}" if covered else "")
-    if r["kind"] == "span":
-        return f"{r['start']}:{r['end']} {r['text']}"
-    return str(r["text"])
 
 
 def _who(user_id: str | None, me: str | None) -> str | None:
@@ -322,7 +215,7 @@ def add(
     shown now: if the document's content is not the one its offsets count in, the server
     refuses it as stale.
     """
-    body = _proposal(text, span, page, rect, category, note)
+    body = proposal_body(text, span, page, rect, category, note)
     occurrences: int | None = None
     with open_client(profile) as client:
         doc_id = resolve_document(client, document)
@@ -342,7 +235,7 @@ def add(
         emit_one(answer, [], as_json=True)
     else:
         typer.echo(answer["id"])
-    what = escape(printable(_what(answer)))
+    what = escape(printable(describe(answer)))
     say(
         f"Proposed {answer['kind']} redaction {answer['id'][:8]} ({answer['category']}) of "
         f"document {doc_id[:8]}: {what}"
@@ -359,7 +252,8 @@ def add(
 def ls(document: DocumentArg, as_json: AsJson = False, profile: ProfileOpt = None) -> None:
     """List a document's redactions, oldest first (editors of its case).
 
-    STATUS is proposed, approved or rejected, and "(stale)" when the redaction was made on other
+    STATUS is proposed, approved, rejected, withdrawing (approved, a withdrawal awaiting
+    review: it still applies) or withdrawn, and "(stale)" when the redaction was made on other
     content than the document's (it can neither be approved nor applied). With --json: a JSON
     list of the redaction objects, each with the API's fields and its full `id`.
     """
@@ -377,7 +271,7 @@ def ls(document: DocumentArg, as_json: AsJson = False, profile: ProfileOpt = Non
             "status": _status(r),
             "kind": r["kind"],
             "category": r["category"],
-            "what": _what(r),
+            "what": describe(r),
             "proposer": _who(r["proposer"], me),
             "reviewer": _who(r.get("reviewer"), me),
             "created": when(r["created_at"]),
@@ -402,15 +296,23 @@ def ls(document: DocumentArg, as_json: AsJson = False, profile: ProfileOpt = Non
     )
 
 
-def _review(profile: str | None, ref: str, document: str | None, verb: str, body: Any) -> None:
+def _review(
+    profile: str | None, ref: str, document: str | None, path: str, body: Any, done: str
+) -> dict[str, Any]:
     with open_client(profile) as client:
         rid = _resolve_redaction(client, ref, document)
-        answer: dict[str, Any] = client.post(f"/v1/redactions/{rid}/{verb}", body)
-    done = "Approved" if verb == "approve" else "Rejected"
+        answer: dict[str, Any] = client.post(f"/v1/redactions/{rid}/{path}", body)
     say(
         f"{done} {answer['kind']} redaction {answer['id'][:8]} ({answer['category']}) of "
         f"document {answer['document'][:8]}."
     )
+    return answer
+
+
+def _why(note: str | None, what: str) -> str:
+    if note is None or not note.strip():
+        raise InvalidInput(f"{what} needs --note saying why")
+    return note
 
 
 @app.command("approve")
@@ -426,7 +328,7 @@ def approve(
 
     Once approved it applies to every export of the document (`vault export`).
     """
-    _review(profile, redaction, document, "approve", {"note": note} if note else None)
+    _review(profile, redaction, document, "approve", {"note": note} if note else None, "Approved")
 
 
 @app.command("reject")
@@ -446,110 +348,78 @@ def reject(
 ) -> None:
     """Reject a proposed redaction, with a note saying why (any editor of the case, the
     proposer too)."""
-    if note is None or not note.strip():
-        raise InvalidInput("a rejection needs --note saying why")
-    _review(profile, redaction, document, "reject", {"note": note})
+    note = _why(note, "a rejection")
+    _review(profile, redaction, document, "reject", {"note": note}, "Rejected")
+
+
+NoteOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--note",
+        "-n",
+        help="Why (required; kept, encrypted, for the case's editors).",
+        show_default=False,
+    ),
+]
+
+
+@app.command("withdraw")
+def withdraw(
+    redaction: RedactionArg,
+    note: NoteOpt = None,
+    document: DocOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Ask to withdraw an approved redaction, with a note saying why (any editor of the case).
+
+    An approved redaction cannot be rejected: this is the way out for one that should not
+    apply. It still applies to every export until another editor approves the withdrawal
+    (`vault redact approve-withdrawal`); its status is "withdrawing" until then.
+    """
+    answer = _review(
+        profile,
+        redaction,
+        document,
+        "withdraw",
+        {"note": _why(note, "a withdrawal")},
+        "Asked to withdraw",
+    )
+    say(
+        "It still applies until another editor approves: "
+        f"`vault redact approve-withdrawal {answer['id']}`."
+    )
+
+
+@app.command("approve-withdrawal")
+def approve_withdrawal(
+    redaction: RedactionArg,
+    note: Annotated[
+        str | None, typer.Option("--note", "-n", help="A note on the review (encrypted).")
+    ] = None,
+    document: DocOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Approve a withdrawal: four eyes, so not one you asked for yourself.
+
+    The redaction no longer applies to exports; it stays listed as "withdrawn".
+    """
+    body = {"note": note} if note else None
+    _review(profile, redaction, document, "withdrawal/approve", body, "Withdrew")
+
+
+@app.command("reject-withdrawal")
+def reject_withdrawal(
+    redaction: RedactionArg,
+    note: NoteOpt = None,
+    document: DocOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Reject a withdrawal, with a note saying why: the redaction stays approved."""
+    body = {"note": _why(note, "a rejection")}
+    _review(profile, redaction, document, "withdrawal/reject", body, "Kept")
 
 
 # -- preview ----------------------------------------------------------------------------------
-
-
-def marked_ranges(
-    length: int, ranges: Iterable[tuple[int, int, str]]
-) -> list[tuple[int, int, str]]:
-    """Non-overlapping, sorted ``(start, end, status)`` ranges within ``[0, length)`` from
-    ranges that may overlap; where they do, approved beats proposed beats rejected."""
-    events: list[tuple[int, int, int]] = []
-    for start, end, status in ranges:
-        start, end = max(0, start), min(length, end)
-        if start < end:
-            events += [(start, 1, _LEVEL[status]), (end, -1, _LEVEL[status])]
-    events.sort()
-    counts = dict.fromkeys(_STATUS, 0)
-    out: list[tuple[int, int, str]] = []
-    previous: int | None = None
-    for position, group in groupby(events, key=lambda e: e[0]):
-        if previous is not None and position > previous:
-            level = max((lv for lv, n in counts.items() if n), default=0)
-            if level:
-                status = _STATUS[level]
-                if out and out[-1][1] == previous and out[-1][2] == status:
-                    out[-1] = (out[-1][0], position, status)
-                else:
-                    out.append((previous, position, status))
-        for _, delta, level in group:
-            counts[level] += delta
-        previous = position
-    return out
-
-
-def _pieces(text: str, marks: Sequence[tuple[int, int, str]]) -> list[tuple[str, str | None]]:
-    """The text cut into (piece, status or None) in order."""
-    pieces: list[tuple[str, str | None]] = []
-    at = 0
-    for start, end, status in marks:
-        if at < start:
-            pieces.append((text[at:start], None))
-        pieces.append((text[start:end], status))
-        at = end
-    if at < len(text):
-        pieces.append((text[at:], None))
-    return pieces
-
-
-def _screen(piece: str) -> str:
-    """What a terminal may be sent: no carriage returns, other control characters (escape
-    sequences above all) but newline and tab as U+FFFD (see ``output.printable``)."""
-    return "".join(
-        ""
-        if ch == "\r"
-        else ch
-        if ch in "\n\t" or unicodedata.category(ch) != "Cc"
-        else "\N{REPLACEMENT CHARACTER}"
-        for ch in piece
-    )
-
-
-def _styled(pieces: Sequence[tuple[str, str | None]]) -> Text:
-    """The preview for a terminal: redactions styled, pages ruled off."""
-    out = Text()
-    page = 1
-    for piece, status in pieces:
-        for n, part in enumerate(piece.split("\f")):
-            if n:
-                page += 1
-                out.append(f"\n── page {page} ──\n", style="dim")
-            out.append(_screen(part), style=_STYLE[status] if status else "")
-    return out
-
-
-def _bracketed(pieces: Sequence[tuple[str, str | None]]) -> str:
-    """The preview as plain text: redactions in brackets (form feeds kept between pages)."""
-    return "".join(
-        f"{_BRACKETS[status][0]}{piece}{_BRACKETS[status][1]}" if status else piece
-        for piece, status in pieces
-    )
-
-
-_LEGEND = {
-    "approved": "replaced in exports",
-    "proposed": "awaiting another editor",
-    "rejected": "not applied",
-}
-
-
-def _legend(styled: bool, shown: set[str]) -> str:
-    """One line of rich markup explaining the marks in ``shown``."""
-    parts = []
-    for status, meaning in _LEGEND.items():
-        if status not in shown:
-            continue
-        if styled:
-            parts.append(f"[{_STYLE[status]}]{status}[/] ({meaning})")
-        else:
-            left, right = _BRACKETS[status]
-            parts.append(f"{escape(left)}…{escape(right)} {status} ({meaning})")
-    return "Legend: " + ", ".join(parts)
 
 
 @app.command("preview")
@@ -564,8 +434,9 @@ def preview(
     removes) and proposed ones, every occurrence of a term included.
 
     On a terminal they are highlighted; otherwise (a pipe, a file) approved text is put in
-    «…», proposed in «?…?» and, with --all, rejected in «-…-». Region redactions are listed
-    after the text, on standard error with the legend.
+    «…», proposed in «?…?» and, with --all, rejected in «-…-». A redaction whose withdrawal
+    awaits review still applies and is marked as approved; a withdrawn one is marked as
+    rejected. Region redactions are listed after the text, on standard error with the legend.
     """
     with open_client(profile) as client:
         doc_id = resolve_document(client, document)
@@ -573,9 +444,11 @@ def preview(
         found: list[dict[str, Any]] = client.get(f"/v1/documents/{doc_id}/redactions")["redactions"]
     text: str = shown["text"]
     statuses = {"approved", "proposed"} | ({"rejected"} if show_all else set())
-    usable = [r for r in found if r.get("current", True) and r["status"] in statuses]
+    usable = [r for r in found if r.get("current", True) and as_marked(r["status"]) in statuses]
     stale = sum(1 for r in found if not r.get("current", True))
-    hidden = sum(1 for r in found if r.get("current", True) and r["status"] not in statuses)
+    hidden = sum(
+        1 for r in found if r.get("current", True) and as_marked(r["status"]) not in statuses
+    )
     ranges: list[tuple[int, int, str]] = []
     regions = [r for r in usable if r["kind"] == "region"]
     terms = [r for r in usable if r["kind"] == "term"]
@@ -583,23 +456,30 @@ def preview(
         from vault.redaction.match import find_term  # pure; loaded only when needed
 
         for r in terms:
-            ranges += [(a, b, r["status"]) for a, b in find_term(text, r["term"])]
-    ranges += [(r["start"], r["end"], r["status"]) for r in usable if r["kind"] == "span"]
+            ranges += [(a, b, as_marked(r["status"])) for a, b in find_term(text, r["term"])]
+    ranges += [
+        (r["start"], r["end"], as_marked(r["status"])) for r in usable if r["kind"] == "span"
+    ]
     marks = marked_ranges(len(text), ranges)
-    pieces = _pieces(text, marks)
-    styled = sys.stdout.isatty()
-    if styled:
-        Console(highlight=False).print(_styled(pieces))
+    pieces = cut(text, marks)
+    on_terminal = sys.stdout.isatty()
+    if on_terminal:
+        Console(highlight=False).print(styled(pieces))
     else:
-        sys.stdout.write(_bracketed(pieces))
+        sys.stdout.write(bracketed(pieces))
         if text and not text.endswith("\n"):
             sys.stdout.write("\n")
         sys.stdout.flush()
     for r in regions:
         say(
-            f"Region {r['id'][:8]} ({r['status']}, {r['category']}): " + escape(printable(_what(r)))
+            f"Region {r['id'][:8]} ({r['status']}, {r['category']}): "
+            + escape(printable(describe(r)))
         )
-    say(_legend(styled, {s for *_, s in marks}) if marks else "No redactions marked in the text.")
+    say(
+        legend(on_terminal, {s for *_, s in marks})
+        if marks
+        else "No redactions marked in the text."
+    )
     if ocr_pages := shown.get("ocr_pages"):
         pages = ", ".join(str(p) for p in ocr_pages)
         say(
@@ -607,6 +487,6 @@ def preview(
             "export's bars cover the words where OCR placed them."
         )
     if hidden:
-        say(f"[dim]{hidden} rejected redaction(s) not shown (--all shows them).[/]")
+        say(f"[dim]{hidden} rejected or withdrawn redaction(s) not shown (--all shows them).[/]")
     if stale:
         say(f"[dim]{stale} redaction(s) made on other content (stale) not shown.[/]")

@@ -31,6 +31,10 @@ class Status(StrEnum):
     PROPOSED = "proposed"
     APPROVED = "approved"
     REJECTED = "rejected"
+    # An approved redaction someone asked to withdraw: it still applies until a second editor
+    # approves the withdrawal; then it is withdrawn and applies no more.
+    WITHDRAWING = "withdrawing"
+    WITHDRAWN = "withdrawn"
 
 
 @dataclass(frozen=True)

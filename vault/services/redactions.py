@@ -10,40 +10,41 @@ of the document's case work with redactions; to anyone else a document's redacti
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
-from typing import Any
+from dataclasses import replace
 from uuid import UUID, uuid4
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from vault import crypto
 from vault.audit import log as audit
-from vault.clock import Clock
-from vault.errors import (
-    Conflict,
-    IntegrityError,
-    InvalidInput,
-    LimitExceeded,
-    NotFound,
-    RedactionLeak,
+from vault.errors import Conflict, IntegrityError, RedactionLeak
+from vault.redaction import export, suggest
+from vault.redaction.model import Kind, Status
+from vault.services.redaction_core import (
+    Opened,
+    RedactionCore,
+    RedactionInfo,
+    Released,
+    Suggestions,
+    TextReading,
+    applying,
+    check_on_page,
+    derived_document,
+    pending_withdrawal,
+    required_note,
+    target,
+    unseal_row,
+    usable,
 )
-from vault.redaction import export, pdf, suggest
-from vault.redaction.model import Category, Kind, Rect, Status
-from vault.services.documents import (
-    DocumentInfo,
-    DocumentMetadata,
-    DocumentService,
-    NewDocument,
-    open_metadata,
+from vault.services.redaction_records import (
+    Proposal,
+    SealedRedaction,
+    Withdrawal,
+    check_note,
+    seal,
 )
 from vault.services.sources import read_names
 from vault.services.users import Actor
-from vault.storage.models import Document, Redaction, Role, Source
+from vault.storage.models import Redaction, Source
 
 __all__ = [
     "Proposal",
@@ -54,203 +55,9 @@ __all__ = [
     "TextReading",
 ]
 
-_LABEL = "redaction"
-MAX_NOTE = 2000
-MAX_TERM = 500
 
-
-@dataclass(frozen=True)
-class Proposal:
-    """What an editor asks to redact. Exactly one of span (``start``/``end``), ``term`` or
-    region (``page``/``rect``) is set, as ``kind`` says."""
-
-    kind: Kind
-    category: Category
-    note: str | None = None
-    start: int | None = None
-    end: int | None = None
-    term: str | None = None
-    page: int | None = None
-    rect: Rect | None = None
-
-    def validate(self) -> None:
-        shape = {
-            Kind.SPAN: self.start is not None and self.end is not None,
-            Kind.TERM: self.term is not None,
-            Kind.REGION: self.page is not None and self.rect is not None,
-        }
-        others = {
-            Kind.SPAN: (self.term, self.page, self.rect),
-            Kind.TERM: (self.start, self.end, self.page, self.rect),
-            Kind.REGION: (self.start, self.end, self.term),
-        }
-        if not shape[self.kind] or any(v is not None for v in others[self.kind]):
-            raise InvalidInput(
-                "give exactly one of: a span (start, end), a term, or a region (page, rect)"
-            )
-        if self.start is not None and self.end is not None and not 0 <= self.start < self.end:
-            raise InvalidInput("a span needs 0 <= start < end")
-        if self.term is not None and (
-            not self.term.strip() or len(self.term) > MAX_TERM or "\x00" in self.term
-        ):
-            raise InvalidInput(f"a term must be 1-{MAX_TERM} characters")
-        if self.page is not None and self.page < 1:
-            raise InvalidInput("pages are numbered from 1")
-        _check_note(self.note)
-
-
-def _check_note(note: str | None) -> None:
-    if note is not None and (len(note) > MAX_NOTE or "\x00" in note):
-        raise InvalidInput(f"a note must be at most {MAX_NOTE} characters")
-
-
-@dataclass(frozen=True)
-class _Sealed:
-    """The sealed part of a redaction record."""
-
-    proposal: Proposal
-    content_sha256: str
-    text: str
-    review_note: str | None = None
-
-    def to_bytes(self) -> bytes:
-        p = self.proposal
-        data: dict[str, Any] = {
-            "kind": p.kind.value,
-            "category": p.category.value,
-            "note": p.note,
-            "start": p.start,
-            "end": p.end,
-            "term": p.term,
-            "page": p.page,
-            "rect": [p.rect.x0, p.rect.y0, p.rect.x1, p.rect.y1] if p.rect else None,
-            "content_sha256": self.content_sha256,
-            "text": self.text,
-            "review_note": self.review_note,
-        }
-        return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
-
-    @classmethod
-    def from_bytes(cls, raw: bytes) -> _Sealed:
-        d = json.loads(raw)
-        proposal = Proposal(
-            kind=Kind(d["kind"]),
-            category=Category(d["category"]),
-            note=d["note"],
-            start=d["start"],
-            end=d["end"],
-            term=d["term"],
-            page=d["page"],
-            rect=Rect(*d["rect"]) if d["rect"] else None,
-        )
-        return cls(proposal, d["content_sha256"], d["text"], d["review_note"])
-
-
-@dataclass(frozen=True)
-class RedactionInfo:
-    id: UUID
-    document_id: UUID
-    status: Status
-    proposer_id: UUID
-    reviewer_id: UUID | None
-    created_at: datetime
-    reviewed_at: datetime | None
-    proposal: Proposal
-    content_sha256: str
-    # The text the redaction covers (a span's or region's text, or the term): sensitive, shown
-    # only to the editors who review it.
-    text: str
-    review_note: str | None
-    # Whether it was made on the document's current content; a stale one cannot be approved
-    # or applied.
-    current: bool
-
-
-@dataclass(frozen=True)
-class TextReading:
-    text: str
-    sha256: str
-    ocr_pages: list[int]  # pages without a text layer, whose text is what OCR read on them
-
-
-@dataclass(frozen=True)
-class Suggestions:
-    items: list[suggest.Suggestion]
-    created: list[RedactionInfo]
-    # Whether the source's recorded names were searched for: only their handler can read them.
-    source_names_used: bool
-
-
-@dataclass(frozen=True)
-class Released:
-    content: bytes
-    media_type: str
-    sha256: str
-    filename: str
-    log_index: int
-    redactions: int
-    stored: DocumentInfo | None = None
-    # PDFs: pages kept as sanitised vector text, and pages re-rendered although keeping them
-    # was asked for, with what the sanitiser could not rebuild (structural words, no content).
-    kept: list[int] = field(default_factory=list)
-    unsafe: dict[int, str] = field(default_factory=dict)
-
-
-@dataclass
-class _Opened:
-    row: Document
-    data_key: bytes
-    meta: DocumentMetadata
-
-
-class RedactionService:
+class RedactionService(RedactionCore):
     """Redaction operations, each checking the actor's reach itself."""
-
-    def __init__(
-        self,
-        *,
-        engine: Engine,
-        documents: DocumentService,
-        clock: Clock,
-        self_approval: bool = False,
-        max_export_bytes: int = 256 << 20,
-        dpi: int = 200,
-        recognisers: Sequence[suggest.Recogniser] = (),
-    ) -> None:
-        self._engine = engine
-        self._documents = documents
-        self._clock = clock
-        self._self_approval = self_approval
-        self._max_export_bytes = max_export_bytes
-        self._dpi = dpi
-        self._recognisers = tuple(recognisers)
-        # The PDF renderer, replaceable so that tests can prove the verification pass catches a
-        # renderer that leaves text behind.
-        self.render_pdf: export.PdfRenderer = pdf.render
-
-    # -- access --------------------------------------------------------------------------------
-
-    def _open(self, db: Session, actor: Actor, document_id: UUID) -> _Opened:
-        # Redactions are editors' work: to anyone else they do not exist, like the document.
-        if actor.role not in (Role.EDITOR, Role.ADMIN):
-            raise NotFound("no such document")
-        row, data_key = self._documents.readable(db, actor, document_id)
-        return _Opened(row, data_key, open_metadata(row, data_key))
-
-    def _content(self, opened: _Opened) -> bytes:
-        """The whole plaintext, in memory (never a temporary file), checked against the digest
-        the redactions are bound to."""
-        if opened.meta.size > self._max_export_bytes:
-            raise LimitExceeded(
-                f"the document is larger than the export limit of {self._max_export_bytes} bytes"
-            )
-        _, chunks = self._documents.stream_for(opened.row, opened.data_key)
-        content = b"".join(chunks)
-        if hashlib.sha256(content).hexdigest() != opened.meta.sha256:
-            raise IntegrityError(
-                "the document's content does not match its record", reason="digest"
-            )
-        return content
 
     # -- proposing -----------------------------------------------------------------------------
 
@@ -276,31 +83,34 @@ class RedactionService:
             audit.commit(db)
             return self._info(row, opened)
 
-    def _check(self, opened: _Opened, proposal: Proposal) -> str:
+    def _check(self, opened: Opened, proposal: Proposal) -> str:
         """What ``proposal`` covers, once checked against the document. A term needs nothing
         of the content (it may match nowhere yet), so the document is decrypted only for spans
         and regions."""
         media_type = opened.meta.media_type
-        target = _target("new", proposal, "")
+        new = target("new", proposal, "")
         if proposal.kind is Kind.TERM:
-            return target.needle()  # images too: their text is what OCR reads in them
+            return new.needle()  # images too: their text is what OCR reads in them
         content = self._content(opened)
         doc_text = None
         if proposal.kind is Kind.SPAN:
             doc_text = export.document_text(content, media_type)
-        return export.check_target(content, media_type, target, doc_text)
+        covered = export.check_target(content, media_type, new, doc_text)
+        if proposal.kind is Kind.REGION and export.format_of(media_type) == "pdf":
+            check_on_page(content, new.area())
+        return covered
 
     def _insert(
-        self, db: Session, actor: Actor, opened: _Opened, proposal: Proposal, covered: str
+        self, db: Session, actor: Actor, opened: Opened, proposal: Proposal, covered: str
     ) -> Redaction:
         rid = uuid4()
-        sealed = _Sealed(proposal, opened.meta.sha256, covered)
+        sealed = SealedRedaction(proposal, opened.meta.sha256, covered)
         row = Redaction(
             id=rid,
             document_id=opened.row.id,
             status=Status.PROPOSED.value,
             proposer_id=actor.user_id,
-            sealed=_seal(opened.data_key, rid, sealed),
+            sealed=seal(opened.data_key, rid, sealed),
             created_at=self._clock(),
         )
         db.add(row)
@@ -314,69 +124,24 @@ class RedactionService:
             audit.commit(db)
             return [self._info(row, opened) for row in rows]
 
-    def _log(
-        self,
-        db: Session,
-        actor: Actor,
-        opened: _Opened,
-        action: str,
-        extra: dict[str, str] | None = None,
-        redaction: UUID | None = None,
-    ) -> None:
-        """Record ``action`` on the opened document (and ``redaction``) in ``db``'s
-        transaction."""
-        doc, case = opened.row.id, opened.row.case_id
-        if redaction is None:
-            audit.record(
-                db, action, actor.user_id, clock=self._clock, extra=extra, document=doc, case=case
-            )
-        else:
-            audit.record(
-                db,
-                action,
-                actor.user_id,
-                clock=self._clock,
-                extra=extra,
-                redaction=redaction,
-                document=doc,
-                case=case,
-            )
-
-    def _rows(self, db: Session, document_id: UUID) -> list[Redaction]:
-        stmt = (
-            select(Redaction)
-            .where(Redaction.document_id == document_id)
-            .order_by(col(Redaction.created_at), col(Redaction.id))
-        )
-        return list(db.exec(stmt))
-
     # -- reviewing -----------------------------------------------------------------------------
-
-    def _reviewable(
-        self, db: Session, actor: Actor, redaction_id: UUID
-    ) -> tuple[Redaction, _Opened]:
-        row = db.get(Redaction, redaction_id)
-        if row is None:
-            raise NotFound("no such redaction")
-        try:
-            opened = self._open(db, actor, row.document_id)
-        except NotFound:
-            raise NotFound("no such redaction") from None
-        if row.status != Status.PROPOSED:
-            raise Conflict(f"this redaction is already {row.status}")
-        return row, opened
 
     def approve(
         self, actor: Actor, redaction_id: UUID, *, note: str | None = None
     ) -> RedactionInfo:
         """Approve a proposed redaction: by another editor than its proposer (unless the vault
         allows self-approval, which the access log then records)."""
-        _check_note(note)
+        check_note(note)
         with Session(self._engine, expire_on_commit=False) as db:
             row, opened = self._reviewable(db, actor, redaction_id)
-            sealed = _unseal(opened.data_key, row)
+            sealed = unseal_row(opened.data_key, row)
             if sealed.content_sha256 != opened.meta.sha256:
                 raise Conflict("stale: this redaction was made on other content")
+            if not usable(sealed.proposal):
+                raise Conflict(
+                    "this region's coordinates lie on no page (stored before they were "
+                    "checked): reject it, and propose it again"
+                )
             own = row.proposer_id == actor.user_id
             if own and not self._self_approval:
                 raise Conflict("a redaction must be approved by another editor than its proposer")
@@ -385,13 +150,10 @@ class RedactionService:
 
     def reject(self, actor: Actor, redaction_id: UUID, *, note: str) -> RedactionInfo:
         """Reject a proposed redaction, saying why (any editor of the case, its proposer too)."""
-        note = note.strip()
-        if not note:
-            raise InvalidInput("a rejection needs a note saying why")
-        _check_note(note)
+        note = required_note(note, "a rejection needs a note saying why")
         with Session(self._engine, expire_on_commit=False) as db:
             row, opened = self._reviewable(db, actor, redaction_id)
-            sealed = _unseal(opened.data_key, row)
+            sealed = unseal_row(opened.data_key, row)
             return self._review(db, actor, row, opened, sealed, Status.REJECTED, note, None)
 
     def _review(
@@ -399,21 +161,93 @@ class RedactionService:
         db: Session,
         actor: Actor,
         row: Redaction,
-        opened: _Opened,
-        sealed: _Sealed,
+        opened: Opened,
+        sealed: SealedRedaction,
         status: Status,
         note: str | None,
         extra: dict[str, str] | None,
     ) -> RedactionInfo:
-        row.status = status.value
         row.reviewer_id = actor.user_id
         row.reviewed_at = self._clock()
-        row.sealed = _seal(opened.data_key, row.id, replace(sealed, review_note=note))
-        db.add(row)
         action = "redaction.approve" if status is Status.APPROVED else "redaction.reject"
-        self._log(db, actor, opened, action, extra, redaction=row.id)
-        audit.commit(db)
-        return self._info(row, opened)
+        updated = replace(sealed, review_note=note)
+        return self._store(db, actor, row, opened, updated, status, action, extra)
+
+    # -- withdrawing ---------------------------------------------------------------------------
+    # An approved redaction cannot be rejected, and one that should not apply (a region with
+    # absurd coordinates that breaks every export, a term that hides too much) needs a way
+    # out that keeps four eyes: one editor asks, another approves, and until then it applies.
+
+    def withdraw(self, actor: Actor, redaction_id: UUID, *, note: str) -> RedactionInfo:
+        """Ask to withdraw an approved redaction, saying why (any editor of the case). It still
+        applies until another editor approves the withdrawal."""
+        note = required_note(note, "a withdrawal needs a note saying why")
+        with Session(self._engine, expire_on_commit=False) as db:
+            row, opened = self._reviewable(db, actor, redaction_id, Status.APPROVED)
+            asked = Withdrawal(actor.user_id, note, self._clock())
+            sealed = replace(unseal_row(opened.data_key, row), withdrawal=asked)
+            return self._store(
+                db, actor, row, opened, sealed, Status.WITHDRAWING, "redaction.withdraw", None
+            )
+
+    def approve_withdrawal(
+        self, actor: Actor, redaction_id: UUID, *, note: str | None = None
+    ) -> RedactionInfo:
+        """Approve a withdrawal: by another editor than the one who asked for it (unless the
+        vault allows self-approval, which the access log then records). The redaction no longer
+        applies to exports."""
+        check_note(note)
+        with Session(self._engine, expire_on_commit=False) as db:
+            row, opened = self._reviewable(db, actor, redaction_id, Status.WITHDRAWING)
+            sealed = unseal_row(opened.data_key, row)
+            asked = pending_withdrawal(sealed, row)
+            own = asked.proposer_id == actor.user_id
+            if own and not self._self_approval:
+                raise Conflict(
+                    "a withdrawal must be approved by another editor than the one who asked"
+                )
+            reviewed = replace(
+                asked,
+                status=Status.APPROVED,
+                reviewer_id=actor.user_id,
+                review_note=note,
+                reviewed_at=self._clock(),
+            )
+            return self._store(
+                db,
+                actor,
+                row,
+                opened,
+                replace(sealed, withdrawal=reviewed),
+                Status.WITHDRAWN,
+                "redaction.withdraw.approve",
+                {"self_approved": "true"} if own else None,
+            )
+
+    def reject_withdrawal(self, actor: Actor, redaction_id: UUID, *, note: str) -> RedactionInfo:
+        """Reject a withdrawal, saying why (any editor of the case): the redaction stays
+        approved."""
+        note = required_note(note, "a rejection needs a note saying why")
+        with Session(self._engine, expire_on_commit=False) as db:
+            row, opened = self._reviewable(db, actor, redaction_id, Status.WITHDRAWING)
+            sealed = unseal_row(opened.data_key, row)
+            reviewed = replace(
+                pending_withdrawal(sealed, row),
+                status=Status.REJECTED,
+                reviewer_id=actor.user_id,
+                review_note=note,
+                reviewed_at=self._clock(),
+            )
+            return self._store(
+                db,
+                actor,
+                row,
+                opened,
+                replace(sealed, withdrawal=reviewed),
+                Status.APPROVED,
+                "redaction.withdraw.reject",
+                None,
+            )
 
     # -- suggesting ----------------------------------------------------------------------------
 
@@ -476,21 +310,28 @@ class RedactionService:
         with Session(self._engine, expire_on_commit=False) as db:
             opened = self._open(db, actor, document_id)
             export.format_of(opened.meta.media_type)
+            # Everything that could refuse a stored copy is checked before any work or log.
+            draft = derived_document(opened.meta.title, document_id) if store else None
             rows = self._rows(db, document_id)
             pending = [str(r.id) for r in rows if r.status == Status.PROPOSED]
             if pending:
                 raise Conflict(
                     f"{len(pending)} redaction(s) still proposed: " + ", ".join(pending)
                 ).with_details(redactions=pending)
-            approved = [
-                (r, _unseal(opened.data_key, r)) for r in rows if r.status == Status.APPROVED
-            ]
+            approved = applying(opened.data_key, rows)
             stale = [str(r.id) for r, s in approved if s.content_sha256 != opened.meta.sha256]
             if stale:
                 raise Conflict(
                     f"{len(stale)} redaction(s) were made on other content: " + ", ".join(stale)
                 ).with_details(redactions=stale)
-            targets = [_target(str(r.id), s.proposal, s.text) for r, s in approved]
+            unusable = [str(r.id) for r, s in approved if not usable(s.proposal)]
+            if unusable:
+                raise Conflict(
+                    f"{len(unusable)} approved redaction(s) have coordinates no page has "
+                    "(stored before they were checked): withdraw them, then propose them again: "
+                    + ", ".join(unusable)
+                ).with_details(redactions=unusable)
+            targets = [target(str(r.id), s.proposal, s.text) for r, s in approved]
             content = self._content(opened)
         try:
             result = export.produce(
@@ -504,32 +345,25 @@ class RedactionService:
             self._log_export(actor, opened, "refused", extra)
             raise
         filename = f"redacted-{str(document_id)[:8]}.{result.extension}"
-        index = self._log_export(
-            actor,
-            opened,
-            "ok",
-            {
-                "sha256": result.sha256,
-                "redactions": str(len(targets)),
-                "unchecked": str(len(result.unchecked)),
-                "pages_rendered": str(len(result.pictures)),
-                "pages_kept": str(len(result.kept)),
-            },
-        )
+        extra = {
+            "sha256": result.sha256,
+            "redactions": str(len(targets)),
+            "unchecked": str(len(result.unchecked)),
+            "pages_rendered": str(len(result.pictures)),
+            "pages_kept": str(len(result.kept)),
+        }
         stored = None
-        if store:
+        if draft is not None:
+            # Written first, then logged with the stored copy's id: the entry never says "ok"
+            # for a copy that was not kept.
             stored = self._documents.add(
                 actor,
                 case_id=opened.row.case_id,
                 content=iter([result.content]),
-                document=NewDocument(
-                    title=f"{opened.meta.title} (redacted)",
-                    filename=filename,
-                    media_type=result.media_type,
-                    kind="redacted-export",
-                    derived_from=document_id,
-                ),
+                document=replace(draft, filename=filename, media_type=result.media_type),
             )
+            extra["stored"] = str(stored.id)
+        index = self._log_export(actor, opened, "ok", extra)
         return Released(
             result.content,
             result.media_type,
@@ -541,60 +375,3 @@ class RedactionService:
             kept=result.kept,
             unsafe=result.unsafe,
         )
-
-    def _log_export(
-        self, actor: Actor, opened: _Opened, outcome: str, extra: dict[str, str]
-    ) -> int:
-        with Session(self._engine) as db:
-            index = audit.record(
-                db,
-                "document.export",
-                actor.user_id,
-                clock=self._clock,
-                outcome=outcome,
-                extra=extra,
-                document=opened.row.id,
-                case=opened.row.case_id,
-            )
-            audit.commit(db)
-            return index
-
-    def _info(self, row: Redaction, opened: _Opened) -> RedactionInfo:
-        sealed = _unseal(opened.data_key, row)
-        return RedactionInfo(
-            id=row.id,
-            document_id=row.document_id,
-            status=Status(row.status),
-            proposer_id=row.proposer_id,
-            reviewer_id=row.reviewer_id,
-            created_at=row.created_at,
-            reviewed_at=row.reviewed_at,
-            proposal=sealed.proposal,
-            content_sha256=sealed.content_sha256,
-            text=sealed.text,
-            review_note=sealed.review_note,
-            current=sealed.content_sha256 == opened.meta.sha256,
-        )
-
-
-def _target(key: str, proposal: Proposal, covered: str) -> export.Target:
-    return export.Target(
-        key=key,
-        kind=proposal.kind,
-        category=proposal.category,
-        start=proposal.start,
-        end=proposal.end,
-        term=proposal.term,
-        page=proposal.page,
-        rect=proposal.rect,
-        text=covered or None,
-    )
-
-
-def _seal(data_key: bytes, redaction_id: UUID, sealed: _Sealed) -> bytes:
-    return crypto.seal_record(data_key, sealed.to_bytes(), label=_LABEL, subject_id=redaction_id)
-
-
-def _unseal(data_key: bytes, row: Redaction) -> _Sealed:
-    raw = crypto.open_record(data_key, row.sealed, label=_LABEL, subject_id=row.id)
-    return _Sealed.from_bytes(raw)

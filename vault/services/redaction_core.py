@@ -1,0 +1,381 @@
+"""What every redaction operation shares: the records as callers see them, reaching a document
+(editors of its case only), reading its content, updating and logging a record in one
+transaction, and the checks an export makes on the records it applies.
+
+``vault.services.redactions`` builds the operations on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from vault.audit import log as audit
+from vault.clock import Clock
+from vault.errors import Conflict, IntegrityError, InvalidInput, LimitExceeded, NotFound
+from vault.redaction import export, pdf, suggest
+from vault.redaction.model import Area, Status
+from vault.redaction.pdf.source import open_pdfium
+from vault.services.documents import (
+    MAX_TITLE,
+    DocumentInfo,
+    DocumentMetadata,
+    DocumentService,
+    NewDocument,
+    open_metadata,
+)
+from vault.services.redaction_records import (
+    Proposal,
+    SealedRedaction,
+    Withdrawal,
+    check_note,
+    check_rect,
+    seal,
+    unseal,
+)
+from vault.services.users import Actor
+from vault.storage.models import Document, Redaction, Role
+
+__all__ = [
+    "Opened",
+    "RedactionCore",
+    "RedactionInfo",
+    "Released",
+    "Suggestions",
+    "TextReading",
+    "applying",
+    "check_on_page",
+    "derived_document",
+    "pending_withdrawal",
+    "required_note",
+    "target",
+    "unseal_row",
+    "usable",
+]
+
+# What a review says when the redaction is not in the state the review is for.
+_NOT_EXPECTED = {
+    Status.PROPOSED: "this redaction is already {status}",
+    Status.APPROVED: "only an approved redaction can be withdrawn; this one is {status}",
+    Status.WITHDRAWING: "this redaction has no withdrawal to review (it is {status})",
+}
+# C0, DEL and C1: never carried from a title into a derived one.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+@dataclass(frozen=True)
+class RedactionInfo:
+    id: UUID
+    document_id: UUID
+    status: Status
+    proposer_id: UUID
+    reviewer_id: UUID | None
+    created_at: datetime
+    reviewed_at: datetime | None
+    proposal: Proposal
+    content_sha256: str
+    # The text the redaction covers (a span's or region's text, or the term): sensitive, shown
+    # only to the editors who review it.
+    text: str
+    review_note: str | None
+    # Whether it was made on the document's current content; a stale one cannot be approved
+    # or applied.
+    current: bool
+    # The last request to withdraw it (approved ones only), with its review.
+    withdrawal: Withdrawal | None = None
+
+
+@dataclass(frozen=True)
+class TextReading:
+    text: str
+    sha256: str
+    ocr_pages: list[int]  # pages without a text layer, whose text is what OCR read on them
+
+
+@dataclass(frozen=True)
+class Suggestions:
+    items: list[suggest.Suggestion]
+    created: list[RedactionInfo]
+    # Whether the source's recorded names were searched for: only their handler can read them.
+    source_names_used: bool
+
+
+@dataclass(frozen=True)
+class Released:
+    content: bytes
+    media_type: str
+    sha256: str
+    filename: str
+    log_index: int
+    redactions: int
+    stored: DocumentInfo | None = None
+    # PDFs: pages kept as sanitised vector text, and pages re-rendered although keeping them
+    # was asked for, with what the sanitiser could not rebuild (structural words, no content).
+    kept: list[int] = field(default_factory=list)
+    unsafe: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass
+class Opened:
+    """A document reached by an editor: its row, its data key and its opened metadata."""
+
+    row: Document
+    data_key: bytes
+    meta: DocumentMetadata
+
+
+class RedactionCore:
+    """The shared ground of the redaction operations (``RedactionService``)."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        documents: DocumentService,
+        clock: Clock,
+        self_approval: bool = False,
+        max_export_bytes: int = 256 << 20,
+        dpi: int = 200,
+        recognisers: Sequence[suggest.Recogniser] = (),
+    ) -> None:
+        self._engine = engine
+        self._documents = documents
+        self._clock = clock
+        self._self_approval = self_approval
+        self._max_export_bytes = max_export_bytes
+        self._dpi = dpi
+        self._recognisers = tuple(recognisers)
+        # The PDF renderer, replaceable so that tests can prove the verification pass catches a
+        # renderer that leaves text behind.
+        self.render_pdf: export.PdfRenderer = pdf.render
+
+    # -- access --------------------------------------------------------------------------------
+
+    def _open(self, db: Session, actor: Actor, document_id: UUID) -> Opened:
+        # Redactions are editors' work: to anyone else they do not exist, like the document.
+        if actor.role not in (Role.EDITOR, Role.ADMIN):
+            raise NotFound("no such document")
+        row, data_key = self._documents.readable(db, actor, document_id)
+        return Opened(row, data_key, open_metadata(row, data_key))
+
+    def _content(self, opened: Opened) -> bytes:
+        """The whole plaintext, in memory (never a temporary file), checked against the digest
+        the redactions are bound to."""
+        if opened.meta.size > self._max_export_bytes:
+            raise LimitExceeded(
+                f"the document is larger than the export limit of {self._max_export_bytes} bytes"
+            )
+        _, chunks = self._documents.stream_for(opened.row, opened.data_key)
+        content = b"".join(chunks)
+        if hashlib.sha256(content).hexdigest() != opened.meta.sha256:
+            raise IntegrityError(
+                "the document's content does not match its record", reason="digest"
+            )
+        return content
+
+    def _log(
+        self,
+        db: Session,
+        actor: Actor,
+        opened: Opened,
+        action: str,
+        extra: dict[str, str] | None = None,
+        redaction: UUID | None = None,
+    ) -> None:
+        """Record ``action`` on the opened document (and ``redaction``) in ``db``'s
+        transaction."""
+        doc, case = opened.row.id, opened.row.case_id
+        if redaction is None:
+            audit.record(
+                db, action, actor.user_id, clock=self._clock, extra=extra, document=doc, case=case
+            )
+        else:
+            audit.record(
+                db,
+                action,
+                actor.user_id,
+                clock=self._clock,
+                extra=extra,
+                redaction=redaction,
+                document=doc,
+                case=case,
+            )
+
+    def _rows(self, db: Session, document_id: UUID) -> list[Redaction]:
+        stmt = (
+            select(Redaction)
+            .where(Redaction.document_id == document_id)
+            .order_by(col(Redaction.created_at), col(Redaction.id))
+        )
+        return list(db.exec(stmt))
+
+    # -- reviewing -----------------------------------------------------------------------------
+
+    def _reviewable(
+        self, db: Session, actor: Actor, redaction_id: UUID, expected: Status = Status.PROPOSED
+    ) -> tuple[Redaction, Opened]:
+        row = db.get(Redaction, redaction_id)
+        if row is None:
+            raise NotFound("no such redaction")
+        try:
+            opened = self._open(db, actor, row.document_id)
+        except NotFound:
+            raise NotFound("no such redaction") from None
+        if row.status != expected:
+            raise Conflict(_NOT_EXPECTED[expected].format(status=row.status))
+        return row, opened
+
+    def _store(
+        self,
+        db: Session,
+        actor: Actor,
+        row: Redaction,
+        opened: Opened,
+        sealed: SealedRedaction,
+        status: Status,
+        action: str,
+        extra: dict[str, str] | None,
+    ) -> RedactionInfo:
+        """Give ``row`` its new status and sealed record, and log ``action``, in one
+        transaction."""
+        row.status = status.value
+        row.sealed = seal(opened.data_key, row.id, sealed)
+        db.add(row)
+        self._log(db, actor, opened, action, extra, redaction=row.id)
+        audit.commit(db)
+        return self._info(row, opened)
+
+    def _log_export(self, actor: Actor, opened: Opened, outcome: str, extra: dict[str, str]) -> int:
+        with Session(self._engine) as db:
+            index = audit.record(
+                db,
+                "document.export",
+                actor.user_id,
+                clock=self._clock,
+                outcome=outcome,
+                extra=extra,
+                document=opened.row.id,
+                case=opened.row.case_id,
+            )
+            audit.commit(db)
+            return index
+
+    def _info(self, row: Redaction, opened: Opened) -> RedactionInfo:
+        sealed = unseal_row(opened.data_key, row)
+        return RedactionInfo(
+            id=row.id,
+            document_id=row.document_id,
+            status=Status(row.status),
+            proposer_id=row.proposer_id,
+            reviewer_id=row.reviewer_id,
+            created_at=row.created_at,
+            reviewed_at=row.reviewed_at,
+            proposal=sealed.proposal,
+            content_sha256=sealed.content_sha256,
+            text=sealed.text,
+            review_note=sealed.review_note,
+            current=sealed.content_sha256 == opened.meta.sha256,
+            withdrawal=sealed.withdrawal,
+        )
+
+
+def target(key: str, proposal: Proposal, covered: str) -> export.Target:
+    """``proposal`` as the export module takes it, ``covered`` being the text under it."""
+    return export.Target(
+        key=key,
+        kind=proposal.kind,
+        category=proposal.category,
+        start=proposal.start,
+        end=proposal.end,
+        term=proposal.term,
+        page=proposal.page,
+        rect=proposal.rect,
+        text=covered or None,
+    )
+
+
+def unseal_row(data_key: bytes, row: Redaction) -> SealedRedaction:
+    """The sealed record of ``row``, opened (``IntegrityError`` if it does not open)."""
+    return unseal(data_key, row.id, row.sealed)
+
+
+def applying(data_key: bytes, rows: Sequence[Redaction]) -> list[tuple[Redaction, SealedRedaction]]:
+    """The redactions an export applies (approved, a withdrawal pending or not), each with its
+    record. A row marked withdrawn is left out only if its sealed record says a second editor
+    approved the withdrawal: a status changed in the database alone leaves nothing out."""
+    found: list[tuple[Redaction, SealedRedaction]] = []
+    for row in rows:
+        if row.status in (Status.APPROVED, Status.WITHDRAWING):
+            found.append((row, unseal_row(data_key, row)))
+        elif row.status == Status.WITHDRAWN:
+            withdrawal = unseal_row(data_key, row).withdrawal
+            if withdrawal is None or withdrawal.status is not Status.APPROVED:
+                raise IntegrityError(
+                    f"redaction {row.id} is marked withdrawn but its record says otherwise",
+                    reason="record-state",
+                )
+    return found
+
+
+def check_on_page(content: bytes, area: Area) -> None:
+    """A PDF region must lie on its page: within the page's MediaBox, in PDF points. (Images
+    are checked against their size by ``export.check_target``.)"""
+    with open_pdfium(content) as document:
+        left, bottom, right, top = document[area.page - 1].get_mediabox()
+    rect = area.rect
+    if not (left <= rect.x0 and rect.x1 <= right and bottom <= rect.y0 and rect.y1 <= top):
+        raise InvalidInput(
+            f"the region lies outside page {area.page} "
+            f"({left:g},{bottom:g} to {right:g},{top:g} in PDF points)"
+        )
+
+
+def usable(proposal: Proposal) -> bool:
+    """Whether an export can apply ``proposal``: a region stored before coordinates were
+    checked may have ones no page has."""
+    if proposal.rect is None:
+        return True
+    try:
+        check_rect(proposal.rect)
+    except InvalidInput:
+        return False
+    return True
+
+
+def derived_document(title: str, original: UUID) -> NewDocument:
+    """The stored redacted copy's description, checked: the original's title, without control
+    characters and shortened to leave room for " (redacted)"."""
+    suffix = " (redacted)"
+    title = " ".join(_CONTROL.sub(" ", title).split())
+    room = MAX_TITLE - len(suffix)
+    if len(title) > room:
+        title = title[: room - 1] + "…"
+    draft = NewDocument(title=f"{title}{suffix}", kind="redacted-export", derived_from=original)
+    draft.validate()
+    return draft
+
+
+def required_note(note: str, missing: str) -> str:
+    """``note`` stripped and checked; ``InvalidInput`` saying ``missing`` if it is blank."""
+    note = note.strip()
+    if not note:
+        raise InvalidInput(missing)
+    check_note(note)
+    return note
+
+
+def pending_withdrawal(sealed: SealedRedaction, row: Redaction) -> Withdrawal:
+    """The withdrawal a row's status says is pending, from the sealed record that must hold
+    it: the clear status alone does not decide what an export leaves out."""
+    if sealed.withdrawal is None or sealed.withdrawal.status is not Status.PROPOSED:
+        raise IntegrityError(
+            f"redaction {row.id}: its record holds no pending withdrawal", reason="record-state"
+        )
+    return sealed.withdrawal
