@@ -149,6 +149,22 @@ def test_only_time_waiting_for_the_client_counts() -> None:
     assert b"connection" not in headers
 
 
+def test_a_cancellation_from_elsewhere_is_not_taken_for_a_timeout() -> None:
+    # The body's timer cancels only its own waits: the application's own time limit (here
+    # 0.2 s, well inside the 5 s allowance) still ends the wait as the application expects.
+    async def impatient(scope: Message, receive: Receive, send: Callable[..., Any]) -> None:
+        with anyio.move_on_after(0.2) as waited:
+            await receive()
+            await receive()
+        assert waited.cancelled_caught
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    sent, took = _run(_limits(impatient, idle=5, grace=5), _scope(), _stalling([b"a"]))
+    assert _answer(sent)[0] == 200
+    assert took < 2
+
+
 def test_waiting_after_the_body_is_not_timed() -> None:
     # A streaming response listens on receive for the client going away, past any body limit.
     async def receive() -> Message:
