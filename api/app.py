@@ -15,10 +15,21 @@ from api import docs_page, errors
 from api.bodies import BodyLimit
 from api.limits import RequestLimits, UploadGate
 from api.middleware import SecurityMiddleware
-from api.routes import audit, auth, cases, documents, health, redactions, sources, tokens
+from api.routes import (
+    account,
+    audit,
+    auth,
+    cases,
+    documents,
+    health,
+    redactions,
+    sources,
+    tokens,
+)
 from vault._version import __version__
 from vault.clock import Clock, system_clock
 from vault.instance import Vault
+from vault.services.retention import RetentionSchedule
 from vault.settings import Settings
 
 __all__ = ["create_app"]
@@ -36,9 +47,20 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         opened = vault is None
         app.state.vault = vault or Vault.open(settings, clock=clock)
+        schedule = None
+        if settings.retention_interval_minutes:
+            # Every replica runs its own schedule; runs that overlap are safe (see
+            # vault.services.retention), so no replica needs electing.
+            schedule = RetentionSchedule(
+                app.state.vault.retention, interval_seconds=settings.retention_interval_minutes * 60
+            )
+            schedule.start()
+        app.state.retention = schedule
         try:
             yield
         finally:
+            if schedule is not None:
+                schedule.stop()
             if opened:
                 app.state.vault.close()
 
@@ -50,11 +72,14 @@ def create_app(
         # FastAPI's own pages load their assets from a CDN; api.docs_page serves them itself.
         docs_url=None,
         redoc_url=None,
+        # A path with a slash too many is a 404 like any unknown path: Starlette's redirect to
+        # the other form built its Location from the request's Host header, unchecked.
+        redirect_slashes=False,
     )
     if vault is not None:
         app.state.vault = vault
     errors.install(app)
-    for module in (health, auth, tokens, cases, sources, documents, audit):
+    for module in (health, auth, account, tokens, cases, sources, documents, audit):
         app.include_router(module.router)
     for router in redactions.routers:
         app.include_router(router)
@@ -82,6 +107,10 @@ def create_app(
         schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
             errors.problem_schema()
         )
+        # The longest token lifetime is a setting: the schema says this server's.
+        token = schema["components"]["schemas"].get("TokenCreate", {}).get("properties", {})
+        if "expires_in" in token:
+            token["expires_in"]["maximum"] = settings.token_max_days * 86400
         # Validation errors are problem documents too, not FastAPI's default shape.
         for path in schema.get("paths", {}).values():
             for operation in path.values():

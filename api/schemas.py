@@ -9,7 +9,21 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from vault.freetext import (
+    LINE_PATTERN,
+    NONBLANK_LINE_PATTERN,
+    NONBLANK_TEXT_PATTERN,
+    TEXT_PATTERN,
+)
 from vault.services.redaction_records import MAX_COORDINATE
+
+# Free text, as vault.freetext rules it: one line or many, without control characters; and
+# not blank where the services strip a value and refuse it when nothing is left. The patterns
+# are in the OpenAPI document, so that it says what the server enforces.
+Line = Annotated[str, Field(pattern=LINE_PATTERN)]
+Text = Annotated[str, Field(pattern=TEXT_PATTERN)]
+NonBlankLine = Annotated[str, Field(pattern=NONBLANK_LINE_PATTERN)]
+NonBlankText = Annotated[str, Field(pattern=NONBLANK_TEXT_PATTERN)]
 
 
 class _Body(BaseModel):
@@ -61,6 +75,20 @@ class LoginRequest(_Body):
         description="the device_token of this account's last login from this device: the "
         "attempt is then throttled per device instead of per client address",
     )
+    rotate_key: bool = Field(
+        default=False,
+        description="make a new key pair first: every key the old one held is re-wrapped for "
+        "it, the old one is destroyed, and every other session and token ends",
+    )
+
+
+class PassphraseChange(_Body):
+    current_passphrase: str = Field(min_length=1, max_length=1024)
+    new_passphrase: str = Field(min_length=1, max_length=1024)
+
+
+class PassphraseChanged(BaseModel):
+    sessions_ended: int = Field(description="your other sessions, ended (API tokens stay)")
 
 
 class LoginResponse(BaseModel):
@@ -73,7 +101,7 @@ class LoginResponse(BaseModel):
 
 
 class TokenCreate(_Body):
-    name: str = Field(min_length=1, max_length=100)
+    name: NonBlankLine = Field(min_length=1, max_length=100)
     scopes: list[Literal["upload", "read"]] = Field(min_length=1)
     expires_in: int = Field(default=30 * 86400, ge=60, description="lifetime in seconds")
 
@@ -96,7 +124,15 @@ class TokenList(BaseModel):
 
 
 class CaseCreate(_Body):
-    name: str = Field(min_length=1, max_length=120)
+    name: NonBlankLine = Field(min_length=1, max_length=120)
+
+
+class RetentionPublic(BaseModel):
+    days: int
+    start: Literal["upload", "close"] = Field(
+        description="`upload`: each document is due `days` after its upload; `close`: every "
+        "document is due `days` after the case is closed (or after its upload, if later)"
+    )
 
 
 class CasePublic(BaseModel):
@@ -104,6 +140,45 @@ class CasePublic(BaseModel):
     name: str
     created_at: datetime
     members: list[str] | None = None
+    retention: RetentionPublic | None = Field(default=None, description="null: kept until deleted")
+    closed_at: datetime | None = Field(default=None, description="null: the case is open")
+    held_at: datetime | None = Field(
+        default=None, description="since when the case is under legal hold; null: it is not"
+    )
+
+
+class CaseChanged(CasePublic):
+    due_now: int = Field(
+        description="documents of the case due and not held: the next retention run deletes them"
+    )
+
+
+class CaseUpdate(_Body):
+    """A change to a case; what is left out stays as it is."""
+
+    retain_days: int | None = Field(
+        default=None,
+        ge=0,
+        le=36_500,
+        description="the retention period in days (at least 1 from the upload); null: none",
+    )
+    retain_from: Literal["upload", "close"] | None = Field(
+        default=None, description="what the period counts from (with `retain_days`; `upload`)"
+    )
+    closed: bool | None = Field(default=None, description="true: close the case; false: reopen")
+
+    @model_validator(mode="after")
+    def _from_needs_days(self) -> CaseUpdate:
+        if self.retain_from is not None and self.retain_days is None:
+            raise ValueError("retain_from needs retain_days")
+        return self
+
+
+class HoldPublic(BaseModel):
+    target: Literal["case", "document"]
+    id: UUID
+    held_at: datetime | None = Field(description="since when it is held; null: released")
+    changed: bool = Field(description="false: it was in that state already")
 
 
 class CaseList(BaseModel):
@@ -167,8 +242,8 @@ class HandoverRequest(_Body):
 
 class SourceCreate(_Body):
     case: UUID
-    notes: str | None = Field(default=None, max_length=65536)
-    names: list[Annotated[str, Field(min_length=2, max_length=200)]] = Field(
+    notes: Text | None = Field(default=None, max_length=65536)
+    names: list[Annotated[Line, Field(min_length=2, max_length=200)]] = Field(
         default_factory=list,
         max_length=50,
         description="the source's names and aliases, for redaction suggestions (sealed)",
@@ -246,10 +321,15 @@ RedactionCategory = Literal["source-identity", "third-party", "legal", "other"]
 class RedactionCreate(_Body):
     kind: RedactionKind
     category: RedactionCategory
-    note: str | None = Field(default=None, max_length=2000)
+    note: Text | None = Field(default=None, max_length=2000)
     start: int | None = Field(default=None, ge=0, description="span: first code point")
-    end: int | None = Field(default=None, ge=1, description="span: one past the last code point")
-    term: str | None = Field(default=None, min_length=1, max_length=500)
+    end: int | None = Field(
+        default=None,
+        ge=1,
+        description="span: one past the last code point; greater than start, at most the "
+        "length of the document's text",
+    )
+    term: NonBlankLine | None = Field(default=None, min_length=1, max_length=500)
     page: int | None = Field(default=None, ge=1, description="region: page, from 1")
     rect: list[Annotated[float, Field(ge=0, le=MAX_COORDINATE)]] | None = Field(
         default=None,
@@ -310,15 +390,17 @@ class RedactionList(BaseModel):
 
 
 class ReviewNote(_Body):
-    note: str | None = Field(default=None, max_length=2000)
+    note: Text | None = Field(default=None, max_length=2000)
 
 
 class RejectNote(_Body):
-    note: str = Field(min_length=1, max_length=2000)
+    note: NonBlankText = Field(min_length=1, max_length=2000)
 
 
 class WithdrawRequest(_Body):
-    note: str = Field(min_length=1, max_length=2000, description="why it should no longer apply")
+    note: NonBlankText = Field(
+        min_length=1, max_length=2000, description="why it should no longer apply"
+    )
 
 
 class SuggestionPublic(BaseModel):
@@ -347,7 +429,7 @@ class DocumentText(BaseModel):
 
 
 class ExportRequest(_Body):
-    marker: str = Field(default="[REDACTED]", min_length=1, max_length=40, pattern=r"^[^\r\n]+$")
+    marker: Line = Field(default="[REDACTED]", min_length=1, max_length=40)
     per_category: bool = False
     keep_text_pages: bool = False
 

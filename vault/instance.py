@@ -16,11 +16,14 @@ from vault.audit.service import AuditService
 from vault.clock import Clock, system_clock
 from vault.errors import NotFound, StorageError
 from vault.services import grants, users
+from vault.services.account import AccountService
 from vault.services.auth import AuthService
 from vault.services.cases import CaseService
 from vault.services.documents import DocumentService
+from vault.services.holds import HoldService
 from vault.services.recovery import RecoveryService
 from vault.services.redactions import RedactionService
+from vault.services.retention import RetentionService
 from vault.services.sources import SourceService
 from vault.services.throttle import KdfLimiter
 from vault.services.users import Actor
@@ -60,6 +63,9 @@ class Vault:
         self.kdf = KdfLimiter(settings.kdf_concurrency)
         self.auth = AuthService(engine=engine, settings=settings, clock=clock, kdf=self.kdf)
         self.recovery = RecoveryService(engine=engine, clock=clock, auth=self.auth)
+        self.holds = HoldService(engine=engine, clock=clock)
+        self.retention = RetentionService(engine=engine, blobs=blobs, clock=clock)
+        self.account = AccountService(engine=engine, settings=settings, clock=clock, kdf=self.kdf)
 
     @classmethod
     def open(

@@ -55,6 +55,7 @@ async def login(body: LoginRequest, vault: VaultDep, address: Address) -> LoginR
             body.otp,
             address=address,
             device_token=body.device_token,
+            rotate_key=body.rotate_key,
         )
     )
     actor = issued.actor

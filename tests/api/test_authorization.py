@@ -80,6 +80,7 @@ MATRIX: dict[str, str] = {
     "POST /v1/auth/login":                            "200 200 200  200 200  200 200 200  200 200  200 200",
     "POST /v1/auth/logout":                           "204 204 204  204 204  204 204 204  204 204  401 401",
     "GET /v1/auth/me":                                "200 200 200  200 200  200 200 200  200 200  401 401",
+    "POST /v1/me/passphrase":                         "200 200 200  200 200  200 200 200  404 404  401 401",
     "POST /v1/tokens":                                "201 201 201  201 201  201 201 201  404 404  401 401",
     "GET /v1/tokens":                                 "200 200 200  200 200  200 200 200  200 200  401 401",
     "DELETE /v1/tokens/{token_id} @own":              "204 204 204  204 204  204 204 204  204 204  401 401",
@@ -507,6 +508,30 @@ def _me(cast: Cast, actor: str) -> Call:
     return Call("GET", "/v1/auth/me", after=after)
 
 
+def _change_passphrase(cast: Cast, actor: str) -> Call:
+    new = "amber ledger crosses the quay at dawn"
+
+    def after(r: httpx.Response) -> None:
+        if r.status_code != 200:
+            return
+        # Back to the table's passphrase, without ending the cast's sessions.
+        settings = cast.vault.settings
+        with cast.world.db() as db:
+            unlocked = users.verify_passphrase(db, _owner(actor), new, params=settings.argon2)
+            users.reseal(
+                unlocked.user,
+                unlocked.key,
+                PASSPHRASE,
+                settings.argon2,
+                totp_secret=unlocked.totp_secret,
+            )
+            db.add(unlocked.user)
+            db.commit()
+
+    body = {"current_passphrase": PASSPHRASE, "new_passphrase": new}
+    return Call("POST", "/v1/me/passphrase", json=body, after=after)
+
+
 def _create_token(cast: Cast, actor: str) -> Call:
     before = cast.count(Credential)
 
@@ -849,6 +874,7 @@ HOW: dict[str, How] = {
     "POST /v1/auth/login": How(_login),
     "POST /v1/auth/logout": How(_logout),
     "GET /v1/auth/me": How(_me),
+    "POST /v1/me/passphrase": How(_change_passphrase, _no_such_route("POST")),
     "POST /v1/tokens": How(_create_token, _no_such_route("POST")),
     "GET /v1/tokens": How(_list_tokens, _no_such_route("GET")),
     "DELETE /v1/tokens/{token_id} @own": How(

@@ -12,14 +12,18 @@ import typer
 
 from vault._version import __version__
 from vault.cli import (
+    account,
     audit,
+    backup,
     cases,
     demo,
     docs,
     export,
+    holds,
     local,
     recover,
     redact,
+    retention,
     serve,
     session,
     sources,
@@ -71,8 +75,10 @@ def main(
 
 demo.register(app)
 local.register(app)
+backup.register(app)  # `vault restore`, and the `vault backup` group
 serve.register(app)
 session.register(app)
+account.register(app)
 export.register(app)  # Typer lists single commands before groups: it follows `whoami`
 app.add_typer(cases.app, name="cases")
 app.add_typer(docs.app, name="docs")
@@ -82,6 +88,8 @@ app.add_typer(tokens.app, name="tokens")
 app.add_typer(users.app, name="users")
 app.add_typer(audit.app, name="audit")
 app.add_typer(recover.app, name="recover")
+app.add_typer(holds.app, name="hold")
+app.add_typer(retention.app, name="retention")
 
 
 def run() -> None:

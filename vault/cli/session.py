@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +17,7 @@ from vault.cli.output import AsJson, emit_one, say
 from vault.cli.prompts import read_passphrase
 from vault.errors import AuthenticationFailed, InvalidInput, OtpRequired
 
-__all__ = ["ProfileOpt", "open_client", "register"]
+__all__ = ["ProfileOpt", "open_client", "open_session", "register"]
 
 ProfileOpt = Annotated[
     str | None,
@@ -70,12 +71,39 @@ def login(
         else:
             raise InvalidInput("pass --username NAME")
     passphrase = read_passphrase(passphrase_file, confirm=False)
-    body = {
+    saved, path = open_session(name, server, username, passphrase, otp)
+    say(
+        f"Logged in to {saved.server} as [bold]{saved.username}[/] ({saved.role}). "
+        f"Session saved as profile '{name}' in {path}."
+    )
+
+
+@dataclass(frozen=True)
+class Opened:
+    server: str
+    username: str
+    role: str
+
+
+def open_session(
+    name: str,
+    server: str,
+    username: str,
+    passphrase: str,
+    otp: str | None,
+    *,
+    rotate_key: bool = False,
+) -> tuple[Opened, Path]:
+    """Log in (asking for a one-time code at a terminal if the server wants one), save the
+    session as profile ``name`` and the device token beside it."""
+    body: dict[str, object] = {
         "username": username,
         "passphrase": passphrase,
         "otp": otp,
         "device_token": profiles.device_token(server.rstrip("/"), username),
     }
+    if rotate_key:
+        body["rotate_key"] = True
     with Client(server) as client:
         try:
             answer = client.post("/v1/auth/login", body)
@@ -94,10 +122,7 @@ def login(
     path = profiles.save(saved)
     if answer.get("device_token"):
         profiles.remember_device(client.server, saved.username, answer["device_token"])
-    say(
-        f"Logged in to {saved.server} as [bold]{saved.username}[/] ({answer['user']['role']}). "
-        f"Session saved as profile '{name}' in {path}."
-    )
+    return Opened(saved.server, saved.username, answer["user"]["role"]), path
 
 
 def logout(profile: ProfileOpt = None) -> None:

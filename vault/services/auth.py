@@ -27,7 +27,7 @@ from vault.audit import log as audit
 from vault.clock import Clock
 from vault.crypto import PrivateKey
 from vault.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound, OtpRequired
-from vault.services import devices, grants, keyring, sources, throttle, users
+from vault.services import account, devices, grants, keyring, sources, throttle, users
 from vault.services.users import ALL_SCOPES, Actor
 from vault.settings import Settings
 from vault.storage.models import Credential, CredentialKind, Role, User
@@ -248,10 +248,12 @@ class AuthService:
         *,
         address: str,
         device_token: str | None = None,
+        rotate_key: bool = False,
     ) -> IssuedCredential:
         """Check the passphrase (and one-time code) and open a session. A device token this
         account was given at an earlier login moves the attempt from the address's throttle to
-        the device's (``vault.services.throttle``); the answer carries the next one."""
+        the device's (``vault.services.throttle``); the answer carries the next one. With
+        ``rotate_key`` the account gets a new key pair first (``vault.services.account``)."""
         now = self._clock()
         with self._session() as db:
             user_id = db.exec(select(User.id).where(User.username == username)).first()
@@ -274,6 +276,12 @@ class AuthService:
             throttle.clear(db, keys[0])
             if device:
                 throttle.clear(db, keys[1])
+            if rotate_key:
+                with self._kdf.slot():
+                    key = account.rotate_key(
+                        db, unlocked, passphrase, settings=self._settings, clock=self._clock
+                    )
+                unlocked = replace(unlocked, key=key)
             actor = unlocked.actor
             grants.complete_grants(db, actor, clock=self._clock)
             issued = self._issue(

@@ -26,8 +26,10 @@ __all__ = [
     "check_passphrase",
     "create_user",
     "find_user",
+    "reseal",
     "set_passphrase",
     "unlock",
+    "verify_passphrase",
 ]
 
 UPLOAD = "upload"
@@ -104,7 +106,7 @@ def set_passphrase(
     committed)."""
     check_passphrase(passphrase)
     key = key or crypto.generate_private_key()
-    _seal_key(user, key, passphrase, params, totp_secret=totp_secret)
+    reseal(user, key, passphrase, params, totp_secret=totp_secret)
     db.add(user)
     # A new key pair holds no document key yet: every case of theirs has grants to complete.
     for member in db.exec(select(CaseMember).where(CaseMember.user_id == user.id)):
@@ -116,7 +118,7 @@ def set_passphrase(
 _TOTP_LABEL = "totp-secret"
 
 
-def _seal_key(
+def reseal(
     user: User,
     key: PrivateKey,
     passphrase: str,
@@ -124,6 +126,8 @@ def _seal_key(
     *,
     totp_secret: bytes | None,
 ) -> None:
+    """Seal ``key`` (it becomes the user's key pair) and ``totp_secret`` under ``passphrase``
+    with fresh salt and ``params`` (not committed)."""
     salt = crypto.new_passphrase_salt()
     keys = crypto.derive_passphrase_keys(passphrase, salt, params)
     public = key.public_key()
@@ -212,7 +216,7 @@ def verify_passphrase(
             keys.kek, user.sealed_totp, label=_TOTP_LABEL, owner_id=user.id
         )
     if _weaker(record.params, params):
-        _seal_key(user, key, passphrase, params, totp_secret=totp_secret)
+        reseal(user, key, passphrase, params, totp_secret=totp_secret)
         db.add(user)
     return Unlocked(user=user, key=key, totp_secret=totp_secret)
 
