@@ -51,7 +51,9 @@ def full(api: ApiWorld) -> dict[str, Any]:
     return created
 
 
-def test_reads_on_a_full_database_are_503_never_500(api: ApiWorld, full: dict[str, Any]) -> None:
+def test_reads_on_a_full_database_are_503_never_500(
+    api: ApiWorld, full: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
     jules = api.auth("jules")
     requests = [
         ("/v1/auth/me", {}),
@@ -70,6 +72,11 @@ def test_reads_on_a_full_database_are_503_never_500(api: ApiWorld, full: dict[st
                 assert "disk is full" in body["detail"]
     assert 500 not in statuses
     assert 503 in statuses
+    # The operator is told, in the server's log, what the client was told.
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(
+        w.startswith("database storage failure: the database's disk is full") for w in warnings
+    )
 
 
 def test_upload_on_a_full_database_is_503_and_leaves_no_blob(

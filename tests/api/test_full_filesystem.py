@@ -84,7 +84,9 @@ def _upload(api: ApiWorld, content: bytes) -> httpx.Response:
     )
 
 
-def test_full_filesystem_is_503_leaves_nothing_and_recovers(api: ApiWorld, tmpfs: Path) -> None:
+def test_full_filesystem_is_503_leaves_nothing_and_recovers(
+    api: ApiWorld, tmpfs: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     vault = api.world.vault
     api.auth("jules")  # log in while there is room
     assert api.client.get("/readyz").status_code == 200
@@ -99,6 +101,11 @@ def test_full_filesystem_is_503_leaves_nothing_and_recovers(api: ApiWorld, tmpfs
     assert vault.blobs.list_partial() == []
     assert set(vault.blobs.blob_ids()) == blobs
     assert _document_rows(api) == rows
+    # Whichever write failed first (the session's, the blob's), the server's log says so.
+    assert (
+        "blob store write failed: No space left on device" in caplog.text
+        or "database storage failure: the database's disk is full" in caplog.text
+    )
 
     ready = api.client.get("/readyz")
     assert "low disk space" in assert_problem(ready, 503, "storage-unavailable")["detail"]

@@ -18,6 +18,7 @@ import contextlib
 import ctypes
 import errno
 import functools
+import logging
 import os
 import re
 import secrets
@@ -30,6 +31,8 @@ from typing import BinaryIO, Protocol, cast
 from vault.errors import NotFound, StorageError
 
 __all__ = ["BlobStore", "LocalBlobStore", "StoredBlob", "new_blob_id"]
+
+log = logging.getLogger(__name__)
 
 _BLOB_ID = re.compile(r"^[0-9a-f]{32}$")
 READ_CHUNK = 1 << 20
@@ -217,6 +220,8 @@ def _store_op(op: Callable[..., object], *args: object, **kwargs: object) -> Non
     try:
         op(*args, **kwargs)
     except OSError as exc:
+        # The operator's signal (a full disk, an I/O error): the client only sees a 503.
+        log.warning("blob store write failed: %s", exc.strerror)
         raise StorageError(f"cannot write to the blob store: {exc.strerror}") from None
 
 

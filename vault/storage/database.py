@@ -107,7 +107,8 @@ def _storage_failure(context: ExceptionContext) -> None:
     else:
         message = _POSTGRES_FAILURES.get(str(getattr(original, "sqlstate", "")))
     if message is not None:
-        log.debug("database storage failure: %s", type(original).__name__)
+        # The operator's signal: the client only sees a 503. The message names no path.
+        log.warning("database storage failure: %s", message)
         raise StorageError(message)
 
 
