@@ -25,7 +25,7 @@ import pytest
 
 from tests.cli.conftest import ReviewServer, assert_error, in_parallel
 from tests.conftest import POPPLER_REQUIRED
-from vault.cli import redact
+from vault.cli import marks, redact
 
 CASE_NAME = "harbour-contracts"
 FAILED, USAGE, NOT_FOUND, INTEGRITY = 1, 2, 4, 5
@@ -432,8 +432,8 @@ def test_overlapping_redactions_show_the_strongest_status() -> None:
 def test_the_terminal_preview_shows_markup_and_escapes_as_text() -> None:
     text = "Ask [b]Ana[/b] \x1b[31mnow\fpage two\r\n"
     start = text.index("Ana")
-    pieces = redact._pieces(text, [(start, start + 3, "approved")])
-    styled = redact._styled(pieces)
+    pieces = marks.cut(text, [(start, start + 3, "approved")])
+    styled = marks.styled(pieces)
     assert "[b]Ana[/b]" in styled.plain  # markup in a document is text
     assert "\x1b" not in styled.plain
     assert "\ufffd[31mnow" in styled.plain
@@ -441,4 +441,4 @@ def test_the_terminal_preview_shows_markup_and_escapes_as_text() -> None:
     assert "\r" not in styled.plain
     covered = [s for s in styled.spans if "red" in str(s.style)]
     assert [styled.plain[s.start : s.end] for s in covered] == ["Ana"]
-    assert redact._bracketed(pieces) == text.replace("Ana", "«Ana»")
+    assert marks.bracketed(pieces) == text.replace("Ana", "«Ana»")
