@@ -101,7 +101,7 @@ def init_vault(
             raise StorageError(f"cannot create {data_dir}: {exc.strerror}") from None
         if created_dir:
             undo.append(lambda: shutil.rmtree(first_missing, ignore_errors=True))
-        share_files = _write_shares(shares, recovery_out, undo)
+        share_files = write_shares(shares, recovery_out, undo)
         LocalBlobStore(settings.blob_dir).create()
         if engine is None:
             engine = connect(settings.resolved_database_url)
@@ -157,7 +157,7 @@ def init_vault(
     )
 
 
-def _write_shares(
+def write_shares(
     shares: recovery.RecoveryShares, out: Path | None, undo: list[Callable[[], None]]
 ) -> list[Path]:
     if out is None:

@@ -112,3 +112,27 @@ def test_recover_handovers_with_nothing_waiting(admin: Admin) -> None:
     done = admin.run("recover", "handovers", "--data-dir", admin.data_dir, *shares(admin, 1, 2))
     assert done.returncode == 0, done.stderr
     assert "No handover could be completed." in done.stderr
+
+
+def test_reshare_with_a_new_key_retires_the_old_shares(admin: Admin) -> None:
+    out = admin.root / "new-shares"
+    done = admin.run("recovery", "reshare", "--data-dir", admin.data_dir, *shares(admin, 1, 2),
+                     "--threshold", "2", "--shares", "4", "--rotate-key", "--recovery-out", out,
+                     "--yes")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "New recovery key" in done.stderr
+    assert done.stdout == ""  # the shares went to files only
+    written = sorted(out.glob("recovery-share-*-of-4.txt"))
+    assert len(written) == 4
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in written)
+    old = admin.run("recover", "handovers", "--data-dir", admin.data_dir, *shares(admin, 1, 3))
+    assert old.returncode == USAGE
+    assert "not this vault's recovery key" in old.stderr
+    new = admin.run("recover", "handovers", "--data-dir", admin.data_dir,
+                    "--share-file", written[0], "--share-file", written[3])  # fmt: skip
+    assert new.returncode == 0, new.stderr
+    again = admin.run("recover", "reshare", "--data-dir", admin.data_dir,
+                      "--share-file", written[1], "--share-file", written[2],
+                      "--recovery-out", out, "--yes")  # fmt: skip
+    assert again.returncode == 1  # refuses to overwrite the share files there
+    assert "refusing to overwrite" in again.stderr

@@ -9,13 +9,14 @@ import json
 import uuid
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from tests.conftest import PASSPHRASE, World
 from vault.errors import AuthenticationFailed, InvalidInput, NotFound
+from vault.services import keyring
 from vault.services.documents import NewDocument
 from vault.services.recovery import split_new_recovery_key
-from vault.storage.models import AuditEntry, Role, User
+from vault.storage.models import AuditEntry, RecoveryKey, Role, User
 
 NEW_PASSPHRASE = "amber ledger crosses the quay at dawn"
 NOTES = "the driver's cousin; landline only"
@@ -108,3 +109,72 @@ def test_a_case_whose_only_editor_left_is_given_back_to_its_members(world: World
         world.vault.sources.identity(eddie, source, reason="checking a date")
     [used] = entries(world, "recovery.used")
     assert used["for"] == "case"
+
+
+def test_resharing_the_same_key_keeps_the_old_shares_working(world: World) -> None:
+    old = world.init.mnemonics
+    delivered: list[list[str]] = []
+    rewrapped = world.vault.recovery.reshare(
+        old[:2],
+        threshold=3,
+        shares=5,
+        rotate_key=False,
+        deliver=lambda new: delivered.append(new.mnemonics),
+    )
+    assert rewrapped == 0
+    [new] = delivered
+    assert len(new) == 5
+    assert world.vault.recovery.threshold() == 3
+    world.vault.recovery.rebuild(new[1:4])  # any three new shares
+    world.vault.recovery.rebuild(old[1:])  # and the old ones still rebuild the same key
+    with pytest.raises(InvalidInput):
+        world.vault.recovery.rebuild(new[:2])  # two are no longer enough
+
+
+def test_rotating_the_recovery_key_rewraps_everything_and_retires_the_old_shares(
+    world: World,
+) -> None:
+    doc_id = store(world, b"minutes")
+    world.vault.sources.create(world.journalist, world.case_id, NOTES)
+    delivered: list[list[str]] = []
+    rewrapped = world.vault.recovery.reshare(
+        world.init.mnemonics[:2],
+        threshold=2,
+        shares=3,
+        rotate_key=True,
+        deliver=lambda new: delivered.append(new.mnemonics),
+    )
+    assert rewrapped == 2  # the document's key and the source's
+    [new] = delivered
+    with pytest.raises(InvalidInput, match="not this vault's recovery key"):
+        world.vault.recovery.rebuild(world.init.mnemonics[:2])
+    # The new key opens what the old one did: recover the journalist with it.
+    code, regrant = world.vault.recovery.recover_user("jules", new[:2])
+    assert (regrant.documents, regrant.sources) == (1, 1)
+    world.vault.auth.enroll("jules", code, NEW_PASSPHRASE, address="127.0.0.1")
+    jules = world.vault.auth.login("jules", NEW_PASSPHRASE, None, address="127.0.0.1").actor
+    assert read(world, jules, doc_id) == b"minutes"
+    # Documents stored from now on are wrapped for the new recovery key.
+    later = store(world, b"later")
+    with world.db() as db:
+        assert keyring.active_recovery_key(db).key_id == regrant_key(world)
+        assert keyring.find_wrapped(
+            db, kind=keyring.DOCUMENT, subject_id=later, key_id=regrant_key(world)
+        )
+
+
+def test_a_failed_delivery_of_new_shares_changes_nothing(world: World) -> None:
+    def fail(new: object) -> None:
+        raise OSError("the USB stick was pulled")
+
+    with pytest.raises(OSError, match="USB"):
+        world.vault.recovery.reshare(
+            world.init.mnemonics[:2], threshold=2, shares=3, rotate_key=True, deliver=fail
+        )
+    world.vault.recovery.rebuild(world.init.mnemonics[:2])  # still the vault's key
+
+
+def regrant_key(world: World) -> str:
+    with world.db() as db:
+        row = db.exec(select(RecoveryKey).where(col(RecoveryKey.active).is_(True))).one()
+        return row.key_id

@@ -88,6 +88,8 @@ app.add_typer(tokens.app, name="tokens")
 app.add_typer(users.app, name="users")
 app.add_typer(audit.app, name="audit")
 app.add_typer(recover.app, name="recover")
+# The name the share holders' manual and the issue tracker use for the same commands.
+app.add_typer(recover.app, name="recovery", hidden=True)
 app.add_typer(holds.app, name="hold")
 app.add_typer(retention.app, name="retention")
 

@@ -8,13 +8,14 @@ and forget it: it is never written anywhere, and every use is recorded in the ac
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 
 from vault.cli.local import DataDir, load_settings
@@ -23,6 +24,7 @@ from vault.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from vault.instance import Vault
+    from vault.services.recovery import RecoveryShares
 
 __all__ = ["app"]
 
@@ -172,6 +174,86 @@ def _case_id(vault: Vault, ref: str) -> UUID:
     if row is None:
         raise NotFound(f"no case named '{ref}'")
     return row.id
+
+
+@app.command("reshare")
+def reshare(
+    data_dir: DataDir = None,
+    share_files: ShareFiles = None,
+    threshold: Annotated[
+        int | None,
+        typer.Option("--threshold", help="How many new shares rebuild the key (default: as now)."),
+    ] = None,
+    shares: Annotated[
+        int | None,
+        typer.Option("--shares", help="How many new shares (default: as now)."),
+    ] = None,
+    rotate_key: Annotated[
+        bool,
+        typer.Option(
+            "--rotate-key",
+            help="Make a new recovery key too, re-wrapping every key the old one held: the old "
+            "shares stop working.",
+        ),
+    ] = False,
+    recovery_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--recovery-out",
+            help="Write each new share to its own file (mode 0600) in this directory instead "
+            "of printing them.",
+        ),
+    ] = None,
+    yes: Yes = False,
+) -> None:
+    """Issue a new set of recovery shares (optionally another k-of-n), from k current ones.
+
+    Without --rotate-key the new shares are of the same key, so the old shares keep working:
+    use it to change k or n, or to add holders. With --rotate-key the key itself is replaced
+    and every key the old one held is re-wrapped for the new one, so the old shares, and any
+    copies of them, stop working: use it when a share may be lost or exposed. The new shares
+    are written or shown before anything is committed.
+    """
+    from vault.initialise import write_shares
+
+    with _opened(data_dir) as vault:
+        current = vault.recovery.threshold()
+        mnemonics = read_shares(share_files, current)
+        vault.recovery.rebuild(mnemonics)
+        with vault.session() as db:
+            from vault.services.keyring import active_recovery_key
+            from vault.storage.models import RecoveryKey
+
+            row = db.get(RecoveryKey, active_recovery_key(db).key_id)
+            count = row.shares if row is not None else current
+        k, n = threshold or current, shares or count
+        what = "a new recovery key and its" if rotate_key else "new"
+        _confirm(f"Issue {what} {n} shares, any {k} of which rebuild it?", yes)
+        written: list[Path] = []
+
+        def deliver(new: RecoveryShares) -> None:
+            undo: list[Callable[[], None]] = []
+            written.extend(write_shares(new, recovery_out, undo))
+            if recovery_out is None:
+                out = Console()
+                for number, mnemonic in enumerate(new.mnemonics, start=1):
+                    out.print(f"share {number}/{n}: {mnemonic}", soft_wrap=True, highlight=False)
+
+        rewrapped = vault.recovery.reshare(
+            mnemonics, threshold=k, shares=n, rotate_key=rotate_key, deliver=deliver
+        )
+    for path in written:
+        say(f"  {path}")
+    if rotate_key:
+        say(
+            f"New recovery key: {rewrapped} key(s) re-wrapped for it. The old shares no longer "
+            f"open anything; any {k} of the {n} new ones do. Give each to a different person."
+        )
+    else:
+        say(
+            f"{n} new shares of the same key; any {k} rebuild it. The old shares still work: "
+            "use --rotate-key if any of them may be lost or exposed."
+        )
 
 
 @app.command("handovers")

@@ -8,7 +8,7 @@ not lose the material. Its secret is the 32-byte key seed, split k-of-n with ``s
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -24,7 +24,7 @@ from vault.crypto import PrivateKey, PublicKey
 from vault.errors import Conflict, InvalidInput, NotFound
 from vault.services import keyring, sources, users
 from vault.services.auth import AuthService
-from vault.storage.models import Case, CaseMember, Document, RecoveryKey, Source, User
+from vault.storage.models import Case, CaseMember, Document, RecoveryKey, Source, User, WrappedKey
 
 __all__ = [
     "RecoveryService",
@@ -32,6 +32,7 @@ __all__ = [
     "Regrant",
     "combine_shares",
     "split_new_recovery_key",
+    "split_recovery_key",
 ]
 
 
@@ -47,13 +48,18 @@ class RecoveryShares:
 
 def split_new_recovery_key(*, threshold: int, shares: int) -> RecoveryShares:
     """A fresh recovery key and its ``shares`` mnemonics, any ``threshold`` of which rebuild it."""
+    return split_recovery_key(PrivateKey(os.urandom(32)), threshold=threshold, shares=shares)
+
+
+def split_recovery_key(key: PrivateKey, *, threshold: int, shares: int) -> RecoveryShares:
+    """A new set of ``shares`` mnemonics of ``key``, any ``threshold`` of which rebuild it (a
+    new set has a new identifier: its shares do not combine with an older set's)."""
     if not 1 <= threshold <= shares <= 16 or (threshold == 1 and shares != 1):
         raise InvalidInput("recovery shares: need 1 <= threshold <= shares <= 16 (and 1-of-1)")
-    seed = os.urandom(32)
     groups = shamir_mnemonic.generate_mnemonics(
-        group_threshold=1, groups=[(threshold, shares)], master_secret=seed
+        group_threshold=1, groups=[(threshold, shares)], master_secret=key.seed
     )
-    return RecoveryShares(key=PrivateKey(seed), threshold=threshold, mnemonics=list(groups[0]))
+    return RecoveryShares(key=key, threshold=threshold, mnemonics=list(groups[0]))
 
 
 def _enough(mnemonics: list[str]) -> list[str]:
@@ -217,6 +223,79 @@ class RecoveryService:
             )
             audit.commit(db)
             return Regrant([user.username for user in members], documents, wrapped_sources)
+
+    def reshare(
+        self,
+        mnemonics: list[str],
+        *,
+        threshold: int,
+        shares: int,
+        rotate_key: bool,
+        deliver: Callable[[RecoveryShares], None],
+    ) -> int:
+        """A new set of shares: of the same key (the old shares keep working), or with
+        ``rotate_key`` of a new key, for which every key the old one held is re-wrapped (the
+        old shares stop working). ``deliver`` hands the new shares out (files, the screen)
+        before anything is committed: if it fails, nothing changes. Returns how many keys were
+        re-wrapped."""
+        old = self.rebuild(mnemonics)
+        new = (
+            split_new_recovery_key(threshold=threshold, shares=shares)
+            if rotate_key
+            else split_recovery_key(old, threshold=threshold, shares=shares)
+        )
+        with Session(self._engine, expire_on_commit=False) as db:
+            row = self._active(db)
+            rewrapped = 0
+            if rotate_key:
+                recipient = new.key.public_key()
+                for wrapped in db.exec(
+                    select(WrappedKey).where(WrappedKey.recipient_key_id == row.key_id)
+                ):
+                    data_key = crypto.unwrap_key(
+                        wrapped.wrapped, old, kind=wrapped.kind, subject_id=wrapped.subject_id
+                    )
+                    wrapped.wrapped = crypto.wrap_key(
+                        data_key, recipient, kind=wrapped.kind, subject_id=wrapped.subject_id
+                    )
+                    wrapped.recipient_key_id = recipient.key_id
+                    db.add(wrapped)
+                    rewrapped += 1
+                row.active = False
+                db.add(row)
+                db.flush()
+                db.add(
+                    RecoveryKey(
+                        key_id=recipient.key_id,
+                        public_key=recipient.to_bytes(),
+                        threshold=threshold,
+                        shares=shares,
+                        created_at=self._clock(),
+                    )
+                )
+                audit.record(
+                    db,
+                    "recovery.key.rotate",
+                    "recovery",
+                    clock=self._clock,
+                    extra={"rewrapped": str(rewrapped), "threshold": str(threshold)},
+                    recovery_key=recipient.key_id,
+                    previous_key=row.key_id,
+                )
+            else:
+                row.threshold, row.shares = threshold, shares
+                db.add(row)
+                audit.record(
+                    db,
+                    "recovery.reshare",
+                    "recovery",
+                    clock=self._clock,
+                    extra={"threshold": str(threshold), "shares": str(shares)},
+                    recovery_key=row.key_id,
+                )
+            deliver(new)
+            audit.commit(db)
+            return rewrapped
 
     def complete_handovers(self, mnemonics: list[str]) -> tuple[list[str], int]:
         """Wrap each waiting source's key for its new handler. Returns the pseudonyms done and
