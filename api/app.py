@@ -22,6 +22,7 @@ from api.routes import (
     cases,
     documents,
     health,
+    holds,
     redactions,
     sources,
     tokens,
@@ -79,7 +80,7 @@ def create_app(
     if vault is not None:
         app.state.vault = vault
     errors.install(app)
-    for module in (health, auth, account, tokens, cases, sources, documents, audit):
+    for module in (health, auth, account, tokens, cases, holds, sources, documents, audit):
         app.include_router(module.router)
     for router in redactions.routers:
         app.include_router(router)

@@ -9,6 +9,7 @@ The tree, drawn once so that the web layer and the CLI can each map it in one ta
     │   └── OtpRequired       the passphrase was right and a one-time code is needed
     ├── NotFound              no such object, or one outside the caller's reach
     ├── Conflict              the operation clashes with existing state (vault already exists, ...)
+    │   └── LegalHold         a deletion of something under legal hold
     ├── InvalidInput          the caller's input is malformed or breaks a policy
     │   └── UnsupportedType   the operation does not handle this kind of document
     ├── LimitExceeded         a size limit was hit
@@ -28,6 +29,7 @@ __all__ = [
     "Conflict",
     "IntegrityError",
     "InvalidInput",
+    "LegalHold",
     "LimitExceeded",
     "NotFound",
     "OtpRequired",
@@ -82,6 +84,11 @@ class NotFound(VaultError):
 
 class Conflict(VaultError):
     """Raised when the request contradicts existing state (a second ``init``, a duplicate name)."""
+
+
+class LegalHold(Conflict):
+    """Raised when a deletion reaches a document that is under legal hold, itself or through
+    its case: nothing is deleted until the hold is released."""
 
 
 class InvalidInput(VaultError):

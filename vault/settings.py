@@ -60,6 +60,8 @@ class Settings:
     body_min_bytes_per_second: int = 1024
     max_concurrent_uploads: int = 16
     max_concurrent_uploads_per_user: int = 4
+    # `vault serve` runs retention this often (0: never; docs/operations.md, "Retention").
+    retention_interval_minutes: int = 0
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -136,6 +138,8 @@ class Settings:
         for name in _POSITIVE:
             if getattr(self, name) < 1:
                 raise InvalidInput(f"setting {name} must be at least 1")
+        if not 0 <= self.retention_interval_minutes <= 7 * 24 * 60:
+            raise InvalidInput("retention_interval_minutes must be between 0 (off) and 10080")
         if not 72 <= self.export_dpi <= 600:
             raise InvalidInput("export_dpi must be between 72 and 600")
         self.proxy_networks  # noqa: B018 - parsing the addresses checks them
@@ -183,9 +187,13 @@ _INT_FIELDS = {
     "body_min_bytes_per_second",
     "max_concurrent_uploads",
     "max_concurrent_uploads_per_user",
+    "retention_interval_minutes",
 }
 _BOOL_FIELDS = {"log_client_addresses", "redaction_self_approval"}
-_POSITIVE = sorted(_INT_FIELDS - {"segment_size", "argon2_memory_kib", "argon2_time_cost"})
+_POSITIVE = sorted(
+    _INT_FIELDS
+    - {"segment_size", "argon2_memory_kib", "argon2_time_cost", "retention_interval_minutes"}
+)
 
 
 def _coerce(name: str, value: Any) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal, cast
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
@@ -14,43 +14,81 @@ from api.schemas import (
     ApprovalPublic,
     AwaitingList,
     AwaitingMemberPublic,
+    CaseChanged,
     CaseCreate,
     CaseList,
     CasePublic,
+    CaseUpdate,
     MemberRemoval,
     MemberRequest,
     RemovalPublic,
+    RetentionPublic,
     SourceHandoverPublic,
 )
-from vault.services.cases import Removal
+from vault.services.cases import KEEP, Removal, Retention, RetentionChange
+
+if TYPE_CHECKING:
+    from vault.storage.models import Case
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
+
+
+def _public(case: Case, members: list[str] | None = None) -> CasePublic:
+    retention = None
+    if case.retain_days is not None and case.retain_from is not None:
+        start = cast(Literal["upload", "close"], str(case.retain_from))
+        retention = RetentionPublic(days=case.retain_days, start=start)
+    return CasePublic(
+        id=case.id,
+        name=case.name,
+        created_at=case.created_at,
+        members=members,
+        retention=retention,
+        closed_at=case.closed_at,
+        held_at=case.held_at,
+    )
 
 
 @router.post("", status_code=201, response_model=CasePublic, responses=problems(401, 404, 409, 422))
 async def create_case(body: CaseCreate, actor: SessionActor, vault: VaultDep) -> CasePublic:
     """Create a case (administrators). Case names are stored in the clear: use code names."""
     case = await run_in_threadpool(vault.cases.create, actor, body.name)
-    return CasePublic(id=case.id, name=case.name, created_at=case.created_at, members=[])
+    return _public(case, [])
 
 
 @router.get("", response_model=CaseList, responses=problems(401, 404))
 async def list_cases(actor: Reader, vault: VaultDep) -> CaseList:
     """Your cases (every case, for administrators)."""
     rows = await run_in_threadpool(vault.cases.visible, actor)
-    return CaseList(cases=[CasePublic(id=c.id, name=c.name, created_at=c.created_at) for c in rows])
+    return CaseList(cases=[_public(c) for c in rows])
 
 
 @router.get("/{case_id}", response_model=CasePublic, responses=problems(401, 404))
 async def get_case(case_id: UUID, actor: Reader, vault: VaultDep) -> CasePublic:
     """A case and its members."""
     case, members = await run_in_threadpool(vault.cases.get, actor, case_id)
-    return CasePublic(
-        id=case.id,
-        name=case.name,
-        created_at=case.created_at,
-        members=[u.username for u in members],
+    return _public(case, [u.username for u in members])
+
+
+@router.patch("/{case_id}", response_model=CaseChanged, responses=problems(401, 404, 422))
+async def update_case(
+    case_id: UUID, body: CaseUpdate, actor: SessionActor, vault: VaultDep
+) -> CaseChanged:
+    """Set or clear the retention period, close or reopen the case (administrators). Left out
+    fields stay as they are; `"retain_days": null` clears the period. `due_now` in the answer
+    says how many documents the next retention run deletes."""
+    retention: RetentionChange = KEEP
+    if "retain_days" in body.model_fields_set:
+        retention = (
+            None
+            if body.retain_days is None
+            else Retention(body.retain_days, body.retain_from or "upload")
+        )
+    update = await run_in_threadpool(
+        lambda: vault.cases.update(actor, case_id, retention=retention, closed=body.closed)
     )
+    public = _public(update.case, [u.username for u in update.members])
+    return CaseChanged(**public.model_dump(), due_now=update.due_now)
 
 
 @router.post("/{case_id}/members", status_code=204, responses=problems(401, 404, 409, 422))
@@ -117,8 +155,7 @@ SourcesTo = Annotated[
     Query(
         min_length=1,
         max_length=64,
-        description="who takes the sources the member handles: an approved member, or "
-        "`recovery`",
+        description="who takes the sources the member handles: an approved member, or `recovery`",
     ),
 ]
 
@@ -151,8 +188,6 @@ async def remove_member_by_body(
 ) -> RemovalPublic:
     """The same as ``DELETE /v1/cases/{id}/members/{username}``, naming the user in the body."""
     removal = await run_in_threadpool(
-        lambda: vault.cases.remove_member(
-            actor, case_id, body.username, sources_to=body.sources_to
-        )
+        lambda: vault.cases.remove_member(actor, case_id, body.username, sources_to=body.sources_to)
     )
     return _removal(removal)

@@ -302,9 +302,10 @@ async def download(document_id: UUID, actor: Reader, vault: VaultDep) -> Streami
     )
 
 
-@router.delete("/{document_id}", status_code=204, responses=problems(401, 404))
+@router.delete("/{document_id}", status_code=204, responses=problems(401, 404, 409))
 async def delete_document(document_id: UUID, actor: SessionActor, vault: VaultDep) -> Response:
     """Crypto-shred a document (editors and administrators of its case): every wrapped key
-    and the ciphertext are destroyed."""
+    and the ciphertext are destroyed. 409 `legal-hold` while it or its case is under legal
+    hold."""
     await run_in_threadpool(vault.documents.delete, actor, document_id)
     return Response(status_code=204)

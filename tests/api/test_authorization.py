@@ -88,6 +88,9 @@ MATRIX: dict[str, str] = {
     "POST /v1/cases":                                 "201 201 201  404 404  404 404 404  404 404  401 401",
     "GET /v1/cases":                                  "200 200 200  200 200  200 200 200  404 200  401 401",
     "GET /v1/cases/{case_id}":                        "200 200 200  200 404  200 404 404  404 200  401 401",
+    "PATCH /v1/cases/{case_id}":                      "200 200 200  404 404  404 404 404  404 404  401 401",
+    "PUT /v1/cases/{case_id}/hold":                   "200 200 200  200 404  404 404 404  404 404  401 401",
+    "DELETE /v1/cases/{case_id}/hold":                "200 200 200  200 404  404 404 404  404 404  401 401",
     "GET /v1/cases/{case_id}/approvals":              "200 200 200  200 404  200 404 404  404 404  401 401",
     "POST /v1/cases/{case_id}/approvals":             "404 200 404  200 404  200 404 404  404 404  401 401",
     "POST /v1/cases/{case_id}/members":               "204 204 204  404 404  404 404 404  404 404  401 401",
@@ -104,6 +107,8 @@ MATRIX: dict[str, str] = {
     "GET /v1/documents/{document_id}":                "404 200 200  200 404  200 404 404  404 200  401 401",
     "GET /v1/documents/{document_id}/content":        "404 200 409  200 404  200 404 404  404 200  401 401",
     "DELETE /v1/documents/{document_id}":             "404 204 404  204 404  404 404 404  404 404  401 401",
+    "PUT /v1/documents/{document_id}/hold":           "200 200 200  200 404  404 404 404  404 404  401 401",
+    "DELETE /v1/documents/{document_id}/hold":        "200 200 200  200 404  404 404 404  404 404  401 401",
     "GET /v1/documents/{document_id}/access-log":     "404 200 200  200 404  200 404 404  404 200  401 401",
     "GET /v1/documents/{document_id}/redactions":     "404 200 409  200 404  404 404 404  404 200  401 401",
     "POST /v1/documents/{document_id}/redactions":    "404 201 409  201 404  404 404 404  404 404  401 401",
@@ -743,6 +748,51 @@ def _delete_document(cast: Cast, actor: str) -> Call:
     return Call("DELETE", f"/v1/documents/{document}", after=after)
 
 
+def _update_case(cast: Cast, actor: str) -> Call:
+    def after(r: httpx.Response) -> None:
+        with cast.world.db() as db:
+            case = db.get(Case, cast.world.case_id)
+            assert case is not None
+            assert (case.retain_days == 36_500) == (r.status_code == 200)
+            case.retain_days = case.retain_from = None  # as it was, for the next cell
+            db.add(case)
+            db.commit()
+
+    body = {"retain_days": 36_500, "retain_from": "upload"}
+    return Call("PATCH", f"/v1/cases/{cast.case_id}", json=body, after=after)
+
+
+def _hold(target: str, set_it: bool) -> Builder:
+    """A hold on the shared case or on a fresh document, set (PUT) or released (DELETE; it is
+    set first); undone after each cell, so that the case's documents stay deletable."""
+
+    def build(cast: Cast, actor: str) -> Call:
+        model: type[Case] | type[Document] = Case if target == "case" else Document
+        ident = cast.world.case_id if target == "case" else uuid.UUID(cast.fresh_document())
+
+        def put(held: bool) -> None:
+            with cast.world.db() as db:
+                row = db.get(model, ident)
+                assert row is not None
+                row.held_at = system_clock() if held else None
+                db.add(row)
+                db.commit()
+
+        def after(r: httpx.Response) -> None:
+            with cast.world.db() as db:
+                row = db.get(model, ident)
+                assert row is not None
+                assert (row.held_at is not None) == (set_it == (r.status_code == 200))
+            put(False)
+
+        if not set_it:
+            put(True)
+        url = f"/v1/{target}s/{ident}/hold"
+        return Call("PUT" if set_it else "DELETE", url, after=after)
+
+    return build
+
+
 def _access_log(cast: Cast, actor: str) -> Call:
     document = cast.document()
 
@@ -886,6 +936,13 @@ HOW: dict[str, How] = {
     "POST /v1/cases": How(_create_case, _no_such_route("POST")),
     "GET /v1/cases": How(_list_cases, _no_such_route("GET")),
     "GET /v1/cases/{case_id}": How(_get_case, _absent("GET", "/v1/cases/{}")),
+    "PATCH /v1/cases/{case_id}": How(
+        _update_case, _absent("PATCH", "/v1/cases/{}", json={"closed": "true"})
+    ),
+    "PUT /v1/cases/{case_id}/hold": How(_hold("case", True), _absent("PUT", "/v1/cases/{}/hold")),
+    "DELETE /v1/cases/{case_id}/hold": How(
+        _hold("case", False), _absent("DELETE", "/v1/cases/{}/hold")
+    ),
     "GET /v1/cases/{case_id}/approvals": How(_awaiting, _absent("GET", "/v1/cases/{}/approvals")),
     "POST /v1/cases/{case_id}/approvals": How(
         _approve, _absent("POST", "/v1/cases/{}/approvals", json={"username": "jules"})
@@ -926,6 +983,12 @@ HOW: dict[str, How] = {
     ),
     "DELETE /v1/documents/{document_id}": How(
         _delete_document, _absent("DELETE", "/v1/documents/{}")
+    ),
+    "PUT /v1/documents/{document_id}/hold": How(
+        _hold("document", True), _absent("PUT", "/v1/documents/{}/hold")
+    ),
+    "DELETE /v1/documents/{document_id}/hold": How(
+        _hold("document", False), _absent("DELETE", "/v1/documents/{}/hold")
     ),
     "GET /v1/documents/{document_id}/access-log": How(
         _access_log, _absent("GET", "/v1/documents/{}/access-log")

@@ -16,6 +16,7 @@ from tests.cli.conftest import ReviewServer, assert_error, in_parallel
 
 CASE_NAME = "harbour-contracts"
 USAGE, FAILED, NOT_FOUND = 2, 1, 4
+LIFECYCLE = {"retention", "closed_at", "held_at"}  # retention and legal hold
 
 
 def new_case(server: ReviewServer, *members: str) -> tuple[str, str]:
@@ -57,7 +58,7 @@ def test_ls_prints_a_table_and_json_of_your_cases(review_server: ReviewServer) -
     assert review_server.case_id in row  # the full id, to copy
     cases = json.loads(as_json.stdout)["cases"]
     mine = next(c for c in cases if c["name"] == CASE_NAME)
-    assert set(mine) == {"id", "name", "created_at", "members"}  # the API's names
+    assert set(mine) == {"id", "name", "created_at", "members", *LIFECYCLE}  # the API's names
     assert mine["id"] == review_server.case_id
     assert CASE_NAME not in {c["name"] for c in json.loads(outsider.stdout)["cases"]}
     # The administrator sees every case, though a member of none.
@@ -163,7 +164,7 @@ def test_create_json_prints_the_servers_answer(review_server: ReviewServer) -> N
     answer = json.loads(review_server.ok("admin", "cases", "create", name, "--json"))
     assert answer["name"] == name
     assert answer["members"] == []
-    assert set(answer) == {"id", "name", "created_at", "members"}
+    assert set(answer) == {"id", "name", "created_at", "members", *LIFECYCLE}
 
 
 def test_non_admins_cannot_manage_cases(review_server: ReviewServer) -> None:

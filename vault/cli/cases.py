@@ -78,12 +78,40 @@ def show(case: CaseArg, as_json: AsJson = False, profile: ProfileOpt = None) -> 
     if as_json:
         emit_one(answer, [], as_json=True)
         return
-    view = {**answer, "created_at": f"{when(answer['created_at'])} UTC"}
+    view = {**answer, **_lifecycle(answer), "created_at": f"{when(answer['created_at'])} UTC"}
     emit_one(
         view,
-        [("name", "name"), ("id", "id"), ("created_at", "created"), ("members", "members")],
+        [
+            ("name", "name"),
+            ("id", "id"),
+            ("created_at", "created"),
+            ("members", "members"),
+            ("retention_text", "retention"),
+            ("state", "state"),
+            ("hold_text", "legal hold"),
+        ],
         as_json=False,
     )
+
+
+def retention_text(retention: dict[str, Any] | None) -> str:
+    """A case's retention period in words."""
+    if retention is None:
+        return "none (kept until deleted)"
+    days = retention["days"]
+    if retention["start"] == "upload":
+        return f"{days} day(s) after each upload"
+    return "until the case is closed" + (f", then {days} day(s)" if days else "")
+
+
+def _lifecycle(answer: dict[str, Any]) -> dict[str, str]:
+    closed = answer.get("closed_at")
+    held = answer.get("held_at")
+    return {
+        "retention_text": retention_text(answer.get("retention")),
+        "state": f"closed {when(closed)} UTC" if closed else "open",
+        "hold_text": f"held since {when(held)} UTC" if held else "none",
+    }
 
 
 @app.command("create")
@@ -257,3 +285,96 @@ def remove_member(
                     else "."
                 )
             )
+
+
+def _update(client: Client, case: str, body: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    target = resolve_case(client, case)
+    try:
+        answer = client.request("PATCH", f"/v1/cases/{target['id']}", json=body).json()
+    except NotFound as refused:
+        raise _admin_hint(client, refused) from None
+    return target, answer
+
+
+def _due_warning(answer: dict[str, Any]) -> None:
+    if answer.get("due_now"):
+        say(
+            f"[bold]{answer['due_now']} document(s) of this case are due now[/]: the next "
+            "retention run deletes them (`vault retention run --dry-run` on the server lists "
+            "them; a legal hold keeps them: `vault hold set --case CASE`)."
+        )
+
+
+@app.command("set")
+def set_retention(
+    case: CaseArg,
+    retain_days: Annotated[
+        int | None,
+        typer.Option(
+            "--retain-days",
+            metavar="N",
+            min=0,
+            help="Delete each document N days after its upload; with --retain-until-closed, "
+            "N days after the case is closed.",
+        ),
+    ] = None,
+    until_closed: Annotated[
+        bool,
+        typer.Option(
+            "--retain-until-closed",
+            help="Keep everything while the case is open; delete it when the case is closed "
+            "(plus --retain-days N of grace).",
+        ),
+    ] = False,
+    no_retention: Annotated[
+        bool, typer.Option("--no-retention", help="Keep documents until someone deletes them.")
+    ] = False,
+    as_json: AsJson = False,
+    profile: ProfileOpt = None,
+) -> None:
+    """Set a case's retention period (administrators).
+
+    When a document is due, `vault retention run` on the server crypto-shreds it, unless the
+    case or the document is under legal hold. Says how many documents are due at once.
+    """
+    if no_retention and (until_closed or retain_days is not None):
+        raise InvalidInput("--no-retention cannot be combined with a retention period")
+    if not no_retention and not until_closed and retain_days is None:
+        raise InvalidInput("say --retain-days N, --retain-until-closed or --no-retention")
+    body: dict[str, Any] = {"retain_days": None}
+    if not no_retention:
+        body = {
+            "retain_days": retain_days or 0,
+            "retain_from": "close" if until_closed else "upload",
+        }
+    with open_client(profile) as client:
+        target, answer = _update(client, case, body)
+    if as_json:
+        emit_one(answer, [], as_json=True)
+    say(
+        f"Retention of case [bold]{escape(target['name'])}[/]: "
+        f"{retention_text(answer['retention'])}."
+    )
+    _due_warning(answer)
+
+
+@app.command("close")
+def close(case: CaseArg, as_json: AsJson = False, profile: ProfileOpt = None) -> None:
+    """Close a case (administrators): with retention until closed, its documents become due
+    (after the grace period, if any). Closing adds no other restriction."""
+    with open_client(profile) as client:
+        target, answer = _update(client, case, {"closed": True})
+    if as_json:
+        emit_one(answer, [], as_json=True)
+    say(f"Case [bold]{escape(target['name'])}[/] is closed since {when(answer['closed_at'])} UTC.")
+    _due_warning(answer)
+
+
+@app.command("reopen")
+def reopen(case: CaseArg, as_json: AsJson = False, profile: ProfileOpt = None) -> None:
+    """Reopen a closed case (administrators): retention until closed waits again."""
+    with open_client(profile) as client:
+        target, answer = _update(client, case, {"closed": False})
+    if as_json:
+        emit_one(answer, [], as_json=True)
+    say(f"Case [bold]{escape(target['name'])}[/] is open.")

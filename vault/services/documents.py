@@ -31,6 +31,7 @@ from vault.errors import (
     Conflict,
     IntegrityError,
     InvalidInput,
+    LegalHold,
     LimitExceeded,
     NotFound,
     StorageError,
@@ -39,7 +40,7 @@ from vault.services import grants, keyring
 from vault.services.cases import is_member
 from vault.services.users import Actor
 from vault.storage.blobstore import BlobStore
-from vault.storage.models import Document, RecoveryKey, Redaction, Role, Source
+from vault.storage.models import Case, Document, RecoveryKey, Redaction, Role, Source
 from vault.storage.pipeline import put_pipelined
 
 __all__ = [
@@ -47,7 +48,9 @@ __all__ = [
     "DocumentMetadata",
     "DocumentService",
     "NewDocument",
+    "discard_blobs",
     "open_metadata",
+    "shred",
 ]
 
 log = logging.getLogger(__name__)
@@ -423,7 +426,8 @@ class DocumentService:
 
     def delete(self, actor: Actor, document_id: UUID) -> None:
         """Crypto-shred: every wrapped copy of the key and the metadata row go in one
-        transaction, then the ciphertext. Editors and administrators of the case only."""
+        transaction, then the ciphertext. Editors and administrators of the case only;
+        ``LegalHold`` while the document or its case is under legal hold."""
         with Session(self._engine) as db:
             row = self._visible(db, actor, document_id)
             # Destroying material is for editors and administrators a reader approved (one who
@@ -432,10 +436,8 @@ class DocumentService:
                 db, row.case_id, actor.user_id
             ):
                 raise NotFound("no such document")
-            blob_id = row.blob_id
-            keyring.delete_wrapped(db, kind=keyring.DOCUMENT, subject_ids=[row.id])
-            # Its redactions point at what in it identifies people: they go with it.
-            db.execute(delete(Redaction).where(col(Redaction.document_id) == row.id))
+            # The entry first: its write serialises this transaction with every other audited
+            # change, so that ``shred`` sees a hold set meanwhile.
             audit.record(
                 db,
                 "document.delete",
@@ -444,21 +446,55 @@ class DocumentService:
                 document=row.id,
                 case=row.case_id,
             )
-            db.delete(row)
+            blob_id = shred(db, row.id)
             audit.commit(db)
+        discard_blobs(self._engine, self._blobs, [blob_id])
+
+
+def shred(db: Session, document_id: UUID) -> str:
+    """Delete a document's wrapped keys, its redactions and its row in ``db``'s transaction
+    (not committed), and return its blob id, for :func:`discard_blobs` once that commits.
+
+    Call it after the transaction's access-log entry is recorded: that write serialises it with
+    every other audited change (``vault.audit.log``), so the row and holds read here are
+    current. ``NotFound`` if the document is gone already (a concurrent shred), ``LegalHold``
+    if it or its case is under legal hold: a hold stops every deletion."""
+    row = db.exec(
+        select(Document)
+        .where(col(Document.id) == document_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if row is None:
+        raise NotFound("no such document")
+    case = db.get(Case, row.case_id, populate_existing=True)
+    if row.held_at is not None or (case is not None and case.held_at is not None):
+        held = "document" if row.held_at is not None else "case"
+        raise LegalHold(
+            f"the {held} is under legal hold: nothing of it is deleted until the hold is "
+            "released"
+        ).with_details(hold=held)
+    keyring.delete_wrapped(db, kind=keyring.DOCUMENT, subject_ids=[row.id])
+    # Its redactions point at what in it identifies people: they go with it.
+    db.execute(delete(Redaction).where(col(Redaction.document_id) == row.id))
+    db.delete(row)
+    return row.blob_id
+
+
+def discard_blobs(engine: Engine, blobs: BlobStore, blob_ids: Iterable[str]) -> None:
+    """Delete the ciphertext of shredded documents (after their rows are committed gone), then
+    flush what SQLite still holds of the deleted rows."""
+    for blob_id in blob_ids:
         try:
-            self._blobs.delete(blob_id)
+            blobs.delete(blob_id)
         except StorageError:
             # The keys are gone, so the ciphertext is already unreadable; fsck removes it.
             log.warning("shredded document left an orphan blob for fsck")
-        self._flush_deleted()
-
-    def _flush_deleted(self) -> None:
-        # SQLite with secure_delete zeroes freed pages in the database file, but older page
-        # images stay in the write-ahead log until a checkpoint rewrites it.
-        if self._engine.dialect.name == "sqlite":
-            with self._engine.connect() as conn:
-                conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    # SQLite with secure_delete zeroes freed pages in the database file, but older page
+    # images stay in the write-ahead log until a checkpoint rewrites it.
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
 
 
 def open_metadata(row: Document, data_key: bytes) -> DocumentMetadata:

@@ -34,6 +34,7 @@ __all__ = [
     "LogKey",
     "RecoveryKey",
     "Redaction",
+    "RetentionStart",
     "Role",
     "Source",
     "Throttle",
@@ -77,6 +78,13 @@ class DocumentStatus(StrEnum):
     ACTIVE = "active"
 
 
+class RetentionStart(StrEnum):
+    """What a case's retention period counts from (docs/operations.md, "Retention")."""
+
+    UPLOAD = "upload"  # each document is due that many days after its upload
+    CLOSE = "close"  # every document is due that many days after the case is closed
+
+
 class User(SQLModel, table=True):
     """An account. Key columns are empty until the person has set a passphrase (enrolment)."""
 
@@ -117,6 +125,13 @@ class Case(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     name: str = Field(max_length=120, unique=True)
     created_at: datetime = Field(default_factory=_utcnow, sa_type=UTCDateTime)
+    # Retention: nothing is due while ``retain_days`` is empty. In the clear, like the name:
+    # the server deletes on its own, with no member's key (vault.services.retention).
+    retain_days: int | None = None
+    retain_from: RetentionStart | None = Field(default=None, sa_type=sa.String(8))
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Legal hold: while set, nothing of the case is deleted, by retention or by anyone.
+    held_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class CaseMember(SQLModel, table=True):
@@ -184,6 +199,8 @@ class Document(SQLModel, table=True):
     status: DocumentStatus = Field(default=DocumentStatus.ACTIVE, sa_type=sa.String(16))
     sealed_metadata: bytes
     created_at: datetime = Field(default_factory=_utcnow, sa_type=UTCDateTime)
+    # Legal hold on this document alone: while set, it is not deleted, by retention or by anyone.
+    held_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Redaction(SQLModel, table=True):
