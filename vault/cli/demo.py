@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -128,13 +128,14 @@ def _settings(root: Path) -> Settings:
     return settings
 
 
-def _create_vault(settings: Settings, cast: Cast) -> Vault:
+def _create_vault(settings: Settings, cast: Cast) -> tuple[Vault, list[str]]:
+    """The vault, and its recovery shares (handed to the story's share holders)."""
     from vault.initialise import init_vault
     from vault.instance import Vault
     from vault.storage.models import Role
 
     admin, *others = cast
-    init_vault(settings, admin=admin.username, passphrase=admin.passphrase)
+    made = init_vault(settings, admin=admin.username, passphrase=admin.passphrase)
     vault = Vault.open(settings)
     try:
         for person in others:
@@ -144,7 +145,7 @@ def _create_vault(settings: Settings, cast: Cast) -> Vault:
     except BaseException:
         vault.close()
         raise
-    return vault
+    return vault, made.mnemonics
 
 
 # -- the server ------------------------------------------------------------------------------
@@ -490,6 +491,41 @@ def _keep(folder: Path, pdf: bytes) -> int:
     return number
 
 
+def _recover(
+    out: Console, url: str, vault: Vault, cast: Cast, shares: list[str], testimony: str
+) -> Cast:
+    """The journalist forgets her passphrase; two holders of recovery shares give her back
+    everything she could read. Returns the cast with her new passphrase."""
+    from vault.cli.client import Client
+
+    admin, journalist, editor, second = cast
+    j = journalist.username.capitalize()
+    _step(out, 6, "Two share holders give the journalist her access back")
+    # What `vault recover user` does on the server, with the shares typed by their holders.
+    code, regrant = vault.recovery.recover_user(journalist.username, shares[:2])
+    out.print(
+        f"{j} forgot her passphrase. Two of the three holders of the recovery shares made at "
+        f"`vault init` run `vault recover user {journalist.username}` on the server: the "
+        f"recovery key is rebuilt in memory only, {j}'s account gets a new enrolment code and a "
+        f"new key that is given at once the {regrant.documents} document key(s) and "
+        f"{regrant.sources} source key(s) she held. Nobody else could have done it: the server "
+        "holds no key that opens her documents."
+    )
+    renewed = replace(journalist, passphrase=_passphrase())
+    with Client(url) as anonymous:
+        anonymous.post(
+            "/v1/auth/enroll",
+            {"username": renewed.username, "code": code, "passphrase": renewed.passphrase},
+        )
+    with _logged_in(url, renewed) as client:
+        response = client.request("GET", f"/v1/documents/{testimony}/content")
+    out.print(
+        f"{j} enrols with the code and a new passphrase, and reads the testimony again at once "
+        f"({len(response.content)} bytes), no colleague needed. The log holds `recovery.used`."
+    )
+    return (admin, renewed, editor, second)
+
+
 def _checked(pdf: bytes) -> str:
     """The demo's own reading of the export, with a third library (pypdf)."""
     from pypdf import PdfReader
@@ -557,7 +593,7 @@ def _play(
             f"A throwaway vault in {root}: an administrator, a journalist and two editors, "
             "each with a new random passphrase."
         )
-        vault = _create_vault(settings, cast)
+        vault, shares = _create_vault(settings, cast)
         cleanup.callback(vault.close)
         server = _Server(settings, vault, sock)
         cleanup.enter_context(_server_logs(root / "server.log", debug=debug))
@@ -565,6 +601,7 @@ def _play(
         server.start()
         out.print(f"Its API is served at {server.url}.")
         testimony, agenda = _story(out, server.url, cast, keep)
+        cast = _recover(out, server.url, vault, cast, shares, testimony)
         if serve:
             _next_steps(out, server.url, cast, root, testimony, agenda)
             _wait(out, server)
@@ -601,7 +638,9 @@ def demo(
     """Try Source Vault: a throwaway vault and one review, played step by step.
 
     A journalist uploads an invented testimony and a meeting's programme; an editor reads them;
-    two editors redact the source's name and number from the programme and export it.
+    two editors redact the source's name and number from the programme and export it; two
+    holders of the recovery shares give the journalist her access back after she forgets her
+    passphrase.
 
     Then it serves until Ctrl-C, printing the passphrases and the commands to try next.
 
