@@ -118,3 +118,19 @@ def test_rotating_the_key_rewraps_everything_and_ends_every_credential(api: ApiW
         assert left == []
     entry = next(e for e in actions(api) if e["action"] == "user.key.rotate")
     assert (entry["old_key"], entry["new_key"], entry["rewrapped"]) == (old_key, new_key, "4")
+
+
+def test_an_administrator_can_require_a_rotation_at_the_next_login(api: ApiWorld) -> None:
+    before = login(api, "jules")
+    with api.world.db() as db:
+        old_key = db.exec(select(User.key_id).where(User.username == "jules")).one()
+    api.world.vault.auth.require_rotation("jules")
+    after = login(api, "jules")
+    assert api.client.get("/v1/auth/me", headers=bearer(before)).status_code == 401
+    with api.world.db() as db:
+        user = db.exec(select(User).where(User.username == "jules")).one()
+        assert user.key_id != old_key
+        assert user.key_rotation_required is False
+    assert api.client.get("/v1/auth/me", headers=bearer(after)).status_code == 200
+    names = [e["action"] for e in actions(api)]
+    assert names.index("user.key.rotation.required") < names.index("user.key.rotate")

@@ -184,6 +184,19 @@ def reset(
     typer.echo(code)
 
 
+@app.command("require-rotation")
+def require_rotation(username: NameArg, data_dir: DataDir = None) -> None:
+    """Make the account's next login replace its key pair (after a suspected exposure).
+
+    At that login every key the old key pair held is re-wrapped for a new one, the old one is
+    destroyed and every other session and API token ends, exactly as with `vault keys rotate`.
+    Recorded in the access log.
+    """
+    with _opened(data_dir) as vault:
+        _on_user(username, lambda: vault.auth.require_rotation(username))
+    say(f"[bold]{username}[/]'s next login will replace their key pair.")
+
+
 @app.command("role")
 def role(
     username: NameArg,

@@ -7,7 +7,8 @@ be enough to lock its owner out or to take their key.
 - A passphrase change re-seals the same private key (and TOTP secret) under the new passphrase
   and ends the account's other sessions; API tokens stay (they carry no passphrase).
 - A key rotation happens at a login (the passphrase is there to seal the new key), asked for
-  by the person (`rotate_key` in the login request, `vault keys rotate`): a new key pair, every
+  by the person (`rotate_key` in the login request, `vault keys rotate`) or required by an
+  administrator (`vault users require-rotation`, for the next login): a new key pair, every
   document and source key the old one held re-wrapped for it, the old one destroyed, in one
   transaction: interrupted, it leaves the old key as it was, and the next login starts afresh.
   Every other session and token ends (each sealed the old key).
@@ -133,6 +134,7 @@ def rotate_key(
         rewrapped += 1
     user = unlocked.user
     users.reseal(user, new, passphrase, settings.argon2, totp_secret=unlocked.totp_secret)
+    user.key_rotation_required = False
     db.add(user)
     _end_credentials(db, user.id, clock, keep=None, sessions_only=False)
     audit.record(

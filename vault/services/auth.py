@@ -276,7 +276,7 @@ class AuthService:
             throttle.clear(db, keys[0])
             if device:
                 throttle.clear(db, keys[1])
-            if rotate_key:
+            if rotate_key or unlocked.user.key_rotation_required:
                 with self._kdf.slot():
                     key = account.rotate_key(
                         db, unlocked, passphrase, settings=self._settings, clock=self._clock
@@ -561,6 +561,15 @@ class AuthService:
             self._record(db, "user.enable" if enabled else "user.disable", None, user=user.id)
             audit.commit(db)
             return user
+
+    def require_rotation(self, username: str) -> None:
+        """The account's next login makes a new key pair (``vault.services.account``)."""
+        with self._session() as db:
+            user = users.find_user(db, username)
+            user.key_rotation_required = True
+            db.add(user)
+            self._record(db, "user.key.rotation.required", None, user=user.id)
+            audit.commit(db)
 
     def set_role(self, actor: Actor | None, username: str, role: Role) -> Role:
         """Change an account's role and return the role it had. The same role again changes

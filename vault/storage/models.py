@@ -115,6 +115,8 @@ class User(SQLModel, table=True):
     # key) sealed under the enrolment code, opened and re-sealed under the passphrase at
     # enrolment. Empty otherwise.
     sealed_recovered_key: bytes | None = None
+    # An administrator asked for a new key pair: the next login makes it.
+    key_rotation_required: bool = False
 
 
 class Case(SQLModel, table=True):
