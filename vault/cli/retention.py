@@ -66,7 +66,12 @@ def run(
         return
     emit(
         [{**r, "due": r["due_at"][:16].replace("T", " ")} for r in rows],
-        [("document", "DOCUMENT"), ("case_name", "CASE"), ("due", "DUE (UTC)"), ("outcome", "")],
+        [
+            ("document", "DOCUMENT"),
+            ("case_name", "CASE"),
+            ("due", "DUE (UTC)"),
+            ("outcome", "OUTCOME"),
+        ],
         as_json=False,
         key="documents",
         empty="Nothing is due.",
