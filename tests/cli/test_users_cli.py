@@ -205,9 +205,26 @@ def test_role_that_needs_two_factor_warns_an_enrolled_user_without_it(admin: Adm
     assert "warning" not in back.stderr
 
 
+def test_require_rotation_replaces_the_key_at_the_next_login(admin: Admin) -> None:
+    vault = admin.vault()
+    try:
+        with vault.session() as db:
+            before = db.exec(select(User.key_id).where(User.username == "erin")).one()
+        required = admin.users("require-rotation", "erin")
+        assert required.returncode == 0, required.stderr
+        assert admin.log_about("erin")[-1]["action"] == "user.key.rotation.required"
+        vault.auth.login("erin", PASSPHRASE, None, address="test")
+        with vault.session() as db:
+            after = db.exec(select(User.key_id).where(User.username == "erin")).one()
+    finally:
+        vault.close()
+    assert after != before
+    assert admin.log_about("erin")[-1]["action"] == "user.key.rotate"
+
+
 @pytest.mark.parametrize(
     "args", [["disable", "nobody"], ["enable", "nobody"], ["reset", "nobody", "--yes"],
-             ["role", "nobody", "editor"]],
+             ["role", "nobody", "editor"], ["require-rotation", "nobody"]],
 )  # fmt: skip
 def test_unknown_user_is_not_found(admin: Admin, args: list[str]) -> None:
     line = assert_error(admin.users(*args), NOT_FOUND)
