@@ -97,9 +97,9 @@ def create_backup(
     """
     output = output.absolute()
     if output.exists() or output.is_symlink():
-        raise Conflict(f"{output} already exists")
+        raise Conflict("the backup file already exists: choose a new name")
     if not output.parent.is_dir():
-        raise NotFound(f"the directory {output.parent} does not exist")
+        raise NotFound("the backup file's directory does not exist")
     vault = Vault.open(settings, clock=clock)
     work = Path(tempfile.mkdtemp(prefix=".vault-backup-", dir=output.parent))  # mode 0700
     partial = output.with_name(f".{output.name}.partial-{secrets.token_hex(4)}")

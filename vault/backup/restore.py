@@ -60,20 +60,20 @@ class RestoreResult:
 
 def _check_target(target: Path) -> None:
     if target.is_symlink() or (target.exists() and not target.is_dir()):
-        raise Conflict(f"{target} exists and is not a directory")
+        raise Conflict("the restore target exists and is not a directory")
     if target.is_dir() and any(target.iterdir()):
-        raise Conflict(f"{target} is not empty: restore into a new directory")
+        raise Conflict("the restore target is not empty: restore into a new directory")
     if not target.parent.is_dir():
-        raise NotFound(f"the directory {target.parent} does not exist")
+        raise NotFound("the restore target's parent directory does not exist")
 
 
 def _read_seal_key(path: Path) -> bytes:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise InvalidInput(f"cannot read the log key file {path}: {exc.strerror}") from None
+        raise InvalidInput(f"cannot read the log key file: {exc.strerror}") from None
     if len(data) != _SEAL_KEY_SIZE:
-        raise InvalidInput(f"the log key file {path} is not a log-seal.key (32 bytes)")
+        raise InvalidInput("the log key file is not a log-seal.key (32 bytes)")
     return data
 
 

@@ -70,9 +70,9 @@ def open_archive(path: Path) -> BinaryIO:
     try:
         return path.open("rb")
     except FileNotFoundError:
-        raise InvalidInput(f"there is no backup file {path}") from None
+        raise InvalidInput("there is no such backup file") from None
     except OSError as exc:
-        raise StorageError(f"cannot read the backup {path}: {exc.strerror}") from None
+        raise StorageError(f"cannot read the backup file: {exc.strerror}") from None
 
 
 def _writer(path: Path) -> BinaryIO:
