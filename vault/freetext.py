@@ -15,12 +15,26 @@ import re
 
 from vault.errors import InvalidInput
 
-__all__ = ["LINE_PATTERN", "TEXT_PATTERN", "check_line", "check_text"]
+__all__ = [
+    "LINE_PATTERN",
+    "NONBLANK_LINE_PATTERN",
+    "NONBLANK_TEXT_PATTERN",
+    "TEXT_PATTERN",
+    "check_line",
+    "check_text",
+]
 
 # Patterns in the subset that Python, JSON Schema (ECMA-262) and pydantic (Rust) read alike;
 # Python matches them with fullmatch (its "$" would also match before a final line break).
 LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
 TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+# The same, with at least one character that is not white space: for what the services strip
+# and refuse when nothing is left (titles, case and token names, terms, reasons to reject).
+NONBLANK_LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+NONBLANK_TEXT_PATTERN = (
+    r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f]"
+    r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+)
 _LINE = re.compile(LINE_PATTERN)
 _TEXT = re.compile(TEXT_PATTERN)
 

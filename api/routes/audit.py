@@ -17,6 +17,11 @@ from api.deps import Reader, VaultDep
 from api.routes import problems
 
 router = APIRouter(tags=["audit"])
+# Indexes and sizes are BIGINT in the database: a larger number can name no entry, and was a
+# server error where it reached a query.
+MAX_INDEX = 2**63 - 1
+Index = Annotated[int, Query(ge=0, le=MAX_INDEX)]
+Size = Annotated[int, Query(ge=1, le=MAX_INDEX)]
 _TEXT: dict[int | str, dict[str, Any]] = {
     200: {"description": "Plain text", "content": {"text/plain": {"schema": {"type": "string"}}}}
 }
@@ -33,6 +38,19 @@ class AuditEntries(BaseModel):
 
 class Proof(BaseModel):
     proof: list[str]
+
+
+class KeyRotation(BaseModel):
+    index: int
+    old_key: str
+    new_key: str
+    entry: str
+    checkpoint: str
+    proof: list[str]
+
+
+class KeyRotations(BaseModel):
+    rotations: list[KeyRotation]
 
 
 class HistoryEntry(BaseModel):
@@ -70,14 +88,39 @@ async def get_key(actor: Reader, vault: VaultDep) -> PlainTextResponse:
     return PlainTextResponse(await run_in_threadpool(vault.audit.verifier_key, actor) + "\n")
 
 
+@router.get("/v1/audit/key/rotations", response_model=KeyRotations, responses=problems(401, 404))
+async def get_key_rotations(actor: Reader, vault: VaultDep) -> KeyRotations:
+    """Every rotation of the log's key, oldest first: the ``log.key.rotate`` entry (``index``,
+    canonical bytes in base64), the old and new verifier keys, the checkpoint of the tree that
+    ends with the entry signed by both keys, and the entry's inclusion proof in that tree. A
+    client holding an old key follows these to the current one (docs/audit-log.md)."""
+    found = await run_in_threadpool(vault.audit.rotations, actor)
+    return KeyRotations(
+        rotations=[
+            KeyRotation(
+                index=t.index,
+                old_key=t.old_key,
+                new_key=t.new_key,
+                entry=_b64(t.entry),
+                checkpoint=t.checkpoint,
+                proof=[_b64(p) for p in t.proof],
+            )
+            for t in found
+        ]
+    )
+
+
 @router.get("/v1/audit/entries", response_model=AuditEntries, responses=problems(401, 404, 422))
 async def get_entries(
     actor: Reader,
     vault: VaultDep,
-    start: Annotated[int, Query(ge=0)],
-    end: Annotated[int, Query(ge=1)],
+    start: Annotated[int, Query(ge=0, le=MAX_INDEX, description="the first entry")],
+    end: Annotated[
+        int, Query(ge=1, le=MAX_INDEX, description="one past the last entry; greater than start")
+    ],
 ) -> AuditEntries:
-    """Entries ``start`` to ``end - 1`` in order (a page may hold fewer than asked)."""
+    """Entries ``start`` to ``end - 1`` in order, ``start < end`` (a page may hold fewer than
+    asked)."""
     rows = await run_in_threadpool(vault.audit.entries, actor, start, end)
     return AuditEntries(entries=[AuditEntryPublic(index=i, leaf=_b64(leaf)) for i, leaf in rows])
 
@@ -86,8 +129,10 @@ async def get_entries(
 async def get_inclusion(
     actor: Reader,
     vault: VaultDep,
-    index: Annotated[int, Query(ge=0)],
-    tree_size: Annotated[int, Query(ge=1)],
+    index: Index,
+    tree_size: Annotated[
+        int, Query(ge=1, le=MAX_INDEX, description="greater than index, at most the log's size")
+    ],
 ) -> Proof:
     """RFC 9162 §2.1.3 inclusion proof of entry ``index`` in the tree of ``tree_size``: for
     auditors any entry, for others an entry that names them as its actor (an upload's
@@ -100,8 +145,10 @@ async def get_inclusion(
 async def get_consistency(
     actor: Reader,
     vault: VaultDep,
-    first: Annotated[int, Query(ge=1)],
-    second: Annotated[int, Query(ge=1)],
+    first: Size,
+    second: Annotated[
+        int, Query(ge=1, le=MAX_INDEX, description="at least first, at most the log's size")
+    ],
 ) -> Proof:
     """RFC 9162 §2.1.4 proof that the tree of ``second`` extends the tree of ``first``."""
     proof = await run_in_threadpool(vault.audit.consistency, actor, first, second)

@@ -7,7 +7,7 @@ import binascii
 import re
 import unicodedata
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import quote
 from uuid import UUID
@@ -26,6 +26,7 @@ from api.routes import problems
 from api.schemas import DocumentCreated, DocumentList, DocumentPublic
 from vault import mediatypes
 from vault.errors import Conflict, InvalidInput, LimitExceeded, StorageError
+from vault.freetext import LINE_PATTERN, NONBLANK_LINE_PATTERN, TEXT_PATTERN
 from vault.services.documents import DocumentInfo, DocumentMetadata, NewDocument
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
@@ -50,11 +51,11 @@ _UPLOAD_BODY = {
                             "type": "string",
                             "minLength": 1,
                             "maxLength": 500,
-                            "pattern": r"\S",  # not blank
+                            "pattern": NONBLANK_LINE_PATTERN,
                         },
                         "source": {"type": "string", "format": "uuid"},
-                        "kind": {"type": "string", "maxLength": 64},
-                        "notes": {"type": "string", "maxLength": 65536},
+                        "kind": {"type": "string", "maxLength": 64, "pattern": LINE_PATTERN},
+                        "notes": {"type": "string", "maxLength": 65536, "pattern": TEXT_PATTERN},
                         "file": {"type": "string", "format": "binary"},
                     },
                 },
@@ -210,8 +211,10 @@ def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
         parsed = datetime.fromisoformat(created)
         if parsed.tzinfo is None:
             raise ValueError
-        return parsed, UUID(doc_id)
-    except (ValueError, UnicodeDecodeError, binascii.Error):
+        # Stored times are UTC: a cursor at the calendar's edge (year 1 at +05:00, 9999 at
+        # -05:00) has no UTC time, and failed where the query converted it.
+        return parsed.astimezone(UTC), UUID(doc_id)
+    except (ValueError, OverflowError, UnicodeDecodeError, binascii.Error):
         raise InvalidInput("cursor is not valid") from None
 
 

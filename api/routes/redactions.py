@@ -27,6 +27,7 @@ from api.schemas import (
     WithdrawalPublic,
     WithdrawRequest,
 )
+from vault.freetext import LINE_PATTERN
 from vault.redaction.export import ExportOptions
 from vault.redaction.model import Category, Kind, Markers, Rect, Status
 from vault.services.redaction_records import Withdrawal
@@ -300,7 +301,7 @@ async def export(
     actor: Reader,
     vault: VaultDep,
     redacted: Annotated[bool, Query(description="must be true: exports are always redacted")],
-    marker: Annotated[str, Query(min_length=1, max_length=40, pattern=r"^[^\r\n]+$")] = (
+    marker: Annotated[str, Query(min_length=1, max_length=40, pattern=LINE_PATTERN)] = (
         "[REDACTED]"
     ),
     per_category: Annotated[bool, Query(description="name the category in markers")] = False,

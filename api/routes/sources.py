@@ -17,6 +17,7 @@ from api.schemas import (
     SourceList,
     SourcePublic,
 )
+from vault.freetext import LINE_PATTERN
 from vault.storage.models import Source
 
 router = APIRouter(prefix="/v1/sources", tags=["sources"])
@@ -57,7 +58,16 @@ async def list_sources(
 )
 async def reveal_identity(
     source_id: UUID,
-    reason: Annotated[str, Query(min_length=3, max_length=500, description="why you need it")],
+    reason: Annotated[
+        str,
+        Query(
+            min_length=3,
+            max_length=500,
+            pattern=LINE_PATTERN,
+            description="why you need it: 3-500 characters once runs of spaces are one, on one "
+            "line, without control characters",
+        ),
+    ],
     actor: Reader,
     vault: VaultDep,
 ) -> SourceIdentity:

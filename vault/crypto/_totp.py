@@ -37,7 +37,9 @@ def generate(secret: bytes, at: float) -> str:
 
 def matching_step(secret: bytes, code: str, at: float) -> int | None:
     """The time step whose code equals ``code`` (within the drift window), else ``None``."""
-    if len(code) != DIGITS or not code.isdigit():
+    # ASCII digits only: str.isdigit() also accepts Arabic-Indic and full-width digits, which
+    # hmac.compare_digest refuses with a TypeError (a server error where a wrong code belongs).
+    if len(code) != DIGITS or not (code.isascii() and code.isdigit()):
         return None
     totp = _totp(secret)
     now_step = int(at) // STEP_SECONDS

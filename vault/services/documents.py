@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from vault import crypto, mediatypes
+from vault import crypto, freetext, mediatypes
 from vault.audit import log as audit
 from vault.clock import Clock
 from vault.crypto import PrivateKey
@@ -55,6 +55,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 _METADATA_LABEL = "document-metadata"
+_NO_CASE = UUID(int=0)
 MAX_TITLE = 500
 MAX_NOTES = 64 * 1024
 
@@ -81,6 +82,9 @@ class NewDocument:
         if self.kind is not None and len(self.kind) > 64:
             raise InvalidInput("kind must be at most 64 characters")
         mediatypes.normalise(self.media_type)
+        freetext.check_line("title", self.title)
+        freetext.check_line("kind", self.kind)
+        freetext.check_text("notes", self.notes)
         texts = (self.title, self.filename, self.media_type, self.notes, self.kind)
         if any(t is not None and "\x00" in t for t in texts):
             raise InvalidInput("text fields must not contain NUL characters")
@@ -282,7 +286,11 @@ class DocumentService:
 
     def _visible(self, db: Session, actor: Actor, document_id: UUID) -> Document:
         row = db.get(Document, document_id)
-        if row is None or not is_member(db, row.case_id, actor.user_id):
+        # The membership check runs whether the document exists or not (for a case id that
+        # none has), so that "not there" and "not yours" do the same work: the skipped query
+        # was a 0.2 ms difference that told them apart.
+        member = is_member(db, row.case_id if row is not None else _NO_CASE, actor.user_id)
+        if row is None or not member:
             raise NotFound("no such document")
         return row
 
