@@ -31,6 +31,7 @@ import base64
 import binascii
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from vault.crypto import SigningKey, verify_signature
@@ -47,7 +48,9 @@ __all__ = [
     "open_checkpoint",
     "open_note",
     "sign",
+    "sign_all",
     "sign_note",
+    "sign_note_all",
 ]
 
 ED25519 = 0x01
@@ -118,11 +121,22 @@ def decode_vkey(text: str) -> tuple[str, bytes]:
 
 def sign_note(text: str, name: str, key: SigningKey) -> str:
     """A signed note of ``text`` (which must end in a newline) with one Ed25519 signature."""
+    return sign_note_all(text, [(name, key)])
+
+
+def sign_note_all(text: str, signers: Sequence[tuple[str, SigningKey]]) -> str:
+    """A signed note of ``text`` with one signature line per ``(name, key)``, in that order: a
+    verifier that knows any one of the keys accepts it (the access log's key rotation)."""
     if not text.endswith("\n") or _has_control(text):
         raise ValueError("note text ends in a newline and has no control characters")
+    if not 0 < len(signers) <= MAX_SIGNATURES:
+        raise ValueError(f"a signed note has 1 to {MAX_SIGNATURES} signatures")
     message = text.encode()
-    signature = key_id(name, key.public_bytes()) + key.sign(message)
-    note = f"{text}\n{_DASH}{name} {base64.b64encode(signature).decode('ascii')}\n"
+    lines = []
+    for name, key in signers:
+        signature = key_id(name, key.public_bytes()) + key.sign(message)
+        lines.append(f"{_DASH}{name} {base64.b64encode(signature).decode('ascii')}\n")
+    note = f"{text}\n{''.join(lines)}"
     if len(note.encode()) > MAX_NOTE_SIZE:
         raise ValueError("signed note too large")
     return note
@@ -223,6 +237,11 @@ class Checkpoint:
 def sign(checkpoint: Checkpoint, name: str, key: SigningKey) -> str:
     """The checkpoint as a signed note with one Ed25519 signature by ``name``'s ``key``."""
     return sign_note(checkpoint.body().decode("utf-8"), name, key)
+
+
+def sign_all(checkpoint: Checkpoint, signers: Sequence[tuple[str, SigningKey]]) -> str:
+    """The checkpoint as a signed note with one Ed25519 signature per ``(name, key)``."""
+    return sign_note_all(checkpoint.body().decode("utf-8"), signers)
 
 
 def _bad_checkpoint(detail: str) -> IntegrityError:

@@ -39,6 +39,7 @@ __all__ = [
     "consistency_proof",
     "head",
     "inclusion_proof",
+    "lock",
     "receipt",
     "record",
 ]
@@ -195,6 +196,14 @@ def append_many(db: Session, entries: Sequence[NewEntry]) -> list[int]:
         },
     )
     return list(range(first, first + len(entries)))
+
+
+def lock(db: Session) -> None:
+    """Take the appenders' lock in ``db``'s transaction without appending: until it ends, no
+    entry is added anywhere, and what the transaction reads next is current (a key rotation
+    reads the active key under it, so two rotations cannot both start from one key)."""
+    if db.connection().execute(_BUMP, {"count": 0}).one_or_none() is None:
+        raise StorageError("the access log is not initialised")
 
 
 def append(

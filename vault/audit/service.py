@@ -3,6 +3,7 @@ history, for the callers allowed to read each."""
 
 from __future__ import annotations
 
+import bisect
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,10 +13,10 @@ from uuid import UUID
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from vault.audit import checkpoint, log, signer
+from vault.audit import checkpoint, log, rotation, signer
 from vault.audit.verify import VerifyReport, verify_log
 from vault.clock import Clock
-from vault.errors import IntegrityError, InvalidInput, NotFound, StorageError
+from vault.errors import Conflict, IntegrityError, InvalidInput, NotFound, StorageError
 from vault.services.cases import is_member
 from vault.services.users import Actor
 from vault.settings import Settings
@@ -69,12 +70,28 @@ class AuditService:
         return found
 
     def checkpoint(self, actor: Actor) -> str:
-        with self._session() as db:
-            return signer.latest_checkpoint(db, self._signer(db), self._clock)
+        try:
+            with self._session() as db:
+                return signer.latest_checkpoint(db, self._signer(db), self._clock)
+        except Conflict:
+            # The key was rotated between reading it and the head: the new one is active now.
+            with self._session() as db:
+                return signer.latest_checkpoint(db, self._signer(db), self._clock)
 
     def verifier_key(self, actor: Actor) -> str:
         with self._session() as db:
             return self._signer(db).vkey
+
+    def rotations(self, actor: Actor) -> list[rotation.Transition]:
+        """Every rotation of the log's key, oldest first: what a client that pinned an older
+        key needs to follow to the current one (``rotation.follow``)."""
+        with self._session() as db:
+            return signer.load_transitions(db)
+
+    def rotate_key(self) -> rotation.Transition:
+        """Replace the log's signing key (the administrator, on the server)."""
+        with self._session() as db:
+            return signer.rotate_log_key(db, self._settings, self._clock)
 
     def entries(self, actor: Actor, start: int, end: int) -> list[tuple[int, bytes]]:
         self._require_auditor(actor)
@@ -156,21 +173,33 @@ def _acted(db: Session, actor: Actor, index: int) -> bool:
 
 
 def verify_vault(engine: Engine) -> VerifyReport:
-    """Check every stored checkpoint's signature against the vault's log keys, then recompute
-    the whole log and compare it with the head and with every checkpoint's root."""
+    """Check that the log's keys follow one another by verified rotations and that every
+    stored checkpoint is signed by the key of its time (the transitions by both), then
+    recompute the whole log and compare it with the head and with every checkpoint's root."""
     with Session(engine) as db:
-        keys = [(k.name, k.public_key) for k in db.exec(select(LogKey))]
+        keys = [
+            (k.name, k.public_key) for k in db.exec(select(LogKey).order_by(col(LogKey.created_at)))
+        ]
         notes = list(db.exec(select(AuditCheckpoint).order_by(col(AuditCheckpoint.size))))
         size, root = log.head(db)
+        try:
+            transitions = signer.load_transitions(db)
+            chain = rotation.follow(checkpoint.encode_vkey(*keys[0]), transitions) if keys else []
+        except (IntegrityError, StorageError) as exc:
+            return VerifyReport(size, root, str(exc))
+    if len(keys) > 1 and len(chain) != len(keys) - 1:
+        return VerifyReport(size, root, "a log key was not introduced by a verified rotation")
+    # keys[j] signs the trees from the size of its transition on (keys[0]: from the start).
+    starts = [0, *(transition.index + 1 for transition, _ in chain)]
     roots: dict[int, bytes] = {}
     for stored in notes:
         opened = None
-        for name, public in keys:
+        if keys:
+            name, public = keys[bisect.bisect_right(starts, stored.size) - 1]
             try:
                 opened = checkpoint.open_checkpoint(stored.note, name=name, public=public)
-                break
             except IntegrityError:
-                continue
+                opened = None
         if opened is None:
             return VerifyReport(
                 size, root, f"the checkpoint at size {stored.size} is not signed by the log key"

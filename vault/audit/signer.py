@@ -5,6 +5,13 @@ file outside it (``log-seal.key`` in the data directory, mode 0600, or ``VAULT_L
 for replicas that share a database): a database copy can neither read the key nor forge a
 checkpoint with it. Every replica that signs needs the file; its public key is published at
 ``GET /v1/audit/key``.
+
+``rotate_log_key`` replaces the key: the rotation is an entry in the log, the checkpoint of the
+tree ending with it is signed by both keys (``vault.audit.rotation`` says how a client follows),
+and the old key's sealed seed is erased while its public half stays, so that the checkpoints it
+signed still verify. Every stored checkpoint is signed by the key that was active when its tree
+was the log's head, so the checkpoints signed by a key and its successors are exactly those
+from its transition on: ``load_transitions`` finds each transition by bisection over sizes.
 """
 
 from __future__ import annotations
@@ -12,19 +19,27 @@ from __future__ import annotations
 import os
 import secrets
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError as DBIntegrityError
 from sqlmodel import Session, col, select
 
 from vault import crypto
-from vault.audit import checkpoint, log
+from vault.audit import checkpoint, log, rotation
 from vault.clock import Clock
-from vault.errors import IntegrityError, StorageError
+from vault.errors import Conflict, IntegrityError, StorageError
 from vault.settings import Settings
 from vault.storage.models import AuditCheckpoint, LogKey
 
-__all__ = ["Signer", "create_log_key", "latest_checkpoint", "load_signer"]
+__all__ = [
+    "Signer",
+    "create_log_key",
+    "latest_checkpoint",
+    "load_signer",
+    "load_transitions",
+    "rotate_log_key",
+]
 
 _LABEL = "log-signing-key"
 
@@ -40,6 +55,11 @@ class Signer:
     @property
     def vkey(self) -> str:
         return checkpoint.encode_vkey(self.name, self.public)
+
+    @property
+    def key_id(self) -> str:
+        """The key id in hex, as ``LogKey.key_id`` stores it."""
+        return checkpoint.key_id(self.name, self.public).hex()
 
 
 def _subject(name: str) -> uuid.UUID:
@@ -112,12 +132,22 @@ def load_signer(db: Session, settings: Settings) -> Signer | None:
     return signer
 
 
+def _active_key_ids(db: Session) -> list[str]:
+    return list(db.exec(select(LogKey.key_id).where(col(LogKey.active).is_(True))))
+
+
 def latest_checkpoint(db: Session, signer: Signer, clock: Clock) -> str:
-    """A signed checkpoint of the log as it is now, stored once per size."""
+    """A signed checkpoint of the log as it is now, stored once per size. ``Conflict`` if
+    ``signer`` was rotated out after the caller loaded it: ask again with the new key."""
     size, root = log.head(db)
     stored = db.get(AuditCheckpoint, size)
     if stored is not None:
         return stored.note
+    # Read after the head: if the key is still active now, it was when the head was read, so
+    # the tree predates any rotation and is the old key's to sign. Signing a tree that holds
+    # the rotation entry with the old key would let it speak past its retirement.
+    if _active_key_ids(db) != [signer.key_id]:
+        raise Conflict("the access log's key was rotated meanwhile")
     note = checkpoint.sign(checkpoint.Checkpoint(signer.name, size, root), signer.name, signer.key)
     db.add(AuditCheckpoint(size=size, note=note, created_at=clock()))
     try:
@@ -129,3 +159,126 @@ def latest_checkpoint(db: Session, signer: Signer, clock: Clock) -> str:
             raise
         return again.note
     return note
+
+
+def rotate_log_key(db: Session, settings: Settings, clock: Clock) -> rotation.Transition:
+    """Replace the active log key with a new one (committed): log the rotation, store the
+    checkpoint of the tree that ends with it signed by both keys, and erase the old key's
+    sealed seed. ``Unavailable`` if the log cannot be written (nothing changes then)."""
+    # Under the appenders' lock the active key read next is current, and stays so until the
+    # commit: a second rotation elsewhere waits, then starts from this one's key.
+    log.lock(db)
+    old = load_signer(db, settings)
+    if old is None:
+        raise StorageError("the access log has no signing key")
+    seal = _seal_key(settings.seal_key_path, create=False)
+    # The origin stays: it names the log, and a checkpoint's origin is its signer's name.
+    new = Signer(old.name, crypto.generate_signing_key())
+    now = clock()
+    index = log.append(
+        db,
+        action=rotation.ACTION,
+        actor="system",
+        time=now,
+        extra={"old_key": old.vkey, "new_key": new.vkey},
+    )
+    size, root = log.head(db)
+    if size != index + 1:
+        raise StorageError("the access log grew during its key rotation")
+    note = checkpoint.sign_all(
+        checkpoint.Checkpoint(old.name, size, root), [(old.name, old.key), (new.name, new.key)]
+    )
+    db.add(AuditCheckpoint(size=size, note=note, created_at=now))
+    retired = db.get(LogKey, old.key_id)
+    if retired is None:
+        raise StorageError("the active log key vanished during its rotation")
+    retired.active = False
+    retired.sealed_seed = b""  # the public half stays: the checkpoints it signed still verify
+    db.add(retired)
+    db.add(
+        LogKey(
+            key_id=new.key_id,
+            name=new.name,
+            public_key=new.public,
+            sealed_seed=crypto.seal_record(
+                seal, new.key.seed, label=_LABEL, subject_id=_subject(new.name)
+            ),
+            active=True,
+            created_at=now,
+        )
+    )
+    transition = rotation.Transition(
+        index=index,
+        old_key=old.vkey,
+        new_key=new.vkey,
+        entry=log.receipt(db, index).leaf,
+        checkpoint=note,
+        proof=tuple(log.inclusion_proof(db, index, size)),
+    )
+    log.commit(db)
+    return transition
+
+
+def _signed_by(note: str, keys: Sequence[tuple[str, bytes]]) -> bool:
+    for name, public in keys:
+        try:
+            checkpoint.open_note(note, name=name, public=public)
+        except IntegrityError:
+            continue
+        return True
+    return False
+
+
+def _first_signed_by(
+    db: Session, keys: Sequence[tuple[str, bytes]], lo: int, hi: int
+) -> AuditCheckpoint | None:
+    """The stored checkpoint of least size in ``[lo, hi)`` signed by one of ``keys``, given
+    that every checkpoint after one so signed is so signed too: about 64 indexed reads at
+    most, however many checkpoints are stored."""
+    found = None
+    while lo < hi:
+        mid = (lo + hi) // 2
+        row = db.exec(
+            select(AuditCheckpoint)
+            .where(col(AuditCheckpoint.size) >= mid, col(AuditCheckpoint.size) < hi)
+            .order_by(col(AuditCheckpoint.size))
+            .limit(1)
+        ).first()
+        if row is None:
+            hi = mid
+        elif _signed_by(row.note, keys):
+            found, hi = row, mid
+        else:
+            lo = row.size + 1
+    return found
+
+
+def load_transitions(db: Session) -> list[rotation.Transition]:
+    """Every rotation of the log's key, oldest first, as ``rotation.follow`` checks them.
+    ``IntegrityError`` (reason ``rotation``) if a key has no transition checkpoint."""
+    keys = list(db.exec(select(LogKey).order_by(col(LogKey.created_at))))
+    end = log.head(db)[0] + 1
+    found: list[rotation.Transition] = []
+    start = 0
+    for at in range(1, len(keys)):
+        later = [(k.name, k.public_key) for k in keys[at:]]
+        row = _first_signed_by(db, later, start, end)
+        if row is None or row.size == 0:
+            raise IntegrityError(
+                "a rotation of the access log's key has no transition checkpoint",
+                reason="rotation",
+            )
+        index = row.size - 1
+        previous, key = keys[at - 1], keys[at]
+        found.append(
+            rotation.Transition(
+                index=index,
+                old_key=checkpoint.encode_vkey(previous.name, previous.public_key),
+                new_key=checkpoint.encode_vkey(key.name, key.public_key),
+                entry=log.receipt(db, index).leaf,
+                checkpoint=row.note,
+                proof=tuple(log.inclusion_proof(db, index, row.size)),
+            )
+        )
+        start = row.size + 1
+    return found
