@@ -40,6 +40,19 @@ class Proof(BaseModel):
     proof: list[str]
 
 
+class KeyRotation(BaseModel):
+    index: int
+    old_key: str
+    new_key: str
+    entry: str
+    checkpoint: str
+    proof: list[str]
+
+
+class KeyRotations(BaseModel):
+    rotations: list[KeyRotation]
+
+
 class HistoryEntry(BaseModel):
     index: int
     time: datetime
@@ -73,6 +86,28 @@ async def get_checkpoint(actor: Reader, vault: VaultDep) -> PlainTextResponse:
 async def get_key(actor: Reader, vault: VaultDep) -> PlainTextResponse:
     """The log's verifier key: ``name+keyid+base64(0x01 || Ed25519 public key)``."""
     return PlainTextResponse(await run_in_threadpool(vault.audit.verifier_key, actor) + "\n")
+
+
+@router.get("/v1/audit/key/rotations", response_model=KeyRotations, responses=problems(401, 404))
+async def get_key_rotations(actor: Reader, vault: VaultDep) -> KeyRotations:
+    """Every rotation of the log's key, oldest first: the ``log.key.rotate`` entry (``index``,
+    canonical bytes in base64), the old and new verifier keys, the checkpoint of the tree that
+    ends with the entry signed by both keys, and the entry's inclusion proof in that tree. A
+    client holding an old key follows these to the current one (docs/audit-log.md)."""
+    found = await run_in_threadpool(vault.audit.rotations, actor)
+    return KeyRotations(
+        rotations=[
+            KeyRotation(
+                index=t.index,
+                old_key=t.old_key,
+                new_key=t.new_key,
+                entry=_b64(t.entry),
+                checkpoint=t.checkpoint,
+                proof=[_b64(p) for p in t.proof],
+            )
+            for t in found
+        ]
+    )
 
 
 @router.get("/v1/audit/entries", response_model=AuditEntries, responses=problems(401, 404, 422))

@@ -120,6 +120,7 @@ MATRIX: dict[str, str] = {
     "POST /v1/redactions/{redaction_id}/reject":      "404 200 409  200 404  404 404 404  404 404  401 401",
     "GET /v1/audit/checkpoint":                       "200 200 200  200 200  200 200 200  404 200  401 401",
     "GET /v1/audit/key":                              "200 200 200  200 200  200 200 200  404 200  401 401",
+    "GET /v1/audit/key/rotations":                    "200 200 200  200 200  200 200 200  404 200  401 401",
     "GET /v1/audit/entries":                          "200 200 200  200 200  404 404 404  404 200  401 401",
     "GET /v1/audit/proof/inclusion":                  "200 200 200  200 200  404 404 404  404 200  401 401",
     "GET /v1/audit/proof/inclusion @upload":          "200 200 200  200 200  200 404 404  404 200  401 401",
@@ -1023,6 +1024,7 @@ HOW: dict[str, How] = {
     ),
     "GET /v1/audit/checkpoint": How(_audit("/v1/audit/checkpoint"), _no_such_route("GET")),
     "GET /v1/audit/key": How(_audit("/v1/audit/key"), _no_such_route("GET")),
+    "GET /v1/audit/key/rotations": How(_audit("/v1/audit/key/rotations"), _no_such_route("GET")),
     "GET /v1/audit/entries": How(
         _audit("/v1/audit/entries", start="0", end="1"), _no_such_route("GET")
     ),

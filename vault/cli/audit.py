@@ -1,8 +1,10 @@
-"""``vault audit``: verify the access log offline or as an outside witness, and read it."""
+"""``vault audit``: verify the access log offline or as an outside witness (following the
+log's key rotations), rotate its signing key, and read it."""
 
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
 from datetime import UTC, datetime
@@ -13,8 +15,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from vault.audit import checkpoint, merkle
+from vault.audit import checkpoint, merkle, rotation
 from vault.cli.local import DataDir, load_settings
+from vault.cli.output import say
 from vault.errors import AuthenticationFailed, IntegrityError, InvalidInput, StorageError
 
 __all__ = ["app"]
@@ -37,14 +40,26 @@ def verify(
             "FILE.key); the new one must extend it, and replaces it.",
         ),
     ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            metavar="VKEY",
+            help="With --server: the verifier key to trust (instead of FILE.key); a rotation "
+            "from it to the server's key is followed.",
+        ),
+    ] = None,
 ) -> None:
-    """Check the log: offline from the data directory (every entry, hash and checkpoint), or,
-    with --server, the server's latest checkpoint against a pinned key and a saved checkpoint.
-    Offline, exits 1 and names the first entry that does not match; as a witness, exits 5
-    (integrity failure) when the server's log was rewritten or its key is not the pinned one."""
+    """Check the log: offline from the data directory (every entry, hash, checkpoint and key
+    rotation), or, with --server, the server's latest checkpoint against a pinned key and a
+    saved checkpoint, following the server's key rotations from the pinned key. Offline, exits
+    1 and names the first problem; as a witness, exits 5 (integrity failure) when the server's
+    log was rewritten or its key is neither the pinned one nor reached from it by rotations."""
     if server is not None:
-        _witness(server.rstrip("/"), saved)
+        _witness(server.rstrip("/"), saved, key)
         return
+    if key is not None:
+        raise InvalidInput("--key pins a server's key: use it with --server")
     # The database layer is imported here, not at the top: a witness run needs none of it.
     from vault.audit.service import verify_vault
     from vault.instance import Vault
@@ -64,6 +79,25 @@ def verify(
     )
 
 
+@app.command("rotate-key")
+def rotate_key(data_dir: DataDir = None) -> None:
+    """Replace the access log's signing key (administrators, on the server). The rotation is
+    logged, the checkpoint that covers it is signed by the old and the new key so that
+    witnesses follow, and the old key's private half is erased. Prints the new verifier key."""
+    from vault.instance import Vault
+
+    vault = Vault.open(load_settings(data_dir))
+    try:
+        transition = vault.audit.rotate_key()
+    finally:
+        vault.close()
+    say(
+        f"Rotated the access log's key at entry {transition.index}; the checkpoint of size "
+        f"{transition.index + 1} is signed by both keys. The new verifier key:"
+    )
+    typer.echo(transition.new_key)
+
+
 def _get(client: Any, path: str, **params: int) -> Any:
     import httpx
 
@@ -79,7 +113,7 @@ def _get(client: Any, path: str, **params: int) -> Any:
     return response
 
 
-def _witness(server: str, saved: Path | None) -> None:
+def _witness(server: str, saved: Path | None, key: str | None) -> None:
     import httpx
 
     token = os.environ.get("VAULT_TOKEN")
@@ -87,38 +121,91 @@ def _witness(server: str, saved: Path | None) -> None:
         raise InvalidInput("set VAULT_TOKEN to an auditor's session or read token")
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=server, headers=headers, timeout=30) as client:
-        pin = saved.with_name(saved.name + ".key") if saved else None
-        served_key = _get(client, "/v1/audit/key").text.strip()
-        if pin is not None and pin.exists():
-            pinned = pin.read_text().strip()
-            if pinned != served_key:
-                raise IntegrityError("the server's log key is not the pinned key", reason="key")
-        name, public = checkpoint.decode_vkey(served_key)
-        note = _get(client, "/v1/audit/checkpoint").text
-        new = checkpoint.open_checkpoint(note, name=name, public=public)
-        if saved is not None and saved.exists():
-            old = checkpoint.open_checkpoint(saved.read_text(), name=name, public=public)
-            if old.size > new.size:
-                raise IntegrityError(
-                    "the log is smaller than the saved checkpoint", reason="shrunk"
-                )
-            if old.size:
-                proof = [
-                    base64.b64decode(p)
-                    for p in _get(
-                        client, "/v1/audit/proof/consistency", first=old.size, second=new.size
-                    ).json()["proof"]
-                ]
-                if not merkle.verify_consistency(old.size, new.size, old.root, new.root, proof):
-                    raise IntegrityError(
-                        f"the log at size {new.size} does not extend the saved checkpoint "
-                        f"at size {old.size}: it was rewritten",
-                        reason="inconsistent",
-                    )
-    if saved is not None:
+        _witness_with(client, saved, key)
+
+
+def _transitions(client: Any) -> list[rotation.Transition]:
+    """The server's key rotations; a malformed answer is the server's integrity failure."""
+    body = _get(client, "/v1/audit/key/rotations").json()
+    try:
+        return [
+            rotation.Transition(
+                index=int(item["index"]),
+                old_key=str(item["old_key"]),
+                new_key=str(item["new_key"]),
+                entry=base64.b64decode(item["entry"], validate=True),
+                checkpoint=str(item["checkpoint"]),
+                proof=tuple(base64.b64decode(p, validate=True) for p in item["proof"]),
+            )
+            for item in body["rotations"]
+        ]
+    except (KeyError, TypeError, ValueError):
+        raise IntegrityError(
+            "the server's list of key rotations is malformed", reason="rotation"
+        ) from None
+
+
+def _extends(client: Any, old: checkpoint.Checkpoint, new: checkpoint.Checkpoint) -> None:
+    """Check that ``new`` extends ``old`` with the server's RFC 9162 consistency proof."""
+    if old.size > new.size:
+        raise IntegrityError("the log is smaller than the saved checkpoint", reason="shrunk")
+    if not old.size:
+        return
+    proof = [
+        base64.b64decode(p)
+        for p in _get(
+            client, "/v1/audit/proof/consistency", first=old.size, second=new.size
+        ).json()["proof"]
+    ]
+    if not merkle.verify_consistency(old.size, new.size, old.root, new.root, proof):
+        raise IntegrityError(
+            f"the log at size {new.size} does not extend the saved checkpoint "
+            f"at size {old.size}: it was rewritten",
+            reason="inconsistent",
+        )
+
+
+def _witness_with(client: Any, saved: Path | None, key: str | None) -> None:
+    """The witness's checks with an HTTP client that already carries the credentials."""
+    pin = saved.with_name(saved.name + ".key") if saved else None
+    served_key = _get(client, "/v1/audit/key").text.strip()
+    pinned = key.strip() if key is not None else None
+    if pinned is None and pin is not None and pin.exists():
+        pinned = pin.read_text().strip()
+    trusted = checkpoint.decode_vkey(pinned if pinned is not None else served_key)
+    served = checkpoint.decode_vkey(served_key)
+    # Each transition is a checkpoint signed by the key trusted so far that introduces the
+    # next key; the chain must end at the key the server now serves.
+    chain: list[tuple[rotation.Transition, checkpoint.Checkpoint]] = []
+    if pinned is not None and trusted != served:
+        chain = rotation.follow(pinned, _transitions(client))
+    if trusted != served and (not chain or checkpoint.decode_vkey(chain[-1][0].new_key) != served):
+        raise IntegrityError(
+            "the server's log key is not the pinned key, and no rotation from the pinned key "
+            "leads to it",
+            reason="key",
+        )
+    name, public = served
+    note = _get(client, "/v1/audit/checkpoint").text
+    new = checkpoint.open_checkpoint(note, name=name, public=public)
+    steps = [head for _, head in chain]
+    if saved is not None and saved.exists():
+        steps.insert(
+            0, checkpoint.open_checkpoint(saved.read_text(), name=trusted[0], public=trusted[1])
+        )
+    steps.append(new)
+    for old, later in itertools.pairwise(steps):
+        _extends(client, old, later)
+    if saved is not None and pin is not None:
         saved.write_text(note)
-        if pin is not None and not pin.exists():
-            pin.write_text(served_key + "\n")
+        pin.write_text(served_key + "\n")
+    for transition, _ in chain:
+        typer.echo(
+            f"followed a key rotation at entry {transition.index}: "
+            f"the log's key is now {transition.new_key}"
+        )
+    if chain:
+        typer.echo(f"pin the new key: {served_key}")
     typer.echo(f"ok: checkpoint at size {new.size} is signed by {name} and extends the last one")
 
 
