@@ -318,31 +318,51 @@ RedactionKind = Literal["span", "term", "region"]
 RedactionCategory = Literal["source-identity", "third-party", "legal", "other"]
 
 
-class RedactionCreate(_Body):
-    kind: RedactionKind
+class _RedactionFields(_Body):
     category: RedactionCategory
     note: Text | None = Field(default=None, max_length=2000)
-    start: int | None = Field(default=None, ge=0, description="span: first code point")
-    end: int | None = Field(
-        default=None,
-        ge=1,
-        description="span: one past the last code point; greater than start, at most the "
-        "length of the document's text",
-    )
-    term: NonBlankLine | None = Field(default=None, min_length=1, max_length=500)
-    page: int | None = Field(default=None, ge=1, description="region: page, from 1")
-    rect: list[Annotated[float, Field(ge=0, le=MAX_COORDINATE)]] | None = Field(
-        default=None,
-        min_length=4,
-        max_length=4,
-        description="region: x0, y0, x1, y1 with x0 < x1 and y0 < y1 (PDF points from the "
-        "bottom-left; image pixels from the top-left); it must lie on the page or image",
-    )
     content_sha256: str | None = Field(
         default=None,
         pattern="^[0-9a-fA-F]{64}$",
         description="digest of the content this was made on; a mismatch is refused as stale",
     )
+
+
+class SpanCreate(_RedactionFields):
+    """A span of the document's text, in code points of ``GET /v1/documents/{id}/text``."""
+
+    kind: Literal["span"]
+    start: int = Field(ge=0, description="the first code point")
+    end: int = Field(
+        ge=1,
+        description="one past the last code point: greater than start, at most the length of "
+        "the document's text",
+    )
+
+
+class TermCreate(_RedactionFields):
+    """Every occurrence of a term, ignoring case, accents and spacing."""
+
+    kind: Literal["term"]
+    term: NonBlankLine = Field(min_length=1, max_length=500)
+
+
+class RegionCreate(_RedactionFields):
+    """A rectangle on a page of a PDF, or on an image (page 1)."""
+
+    kind: Literal["region"]
+    page: int = Field(ge=1, description="the page, from 1")
+    rect: list[Annotated[float, Field(ge=0, le=MAX_COORDINATE)]] = Field(
+        min_length=4,
+        max_length=4,
+        description="x0, y0, x1, y1 with x0 < x1 and y0 < y1 (PDF points from the page's "
+        "bottom-left corner; image pixels from the top-left); it must lie on the page or image",
+    )
+
+
+# One shape per kind, so that the schema says which fields go with which (the server refuses
+# the others): a span, a term or a region, and nothing of the other two.
+RedactionCreate = Annotated[SpanCreate | TermCreate | RegionCreate, Field(discriminator="kind")]
 
 
 class WithdrawalPublic(BaseModel):

@@ -224,7 +224,14 @@ async def list_documents(
     vault: VaultDep,
     case: Annotated[UUID, Query(description="case id")],
     source: Annotated[UUID | None, Query(description="only documents from this source")] = None,
-    cursor: Annotated[str | None, Query(max_length=200, description="from a previous page")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            pattern="^[A-Za-z0-9_-]+$",
+            description="from a previous page (next_cursor): opaque, base64url",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> DocumentList:
     """A case's documents with their decrypted titles, oldest first, a page at a time.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -22,8 +23,10 @@ from api.schemas import (
     RedactionPublic,
     RejectNote,
     ReviewNote,
+    SpanCreate,
     SuggestionList,
     SuggestionPublic,
+    TermCreate,
     WithdrawalPublic,
     WithdrawRequest,
 )
@@ -86,22 +89,15 @@ def _withdrawal(asked: Withdrawal | None) -> WithdrawalPublic | None:
 
 
 def _proposal(body: RedactionCreate) -> Proposal:
-    rect = None
-    if body.rect is not None:
-        x0, y0, x1, y1 = body.rect
-        if not (x0 < x1 and y0 < y1):
-            raise Problem(422, "invalid-input", "Invalid input", "rect needs x0 < x1 and y0 < y1")
-        rect = Rect(x0, y0, x1, y1)
-    return Proposal(
-        kind=Kind(body.kind),
-        category=Category(body.category),
-        note=body.note,
-        start=body.start,
-        end=body.end,
-        term=body.term,
-        page=body.page,
-        rect=rect,
-    )
+    common = Proposal(kind=Kind(body.kind), category=Category(body.category), note=body.note)
+    if isinstance(body, SpanCreate):
+        return replace(common, start=body.start, end=body.end)
+    if isinstance(body, TermCreate):
+        return replace(common, term=body.term)
+    x0, y0, x1, y1 = body.rect
+    if not (x0 < x1 and y0 < y1):
+        raise Problem(422, "invalid-input", "Invalid input", "rect needs x0 < x1 and y0 < y1")
+    return replace(common, page=body.page, rect=Rect(x0, y0, x1, y1))
 
 
 @documents.get(
@@ -300,7 +296,13 @@ async def export(
     document_id: UUID,
     actor: Reader,
     vault: VaultDep,
-    redacted: Annotated[bool, Query(description="must be true: exports are always redacted")],
+    redacted: Annotated[
+        bool,
+        Query(
+            description="must be true: exports are always redacted",
+            json_schema_extra={"enum": [True]},
+        ),
+    ],
     marker: Annotated[str, Query(min_length=1, max_length=40, pattern=LINE_PATTERN)] = (
         "[REDACTED]"
     ),

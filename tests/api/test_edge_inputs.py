@@ -20,6 +20,12 @@ from tests.api.test_auth import totp_env as totp_env  # the fixture, shared
 from tests.conftest import PASSPHRASE
 from vault import crypto
 from vault.errors import InvalidInput, NotFound
+from vault.freetext import (
+    LINE_PATTERN,
+    NONBLANK_LINE_PATTERN,
+    NONBLANK_TEXT_PATTERN,
+    TEXT_PATTERN,
+)
 from vault.services import cases as case_service
 from vault.services.documents import NewDocument
 from vault.storage.models import Role
@@ -359,3 +365,45 @@ def test_a_case_not_yours_and_one_not_there_cost_the_same_queries(api: ApiWorld)
     ]
     assert [a.status_code for a in answers] == [404, 404]
     assert answers[0].json() == answers[1].json()
+
+
+# -- the schema says what the server enforces -------------------------------------------------
+
+
+def test_the_schema_states_the_rules_the_server_keeps(api: ApiWorld) -> None:
+    schema = api.client.get("/openapi.json").json()
+    parts = schema["components"]["schemas"]
+
+    def prop(model: str, name: str) -> dict[str, Any]:
+        found: dict[str, Any] = parts[model]["properties"][name]
+        return found.get("anyOf", [found])[0]  # the non-null branch of an optional field
+
+    def param(path: str, method: str, name: str) -> dict[str, Any]:
+        found = next(p for p in schema["paths"][path][method]["parameters"] if p["name"] == name)
+        schema_: dict[str, Any] = found["schema"]
+        return schema_.get("anyOf", [schema_])[0]
+
+    # A redaction is a span, a term or a region, each with its own fields and nothing else.
+    body = schema["paths"]["/v1/documents/{document_id}/redactions"]["post"]["requestBody"]
+    shapes = body["content"]["application/json"]["schema"]
+    assert shapes["discriminator"]["propertyName"] == "kind"
+    assert parts["SpanCreate"]["required"] == ["category", "kind", "start", "end"]
+    assert parts["RegionCreate"]["additionalProperties"] is False
+    corner = prop("RegionCreate", "rect")["items"]
+    assert (corner["minimum"], corner["maximum"]) == (0, 65535)
+    # Free text: patterns, and not blank where the service strips.
+    assert prop("TermCreate", "term")["pattern"] == NONBLANK_LINE_PATTERN
+    assert prop("RejectNote", "note")["pattern"] == NONBLANK_TEXT_PATTERN
+    assert prop("CaseCreate", "name")["pattern"] == NONBLANK_LINE_PATTERN
+    assert prop("TokenCreate", "name")["pattern"] == NONBLANK_LINE_PATTERN
+    assert prop("SourceCreate", "notes")["pattern"] == TEXT_PATTERN
+    assert prop("SourceCreate", "names")["items"]["pattern"] == LINE_PATTERN
+    assert param("/v1/sources/{source_id}/identity", "get", "reason")["pattern"] == LINE_PATTERN
+    upload = schema["paths"]["/v1/documents"]["post"]["requestBody"]["content"]
+    fields = upload["multipart/form-data"]["schema"]["properties"]
+    assert fields["title"]["pattern"] == NONBLANK_LINE_PATTERN
+    assert fields["notes"]["pattern"] == TEXT_PATTERN
+    # Ranges and the one value a parameter may have.
+    assert param("/v1/audit/entries", "get", "end")["maximum"] == 2**63 - 1
+    assert param("/v1/documents/{document_id}/export", "get", "redacted")["enum"] == [True]
+    assert param("/v1/documents", "get", "cursor")["pattern"] == "^[A-Za-z0-9_-]+$"
