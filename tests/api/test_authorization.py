@@ -118,6 +118,9 @@ MATRIX: dict[str, str] = {
     "POST /v1/documents/{document_id}/export":        "404 201 409  201 404  404 404 404  404 404  401 401",
     "POST /v1/redactions/{redaction_id}/approve":     "404 409 409  200 404  404 404 404  404 404  401 401",
     "POST /v1/redactions/{redaction_id}/reject":      "404 200 409  200 404  404 404 404  404 404  401 401",
+    "POST /v1/redactions/{redaction_id}/withdraw":    "404 200 409  200 404  404 404 404  404 404  401 401",
+    "POST /v1/redactions/{redaction_id}/withdrawal/approve": "404 409 409  200 404  404 404 404  404 404  401 401",
+    "POST /v1/redactions/{redaction_id}/withdrawal/reject":  "404 200 409  200 404  404 404 404  404 404  401 401",
     "GET /v1/audit/checkpoint":                       "200 200 200  200 200  200 200 200  404 200  401 401",
     "GET /v1/audit/key":                              "200 200 200  200 200  200 200 200  404 200  401 401",
     "GET /v1/audit/key/rotations":                    "200 200 200  200 200  200 200 200  404 200  401 401",
@@ -308,6 +311,31 @@ class Cast:
         assert response.status_code == 201, response.text
         rid: str = response.json()["id"]
         return rid
+
+    def approved_redaction(self, *, withdrawal_by: str | None = None) -> str:
+        rid = self.proposed_redaction()
+        approved = self.api.client.post(
+            f"/v1/redactions/{rid}/approve", headers=self.headers("editor-in"), json={}
+        )
+        assert approved.status_code == 200, approved.text
+        if withdrawal_by is not None:
+            asked = self.api.client.post(
+                f"/v1/redactions/{rid}/withdraw",
+                headers=self.api.auth(withdrawal_by),
+                json={"note": "the name is public now"},
+            )
+            assert asked.status_code == 200, asked.text
+        return rid
+
+    def withdrawal_status(self, rid: str) -> str | None:
+        shown = self.api.client.get(
+            f"/v1/documents/{self.redaction_document()}/redactions",
+            headers=self.headers("editor-in"),
+        )
+        assert shown.status_code == 200, shown.text
+        [found] = [x for x in shown.json()["redactions"] if x["id"] == rid]
+        withdrawal = found.get("withdrawal")
+        return None if withdrawal is None else str(withdrawal["status"])
 
     def source(self, handler: str) -> str:
         if handler not in self._sources:
@@ -873,6 +901,35 @@ def _review(verdict: str) -> Builder:
     return build
 
 
+def _withdraw(cast: Cast, actor: str) -> Call:
+    """A fresh approved redaction (proposed by ``ada``, approved by ``erin``), for ``actor``
+    to ask to withdraw."""
+    rid = cast.approved_redaction()
+
+    def after(r: httpx.Response) -> None:
+        asked = cast.withdrawal_status(rid)
+        assert (asked == "proposed") == (r.status_code == 200)
+
+    body = {"note": "the name is public now"}
+    return Call("POST", f"/v1/redactions/{rid}/withdraw", json=body, after=after)
+
+
+def _review_withdrawal(verdict: str) -> Builder:
+    """A fresh approved redaction whose withdrawal ``ada`` asked for, for ``actor`` to decide."""
+
+    def build(cast: Cast, actor: str) -> Call:
+        rid = cast.approved_redaction(withdrawal_by="ada")
+
+        def after(r: httpx.Response) -> None:
+            decided = cast.withdrawal_status(rid) != "proposed"
+            assert decided == (r.status_code == 200)
+
+        body = {"note": "checked against the original"}
+        return Call("POST", f"/v1/redactions/{rid}/withdrawal/{verdict}", json=body, after=after)
+
+    return build
+
+
 def _receipt(cast: Cast, actor: str) -> Call:
     """The inclusion proof for jules's upload of the shared document."""
     cast.document()
@@ -1021,6 +1078,17 @@ HOW: dict[str, How] = {
     "POST /v1/redactions/{redaction_id}/reject": How(
         _review("reject"),
         _absent("POST", "/v1/redactions/{}/reject", json={"note": "checked against the original"}),
+    ),
+    "POST /v1/redactions/{redaction_id}/withdraw": How(
+        _withdraw,
+        _absent("POST", "/v1/redactions/{}/withdraw", json={"note": "the name is public now"}),
+    ),
+    "POST /v1/redactions/{redaction_id}/withdrawal/approve": How(
+        _review_withdrawal("approve"), _absent("POST", "/v1/redactions/{}/withdrawal/approve")
+    ),
+    "POST /v1/redactions/{redaction_id}/withdrawal/reject": How(
+        _review_withdrawal("reject"),
+        _absent("POST", "/v1/redactions/{}/withdrawal/reject", json={"note": "still needed"}),
     ),
     "GET /v1/audit/checkpoint": How(_audit("/v1/audit/checkpoint"), _no_such_route("GET")),
     "GET /v1/audit/key": How(_audit("/v1/audit/key"), _no_such_route("GET")),
