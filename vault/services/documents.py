@@ -479,8 +479,7 @@ def shred(db: Session, document_id: UUID) -> str:
     if row.held_at is not None or (case is not None and case.held_at is not None):
         held = "document" if row.held_at is not None else "case"
         raise LegalHold(
-            f"the {held} is under legal hold: nothing of it is deleted until the hold is "
-            "released"
+            f"the {held} is under legal hold: nothing of it is deleted until the hold is released"
         ).with_details(hold=held)
     keyring.delete_wrapped(db, kind=keyring.DOCUMENT, subject_ids=[row.id])
     # Its redactions point at what in it identifies people: they go with it.
