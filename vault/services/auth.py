@@ -21,7 +21,7 @@ from sqlalchemy import CursorResult, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from vault import crypto
+from vault import crypto, freetext
 from vault.audit import context as request_context
 from vault.audit import log as audit
 from vault.clock import Clock
@@ -483,6 +483,7 @@ class AuthService:
             raise InvalidInput(f"scopes must be a non-empty subset of {sorted(ALL_SCOPES)}")
         if not name.strip() or len(name) > 100:
             raise InvalidInput("token name must be 1-100 characters")
+        freetext.check_line("the token name", name)
         max_seconds = self._settings.token_max_days * 86400
         if not 60 <= expires_in <= max_seconds:
             raise InvalidInput(f"expires_in must be between 60 and {max_seconds} seconds")

@@ -18,6 +18,7 @@ from uuid import UUID
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from vault import freetext
 from vault.audit import log as audit
 from vault.clock import Clock
 from vault.errors import Conflict, InvalidInput, NotFound
@@ -109,6 +110,7 @@ def create_case(db: Session, actor: Actor, name: str, *, clock: Clock) -> Case:
     name = name.strip()
     if not name or len(name) > MAX_CASE_NAME:
         raise InvalidInput(f"case name must be 1-{MAX_CASE_NAME} characters")
+    freetext.check_line("the case name", name)
     if db.exec(select(Case.id).where(Case.name == name)).first() is not None:
         raise Conflict("a case with that name already exists")
     case = Case(name=name, created_at=clock())

@@ -23,7 +23,7 @@ from uuid import UUID
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from vault import crypto
+from vault import crypto, freetext
 from vault.audit import log as audit
 from vault.clock import Clock
 from vault.crypto import PrivateKey, PublicKey
@@ -86,8 +86,10 @@ def _clean_names(names: Sequence[str]) -> list[str]:
     cleaned = [" ".join(name.split()) for name in names]
     if len(cleaned) > MAX_NAMES:
         raise InvalidInput(f"at most {MAX_NAMES} names and aliases")
-    if any(not 2 <= len(name) <= MAX_NAME or "\x00" in name for name in cleaned):
+    if any(not 2 <= len(name) <= MAX_NAME for name in cleaned):
         raise InvalidInput(f"each name or alias must be 2-{MAX_NAME} characters")
+    for name in cleaned:
+        freetext.check_line("a name or alias", name)
     return list(dict.fromkeys(cleaned))
 
 
@@ -106,6 +108,7 @@ def create_source(
         raise NotFound("no such case")
     if notes is not None and len(notes) > MAX_NOTES:
         raise InvalidInput(f"identity notes must be at most {MAX_NOTES} characters")
+    freetext.check_text("identity notes", notes)
     names = _clean_names(names)
     handler = db.get(User, actor.user_id)
     if handler is None or handler.public_key is None:
