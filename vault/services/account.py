@@ -28,10 +28,10 @@ from vault.audit import context as request_context
 from vault.audit import log as audit
 from vault.clock import Clock
 from vault.errors import AuthenticationFailed, InvalidInput, OtpRequired
-from vault.services import throttle, users
+from vault.services import keyring, throttle, users
 from vault.services.users import Actor
 from vault.settings import Settings
-from vault.storage.models import Credential, CredentialKind, WrappedKey
+from vault.storage.models import Credential, CredentialKind
 
 __all__ = ["AccountService", "rotate_key"]
 
@@ -124,14 +124,7 @@ def rotate_key(
     with the returned key). One transaction: interrupted, nothing changed."""
     old, new = unlocked.key, crypto.generate_private_key()
     old_id, recipient = old.public_key().key_id, new.public_key()
-    rewrapped = 0
-    for row in db.exec(select(WrappedKey).where(WrappedKey.recipient_key_id == old_id)):
-        data_key = crypto.unwrap_key(row.wrapped, old, kind=row.kind, subject_id=row.subject_id)
-        row.wrapped = crypto.wrap_key(data_key, recipient, kind=row.kind, subject_id=row.subject_id)
-        row.recipient_key_id = recipient.key_id
-        row.created_at = clock()
-        db.add(row)
-        rewrapped += 1
+    rewrapped = keyring.transfer_all(db, old, recipient, clock=clock)
     user = unlocked.user
     users.reseal(user, new, passphrase, settings.argon2, totp_secret=unlocked.totp_secret)
     user.key_rotation_required = False

@@ -23,7 +23,9 @@ __all__ = [
     "delete_wrapped",
     "delete_wrapped_for_recipient",
     "open_data_key",
+    "rewrap",
     "store_wrapped",
+    "transfer_all",
 ]
 
 DOCUMENT = "document"
@@ -112,6 +114,40 @@ def open_data_key(db: Session, *, kind: str, subject_id: UUID, key: PrivateKey) 
     if row is None:
         return None
     return crypto.unwrap_key(row.wrapped, key, kind=kind, subject_id=subject_id)
+
+
+def rewrap(
+    db: Session,
+    *,
+    kind: str,
+    subject_id: UUID,
+    holder: PrivateKey,
+    to: PublicKey,
+    clock: Clock,
+) -> int | None:
+    """Wrap for ``to`` the subject's data key as ``holder`` holds it (not committed): 1 if a
+    copy was added, 0 if ``to`` had one already, ``None`` if ``holder`` holds none."""
+    data_key = open_data_key(db, kind=kind, subject_id=subject_id, key=holder)
+    if data_key is None:
+        return None
+    return store_wrapped(
+        db, kind=kind, subject_id=subject_id, data_key=data_key, recipients=[to], clock=clock
+    )
+
+
+def transfer_all(db: Session, old: PrivateKey, new: PublicKey, *, clock: Clock) -> int:
+    """Every copy ``old`` holds, of any subject, re-wrapped for ``new`` in its place (not
+    committed): what a key rotation does. Returns how many."""
+    old_id = old.public_key().key_id
+    moved = 0
+    for row in db.exec(select(WrappedKey).where(WrappedKey.recipient_key_id == old_id)):
+        data_key = crypto.unwrap_key(row.wrapped, old, kind=row.kind, subject_id=row.subject_id)
+        row.wrapped = crypto.wrap_key(data_key, new, kind=row.kind, subject_id=row.subject_id)
+        row.recipient_key_id = new.key_id
+        row.created_at = clock()
+        db.add(row)
+        moved += 1
+    return moved
 
 
 def delete_wrapped(

@@ -24,7 +24,7 @@ from vault.crypto import PrivateKey, PublicKey
 from vault.errors import Conflict, InvalidInput, NotFound
 from vault.services import keyring, sources, users
 from vault.services.auth import AuthService
-from vault.storage.models import Case, CaseMember, Document, RecoveryKey, Source, User, WrappedKey
+from vault.storage.models import Case, CaseMember, Document, RecoveryKey, Source, User
 
 __all__ = [
     "RecoveryService",
@@ -249,18 +249,7 @@ class RecoveryService:
             rewrapped = 0
             if rotate_key:
                 recipient = new.key.public_key()
-                for wrapped in db.exec(
-                    select(WrappedKey).where(WrappedKey.recipient_key_id == row.key_id)
-                ):
-                    data_key = crypto.unwrap_key(
-                        wrapped.wrapped, old, kind=wrapped.kind, subject_id=wrapped.subject_id
-                    )
-                    wrapped.wrapped = crypto.wrap_key(
-                        data_key, recipient, kind=wrapped.kind, subject_id=wrapped.subject_id
-                    )
-                    wrapped.recipient_key_id = recipient.key_id
-                    db.add(wrapped)
-                    rewrapped += 1
+                rewrapped = keyring.transfer_all(db, old, recipient, clock=self._clock)
                 row.active = False
                 db.add(row)
                 db.flush()
@@ -336,37 +325,26 @@ def _grant_documents(
 ) -> int:
     """Wrap, with the recovery key, every document key of ``case_ids`` for ``to`` (not
     committed); a document not wrapped for this recovery key is skipped."""
-    done = 0
-    for doc_id in db.exec(select(Document.id).where(col(Document.case_id).in_(case_ids))).all():
-        data_key = keyring.open_data_key(db, kind=keyring.DOCUMENT, subject_id=doc_id, key=recovery)
-        if data_key is not None:
-            done += keyring.store_wrapped(
-                db,
-                kind=keyring.DOCUMENT,
-                subject_id=doc_id,
-                data_key=data_key,
-                recipients=[to],
-                clock=clock,
-            )
-    return done
+    ids = db.exec(select(Document.id).where(col(Document.case_id).in_(case_ids))).all()
+    done = (
+        keyring.rewrap(
+            db, kind=keyring.DOCUMENT, subject_id=doc_id, holder=recovery, to=to, clock=clock
+        )
+        for doc_id in ids
+    )
+    return sum(n or 0 for n in done)
 
 
 def _grant_source(
     db: Session, recovery: PrivateKey, source: Source, to: PublicKey, clock: Clock
 ) -> int:
-    """Wrap, with the recovery key, the source's key for ``to``, its handler (not committed)."""
-    if source.sealed_notes is None and source.sealed_names is None:
-        return 0
-    data_key = keyring.open_data_key(db, kind=keyring.SOURCE, subject_id=source.id, key=recovery)
-    if data_key is None:
-        return 0
+    """Wrap, with the recovery key, the source's key for ``to``, its handler (not committed);
+    the handover no longer waits."""
+    done = keyring.rewrap(
+        db, kind=keyring.SOURCE, subject_id=source.id, holder=recovery, to=to, clock=clock
+    )
+    if done is None:
+        return 0  # no sealed notes, or a recovery key made after the source
     source.handover_pending = False
     db.add(source)
-    return keyring.store_wrapped(
-        db,
-        kind=keyring.SOURCE,
-        subject_id=source.id,
-        data_key=data_key,
-        recipients=[to],
-        clock=clock,
-    )
+    return done

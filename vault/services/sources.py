@@ -271,19 +271,16 @@ def complete_handovers(db: Session, recovery: PrivateKey, *, clock: Clock) -> li
             or not grants.is_approved(db, source.case_id, handler.id)
         ):
             continue
-        data_key = keyring.open_data_key(
-            db, kind=keyring.SOURCE, subject_id=source.id, key=recovery
-        )
-        if data_key is None:
-            continue  # not wrapped for this recovery key (a key made after the source)
-        keyring.store_wrapped(
+        done_here = keyring.rewrap(
             db,
             kind=keyring.SOURCE,
             subject_id=source.id,
-            data_key=data_key,
-            recipients=[PublicKey(handler.public_key)],
+            holder=recovery,
+            to=PublicKey(handler.public_key),
             clock=clock,
         )
+        if done_here is None:
+            continue  # not wrapped for this recovery key (one made after the source)
         source.handover_pending = False
         db.add(source)
         done.append(source)
