@@ -1,0 +1,1 @@
+"""What the tests share: the template world, running the ``vault`` command, live servers."""

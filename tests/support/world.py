@@ -1,0 +1,290 @@
+"""The ``World`` most storage and API tests start from, made once and copied for each test.
+
+Making it costs an ``init`` (migrations and an Argon2id derivation), a login and two more
+accounts: four derivations at the RFC 9106 floor the settings refuse to go below, about a second
+per test. So each test process makes it once per database backend (the *template*: a data
+directory and, on PostgreSQL, a database that other databases are created from), and every test
+gets its own copy: the data directory copied, the database created from the template database.
+The copy is byte for byte the vault the slow path makes, with the same ids and keys, so the
+template's unlocked ``Actor``s open it. Tests whose settings change what is stored (a module that
+overrides ``settings`` with other Argon2id costs, recovery shares or two-factor roles) take the
+slow path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+from vault.clock import system_clock
+from vault.initialise import InitResult, init_vault
+from vault.instance import Vault
+from vault.services import cases, grants, users
+from vault.services.users import Actor
+from vault.settings import Settings
+from vault.storage.models import Role
+
+__all__ = [
+    "PASSPHRASE",
+    "PG_ENV",
+    "Templates",
+    "World",
+    "build_world",
+    "default_settings",
+    "empty_database",
+    "postgres_database",
+]
+
+PG_ENV = "VAULT_TEST_DATABASE_URL"
+PASSPHRASE = "correct horse battery staple"
+CASE_NAME = "mexico-delegation"
+
+# Settings a test may change without making the template's vault a different one: they are
+# read while serving, never written at initialisation.
+_RUNTIME_ONLY = ("data_dir", "database_url", "address_free_failures", "min_free_bytes")
+
+# A template is rebuilt after this long, so nothing in it (a session's idle time, a code's
+# validity) comes near an expiry in a long serial run.
+_TEMPLATE_MAX_AGE = 15 * 60
+
+
+def default_settings(data_dir: Path, database_url: str | None) -> Settings:
+    """The settings of the shared fixtures."""
+    # Two-factor login is exercised by its own tests; elsewhere it would only add ceremony.
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        segment_size=4096,
+        totp_required_roles="",
+    )
+
+
+@dataclass
+class World:
+    """An initialised vault with an administrator, an editor and a journalist, and one case of
+    which the editor and the journalist are members."""
+
+    vault: Vault
+    init: InitResult
+    admin: Actor
+    editor: Actor
+    journalist: Actor
+    case_id: uuid.UUID
+
+    def add_user(self, username: str, role: Role, *, member: bool = True) -> Actor:
+        with self.vault.session() as db:
+            user, key = users.create_user(
+                db,
+                username=username,
+                role=role,
+                passphrase=PASSPHRASE,
+                params=self.vault.settings.argon2,
+                clock=system_clock,
+            )
+            db.commit()
+            actor = users.actor_for(user, key)
+        if member:
+            self.add_member(actor)
+        return actor
+
+    def add_member(
+        self, actor: Actor, case_id: uuid.UUID | None = None, *, approve: bool = True
+    ) -> None:
+        """Add ``actor`` to a case as the administrator, and approve them as the editor (the
+        founding member of the fixture's case) unless ``approve`` is false."""
+        case = case_id or self.case_id
+        with self.vault.session() as db:
+            member = cases.add_member(db, self.admin, case, actor.user_id, clock=system_clock)
+            if approve and member.approved_at is None:
+                grants.approve(db, self.editor, case, actor.user_id, clock=system_clock)
+            db.commit()
+
+    def db(self) -> Session:
+        return Session(self.vault.engine, expire_on_commit=False)
+
+
+def build_world(settings: Settings) -> World:
+    """The slow path: a new vault as ``settings`` describe it, and the world's accounts."""
+    result = init_vault(settings, admin="admin", passphrase=PASSPHRASE)
+    vault = Vault.open(settings)
+    admin = vault.login("admin", PASSPHRASE)
+    world = World(vault, result, admin, admin, admin, uuid.uuid4())
+    with vault.session() as db:
+        case = cases.create_case(db, admin, CASE_NAME, clock=system_clock)
+        db.commit()
+        world.case_id = case.id
+    world.editor = world.add_user("erin", Role.EDITOR)
+    world.journalist = world.add_user("jules", Role.JOURNALIST)
+    return world
+
+
+@dataclass(frozen=True)
+class _Template:
+    settings: Settings
+    database: str | None  # the PostgreSQL template database's name
+    init: InitResult
+    admin: Actor
+    editor: Actor
+    journalist: Actor
+    case_id: uuid.UUID
+    made: float
+
+    def fits(self, settings: Settings) -> bool:
+        """Whether a vault made with ``settings`` would be this one."""
+        ignored = {name: getattr(self.settings, name) for name in _RUNTIME_ONLY}
+        return dataclasses.replace(settings, **ignored) == self.settings
+
+
+def _admin_engine(base: str) -> sa.Engine:
+    # CREATE/DROP DATABASE cannot run inside a transaction.
+    return sa.create_engine(base, isolation_level="AUTOCOMMIT")
+
+
+def _url_for(base: str, database: str) -> str:
+    return make_url(base).set(database=database).render_as_string(hide_password=False)
+
+
+class Templates:
+    """This test process's templates, one per backend, made on first use."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._made: dict[str, _Template] = {}
+
+    def _get(self, backend: str) -> _Template:
+        template = self._made.get(backend)
+        if template is None or time.monotonic() - template.made > _TEMPLATE_MAX_AGE:
+            if template is not None:
+                self._drop(template)
+            template = self._build(backend)
+            self._made[backend] = template
+        return template
+
+    def _build(self, backend: str) -> _Template:
+        data_dir = self._root / f"{backend}-{uuid.uuid4().hex[:8]}" / "data"
+        database = None
+        url = None
+        if backend == "postgresql":
+            base = os.environ[PG_ENV]
+            database = f"vault_tpl_{uuid.uuid4().hex[:16]}"
+            admin = _admin_engine(base)
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
+            admin.dispose()
+            url = _url_for(base, database)
+        world = build_world(default_settings(data_dir, url))
+        # A database with open connections cannot be a template.
+        world.vault.close()
+        return _Template(
+            settings=world.vault.settings,
+            database=database,
+            init=world.init,
+            admin=world.admin,
+            editor=world.editor,
+            journalist=world.journalist,
+            case_id=world.case_id,
+            made=time.monotonic(),
+        )
+
+    def database(self, base: str) -> str:
+        """A new PostgreSQL database made from the template; its name."""
+        template = self._get("postgresql")
+        name = f"vault_t_{uuid.uuid4().hex[:16]}"
+        admin = _admin_engine(base)
+        try:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template.database}"'))
+        finally:
+            admin.dispose()
+        return name
+
+    def world(self, settings: Settings) -> World | None:
+        """A copy of the template for ``settings``, or ``None`` if the template is not the vault
+        ``settings`` would make (or the database was not made from it)."""
+        backend = "sqlite" if settings.database_url is None else "postgresql"
+        template = self._get(backend)
+        if not template.fits(settings) or settings.data_dir.exists():
+            return None
+        if template.database is not None:
+            assert settings.database_url is not None
+            name = make_url(settings.database_url).database or ""
+            if not name.startswith("vault_t_"):
+                return None
+        shutil.copytree(template.settings.data_dir, settings.data_dir)
+        vault = Vault.open(settings)
+        return World(
+            vault,
+            template.init,
+            template.admin,
+            template.editor,
+            template.journalist,
+            template.case_id,
+        )
+
+    def _drop(self, template: _Template) -> None:
+        shutil.rmtree(template.settings.data_dir.parent, ignore_errors=True)
+        if template.database is not None:
+            drop_database(os.environ[PG_ENV], template.database)
+
+    def close(self) -> None:
+        for template in self._made.values():
+            self._drop(template)
+        self._made.clear()
+
+
+def empty_database(base: str, url: str) -> None:
+    """Make the database ``url`` names empty again (a template copy a test cannot use)."""
+    name = make_url(url).database
+    assert name is not None
+    assert name.startswith("vault_t_")
+    drop_database(base, name)
+    admin = _admin_engine(base)
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+
+
+def drop_database(base: str, name: str) -> None:
+    admin = _admin_engine(base)
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@contextmanager
+def postgres_database(base: str, templates: Templates | None) -> Iterator[str]:
+    """A URL to a fresh PostgreSQL database: made from the template when ``templates`` is given
+    (a test that takes the world), else a new empty schema (cheaper than a database)."""
+    if templates is not None:
+        name = templates.database(base)
+        try:
+            yield _url_for(base, name)
+        finally:
+            drop_database(base, name)
+        return
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
