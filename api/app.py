@@ -48,6 +48,13 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         opened = vault is None
         app.state.vault = vault or Vault.open(settings, clock=clock)
+        if settings.redaction_self_approval:
+            # It lifts the four-eyes rule on redactions: said at every start, so that nobody
+            # runs with it without knowing, even years after it was set.
+            log.warning(
+                "redaction_self_approval is on: an editor can approve their own redactions "
+                "(each such approval is marked self_approved in the access log)"
+            )
         schedule = None
         if settings.retention_interval_minutes:
             # Every replica runs its own schedule; runs that overlap are safe (see
@@ -118,28 +125,13 @@ def create_app(
                 responses = operation.get("responses", {})
                 # FastAPI answers a JSON body it cannot decode at all (not UTF-8) with 400.
                 if "application/json" in operation.get("requestBody", {}).get("content", {}):
-                    responses.setdefault(
-                        "400",
-                        {
-                            "description": "The body could not be decoded",
-                            "content": {
-                                errors.MEDIA_TYPE: {
-                                    "schema": {"$ref": "#/components/schemas/Problem"}
-                                }
-                            },
-                        },
-                    )
+                    responses.setdefault("400", errors.openapi_responses(400)[400])
                 if "422" in responses:
-                    responses["422"] = {
-                        "description": "Invalid request",
-                        "content": {
-                            errors.MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}
-                        },
-                    }
+                    responses["422"] = errors.openapi_responses(422)[422]
         schema["components"]["schemas"].pop("HTTPValidationError", None)
         schema["components"]["schemas"].pop("ValidationError", None)
         app.openapi_schema = schema
         return schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # how FastAPI says to customise it
     return app

@@ -19,7 +19,7 @@ from collections.abc import Collection
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import problem_response
+from api.errors import ProblemType, problem_response
 
 __all__ = ["BodyLimit"]
 
@@ -46,9 +46,7 @@ class BodyLimit:
             # The client is still sending: say so, and that the connection will not be reused
             # for the rest of a body nobody will read.
             response = problem_response(
-                413,
-                "too-large",
-                "Content too large",
+                ProblemType.TOO_LARGE,
                 self._detail(),
                 headers={"Connection": "close"},
             )

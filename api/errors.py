@@ -1,13 +1,17 @@
-"""The one table from vault errors to RFC 9457 problem details, and the handlers that apply it.
+"""The one table of problem types, from which every error answer takes its ``type``, ``title``
+and status and every route its OpenAPI description; the map from vault errors to it; and the
+handlers that apply them.
 
-Every error response is ``application/problem+json`` with a stable ``type``, a ``title``, the
-``status`` and a ``detail`` that helps the caller without echoing anything secret (the vault's
-own messages never contain secrets; validation errors name the field, never its value).
+Every error response is ``application/problem+json`` (RFC 9457) with a stable ``type``, a
+``title``, the ``status`` and a ``detail`` that helps the caller without echoing anything secret
+(the vault's own messages never contain secrets; validation errors name the field, never its
+value). Routes raise ``VaultError``s only: what a problem is called is decided here.
 """
 
 from __future__ import annotations
 
 import logging
+from enum import Enum
 from typing import Any, cast
 
 from fastapi import FastAPI, Request
@@ -34,72 +38,205 @@ from vault.errors import (
     VaultError,
 )
 
-__all__ = ["PROBLEM_TYPES", "Problem", "install", "problem_response"]
+__all__ = [
+    "MEDIA_TYPE",
+    "PROBLEM_TYPES",
+    "TYPE_PREFIX",
+    "ProblemType",
+    "install",
+    "openapi_responses",
+    "problem_response",
+    "problem_schema",
+]
 
 log = logging.getLogger("api.errors")
 TYPE_PREFIX = "urn:source-vault:problem:"
 MEDIA_TYPE = "application/problem+json"
 
-# error class -> (status, type slug, title); the first matching class in the MRO wins.
-PROBLEM_TYPES: dict[type[VaultError], tuple[int, str, str]] = {
-    OtpRequired: (401, "otp-required", "One-time code required"),
-    AuthenticationFailed: (401, "unauthenticated", "Authentication required"),
-    NotFound: (404, "not-found", "Not found"),
-    LegalHold: (409, "legal-hold", "Under legal hold"),
-    Conflict: (409, "conflict", "Conflict"),
-    UnsupportedType: (415, "unsupported-media-type", "Unsupported media type"),
-    InvalidInput: (422, "invalid-input", "Invalid input"),
-    RateLimited: (429, "rate-limited", "Too many attempts"),
-    LimitExceeded: (413, "too-large", "Content too large"),
-    Unavailable: (503, "unavailable", "Service busy"),
-    StorageError: (503, "storage-unavailable", "Storage unavailable"),
+
+class ProblemType(Enum):
+    """Every problem an answer can be: (status, slug after ``TYPE_PREFIX``, title, when).
+
+    ``when`` says when it is answered; the OpenAPI description of a status lists the ``when``
+    of each type with that status. docs/api.md's status table has a row for every member.
+    """
+
+    BAD_REQUEST = (400, "bad-request", "Bad request", "the body could not be decoded")
+    UNAUTHENTICATED = (
+        401,
+        "unauthenticated",
+        "Authentication required",
+        "missing, invalid or expired credentials",
+    )
+    OTP_REQUIRED = (
+        401,
+        "otp-required",
+        "One-time code required",
+        "the account needs a one-time code to log in",
+    )
+    NOT_FOUND = (404, "not-found", "Not found", "not found, or outside the caller's reach")
+    METHOD_NOT_ALLOWED = (
+        405,
+        "method-not-allowed",
+        "Method not allowed",
+        "wrong method for the path",
+    )
+    REQUEST_TIMEOUT = (
+        408,
+        "request-timeout",
+        "Request timeout",
+        "the request body arrived too slowly",
+    )
+    CONFLICT = (409, "conflict", "Conflict", "conflicts with the current state")
+    LEGAL_HOLD = (409, "legal-hold", "Under legal hold", "a deletion of something under legal hold")
+    TOO_LARGE = (
+        413,
+        "too-large",
+        "Content too large",
+        "larger than the upload, request body or export limit",
+    )
+    UNSUPPORTED_MEDIA_TYPE = (
+        415,
+        "unsupported-media-type",
+        "Unsupported media type",
+        "a media type this operation does not handle",
+    )
+    VALIDATION = (
+        422,
+        "validation",
+        "Invalid request",
+        "a parameter or body does not match the schema",
+    )
+    INVALID_INPUT = (
+        422,
+        "invalid-input",
+        "Invalid input",
+        "a value the schema allows but the vault does not",
+    )
     # The export is refused, not the server broken: the caller can change the redactions.
-    RedactionLeak: (422, "redaction-leak", "Redacted export failed verification"),
-    IntegrityError: (500, "integrity-failure", "Stored data failed verification"),
+    REDACTION_LEAK = (
+        422,
+        "redaction-leak",
+        "Redacted export failed verification",
+        "the redacted export failed its verification and was not released",
+    )
+    RATE_LIMITED = (
+        429,
+        "rate-limited",
+        "Too many attempts",
+        "too many failed attempts, or too many uploads in progress; see Retry-After",
+    )
+    INTEGRITY_FAILURE = (
+        500,
+        "integrity-failure",
+        "Stored data failed verification",
+        "stored data failed verification",
+    )
+    INTERNAL = (500, "internal", "Internal error", "an unexpected failure (a bug)")
+    UNAVAILABLE = (503, "unavailable", "Service busy", "busy; see Retry-After")
+    STORAGE_UNAVAILABLE = (
+        503,
+        "storage-unavailable",
+        "Storage unavailable",
+        "the database or the blob store cannot be reached",
+    )
+    # Any other HTTP error the framework raises itself, answered with that error's own status
+    # (0 here: it has none of its own).
+    HTTP_ERROR = (0, "http-error", "HTTP error", "an HTTP error the framework raised")
+
+    def __init__(self, status: int, slug: str, title: str, when: str) -> None:
+        self.status, self.slug, self.title, self.when = status, slug, title, when
+
+    @property
+    def uri(self) -> str:
+        """The problem document's ``type``."""
+        return TYPE_PREFIX + self.slug
+
+
+# error class -> problem type; the first matching class in the MRO wins, so VaultError itself
+# is the answer for an error of the vault's that nothing more specific names.
+PROBLEM_TYPES: dict[type[VaultError], ProblemType] = {
+    OtpRequired: ProblemType.OTP_REQUIRED,
+    AuthenticationFailed: ProblemType.UNAUTHENTICATED,
+    NotFound: ProblemType.NOT_FOUND,
+    LegalHold: ProblemType.LEGAL_HOLD,
+    Conflict: ProblemType.CONFLICT,
+    UnsupportedType: ProblemType.UNSUPPORTED_MEDIA_TYPE,
+    InvalidInput: ProblemType.INVALID_INPUT,
+    RateLimited: ProblemType.RATE_LIMITED,
+    LimitExceeded: ProblemType.TOO_LARGE,
+    Unavailable: ProblemType.UNAVAILABLE,
+    StorageError: ProblemType.STORAGE_UNAVAILABLE,
+    RedactionLeak: ProblemType.REDACTION_LEAK,
+    IntegrityError: ProblemType.INTEGRITY_FAILURE,
+    VaultError: ProblemType.INTERNAL,
+}
+
+# The HTTP errors the framework raises itself (routing, body decoding, api.bodies' cut-off),
+# by status; any other is HTTP_ERROR.
+_FRAMEWORK_ERRORS = {
+    kind.status: kind
+    for kind in (
+        ProblemType.BAD_REQUEST,
+        ProblemType.UNAUTHENTICATED,
+        ProblemType.NOT_FOUND,
+        ProblemType.METHOD_NOT_ALLOWED,
+        ProblemType.TOO_LARGE,
+        ProblemType.UNSUPPORTED_MEDIA_TYPE,
+    )
 }
 
 
-class Problem(Exception):
-    """An HTTP-only problem raised by the web layer itself (a malformed request body)."""
-
-    def __init__(self, status: int, slug: str, title: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.slug, self.title, self.detail = status, slug, title, detail
-
-
 def problem_response(
-    status: int,
-    slug: str,
-    title: str,
-    detail: str,
-    headers: dict[str, str] | None = None,
-    **extra: Any,
+    kind: ProblemType, detail: str, /, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
-    body = {"type": TYPE_PREFIX + slug, "title": title, "status": status, "detail": detail, **extra}
+    """The problem document of ``kind``; ``extra`` members follow the standard ones."""
+    return _answer(kind.status, kind, detail, headers, extra)
+
+
+def _answer(
+    status: int,
+    kind: ProblemType,
+    detail: str,
+    headers: dict[str, str] | None,
+    extra: dict[str, Any],
+) -> JSONResponse:
+    body = {"type": kind.uri, "title": kind.title, "status": status, "detail": detail, **extra}
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def openapi_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the problem documents of ``statuses``, each described
+    by the problem types it can carry."""
+    return {
+        status: {
+            "description": _description(status),
+            "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }
+
+
+def _description(status: int) -> str:
+    kinds = [kind for kind in ProblemType if kind.status == status]
+    if not kinds:
+        raise ValueError(f"no problem type has status {status}")
+    text = "; ".join(f"{kind.when} (`{kind.slug}`)" for kind in kinds)
+    return text[0].upper() + text[1:]
 
 
 def _vault_error(request: Request, exc: Exception) -> JSONResponse:
     exc = cast(VaultError, exc)
-    status, slug, title = 500, "internal", "Internal error"
-    for cls in type(exc).__mro__:
-        if cls in PROBLEM_TYPES:
-            status, slug, title = PROBLEM_TYPES[cls]
-            break
+    kind = next(PROBLEM_TYPES[cls] for cls in type(exc).__mro__ if cls in PROBLEM_TYPES)
     headers: dict[str, str] = {}
-    if status == 401:
+    if kind.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="source-vault"'
     retry_after = getattr(exc, "retry_after", None)
     if isinstance(retry_after, int):
         headers["Retry-After"] = str(retry_after)
     if isinstance(exc, IntegrityError):
         log.error("integrity failure", extra={"reason": exc.reason})
-    return problem_response(status, slug, title, str(exc), headers, **exc.details)
-
-
-def _problem(request: Request, exc: Exception) -> JSONResponse:
-    exc = cast(Problem, exc)
-    return problem_response(exc.status, exc.slug, exc.title, exc.detail)
+    return problem_response(kind, str(exc), headers, **exc.details)
 
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
@@ -115,19 +252,7 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
         for err in exc.errors()
     ]
     where = ", ".join(e["location"] for e in errors) or "request"
-    return problem_response(
-        422, "validation", "Invalid request", f"invalid or missing: {where}", errors=errors
-    )
-
-
-_HTTP_SLUGS = {
-    400: ("bad-request", "Bad request"),
-    401: ("unauthenticated", "Authentication required"),
-    404: ("not-found", "Not found"),
-    405: ("method-not-allowed", "Method not allowed"),
-    413: ("too-large", "Content too large"),
-    415: ("unsupported-media-type", "Unsupported media type"),
-}
+    return problem_response(ProblemType.VALIDATION, f"invalid or missing: {where}", errors=errors)
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
@@ -136,28 +261,28 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     # authentication, like an undecodable JSON body.
     if exc.status_code == 400 and (failed := await authentication_error(request)):
         return _vault_error(request, failed)
-    slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
-    detail = exc.detail if isinstance(exc.detail, str) else title
-    return problem_response(exc.status_code, slug, title, detail, dict(exc.headers or {}))
+    kind = _FRAMEWORK_ERRORS.get(exc.status_code, ProblemType.HTTP_ERROR)
+    detail = exc.detail if isinstance(exc.detail, str) else kind.title
+    # HTTP_ERROR has no status of its own: every framework error keeps the one it was raised with.
+    return _answer(exc.status_code, kind, detail, dict(exc.headers or {}), {})
 
 
 def _database_data(request: Request, exc: Exception) -> JSONResponse:
     # A value the database refuses to store (PostgreSQL text cannot hold NUL) that slipped past
     # validation is the caller's input, not a server failure.
     return problem_response(
-        422, "invalid-input", "Invalid input", "a value contains characters that cannot be stored"
+        ProblemType.INVALID_INPUT, "a value contains characters that cannot be stored"
     )
 
 
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     # The type only: an exception's message could carry request data.
     log.error("unhandled error", extra={"error": type(exc).__name__})
-    return problem_response(500, "internal", "Internal error", "the server failed to answer")
+    return problem_response(ProblemType.INTERNAL, "the server failed to answer")
 
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(VaultError, _vault_error)
-    app.add_exception_handler(Problem, _problem)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(DataError, _database_data)

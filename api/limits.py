@@ -39,7 +39,7 @@ from fastapi import Depends, Request
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import problem_response
+from api.errors import ProblemType, problem_response
 from vault.errors import RateLimited, Unavailable
 from vault.settings import Settings
 
@@ -185,9 +185,7 @@ class _Exchange:
         self.response_started = True
         limits = self._limits
         response = problem_response(
-            408,
-            "request-timeout",
-            "Request timeout",
+            ProblemType.REQUEST_TIMEOUT,
             f"the request body arrived too slowly: at most {limits.idle_seconds:g} s between "
             f"pieces, and at least {limits.min_rate:g} bytes a second after the first "
             f"{limits.grace_seconds:g} s",

@@ -15,6 +15,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.errors import MEDIA_TYPE, ProblemType
 from vault.audit import context as request_context
 
 __all__ = ["JsonFormatter", "SecurityMiddleware"]
@@ -104,20 +105,21 @@ class SecurityMiddleware:
 
 
 async def _internal_error(send: Send) -> None:
+    internal = ProblemType.INTERNAL
     body = json.dumps(
         {
-            "type": "urn:source-vault:problem:internal",
-            "title": "Internal error",
-            "status": 500,
+            "type": internal.uri,
+            "title": internal.title,
+            "status": internal.status,
             "detail": "the server failed to answer",
         }
     ).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 500,
+            "status": internal.status,
             "headers": [
-                (b"content-type", b"application/problem+json"),
+                (b"content-type", MEDIA_TYPE.encode()),
                 (b"content-length", str(len(body)).encode()),
             ],
         }

@@ -4,6 +4,7 @@ The tree, drawn once so that the web layer and the CLI can each map it in one ta
 
     VaultError
     ├── IntegrityError        ciphertext, wrapped key or stored record failed authentication
+    │   ├── DigestMismatch    downloaded bytes do not match the server's SHA-256 digest
     │   └── RedactionLeak     a redacted export failed its independent check; nothing released
     ├── AuthenticationFailed  wrong passphrase or unknown user (never says which)
     │   └── OtpRequired       the passphrase was right and a one-time code is needed
@@ -11,10 +12,11 @@ The tree, drawn once so that the web layer and the CLI can each map it in one ta
     ├── Conflict              the operation clashes with existing state (vault already exists, ...)
     │   └── LegalHold         a deletion of something under legal hold
     ├── InvalidInput          the caller's input is malformed or breaks a policy
-    │   └── UnsupportedType   the operation does not handle this kind of document
+    │   └── UnsupportedType   the operation does not handle this media type
     ├── LimitExceeded         a size limit was hit
     │   └── RateLimited       too many attempts; try again after ``retry_after`` seconds
     ├── Unavailable           the server is too busy right now (``retry_after`` seconds)
+    ├── NotText               content asked for as text is not text
     └── StorageError          the database or blob store cannot be reached or written
 
 Messages never contain secrets, content, titles, filenames, notes or identities: they name the
@@ -27,11 +29,13 @@ from __future__ import annotations
 __all__ = [
     "AuthenticationFailed",
     "Conflict",
+    "DigestMismatch",
     "IntegrityError",
     "InvalidInput",
     "LegalHold",
     "LimitExceeded",
     "NotFound",
+    "NotText",
     "OtpRequired",
     "RateLimited",
     "RedactionLeak",
@@ -103,6 +107,11 @@ class StorageError(VaultError):
     """Raised when the database or the blob store cannot be reached, read or written."""
 
 
+class NotText(VaultError):
+    """Raised when content is asked for as text and is not: not ``text/*`` and not UTF-8, or
+    holding NUL bytes (``vault docs read`` without ``--force``)."""
+
+
 class OtpRequired(AuthenticationFailed):
     """Raised when the passphrase was right but the account needs a one-time code too."""
 
@@ -130,13 +139,24 @@ class Unavailable(VaultError):
 
 
 class UnsupportedType(InvalidInput):
-    """Raised when an operation does not handle a document's media type; ``supported`` lists
-    the ones it does."""
+    """Raised when an operation does not handle a media type: a document's, or that of the
+    request that carries it. ``supported`` lists the ones it does, when the message should."""
 
-    def __init__(self, message: str, *, supported: tuple[str, ...]) -> None:
-        super().__init__(f"{message} (supported: {', '.join(supported)})")
+    def __init__(self, message: str, *, supported: tuple[str, ...] = ()) -> None:
+        super().__init__(f"{message} (supported: {', '.join(supported)})" if supported else message)
         self.supported = supported
-        self.details = {"supported": list(supported)}
+        if supported:
+            self.details = {"supported": list(supported)}
+
+
+class DigestMismatch(IntegrityError):
+    """Raised when downloaded bytes, read to the end, do not match the SHA-256 digest the
+    server sent with them (``Repr-Digest``): whatever was received is not to be trusted."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the downloaded content does not match the server's SHA-256 digest", reason="digest"
+        )
 
 
 class RedactionLeak(IntegrityError):

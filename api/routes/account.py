@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import SessionActor, VaultDep
 from api.routes import problems
-from api.schemas import PassphraseChange, PassphraseChanged
+from api.schemas.auth import PassphraseChange, PassphraseChanged
 
 router = APIRouter(prefix="/v1/me", tags=["auth"])
 

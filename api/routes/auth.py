@@ -9,12 +9,13 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import CurrentActor, VaultDep, client_address
 from api.routes import problems
-from api.schemas import (
+from api.schemas.auth import (
     ConfirmRequest,
     EnrollRequest,
     EnrollResponse,
     LoginRequest,
     LoginResponse,
+    Me,
     UserPublic,
 )
 
@@ -75,7 +76,13 @@ async def logout(actor: CurrentActor, vault: VaultDep) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/me", response_model=UserPublic, responses=problems(401))
-async def me(actor: CurrentActor) -> UserPublic:
-    """Who the credential belongs to."""
-    return UserPublic(id=actor.user_id, username=actor.username, role=actor.role.value)
+@router.get("/me", response_model=Me, responses=problems(401))
+async def me(actor: CurrentActor, vault: VaultDep) -> Me:
+    """Who the credential belongs to, and whether this server lets editors approve their own
+    redactions."""
+    return Me(
+        id=actor.user_id,
+        username=actor.username,
+        role=actor.role.value,
+        redaction_self_approval=vault.settings.redaction_self_approval,
+    )

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import Reader, SessionActor, VaultDep
 from api.routes import problems
-from api.schemas import (
+from api.schemas.cases import (
     ApprovalPublic,
     AwaitingList,
     AwaitingMemberPublic,

@@ -19,13 +19,12 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import Reader, SessionActor, Uploader, VaultDep
-from api.errors import Problem
 from api.limits import Uploads
 from api.multipart import StreamingForm, boundary_of
 from api.routes import problems
-from api.schemas import DocumentCreated, DocumentList, DocumentPublic
+from api.schemas.documents import DocumentCreated, DocumentList, DocumentPublic
 from vault import mediatypes
-from vault.errors import Conflict, InvalidInput, LimitExceeded, StorageError
+from vault.errors import Conflict, InvalidInput, LimitExceeded, StorageError, UnsupportedType
 from vault.freetext import LINE_PATTERN, NONBLANK_LINE_PATTERN, TEXT_PATTERN
 from vault.services.documents import DocumentInfo, DocumentMetadata, NewDocument
 
@@ -94,12 +93,7 @@ async def upload(
     a temporary file."""
     boundary = boundary_of(request.headers.get("content-type", ""))
     if boundary is None:
-        raise Problem(
-            415,
-            "unsupported-media-type",
-            "Unsupported media type",
-            "send the document as multipart/form-data",
-        )
+        raise UnsupportedType("send the document as multipart/form-data")
     limit = vault.settings.max_upload_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + _FRAMING_ALLOWANCE:

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import VaultDep
 from api.routes import problems
-from api.schemas import Health
+from api.schemas.health import Health
 from vault.errors import StorageError
 from vault.instance import Vault
 from vault.storage import database

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import SessionActor, VaultDep
 from api.routes import problems
-from api.schemas import HoldPublic
+from api.schemas.cases import HoldPublic
 from vault.services.holds import Hold
 
 router = APIRouter(tags=["holds"])

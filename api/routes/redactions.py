@@ -11,10 +11,9 @@ from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import Reader, SessionActor, VaultDep
-from api.errors import Problem
 from api.routes import problems
 from api.routes.documents import content_disposition
-from api.schemas import (
+from api.schemas.redactions import (
     DocumentText,
     ExportRequest,
     ExportStored,
@@ -30,6 +29,7 @@ from api.schemas import (
     WithdrawalPublic,
     WithdrawRequest,
 )
+from vault.errors import InvalidInput, VaultError
 from vault.freetext import LINE_PATTERN
 from vault.redaction.export import ExportOptions
 from vault.redaction.model import Category, Kind, Markers, Rect, Status
@@ -96,7 +96,7 @@ def _proposal(body: RedactionCreate) -> Proposal:
         return replace(common, term=body.term)
     x0, y0, x1, y1 = body.rect
     if not (x0 < x1 and y0 < y1):
-        raise Problem(422, "invalid-input", "Invalid input", "rect needs x0 < x1 and y0 < y1")
+        raise InvalidInput("rect needs x0 < x1 and y0 < y1")
     return replace(common, page=body.page, rect=Rect(x0, y0, x1, y1))
 
 
@@ -317,11 +317,8 @@ async def export(
     redaction is proposed; 415 for types that cannot be redacted; 422 ``redaction-leak`` when
     the check fails (nothing is released). Logged with the SHA-256 of what was released."""
     if not redacted:
-        raise Problem(
-            422,
-            "invalid-input",
-            "Invalid input",
-            "only redacted exports exist: use redacted=true (the original is at /content)",
+        raise InvalidInput(
+            "only redacted exports exist: use redacted=true (the original is at /content)"
         )
     options = _options(vault, marker, per_category, keep_text_pages)
     released = await run_in_threadpool(lambda: vault.redactions.export(actor, document_id, options))
@@ -345,7 +342,7 @@ async def export_and_store(
         lambda: vault.redactions.export(actor, document_id, options, store=True)
     )
     if released.stored is None:
-        raise Problem(500, "internal", "Internal error", "the export was not stored")
+        raise VaultError("the export was not stored")  # answered 500 internal: a bug
     return ExportStored(
         document=released.stored.id,
         sha256=released.sha256,

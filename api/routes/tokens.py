@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import CurrentActor, SessionActor, VaultDep
 from api.routes import problems
-from api.schemas import TokenCreate, TokenCreated, TokenList, TokenPublic
+from api.schemas.tokens import TokenCreate, TokenCreated, TokenList, TokenPublic
 from vault.storage.models import Credential
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])

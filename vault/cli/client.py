@@ -19,6 +19,7 @@ from vault._version import __version__
 from vault.errors import (
     AuthenticationFailed,
     Conflict,
+    DigestMismatch,
     IntegrityError,
     InvalidInput,
     LimitExceeded,
@@ -30,17 +31,10 @@ from vault.errors import (
     VaultError,
 )
 
-__all__ = ["Client", "DigestMismatch", "error_from", "repr_digest"]
+__all__ = ["Client", "error_from", "repr_digest"]
 
 _PREFIX = "urn:source-vault:problem:"
 _CHUNK = 1 << 20
-
-
-class DigestMismatch(IntegrityError):
-    def __init__(self) -> None:
-        super().__init__(
-            "the downloaded content does not match the server's SHA-256 digest", reason="digest"
-        )
 
 
 def error_from(response: httpx.Response) -> VaultError:

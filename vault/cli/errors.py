@@ -9,7 +9,9 @@ from vault.errors import (
     InvalidInput,
     LimitExceeded,
     NotFound,
+    NotText,
     StorageError,
+    Unavailable,
     VaultError,
 )
 
@@ -30,6 +32,8 @@ EXIT_CODES: dict[type[VaultError], int] = {
     Conflict: FAILED,
     LimitExceeded: FAILED,
     StorageError: FAILED,
+    Unavailable: FAILED,
+    NotText: FAILED,  # the request was fine; this content is not for reading as text
 }
 
 
