@@ -26,7 +26,8 @@ import psutil
 import pytest
 
 from tests.e2e.conftest import VAULT, free_port
-from vault.cli import demo
+from vault.cli import demo_material as material
+from vault.cli import demo_story as story
 
 
 def at_a_terminal() -> None:
@@ -104,16 +105,16 @@ def processes_mentioning(text: str) -> list[str]:
 def assert_story(output: str) -> None:
     """The six steps, told so that a person can follow them."""
     assert "1. The administrator opens a case" in output
-    assert f"creates the case {demo.CASE}" in output
-    assert f"Amara uploads “{demo.TESTIMONY.title}”" in output
-    assert f"Amara uploads “{demo.AGENDA.title}”" in output
+    assert f"creates the case {story.CASE}" in output
+    assert f"Amara uploads “{material.TESTIMONY.title}”" in output
+    assert f"Amara uploads “{material.AGENDA.title}”" in output
     assert "Amara records the attendee" in output
     # The editor's listing shows both documents with the source's pseudonym.
     pseudonym = re.search(r"The vault names them (\S+)\.", output)
     assert pseudonym, output
     listing = [line for line in output.splitlines() if pseudonym.group(1) in line]
-    assert any(demo.TESTIMONY.title in line for line in listing), output
-    assert any(demo.AGENDA.title in line for line in listing), output
+    assert any(material.TESTIMONY.title in line for line in listing), output
+    assert any(material.AGENDA.title in line for line in listing), output
     # The editor reads the testimony: its words are on the screen.
     assert "Teodor reads the testimony" in output
     assert "Nobody voted." in output
@@ -158,7 +159,7 @@ def assert_only_the_export_left(sandbox: Sandbox) -> None:
         assert picture.startswith(b"\x89PNG")
         pdf_bytes = (folder / "programme-redacted.pdf").read_bytes()
         assert pdf_bytes.startswith(b"%PDF")
-        assert demo.ATTENDEE.encode() not in pdf_bytes
+        assert material.ATTENDEE.encode() not in pdf_bytes
 
 
 def test_no_serve_plays_the_story_and_leaves_nothing(sandbox: Sandbox) -> None:
@@ -276,7 +277,7 @@ def test_serving_until_ctrl_c(sandbox: Sandbox) -> None:
         # material, the source's notes or anyone's passphrase.
         log = (root / "server.log").read_text()
         assert '"route": "/v1/documents"' in log
-        for secret_text in ("Nobody voted", "Corvane", demo.IDENTITY_NOTES[:40], passphrase):
+        for secret_text in ("Nobody voted", "Corvane", material.IDENTITY_NOTES[:40], passphrase):
             assert secret_text not in log
 
         child.sendintr()

@@ -23,7 +23,7 @@ import pytest
 
 from tests.cli.conftest import ReviewServer, in_parallel
 from tests.e2e.conftest import VAULT
-from vault.cli import docs, lookup
+from vault.cli import lookup, transfer
 from vault.errors import InvalidInput, NotFound
 
 CASE_NAME = "harbour-contracts"
@@ -446,7 +446,7 @@ def test_resolve_document_rules() -> None:
     ],
 )
 def test_safe_filename(stored: str | None, saved: str) -> None:
-    assert docs.safe_filename(stored, "fallback") == saved
+    assert transfer.safe_filename(stored, "fallback") == saved
 
 
 @pytest.mark.parametrize(
@@ -454,4 +454,4 @@ def test_safe_filename(stored: str | None, saved: str) -> None:
     [(0, "0 B"), (1023, "1023 B"), (1536, "1.5 KiB"), (3 << 20, "3.0 MiB"), (5 << 30, "5.0 GiB")],
 )
 def test_human_size(size: int, shown: str) -> None:
-    assert docs.human_size(size) == shown
+    assert transfer.human_size(size) == shown

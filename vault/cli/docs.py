@@ -3,28 +3,24 @@
 Every command talks to the server through ``vault.cli.client.Client``; the server decides what
 the reviewer may see. What this module adds is what a terminal needs: names for ids (a case by
 its name, a source by its pseudonym, a document by a unique prefix of its id, like git), tables,
-and downloads that only ever leave a complete, verified file behind.
+and transfers (``vault.cli.transfer``) that only ever leave a complete, verified file behind.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import mimetypes
 import os
 import sys
-import tempfile
-import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Annotated, Any, cast
 
 import click
-import httpx
 import typer
 from rich.markup import escape
 
-from vault.cli.client import Client, repr_digest
+from vault.cli.client import Client
 from vault.cli.lookup import (
     as_uuid,
     case_id_of,
@@ -36,22 +32,28 @@ from vault.cli.lookup import (
 )
 from vault.cli.output import AsJson, emit, emit_one, printable, progress, say, when
 from vault.cli.session import ProfileOpt, open_client
+from vault.cli.transfer import (
+    HashingReader,
+    content_length,
+    human_size,
+    read_whole,
+    safe_filename,
+    save,
+    to_stdout,
+    verified_download,
+)
 from vault.errors import (
     Conflict,
     IntegrityError,
     InvalidInput,
     LimitExceeded,
     NotFound,
-    StorageError,
-    VaultError,
+    NotText,
 )
 
 __all__ = [
     "READ_LIMIT",
-    "NotText",
     "app",
-    "human_size",
-    "safe_filename",
 ]
 
 app = typer.Typer(
@@ -71,25 +73,7 @@ DocumentArg = Annotated[
 ]
 
 
-class NotText(VaultError):
-    """Raised when ``vault docs read`` is asked to show content that is not text."""
-
-
 # -- presentation -----------------------------------------------------------------------------
-
-
-def human_size(size: int | None) -> str:
-    """``1536`` -> ``1.5 KiB``; bytes below 1 KiB as such."""
-    if size is None:
-        return "-"
-    if size < 1024:
-        return f"{size} B"
-    value = size / 1024
-    for unit in ("KiB", "MiB", "GiB"):
-        if value < 1024:
-            return f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"
 
 
 def _title(doc: Mapping[str, Any]) -> str:
@@ -108,16 +92,6 @@ def _row(doc: Mapping[str, Any], pseudonyms: Mapping[str, str], case_name: str) 
         "case": case_name,
     }
     return row
-
-
-def safe_filename(name: str | None, fallback: str) -> str:
-    """A name to save a download under in a directory of the user's choosing: the last path
-    component only, without control characters, never ``.``/``..`` or a hidden dotfile-only
-    name. The server's metadata is not trusted to stay inside the directory."""
-    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C")
-    base = base.strip(" .")[:200]
-    return base or fallback
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -255,85 +229,6 @@ def show(document: DocumentArg, as_json: AsJson = False, profile: ProfileOpt = N
     )
 
 
-def _length(response: httpx.Response) -> int | None:
-    value = response.headers.get("content-length", "")
-    return int(value) if value.isdigit() else None
-
-
-@contextlib.contextmanager
-def _content(client: Client, doc_id: str) -> Iterator[tuple[httpx.Response, Iterator[bytes]]]:
-    """The download, refused before any byte is kept if the server sends no digest: an
-    unverifiable download is not one this command hands over."""
-    with client.download(f"/v1/documents/{doc_id}/content") as (response, body):
-        if repr_digest(response) is None:
-            raise IntegrityError(
-                "the server sent no SHA-256 digest (Repr-Digest): the download cannot be verified",
-                reason="no-digest",
-            )
-        yield response, body
-
-
-def _place(temp: str, target: Path, *, force: bool) -> None:
-    """Move the verified ``temp`` to ``target``; without ``force`` never replace a file, not
-    even one created while the download ran (a hard link fails if the name exists)."""
-    if force:
-        os.replace(temp, target)
-        return
-    try:
-        os.link(temp, target)
-    except FileExistsError:
-        raise Conflict(f"{target} already exists (use --force to overwrite it)") from None
-    except OSError:  # a file system without hard links
-        if os.path.lexists(target):
-            raise Conflict(f"{target} already exists (use --force to overwrite it)") from None
-        os.replace(temp, target)
-        return
-    os.unlink(temp)
-
-
-def _save(body: Iterator[bytes], target: Path, total: int | None, *, force: bool) -> int:
-    """Write the body to a 0600 temporary file beside ``target`` and move it into place only
-    once the whole body arrived and its digest matched; otherwise delete it."""
-    directory = target.parent
-    try:
-        fd, temp = tempfile.mkstemp(dir=directory, prefix=".vault-download-", suffix=".partial")
-    except OSError as exc:
-        raise StorageError(f"cannot write in {directory}: {exc.strerror}") from None
-    written = 0
-    try:
-        with os.fdopen(fd, "wb") as out, progress(f"Downloading {target.name}", total) as step:
-            for chunk in body:  # raises at the end if the digest does not match
-                out.write(chunk)
-                written += len(chunk)
-                step(len(chunk))
-            out.flush()
-            os.fsync(out.fileno())
-        _place(temp, target, force=force)
-    except OSError as exc:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise StorageError(f"cannot write {target}: {exc.strerror}") from None
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-    return written
-
-
-def _to_stdout(body: Iterator[bytes], total: int | None) -> None:
-    out = sys.stdout.buffer
-    try:
-        with progress("Downloading", total) as step:
-            for chunk in body:
-                out.write(chunk)
-                step(len(chunk))
-        out.flush()
-    except BrokenPipeError:
-        # The reader went away (`| head`); keep the interpreter's final flush from failing too.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise StorageError("the output was closed before the download was complete") from None
-
-
 @app.command("get")
 def get(
     document: DocumentArg,
@@ -363,8 +258,8 @@ def get(
     with open_client(profile) as client:
         doc_id = resolve_document(client, document)
         if output == "-":
-            with _content(client, doc_id) as (response, body):
-                _to_stdout(body, _length(response))
+            with verified_download(client, f"/v1/documents/{doc_id}/content") as (response, body):
+                to_stdout(body, content_length(response))
             return
         target = Path(output) if output else Path()
         if output is None or target.is_dir():
@@ -374,8 +269,8 @@ def get(
             target = target / safe_filename(meta.get("filename"), fallback=doc_id)
         if os.path.lexists(target) and not force:
             raise Conflict(f"{target} already exists (use --force to overwrite it)")
-        with _content(client, doc_id) as (response, body):
-            written = _save(body, target, _length(response), force=force)
+        with verified_download(client, f"/v1/documents/{doc_id}/content") as (response, body):
+            written = save(body, target, content_length(response), force=force)
     say(f"Saved {escape(str(target))} ({human_size(written)}, SHA-256 verified).")
 
 
@@ -400,16 +295,9 @@ def read(
             f"document {short} is larger than {human_size(READ_LIMIT)}: "
             f"save it with `vault docs get {short}`"
         )
-        with _content(client, doc_id) as (response, body):
-            total = _length(response)
-            if total is not None and total > READ_LIMIT:
-                raise too_big
+        with verified_download(client, f"/v1/documents/{doc_id}/content") as (response, body):
             media_type = response.headers.get("x-content-media-type", "application/octet-stream")
-            data = bytearray()
-            for chunk in body:  # to the end: the digest is checked after the last chunk
-                data += chunk
-                if len(data) > READ_LIMIT:
-                    raise too_big
+            data = read_whole(response, body, READ_LIMIT, too_big)
     try:
         text = data.decode("utf-8")
         is_text = "\x00" not in text
@@ -425,30 +313,6 @@ def read(
     else:
         sys.stdout.buffer.write(bytes(data))
         sys.stdout.flush()
-
-
-class _Hashing:
-    """A file wrapper that hashes what is read, to check the server's digest of an upload."""
-
-    def __init__(self, file: IO[bytes]) -> None:
-        self._file = file
-        self._digest = hashlib.sha256()
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self._file.read(size)
-        self._digest.update(chunk)
-        return chunk
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        if (offset, whence) == (0, os.SEEK_SET):
-            self._digest = hashlib.sha256()  # a rewind before sending starts the hash over
-        return self._file.seek(offset, whence)
-
-    def hexdigest(self) -> str:
-        return self._digest.hexdigest()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._file, name)
 
 
 @app.command("put")
@@ -502,7 +366,7 @@ def put(
         except OSError as exc:
             raise InvalidInput(f"cannot read {file}: {exc.strerror}") from None
         with raw, progress(f"Uploading {file.name}", file.stat().st_size) as step:
-            sent = _Hashing(raw)
+            sent = HashingReader(raw)
             answer: dict[str, Any] = client.upload(
                 "/v1/documents",
                 fields,

@@ -19,10 +19,10 @@ import typer
 from rich.markup import escape
 
 from vault.cli.client import repr_digest
-from vault.cli.docs import _save, _to_stdout, human_size
 from vault.cli.lookup import resolve_document
 from vault.cli.output import emit_one, printable, say
 from vault.cli.session import ProfileOpt, open_client
+from vault.cli.transfer import human_size, save, to_stdout
 from vault.errors import Conflict, IntegrityError, InvalidInput
 
 if TYPE_CHECKING:
@@ -187,10 +187,10 @@ def export(
                 length = response.headers.get("content-length", "")
                 total = int(length) if length.isdigit() else None
                 if target is None:
-                    _to_stdout(body, total)
+                    to_stdout(body, total)
                     written = None
                 else:
-                    written = _save(body, target, total, force=force)
+                    written = save(body, target, total, force=force)
         except Conflict as exc:
             raise _pending_hint(exc, doc_id) from None
         except IntegrityError as exc:

@@ -4,7 +4,8 @@ A redaction marks what must not leave the vault: a span of a document's text, ev
 of a term, or a rectangle on a page. One editor proposes it, another approves it (the server
 refuses the proposer's own approval), and only approved redactions are applied by
 ``vault export``. The server decides who may do what; this module adds parsing of the three
-forms, names for ids, and a preview that shows the redactions in the text.
+forms, names for ids, and a preview that shows the redactions in the text (drawn by
+``vault.cli.preview``).
 
 Offsets count Unicode code points of the text ``GET /v1/documents/{id}/text`` returns (a PDF's
 text layer, pages separated by form feeds), the text ``vault redact preview`` shows.
@@ -13,17 +14,16 @@ text layer, pages separated by form feeds), the text ``vault redact preview`` sh
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from vault.cli.lookup import as_uuid, by_prefix, resolve_document
-from vault.cli.marks import as_marked, bracketed, cut, describe, legend, marked_ranges, styled
+from vault.cli.marks import describe, marked_ranges
 from vault.cli.output import AsJson, emit, emit_one, printable, say, when
+from vault.cli.preview import render
 from vault.cli.redaction_forms import FORMS, parse_rect, parse_span, proposal_body
 from vault.cli.session import ProfileOpt, open_client
 from vault.errors import InvalidInput
@@ -442,51 +442,4 @@ def preview(
         doc_id = resolve_document(client, document)
         shown: dict[str, Any] = client.get(f"/v1/documents/{doc_id}/text")
         found: list[dict[str, Any]] = client.get(f"/v1/documents/{doc_id}/redactions")["redactions"]
-    text: str = shown["text"]
-    statuses = {"approved", "proposed"} | ({"rejected"} if show_all else set())
-    usable = [r for r in found if r.get("current", True) and as_marked(r["status"]) in statuses]
-    stale = sum(1 for r in found if not r.get("current", True))
-    hidden = sum(
-        1 for r in found if r.get("current", True) and as_marked(r["status"]) not in statuses
-    )
-    ranges: list[tuple[int, int, str]] = []
-    regions = [r for r in usable if r["kind"] == "region"]
-    terms = [r for r in usable if r["kind"] == "term"]
-    if terms:
-        from vault.redaction.match import find_term  # pure; loaded only when needed
-
-        for r in terms:
-            ranges += [(a, b, as_marked(r["status"])) for a, b in find_term(text, r["term"])]
-    ranges += [
-        (r["start"], r["end"], as_marked(r["status"])) for r in usable if r["kind"] == "span"
-    ]
-    marks = marked_ranges(len(text), ranges)
-    pieces = cut(text, marks)
-    on_terminal = sys.stdout.isatty()
-    if on_terminal:
-        Console(highlight=False).print(styled(pieces))
-    else:
-        sys.stdout.write(bracketed(pieces))
-        if text and not text.endswith("\n"):
-            sys.stdout.write("\n")
-        sys.stdout.flush()
-    for r in regions:
-        say(
-            f"Region {r['id'][:8]} ({r['status']}, {r['category']}): "
-            + escape(printable(describe(r)))
-        )
-    say(
-        legend(on_terminal, {s for *_, s in marks})
-        if marks
-        else "No redactions marked in the text."
-    )
-    if ocr_pages := shown.get("ocr_pages"):
-        pages = ", ".join(str(p) for p in ocr_pages)
-        say(
-            f"Page(s) {pages}: no text layer; the text shown is what OCR read there, and an "
-            "export's bars cover the words where OCR placed them."
-        )
-    if hidden:
-        say(f"[dim]{hidden} rejected or withdrawn redaction(s) not shown (--all shows them).[/]")
-    if stale:
-        say(f"[dim]{stale} redaction(s) made on other content (stale) not shown.[/]")
+    render(shown, found, show_all=show_all)

@@ -143,7 +143,8 @@ def logout(profile: ProfileOpt = None) -> None:
 
 
 def whoami(profile: ProfileOpt = None, as_json: AsJson = False) -> None:
-    """Who the server says you are, and where."""
+    """Who the server says you are, and where; and a warning if the server lets editors
+    approve their own redactions."""
     target = profiles.resolve(profile)
     with Client(target.server, target.token) as client:
         me = client.get("/v1/auth/me")
@@ -153,6 +154,12 @@ def whoami(profile: ProfileOpt = None, as_json: AsJson = False) -> None:
         [("username", "user"), ("role", "role"), ("server", "server"), ("profile", "profile")],
         as_json=as_json,
     )
+    if me.get("redaction_self_approval"):
+        # Servers before it was reported say nothing; one that reports it on is said out loud.
+        say(
+            "[yellow]Self-approval of redactions is on for this server: an editor can approve "
+            "their own redactions (redaction_self_approval).[/]"
+        )
 
 
 def register(app: typer.Typer) -> None:
