@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -45,7 +46,9 @@ async def get_actor(
 CurrentActor = Annotated[Actor, Depends(get_actor)]
 
 
-def _scoped(scope: str):  # type: ignore[no-untyped-def]
+def _scoped(scope: str) -> Callable[[Actor], Coroutine[Any, Any, Actor]]:
+    """A dependency that lets through a credential whose scopes include ``scope``."""
+
     async def check(actor: CurrentActor) -> Actor:
         if not actor.can(scope):
             # Outside the credential's reach looks like absence, as everywhere else.

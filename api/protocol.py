@@ -22,6 +22,7 @@ import asyncio
 import functools
 import logging
 import os
+from typing import cast
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -46,7 +47,8 @@ class HeadTimeoutProtocol(H11Protocol):
     _head_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)  # type: ignore[arg-type]
+        # H11Protocol narrows the parameter to a Transport, which a stream connection's is.
+        super().connection_made(cast(asyncio.Transport, transport))
         self._arm_head_timer()
 
     def data_received(self, data: bytes) -> None:

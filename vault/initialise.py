@@ -7,6 +7,7 @@ earlier steps wrote (the data directory, share files, the schema) is removed aga
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 from collections.abc import Callable
@@ -177,6 +178,6 @@ def write_shares(
             "Give this share to one person. Keep it offline.\n\n"
             f"{mnemonic}\n",
         )
-        undo.append(lambda p=path: p.unlink(missing_ok=True))  # type: ignore[misc]
+        undo.append(functools.partial(path.unlink, missing_ok=True))
         written.append(path)
     return written

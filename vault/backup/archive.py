@@ -108,8 +108,8 @@ class ArchiveWriter:
         self._tar = tarfile.open(
             fileobj=fileobj, mode="w|", format=tarfile.PAX_FORMAT, bufsize=COPY_BUFFER
         )
-        # What addfile copies at a time (default 16 KiB); typeshed does not know the attribute.
-        self._tar.copybufsize = COPY_BUFFER  # type: ignore[attr-defined]
+        # What addfile copies at a time (default 16 KiB).
+        self._tar.copybufsize = COPY_BUFFER  # type: ignore[attr-defined]  # not in typeshed
         self._mtime = mtime
 
     def add(
