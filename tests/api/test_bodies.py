@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +12,7 @@ from fastapi.testclient import TestClient
 from api import create_app
 from tests.api.conftest import ApiWorld
 from tests.conftest import World
+from tests.support.asgi import Message, answer, call, http_scope
 
 PROBLEM = "application/problem+json"
 TOO_LARGE = "urn:source-vault:problem:too-large"
@@ -27,58 +27,28 @@ def capped(world: World) -> Iterator[ApiWorld]:
         yield ApiWorld(world, c)
 
 
-async def _call_asgi(
-    app: Any, method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes
-) -> tuple[list[dict[str, Any]], int]:
-    """Send one request straight to the ASGI app; the messages it sent back, and how many
-    times it asked for the body."""
-    asked = 0
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        nonlocal asked
-        asked += 1
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": headers,
-        "client": ("127.0.0.1", 5000),
-        "server": ("testserver", 80),
-        "state": {},
-    }
-    await app(scope, receive, send)
-    return sent, asked
-
-
 def test_a_declared_length_over_the_cap_is_refused_before_the_body_is_read(
     world: World,
 ) -> None:
-    import anyio
-
     app = create_app(world.vault.settings, vault=world.vault)
     # A login claims 200 MiB and sends a few bytes: the answer comes before any of it is read.
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(200 << 20).encode()),
     ]
-    sent, asked = anyio.run(_call_asgi, app, "POST", "/v1/auth/login", headers, b'{"user')
+    asked = 0
+
+    async def receive() -> Message:
+        nonlocal asked
+        asked += 1
+        return {"type": "http.request", "body": b'{"user', "more_body": False}
+
+    sent, _ = call(app, http_scope("POST", "/v1/auth/login", headers), receive)
     assert asked == 0
-    start, body = sent[0], b"".join(m.get("body", b"") for m in sent[1:])
-    assert start["status"] == 413
-    assert (b"content-type", PROBLEM.encode()) in start["headers"]
-    assert (b"connection", b"close") in start["headers"]
+    status, answered, body = answer(sent)
+    assert status == 413
+    assert answered[b"content-type"] == PROBLEM.encode()
+    assert answered[b"connection"] == b"close"
     assert TOO_LARGE.encode() in body
     assert b"1048576" in body  # the default cap, 1 MiB
 

@@ -25,6 +25,7 @@ from api.middleware import JsonFormatter
 from api.routes.documents import content_disposition
 from tests.api.conftest import ApiWorld
 from tests.conftest import PASSPHRASE, World
+from tests.support.asgi import http_scope
 from vault.crypto import HEADER_SIZE
 from vault.storage.models import Document, Role
 
@@ -151,21 +152,7 @@ def asgi_call(
     async def send(message: dict[str, Any]) -> None:
         messages.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-        "state": {},
-    }
+    scope = http_scope(method, path, [(k.lower().encode(), v.encode()) for k, v in headers.items()])
     anyio.run(app, scope, receive, send)
     start = next(m for m in messages if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")

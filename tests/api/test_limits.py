@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 from uuid import uuid4
@@ -21,33 +20,18 @@ from starlette.requests import Request
 from api import create_app
 from api.limits import CLIENT_CLOSED, RequestLimits, UploadGate
 from tests.api.conftest import ApiWorld
+from tests.support.asgi import Message, Receive, answer, call, http_scope
 from vault.errors import RateLimited, Unavailable
 from vault.settings import Settings
 
 PROBLEM = "application/problem+json"
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
 
 
 def _scope(method: str = "POST", path: str = "/upload", length: int | None = 1000) -> Message:
     headers = [(b"content-type", b"application/octet-stream")]
     if length is not None:
         headers.append((b"content-length", str(length).encode()))
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": headers,
-        "client": ("127.0.0.1", 5000),
-        "server": ("testserver", 80),
-        "state": {"request_id": "0123456789abcdef"},
-    }
+    return http_scope(method, path, headers, state={"request_id": "0123456789abcdef"})
 
 
 def _limits(app: Any, *, idle: float = 0.3, grace: float = 0.3, rate: float = 100) -> Any:
@@ -81,35 +65,12 @@ async def _reader(scope: Message, receive: Receive, send: Callable[[Message], An
     await send({"type": "http.response.body", "body": b"stored"})
 
 
-def _run(app: Any, scope: Message, receive: Receive) -> tuple[list[Message], float]:
-    sent: list[Message] = []
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    async def call() -> None:
-        # A bound on the test itself: without the limits, a stalled client waits for ever.
-        with anyio.fail_after(10):
-            await app(scope, receive, send)
-
-    started = time.monotonic()
-    anyio.run(call)
-    return sent, time.monotonic() - started
-
-
-def _answer(sent: list[Message]) -> tuple[int, dict[bytes, bytes], bytes]:
-    start = sent[0]
-    assert start["type"] == "http.response.start"
-    body = b"".join(m.get("body", b"") for m in sent[1:])
-    return start["status"], dict(start.get("headers", [])), body
-
-
 # -- body timeouts ----------------------------------------------------------------------------
 
 
 def test_body_that_stops_gets_408_in_bounded_time() -> None:
-    sent, took = _run(_limits(_reader, idle=0.3), _scope(), _stalling([b"x" * 100]))
-    status, headers, body = _answer(sent)
+    sent, took = call(_limits(_reader, idle=0.3), _scope(), _stalling([b"x" * 100]))
+    status, headers, body = answer(sent)
     assert status == 408
     assert headers[b"content-type"] == PROBLEM.encode()
     assert headers[b"connection"] == b"close"
@@ -123,8 +84,8 @@ def test_body_that_trickles_below_the_minimum_rate_gets_408() -> None:
     # One byte every 50 ms is 20 bytes a second against a minimum of 100: each byte earns
     # 10 ms of waiting and costs 50, so the 0.3 s grace runs out after about 0.4 s.
     receive = _stalling([b"x"] * 1000, every=0.05)
-    sent, took = _run(_limits(_reader, idle=5, grace=0.3, rate=100), _scope(), receive)
-    assert _answer(sent)[0] == 408
+    sent, took = call(_limits(_reader, idle=5, grace=0.3, rate=100), _scope(), receive)
+    assert answer(sent)[0] == 408
     assert 0.3 <= took < 2.0
 
 
@@ -143,8 +104,8 @@ def test_only_time_waiting_for_the_client_counts() -> None:
         await send({"type": "http.response.start", "status": 201, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
-    sent, _ = _run(_limits(slow_reader, idle=0.1, grace=0.1, rate=1), _scope(), receive)
-    status, headers, _ = _answer(sent)
+    sent, _ = call(_limits(slow_reader, idle=0.1, grace=0.1, rate=1), _scope(), receive)
+    status, headers, _ = answer(sent)
     assert status == 201
     assert b"connection" not in headers
 
@@ -160,8 +121,8 @@ def test_a_cancellation_from_elsewhere_is_not_taken_for_a_timeout() -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
-    sent, took = _run(_limits(impatient, idle=5, grace=5), _scope(), _stalling([b"a"]))
-    assert _answer(sent)[0] == 200
+    sent, took = call(_limits(impatient, idle=5, grace=5), _scope(), _stalling([b"a"]))
+    assert answer(sent)[0] == 200
     assert took < 2
 
 
@@ -184,8 +145,8 @@ def test_waiting_after_the_body_is_not_timed() -> None:
         await anyio.sleep_forever()
         raise AssertionError("unreachable")
 
-    sent, _ = _run(_limits(listener, idle=0.1, grace=0.1), _scope("GET", length=None), idle_receive)
-    assert _answer(sent)[0] == 200
+    sent, _ = call(_limits(listener, idle=0.1, grace=0.1), _scope("GET", length=None), idle_receive)
+    assert answer(sent)[0] == 200
 
 
 def test_answer_before_the_body_is_read_closes_the_connection() -> None:
@@ -193,11 +154,11 @@ def test_answer_before_the_body_is_read_closes_the_connection() -> None:
         await send({"type": "http.response.start", "status": 401, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
-    sent, _ = _run(_limits(refuser), _scope(), _stalling([]))
-    assert _answer(sent)[1][b"connection"] == b"close"
+    sent, _ = call(_limits(refuser), _scope(), _stalling([]))
+    assert answer(sent)[1][b"connection"] == b"close"
     # Without a body there is nothing left unread: the connection stays reusable.
-    sent, _ = _run(_limits(refuser), _scope("GET", length=None), _stalling([]))
-    assert b"connection" not in _answer(sent)[1]
+    sent, _ = call(_limits(refuser), _scope("GET", length=None), _stalling([]))
+    assert b"connection" not in answer(sent)[1]
 
 
 def _multipart_upload(api: ApiWorld, token: str, boundary: str = "b0undary") -> tuple[Any, bytes]:
@@ -230,7 +191,7 @@ def test_client_disconnect_is_an_info_line_and_499(caplog: pytest.LogCaptureFixt
         return messages.pop(0)
 
     caplog.set_level(logging.INFO)
-    sent, _ = _run(_limits(_reader), _scope(), receive)
+    sent, _ = call(_limits(_reader), _scope(), receive)
     # Recorded for the access log (the server drops it: nobody is there to read it).
     assert sent == [{"type": "http.response.start", "status": CLIENT_CLOSED}]
     lines = [r for r in caplog.records if r.name == "api.limits"]
@@ -254,7 +215,7 @@ def test_client_disconnect_is_not_a_500_through_the_app(
         return messages.pop(0) if messages else {"type": "http.disconnect"}
 
     caplog.set_level(logging.INFO)
-    sent, _ = _run(app, scope, receive)
+    sent, _ = call(app, scope, receive)
     assert sent[0]["status"] == CLIENT_CLOSED
     access = [r for r in caplog.records if r.name == "api.access"]
     assert access[-1].fields["status"] == CLIENT_CLOSED  # type: ignore[attr-defined]
@@ -274,8 +235,8 @@ def test_stalled_upload_is_408_and_stores_nothing(api: ApiWorld) -> None:
     scope, head = _multipart_upload(api, api.login("jules"))
     before = set(vault.blobs.blob_ids())
     # Enough for the store to have begun writing the blob (a few segments), then silence.
-    sent, took = _run(app, scope, _stalling([head + b"q" * 200_000]))
-    status, headers, body = _answer(sent)
+    sent, took = call(app, scope, _stalling([head + b"q" * 200_000]))
+    status, headers, body = answer(sent)
     assert status == 408, body
     assert headers[b"connection"] == b"close"
     assert took < 5
@@ -292,7 +253,7 @@ def test_uploads_are_bounded_per_account_and_in_total(api: ApiWorld) -> None:
     jules, erin = api.world.journalist.user_id, api.world.editor.user_id
     with gate.admit(jules), gate.admit(jules):
         scope, head = _multipart_upload(api, api.login("jules"))
-        status, headers, body = _answer(_run(app, scope, _stalling([head]))[0])
+        status, headers, body = answer(call(app, scope, _stalling([head]))[0])
         assert status == 429, body
         assert json.loads(body)["type"] == "urn:source-vault:problem:rate-limited"
         assert "uploads in progress" in json.loads(body)["detail"]
@@ -300,7 +261,7 @@ def test_uploads_are_bounded_per_account_and_in_total(api: ApiWorld) -> None:
         assert headers[b"connection"] == b"close"  # the body was never read
         with gate.admit(erin):
             scope, head = _multipart_upload(api, api.login("erin"))
-            status, headers, body = _answer(_run(app, scope, _stalling([head]))[0])
+            status, headers, body = answer(call(app, scope, _stalling([head]))[0])
             assert status == 503, body
             assert json.loads(body)["type"] == "urn:source-vault:problem:unavailable"
             assert int(headers[b"retry-after"]) >= 1

@@ -12,29 +12,16 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from tests.api.conftest import ApiWorld
+from tests.support.redactions import PROBLEM, add_second_editor, redacted_export, upload_statement
 from vault.services.users import Actor
-from vault.storage.models import Role
 
-PROBLEM = "application/problem+json"
 NAME = "Teodora Abril Sandoval"
 TEXT = f"Statement taken on 2 May. The witness, {NAME}, can be reached at teo.abril@example.org.\n"
 
 
 @pytest.fixture
 def rosa(api: ApiWorld) -> Actor:
-    return api.world.add_user("rosa", Role.EDITOR)
-
-
-def _upload(api: ApiWorld, content: bytes, media_type: str = "text/plain") -> str:
-    response = api.client.post(
-        "/v1/documents",
-        headers=api.auth("erin"),
-        data={"case": str(api.world.case_id), "title": "statement"},
-        files={"file": ("statement", content, media_type)},
-    )
-    assert response.status_code == 201, response.text
-    doc: str = response.json()["id"]
-    return doc
+    return add_second_editor(api)
 
 
 def _propose(api: ApiWorld, doc: str, **body: Any) -> dict[str, Any]:
@@ -49,7 +36,7 @@ def _propose(api: ApiWorld, doc: str, **body: Any) -> dict[str, Any]:
 
 
 def test_review_flow_and_released_export(api: ApiWorld, rosa: Actor) -> None:
-    doc = _upload(api, TEXT.encode())
+    doc = upload_statement(api, TEXT.encode())
     text = api.client.get(f"/v1/documents/{doc}/text", headers=api.auth("erin")).json()
     assert text == {
         "text": TEXT,
@@ -73,9 +60,7 @@ def test_review_flow_and_released_export(api: ApiWorld, rosa: Actor) -> None:
     ]
     assert not suggested["source_names_used"]
 
-    blocked = api.client.get(
-        f"/v1/documents/{doc}/export", headers=api.auth("erin"), params={"redacted": "true"}
-    )
+    blocked = redacted_export(api, doc)
     assert blocked.status_code == 409
     assert blocked.headers["content-type"] == PROBLEM
     pending = {span["id"], suggested["created"][0]["id"]}
@@ -91,9 +76,7 @@ def test_review_flow_and_released_export(api: ApiWorld, rosa: Actor) -> None:
         assert approved.status_code == 200, approved.text
         assert approved.json()["reviewer"] == str(rosa.user_id)
 
-    released = api.client.get(
-        f"/v1/documents/{doc}/export", headers=api.auth("erin"), params={"redacted": "true"}
-    )
+    released = redacted_export(api, doc)
     assert released.status_code == 200, released.text
     assert released.headers["content-type"].startswith("text/plain")
     body = released.content
@@ -111,16 +94,14 @@ def test_review_flow_and_released_export(api: ApiWorld, rosa: Actor) -> None:
 
 
 def test_export_problems(api: ApiWorld, rosa: Actor) -> None:
-    zipped = _upload(api, b"PK\x03\x04 zip bytes", "application/zip")
-    unsupported = api.client.get(
-        f"/v1/documents/{zipped}/export", headers=api.auth("erin"), params={"redacted": "true"}
-    )
+    zipped = upload_statement(api, b"PK\x03\x04 zip bytes", "application/zip")
+    unsupported = redacted_export(api, zipped)
     assert unsupported.status_code == 415
     problem = unsupported.json()
     assert problem["type"] == "urn:source-vault:problem:unsupported-media-type"
     assert "application/pdf" in problem["supported"]
 
-    doc = _upload(api, TEXT.encode())
+    doc = upload_statement(api, TEXT.encode())
     original = api.client.get(
         f"/v1/documents/{doc}/export", headers=api.auth("erin"), params={"redacted": "false"}
     )
@@ -147,7 +128,7 @@ def test_export_problems(api: ApiWorld, rosa: Actor) -> None:
 def test_a_failed_check_releases_nothing(api: ApiWorld, rosa: Actor) -> None:
     """The text path has no renderer to break, so break the reading back: a marker that is the
     redacted term itself puts it back into the output, and the check must catch it."""
-    doc = _upload(api, TEXT.encode())
+    doc = upload_statement(api, TEXT.encode())
     made = _propose(api, doc, kind="term", term="witness")
     api.client.post(f"/v1/redactions/{made['id']}/approve", headers=api.auth("rosa"))
     refused = api.client.get(
@@ -177,16 +158,14 @@ def _photo(text: str) -> bytes:
 
 
 def test_a_photo_has_the_text_ocr_reads_and_says_so(api: ApiWorld, rosa: Actor) -> None:
-    doc = _upload(api, _photo(f"Witness: {NAME}"), "image/png")
+    doc = upload_statement(api, _photo(f"Witness: {NAME}"), "image/png")
     shown = api.client.get(f"/v1/documents/{doc}/text", headers=api.auth("erin")).json()
     assert shown["ocr_pages"] == [1]
     assert "Sandoval" in shown["text"]
     # A term on a photograph: OCR places it, the bar covers it, OCR reads the result again.
     made = _propose(api, doc, kind="term", term=NAME)
     api.client.post(f"/v1/redactions/{made['id']}/approve", headers=api.auth("rosa"))
-    released = api.client.get(
-        f"/v1/documents/{doc}/export", headers=api.auth("erin"), params={"redacted": "true"}
-    )
+    released = redacted_export(api, doc)
     assert released.status_code == 200, released.text
     assert released.headers["content-type"] == "image/png"
     picture = Image.open(io.BytesIO(released.content))
@@ -194,7 +173,7 @@ def test_a_photo_has_the_text_ocr_reads_and_says_so(api: ApiWorld, rosa: Actor) 
 
 
 def test_reject_needs_a_note_and_export_can_be_stored(api: ApiWorld, rosa: Actor) -> None:
-    doc = _upload(api, TEXT.encode())
+    doc = upload_statement(api, TEXT.encode())
     made = _propose(api, doc, kind="term", term=NAME)
     no_note = api.client.post(
         f"/v1/redactions/{made['id']}/reject", headers=api.auth("rosa"), json={}
@@ -220,7 +199,7 @@ def test_keep_text_pages_says_which_pages_stayed_text(api: ApiWorld, rosa: Actor
 
     # Page 1 names her (a bar, so a picture); page 2 draws with a Type 3 font, which the
     # sanitiser does not rebuild: re-rendered too, and the answer says why.
-    doc = _upload(api, by_id("visual-type3-letters").build(), "application/pdf")
+    doc = upload_statement(api, by_id("visual-type3-letters").build(), "application/pdf")
     made = _propose(api, doc, kind="term", term="Marisol Quintero")
     api.client.post(f"/v1/redactions/{made['id']}/approve", headers=api.auth("rosa"))
     released = api.client.get(
@@ -231,7 +210,7 @@ def test_keep_text_pages_says_which_pages_stayed_text(api: ApiWorld, rosa: Actor
     assert released.status_code == 200, released.text
     assert "vault-pages-kept" not in released.headers
     assert released.headers["vault-pages-rendered-instead"] == "2: a Type 3 or unknown font"
-    plain = _upload(api, _two_pages(), "application/pdf")
+    plain = upload_statement(api, _two_pages(), "application/pdf")
     kept = api.client.get(
         f"/v1/documents/{plain}/export",
         headers=api.auth("erin"),

@@ -15,14 +15,14 @@ from PIL import Image
 from sqlmodel import col, select
 
 from tests.api.conftest import ApiWorld
+from tests.support.redactions import PROBLEM, add_second_editor, redacted_export, upload_statement
 from tests.vault.redaction.pdfs import plain_pdf
 from vault.redaction.model import Rect
 from vault.services import keyring
 from vault.services.redaction_records import seal, unseal
 from vault.services.users import Actor
-from vault.storage.models import AuditEntry, Redaction, Role
+from vault.storage.models import AuditEntry, Redaction
 
-PROBLEM = "application/problem+json"
 NAME = "Teodora Abril Sandoval"
 CLERK = "Anselmo Ruiz"
 TEXT = f"Statement taken on 2 May. {NAME} saw it; the clerk, {CLERK}, was there too.\n"
@@ -30,19 +30,7 @@ TEXT = f"Statement taken on 2 May. {NAME} saw it; the clerk, {CLERK}, was there 
 
 @pytest.fixture
 def rosa(api: ApiWorld) -> Actor:
-    return api.world.add_user("rosa", Role.EDITOR)
-
-
-def _upload(api: ApiWorld, content: bytes, media_type: str = "text/plain") -> str:
-    response = api.client.post(
-        "/v1/documents",
-        headers=api.auth("erin"),
-        data={"case": str(api.world.case_id), "title": "statement"},
-        files={"file": ("statement", content, media_type)},
-    )
-    assert response.status_code == 201, response.text
-    doc: str = response.json()["id"]
-    return doc
+    return add_second_editor(api)
 
 
 def _post(api: ApiWorld, who: str, path: str, body: Any = None) -> Any:
@@ -63,12 +51,6 @@ def _approved_term(api: ApiWorld, doc: str, term: str) -> str:
     return rid
 
 
-def _export(api: ApiWorld, doc: str) -> Any:
-    return api.client.get(
-        f"/v1/documents/{doc}/export", headers=api.auth("erin"), params={"redacted": "true"}
-    )
-
-
 def _actions(api: ApiWorld) -> list[str]:
     with api.world.db() as db:
         rows = db.exec(select(AuditEntry).order_by(col(AuditEntry.idx)))
@@ -78,7 +60,7 @@ def _actions(api: ApiWorld) -> list[str]:
 def test_a_withdrawal_applies_only_once_a_second_editor_approves_it(
     api: ApiWorld, rosa: Actor
 ) -> None:
-    doc = _upload(api, TEXT.encode())
+    doc = upload_statement(api, TEXT.encode())
     _approved_term(api, doc, NAME)
     rid = _approved_term(api, doc, CLERK)
 
@@ -92,7 +74,7 @@ def test_a_withdrawal_applies_only_once_a_second_editor_approves_it(
     assert body["withdrawal"]["note"] == "the clerk agreed to be named"
     assert body["withdrawal"]["proposer"] == str(api.world.editor.user_id)
     # Until it is approved, it applies: the export still hides the clerk.
-    before = _export(api, doc)
+    before = redacted_export(api, doc)
     assert before.status_code == 200, before.text
     assert CLERK not in before.text
     assert NAME not in before.text
@@ -110,7 +92,7 @@ def test_a_withdrawal_applies_only_once_a_second_editor_approves_it(
     assert done.json()["withdrawal"]["status"] == "approved"
     assert done.json()["withdrawal"]["reviewer"] == str(rosa.user_id)
     assert done.json()["withdrawal"]["review_note"] == "agreed"
-    after = _export(api, doc)
+    after = redacted_export(api, doc)
     assert after.status_code == 200, after.text
     assert CLERK in after.text
     assert NAME not in after.text
@@ -131,7 +113,7 @@ def test_a_withdrawal_applies_only_once_a_second_editor_approves_it(
 
 
 def test_a_rejected_withdrawal_leaves_the_redaction_approved(api: ApiWorld, rosa: Actor) -> None:
-    doc = _upload(api, TEXT.encode())
+    doc = upload_statement(api, TEXT.encode())
     rid = _approved_term(api, doc, NAME)
     _post(api, "rosa", f"/v1/redactions/{rid}/withdraw", {"note": "published elsewhere"})
     no_note = _post(api, "erin", f"/v1/redactions/{rid}/withdrawal/reject", {"note": "  "})
@@ -143,14 +125,14 @@ def test_a_rejected_withdrawal_leaves_the_redaction_approved(api: ApiWorld, rosa
     assert kept.json()["status"] == "approved"
     assert kept.json()["withdrawal"]["status"] == "rejected"
     assert kept.json()["withdrawal"]["review_note"] == "she is still at risk"
-    assert NAME not in _export(api, doc).text
+    assert NAME not in redacted_export(api, doc).text
     assert "redaction.withdraw.reject" in _actions(api)
 
 
 def test_only_approved_redactions_are_withdrawn_and_only_by_editors(
     api: ApiWorld, rosa: Actor
 ) -> None:
-    doc = _upload(api, TEXT.encode())
+    doc = upload_statement(api, TEXT.encode())
     proposed = _post(
         api,
         "erin",
@@ -176,7 +158,7 @@ def test_only_approved_redactions_are_withdrawn_and_only_by_editors(
 def test_self_approval_of_a_withdrawal_is_allowed_only_by_the_setting(
     api: ApiWorld, rosa: Actor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    doc = _upload(api, TEXT.encode())
+    doc = upload_statement(api, TEXT.encode())
     rid = _approved_term(api, doc, NAME)
     _post(api, "erin", f"/v1/redactions/{rid}/withdraw", {"note": "one-editor team"})
     monkeypatch.setattr(api.world.vault.redactions, "_self_approval", True)
@@ -217,10 +199,10 @@ def _rewrite(api: ApiWorld, doc: str, rid: str, **changes: Any) -> None:
 def test_a_status_changed_in_the_database_alone_does_not_withdraw(
     api: ApiWorld, rosa: Actor
 ) -> None:
-    doc = _upload(api, TEXT.encode())
+    doc = upload_statement(api, TEXT.encode())
     rid = _approved_term(api, doc, NAME)
     _rewrite(api, doc, rid, status="withdrawn")
-    refused = _export(api, doc)
+    refused = redacted_export(api, doc)
     assert refused.status_code == 500
     assert refused.json()["type"] == "urn:source-vault:problem:integrity-failure"
     assert NAME not in refused.text
@@ -235,7 +217,7 @@ def _png(width: int = 200, height: int = 100) -> bytes:
 def test_a_stored_region_of_1e308_is_refused_by_name_until_withdrawn(
     api: ApiWorld, rosa: Actor
 ) -> None:
-    doc = _upload(api, _png(), "image/png")
+    doc = upload_statement(api, _png(), "image/png")
     made = _post(
         api,
         "erin",
@@ -247,7 +229,7 @@ def test_a_stored_region_of_1e308_is_refused_by_name_until_withdrawn(
     assert _post(api, "rosa", f"/v1/redactions/{rid}/approve").status_code == 200
     # As stored before coordinates were checked.
     _rewrite(api, doc, rid, rect=Rect(0, 0, 1e308, 1e308))
-    refused = _export(api, doc)
+    refused = redacted_export(api, doc)
     assert refused.status_code == 409, refused.text
     assert refused.json()["redactions"] == [rid]
     assert "withdraw" in refused.json()["detail"]
@@ -256,13 +238,13 @@ def test_a_stored_region_of_1e308_is_refused_by_name_until_withdrawn(
 
     _post(api, "erin", f"/v1/redactions/{rid}/withdraw", {"note": "coordinates are broken"})
     assert _post(api, "rosa", f"/v1/redactions/{rid}/withdrawal/approve").status_code == 200
-    released = _export(api, doc)
+    released = redacted_export(api, doc)
     assert released.status_code == 200, released.text
     assert released.headers["vault-redactions"] == "0"
 
 
 def test_a_stored_proposal_of_1e308_cannot_be_approved(api: ApiWorld, rosa: Actor) -> None:
-    doc = _upload(api, _png(), "image/png")
+    doc = upload_statement(api, _png(), "image/png")
     rid = _post(
         api,
         "erin",
@@ -286,7 +268,7 @@ def test_a_stored_proposal_of_1e308_cannot_be_approved(api: ApiWorld, rosa: Acto
     ids=["1e308", "over the bound", "negative", "huge"],
 )
 def test_region_coordinates_out_of_bounds_are_refused(api: ApiWorld, rect: list[float]) -> None:
-    doc = _upload(api, plain_pdf([["a page"]]), "application/pdf")
+    doc = upload_statement(api, plain_pdf([["a page"]]), "application/pdf")
     response = _post(
         api,
         "erin",
@@ -299,7 +281,7 @@ def test_region_coordinates_out_of_bounds_are_refused(api: ApiWorld, rect: list[
 
 @pytest.mark.parametrize("literal", ["Infinity", "-Infinity", "NaN", "1e999"])
 def test_non_finite_json_numbers_are_refused(api: ApiWorld, literal: str) -> None:
-    doc = _upload(api, plain_pdf([["a page"]]), "application/pdf")
+    doc = upload_statement(api, plain_pdf([["a page"]]), "application/pdf")
     body = '{"kind": "region", "page": 1, "category": "other", "rect": [0, 0, 10, LITERAL]}'
     body = body.replace("LITERAL", literal)
     response = api.client.post(
@@ -312,7 +294,7 @@ def test_non_finite_json_numbers_are_refused(api: ApiWorld, literal: str) -> Non
 
 
 def test_a_pdf_region_must_lie_on_its_page(api: ApiWorld) -> None:
-    doc = _upload(api, plain_pdf([["a page"]], size=(300.0, 400.0)), "application/pdf")
+    doc = upload_statement(api, plain_pdf([["a page"]], size=(300.0, 400.0)), "application/pdf")
 
     def propose(rect: list[float]) -> Any:
         return _post(
