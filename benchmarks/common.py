@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import platform
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -33,7 +32,6 @@ __all__ = [
     "MiB",
     "Result",
     "RssSampler",
-    "free_port",
     "human_size",
     "machine",
     "markdown",
@@ -158,14 +156,6 @@ class RssSampler:
     @property
     def growth_mib(self) -> float:
         return (self.peak_rss - self.start_rss) / MiB
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free now (for a server subprocess to take)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def human_size(size: int | None) -> str:

@@ -8,10 +8,6 @@ One worker (``--workers 1``): uvicorn then serves in the process it was started 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,14 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 
-from benchmarks.common import free_port, percentile
+from benchmarks.common import percentile
+from tests.support.cli import vault_env
+from tests.support.server import start_vault_serve, stop_server
 
 __all__ = ["LiveServer", "expect", "latency_details", "serve"]
-
-VAULT = str(Path(sys.executable).with_name("vault"))
-READY_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -75,56 +69,15 @@ def latency_details(samples: list[float], wall: float) -> dict[str, float]:
     }
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM (uvicorn stops gracefully), SIGKILL after 30 s; then any process it started
-    that outlived it — all by pid, nothing else is touched."""
-    try:
-        descendants = psutil.Process(process.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        descendants = []
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-    _, alive = psutil.wait_procs(descendants, timeout=15)
-    for proc in alive:
-        proc.kill()
-
-
 @contextmanager
 def serve(data_dir: Path, *, environ: Mapping[str, str] | None = None) -> Iterator[LiveServer]:
-    """Serve the vault in ``data_dir`` (already initialised, SQLite) until the block ends.
-    ``environ`` adds ``VAULT_*`` settings; two-factor login is off so that a passphrase alone
-    logs in."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
-    env |= {"VAULT_DATA_DIR": str(data_dir), "VAULT_TOTP_REQUIRED_ROLES": ""}
+    """Serve the vault in ``data_dir`` (already initialised, SQLite) until the block ends, then
+    stop it and anything it started (``tests.support.server``). ``environ`` adds ``VAULT_*``
+    settings; two-factor login is off so that a passphrase alone logs in."""
+    env = vault_env(columns=None, VAULT_DATA_DIR=str(data_dir), VAULT_TOTP_REQUIRED_ROLES="")
     env |= dict(environ or {})
-    port = free_port()
-    log_path = data_dir.parent / "server.log"
-    command = [VAULT, "serve", "--data-dir", str(data_dir), "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--workers", "1"]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603 - our own console script
-            command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
-        )
-    live = LiveServer(f"http://127.0.0.1:{port}", process.pid, log_path)
+    server = start_vault_serve(data_dir, env=env, log_path=data_dir.parent / "server.log")
     try:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"vault serve exited early:\n{live.log_tail()}")
-            try:
-                if httpx.get(f"{live.base_url}/readyz", timeout=2.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"vault serve not ready in {READY_TIMEOUT} s:\n{live.log_tail()}"
-                )
-            time.sleep(0.1)
-        yield live
+        yield LiveServer(server.base_url, server.process.pid, server.log_path)
     finally:
-        _stop(process)
+        stop_server(server)

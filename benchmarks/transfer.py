@@ -54,18 +54,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 
-from benchmarks.common import Context, GiB, MiB, Result, RssSampler, free_port, human_size, say
+from benchmarks.common import Context, GiB, MiB, Result, RssSampler, human_size, say
+from tests.support.cli import VAULT
+from tests.support.server import Server, free_port, start_server, start_vault_serve, stop_server
 from vault.crypto import Argon2Params
 
 __all__ = ["create_bare_app", "run"]
 
-VAULT = str(Path(sys.executable).with_name("vault"))
 PASSPHRASE = "quiet lantern orbit meadow 42"  # noqa: S105 - a throwaway vault in workdir
-READY_TIMEOUT = 60.0
 _CHUNK = MiB
 _TARGET_RATIO = 2.5
 _TARGET_RSS_MIB = 64.0
@@ -109,85 +108,31 @@ def create_bare_app() -> FastAPI:
 # -- servers ---------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Server:
-    """A server subprocess on 127.0.0.1, its output in ``log_path``."""
-
-    process: subprocess.Popen[bytes]
-    base_url: str
-    log_path: Path
-
-    def serving_pid(self) -> int:
-        """The process that handles requests: uvicorn serves in-process with one worker, but
-        with several (or a reloader) the requests go to spawned children, not the parent."""
-        workers = [
-            child
-            for child in psutil.Process(self.process.pid).children(recursive=True)
-            if "resource_tracker" not in " ".join(child.cmdline())
-        ]
-        if len(workers) > 1:
-            raise RuntimeError("the server runs several workers; measure it with --workers 1")
-        return workers[0].pid if workers else self.process.pid
-
-    def wait_ready(self, path: str) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited early:\n{self.log_tail()}")
-            try:
-                if httpx.get(self.base_url + path, timeout=2.0).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"the server was not ready within {READY_TIMEOUT} s:\n{self.log_tail()}")
-
-    def log_tail(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
-
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL after 30 s; any process it started that outlives it too."""
-        try:
-            descendants = psutil.Process(self.process.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            descendants = []
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        _, alive = psutil.wait_procs(descendants, timeout=15)
-        for proc in alive:
-            proc.kill()
+def _serving_pid(server: Server) -> int:
+    """The process that handles requests: uvicorn serves in-process with one worker, but with
+    several (or a reloader) the requests go to spawned children, not the parent."""
+    workers = [
+        child
+        for child in server.descendants()
+        if "resource_tracker" not in " ".join(child.cmdline())
+    ]
+    if len(workers) > 1:
+        raise RuntimeError("the server runs several workers; measure it with --workers 1")
+    return workers[0].pid if workers else server.process.pid
 
 
-def _spawn(command: list[str], env: dict[str, str], log_path: Path, port: int) -> _Server:
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and console script
-            command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
-        )
-    return _Server(process, f"http://127.0.0.1:{port}", log_path)
-
-
-def _start_bare(root: Path) -> _Server:
+def _start_bare(root: Path) -> Server:
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "benchmarks.transfer:create_bare_app"]
     command += ["--factory", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     command += ["--no-access-log", "--no-server-header", "--no-proxy-headers"]
     command += ["--log-level", "warning", "--app-dir", str(Path(__file__).parent.parent)]
-    server = _spawn(command, dict(os.environ), root / "bare.log", port)
-    try:
-        server.wait_ready("/readyz")
-    except BaseException:
-        server.stop()
-        raise
-    return server
+    return start_server(command, port=port, env=os.environ, log_path=root / "bare.log")
 
 
 @dataclass
 class _Vault:
-    server: _Server
+    server: Server
     case_id: str
     headers: dict[str, str]
 
@@ -220,12 +165,8 @@ def _start_vault(root: Path, max_upload: int) -> _Vault:
     common = ["--data-dir", str(data_dir), "--passphrase-file", str(secret)]
     _vault_cli(env, "init", "--admin", "admin", *common, "--recovery-out", str(root / "shares"))
     _vault_cli(env, "users", "add", "jules", "--role", "journalist", *common)
-    port = free_port()
-    command = [VAULT, "serve", "--data-dir", str(data_dir), "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--workers", "1"]
-    server = _spawn(command, env, root / "server.log", port)
+    server = start_vault_serve(data_dir, env=env, log_path=root / "server.log")
     try:
-        server.wait_ready("/readyz")
         with _client(server.base_url) as client:
             admin = {"Authorization": f"Bearer {_login(client, 'admin')}"}
             case = client.post("/v1/cases", json={"name": "transfer-bench"}, headers=admin)
@@ -237,7 +178,7 @@ def _start_vault(root: Path, max_upload: int) -> _Vault:
             _expect(member, 204)
             token = _login(client, "jules")
     except BaseException:
-        server.stop()
+        stop_server(server)
         raise
     return _Vault(server, case_id, {"Authorization": f"Bearer {token}"})
 
@@ -394,7 +335,7 @@ def _result(
 
 
 def _measure_size(
-    ctx: Context, vault: _Vault, bare: _Server, client: httpx.Client, size: int, *, repeat: int
+    ctx: Context, vault: _Vault, bare: Server, client: httpx.Client, size: int, *, repeat: int
 ) -> tuple[Result, Result]:
     label = _label(size)
     src = ctx.workdir / f"transfer-{label}.bin"
@@ -418,7 +359,7 @@ def _measure_size(
         if response.json()["received"] < size:
             raise RuntimeError("the bare endpoint received less than the file")
 
-    pids = {"vault": vault.server.serving_pid(), "asgi": bare.serving_pid()}
+    pids = {"vault": _serving_pid(vault.server), "asgi": _serving_pid(bare)}
     say(f"transfer: upload {label} x{repeat}")
     up = _interleaved(
         {"cp": lambda: _cp_fsync(src, dst), "asgi": bare_upload, "vault": vault_upload},
@@ -469,16 +410,16 @@ def _measure_size(
 
 
 @contextmanager
-def _servers(ctx: Context) -> Iterator[tuple[_Vault, _Server]]:
+def _servers(ctx: Context) -> Iterator[tuple[_Vault, Server]]:
     vault = _start_vault(ctx.workdir / "vault", max_upload=2 * max(ctx.sizes()))
     try:
         bare = _start_bare(ctx.workdir)
         try:
             yield vault, bare
         finally:
-            bare.stop()
+            stop_server(bare)
     finally:
-        vault.server.stop()
+        stop_server(vault.server)
 
 
 def run(ctx: Context) -> list[Result]:

@@ -9,10 +9,6 @@ answered (queued, not failed).
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +21,8 @@ import psutil
 import pytest
 
 from tests.conftest import PASSPHRASE
+from tests.support.cli import run_vault, vault_env
+from tests.support.server import start_vault_serve, stop_server
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +31,6 @@ LOGINS = 50
 MIB = 1 << 20
 ALLOWED_GROWTH = KDF_CONCURRENCY * 64 * MIB + 128 * MIB
 SAMPLE_SECONDS = 0.05
-STARTUP_SECONDS = 30
 
 
 @dataclass
@@ -41,13 +38,6 @@ class Server:
     url: str
     process: psutil.Process
     log: Path
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _rss(process: psutil.Process) -> int:
@@ -67,10 +57,10 @@ def _rss(process: psutil.Process) -> int:
 
 @pytest.fixture
 def server(tmp_path: Path, database_url: str | None) -> Iterator[Server]:
-    vault = Path(sys.executable).with_name("vault")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
-    env.update(
-        VAULT_DATA_DIR=str(tmp_path / "data"),
+    data_dir = tmp_path / "data"
+    env = vault_env(
+        columns=None,
+        VAULT_DATA_DIR=str(data_dir),
         VAULT_TOTP_REQUIRED_ROLES="",
         VAULT_KDF_CONCURRENCY=str(KDF_CONCURRENCY),
     )
@@ -78,47 +68,17 @@ def server(tmp_path: Path, database_url: str | None) -> Iterator[Server]:
         env["VAULT_DATABASE_URL"] = database_url
     passphrase_file = tmp_path / "passphrase"
     passphrase_file.write_text(PASSPHRASE + "\n", encoding="utf-8")
-    init = subprocess.run(
-        [vault, "init", "--admin", "admin", "--passphrase-file", str(passphrase_file)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    init = run_vault(
+        "init", "--admin", "admin", "--passphrase-file", passphrase_file,
+        cwd=tmp_path, env=env, in_process=True,
+    )  # fmt: skip
     assert init.returncode == 0, init.stderr
 
-    port = _free_port()
-    log = tmp_path / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [vault, "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
+    served = start_vault_serve(data_dir, env=env, log_path=tmp_path / "server.log")
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"vault serve exited with {proc.returncode}:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"vault serve did not answer /healthz:\n{log.read_text()}")
-            time.sleep(0.1)
-        yield Server(url, psutil.Process(proc.pid), log)
+        yield Server(served.base_url, psutil.Process(served.process.pid), served.log_path)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
+        stop_server(served)
 
 
 def test_login_burst_queues_within_the_memory_bound(server: Server) -> None:

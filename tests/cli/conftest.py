@@ -1,5 +1,5 @@
 """One ``vault serve`` shared by the review-command tests, and a way to run the ``vault``
-console script as each of its users, each with their own configuration directory.
+command as each of its users, each with their own configuration directory.
 
 The server is session-scoped (making a vault and its accounts costs several Argon2id
 derivations), so tests must not depend on what other tests did to it: each creates the
@@ -8,7 +8,6 @@ documents and sources it needs.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,13 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import (
-    PASSPHRASE,
-    VAULT,
-    LiveVault,
-    start_live_vault,
-    stop_live_vault,
-)
+from tests.e2e.conftest import PASSPHRASE, LiveVault, start_live_vault, stop_live_vault
+from tests.support.cli import assert_error, run_vault, vault_env
 
 # Members of the case ``harbour-contracts``, besides the administrator ``admin`` (who is not):
 # ``joan`` is removed from it again, to stand for someone outside the case. ``rosa`` is the
@@ -54,8 +48,7 @@ class ReviewServer:
     def env(self, user: str | None, **extra: str) -> dict[str, str]:
         """No ``VAULT_*`` from the outside, a wide terminal, and ``user``'s own configuration
         directory (their saved login)."""
-        environ = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
-        environ["COLUMNS"] = "200"
+        environ = vault_env()
         if user is not None:
             environ["VAULT_CONFIG_DIR"] = str(self.config_dir(user))
         environ.update(extra)
@@ -69,22 +62,18 @@ class ReviewServer:
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
         timeout: float = 120,
+        in_process: bool = True,
     ) -> subprocess.CompletedProcess[str]:
-        """Run ``vault ARGS`` as ``user`` (stdin not a terminal); never a traceback."""
-        done = subprocess.run(
-            [VAULT, *map(str, args)],
-            env=env if env is not None else self.env(user),
-            input=stdin,
-            stdin=None if stdin is not None else subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
+        """Run ``vault ARGS`` as ``user`` (stdin not a terminal); never a traceback. In this
+        process unless ``in_process`` is false (``tests.support.cli.run_vault``)."""
+        return run_vault(
+            *args,
             cwd=cwd or self.root,
+            env=env if env is not None else self.env(user),
+            stdin=stdin,
+            timeout=timeout,
+            in_process=in_process,
         )
-        assert "Traceback" not in done.stderr, done.stderr
-        assert "Traceback" not in done.stdout, done.stdout
-        return done
 
     def ok(self, user: str | None, *args: str | Path, **kwargs: object) -> str:
         """``vault`` that must succeed; its stdout."""
@@ -105,15 +94,6 @@ class ReviewServer:
         )
 
 
-def assert_error(done: subprocess.CompletedProcess[str], status: int) -> str:
-    """The run failed with ``status`` and said why in one ``vault: error:`` line."""
-    assert done.returncode == status, (done.returncode, done.stdout, done.stderr)
-    lines = done.stderr.splitlines()
-    assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("vault: error: "), lines[0]
-    return lines[0]
-
-
 Call = tuple[str | None, list[str]] | tuple[str | None, list[str], dict[str, str] | None]
 
 
@@ -123,7 +103,7 @@ def in_parallel(server: ReviewServer, *calls: Call) -> list[subprocess.Completed
 
     def run(call: Call) -> subprocess.CompletedProcess[str]:
         env = call[2] if len(call) == 3 else None
-        return server.vault(call[0], *call[1], env=env)
+        return server.vault(call[0], *call[1], env=env, in_process=False)
 
     with ThreadPoolExecutor(len(calls)) as pool:
         return list(pool.map(run, calls))

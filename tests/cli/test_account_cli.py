@@ -1,26 +1,25 @@
-"""``vault passphrase`` and ``vault keys rotate`` through the installed console script against
+"""``vault passphrase`` and ``vault keys rotate`` through the console script's entry point against
 the shared live server, on an account of their own (the shared users keep their passphrase)."""
 
 from __future__ import annotations
 
 import json
 import secrets
-import subprocess
 from pathlib import Path
 
-from tests.cli.conftest import PASSPHRASE, ReviewServer, assert_error
+from tests.cli.conftest import PASSPHRASE, ReviewServer
 from tests.cli.test_session_cli import Config
-from tests.e2e.conftest import VAULT
+from tests.support.cli import AUTH, assert_error, run_vault
 
 NEW = "amber ledger crosses the quay at dawn"
 
 
 def _new_account(server: ReviewServer) -> str:
     name = f"acct-{secrets.token_hex(3)}"
-    made = subprocess.run(
-        [VAULT, "users", "add", name, "--role", "journalist", "--data-dir",
-         server.live.data_dir, "--passphrase-file", server.passphrase_file],
-        env=server.live.env, capture_output=True, text=True, timeout=120, check=False,
+    made = run_vault(
+        "users", "add", name, "--role", "journalist", "--data-dir", server.live.data_dir,
+        "--passphrase-file", server.passphrase_file,
+        cwd=server.root, env=server.live.env, in_process=True,
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
     return name
@@ -40,7 +39,7 @@ def test_passphrase_change_then_key_rotation(review_server: ReviewServer, tmp_pa
     refused = config.run(
         "passphrase", "--passphrase-file", wrong, "--new-passphrase-file", new_file
     )
-    assert_error(refused, 3)
+    assert_error(refused, AUTH)
     changed = config.run(
         "passphrase", "--passphrase-file", review_server.passphrase_file,
         "--new-passphrase-file", new_file,

@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli import FAILED, run_vault, vault_env
 from vault import crypto
 from vault.audit import checkpoint, signer
 from vault.instance import Vault
@@ -24,27 +23,13 @@ from vault.services.documents import NewDocument
 from vault.settings import Settings
 from vault.storage.models import Role
 
-VAULT = Path(sys.executable).parent / "vault"
 PASSPHRASE = "violet kettle marches quietly at 47 past nine"
 
 
-def run_vault(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
-    environ["VAULT_TOTP_REQUIRED_ROLES"] = ""
-    environ["COLUMNS"] = "200"
-    proc = subprocess.run(
-        [str(VAULT), *map(str, args)],
-        cwd=cwd,
-        env=environ,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert "Traceback" not in proc.stderr, proc.stderr
-    assert "Traceback" not in proc.stdout, proc.stdout
-    return proc
+def run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``vault ARGS`` (in this process) with no ``VAULT_*`` setting but two-factor login off."""
+    env = vault_env(VAULT_TOTP_REQUIRED_ROLES="")
+    return run_vault(*args, cwd=cwd, env=env, in_process=True)
 
 
 @dataclass(frozen=True)
@@ -62,7 +47,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
     data_dir = root / "data"
     secret = root / "passphrase"
     secret.write_text(PASSPHRASE + "\n")
-    made = run_vault(
+    made = run(
         "init", "--admin", "admin", "--data-dir", data_dir, "--passphrase-file", secret, cwd=root
     )
     assert made.returncode == 0, made.stderr
@@ -128,7 +113,7 @@ def _leaf(data_dir: Path, index: int) -> bytes:
 
 
 def test_untouched_log_verifies(prepared: Prepared, tmp_path: Path) -> None:
-    done = run_vault("audit", "verify", "--data-dir", prepared.data_dir, cwd=tmp_path)
+    done = run("audit", "verify", "--data-dir", prepared.data_dir, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"ok: {prepared.size} entries and 2 signed checkpoints verify")
     assert done.stderr == ""
@@ -248,8 +233,8 @@ def test_tampering_is_named(prepared: Prepared, tmp_path: Path, tamper: str) -> 
     data_dir = _copy(prepared, tmp_path)
     change, expected = TAMPERS[tamper]
     change(data_dir, prepared)
-    done = run_vault("audit", "verify", "--data-dir", data_dir, cwd=tmp_path)
-    assert done.returncode == 1, (done.stdout, done.stderr)
+    done = run("audit", "verify", "--data-dir", data_dir, cwd=tmp_path)
+    assert done.returncode == FAILED, (done.stdout, done.stderr)
     lines = done.stderr.splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("vault: error: the access log does not verify: ")
@@ -258,7 +243,7 @@ def test_tampering_is_named(prepared: Prepared, tmp_path: Path, tamper: str) -> 
 
 
 def test_log_as_json_and_filters(prepared: Prepared, tmp_path: Path) -> None:
-    every = run_vault("audit", "log", "--data-dir", prepared.data_dir, "--json", cwd=tmp_path)
+    every = run("audit", "log", "--data-dir", prepared.data_dir, "--json", cwd=tmp_path)
     assert every.returncode == 0, every.stderr
     entries = json.loads(every.stdout)["entries"]
     assert [e["index"] for e in entries] == list(range(prepared.size))
@@ -267,7 +252,7 @@ def test_log_as_json_and_filters(prepared: Prepared, tmp_path: Path) -> None:
         e["action"] for e in entries
     }
 
-    doc = run_vault(
+    doc = run(
         "audit", "log", "--data-dir", prepared.data_dir, "--json", "--doc", prepared.document_id,
         cwd=tmp_path,
     )  # fmt: skip
@@ -278,7 +263,7 @@ def test_log_as_json_and_filters(prepared: Prepared, tmp_path: Path) -> None:
     assert all(e["actor_name"] == "erin" for e in about)
     assert all(e["actor"] == prepared.editor_id for e in about)
 
-    by = run_vault(
+    by = run(
         "audit", "log", "--data-dir", prepared.data_dir, "--json", "--actor", "admin",
         cwd=tmp_path,
     )  # fmt: skip

@@ -4,9 +4,7 @@ that are one line on stderr with the documented exit code and leave nothing behi
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import tarfile
 import uuid
 from collections.abc import Iterator
@@ -15,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import assert_error
 from tests.conftest import PASSPHRASE
+from tests.support.cli import FAILED, INTEGRITY, USAGE, assert_error, run_vault, vault_env
 from vault.audit import signer
 from vault.initialise import init_vault
 from vault.instance import Vault
@@ -24,30 +22,16 @@ from vault.services.documents import NewDocument
 from vault.settings import Settings
 from vault.storage.models import Role
 
-# Every test runs the CLI several times, and each run imports the core: seconds apiece.
-pytestmark = pytest.mark.slow
-
-VAULT = Path(sys.executable).parent / "vault"
 CONTENT = [b"testimony " * 900, b"", b"programme of the closed session " * 40]
 
 
 def run(
     *args: str | Path, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
-    environ.update({"VAULT_TOTP_REQUIRED_ROLES": "", "COLUMNS": "200", **(env or {})})
-    done = subprocess.run(
-        [str(VAULT), *map(str, args)],
-        cwd=cwd,
-        env=environ,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert "Traceback" not in done.stderr + done.stdout, done.stderr
-    return done
+    """``vault ARGS`` (in this process) with no ``VAULT_*`` setting but those given, and
+    two-factor login off."""
+    environ = vault_env(VAULT_TOTP_REQUIRED_ROLES="", **(env or {}))
+    return run_vault(*args, cwd=cwd, env=environ, timeout=180, in_process=True)
 
 
 @dataclass(frozen=True)
@@ -174,10 +158,10 @@ def test_a_damaged_backup_is_refused_in_one_line_with_exit_5(made: Made, tmp_pat
     data[blob.offset_data + 10] ^= 0xFF
     damaged.write_bytes(bytes(data))
     target = tmp_path / "restored"
-    line = assert_error(run("restore", damaged, "--data-dir", target, cwd=tmp_path), 5)
+    line = assert_error(run("restore", damaged, "--data-dir", target, cwd=tmp_path), INTEGRITY)
     assert "damaged" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.backup"]
-    line = assert_error(run("backup", "verify", damaged, cwd=tmp_path), 5)
+    line = assert_error(run("backup", "verify", damaged, cwd=tmp_path), INTEGRITY)
     assert "damaged" in line
 
 
@@ -188,7 +172,7 @@ def test_verify_without_a_pinned_key_says_what_it_did_not_prove(made: Made, tmp_
     assert "no --log-public-key given" in done.stderr
     wrong = "other.example/log+00000000+" + "A" * 44
     line = assert_error(
-        run("backup", "verify", made.archive, "--log-public-key", wrong, cwd=tmp_path), 2
+        run("backup", "verify", made.archive, "--log-public-key", wrong, cwd=tmp_path), USAGE
     )
     assert "verifier key" in line
 
@@ -197,12 +181,13 @@ def test_restoring_onto_a_non_empty_directory_is_refused(made: Made, tmp_path: P
     target = tmp_path / "occupied"
     target.mkdir()
     (target / "keep").write_text("x")
-    line = assert_error(run("restore", made.archive, "--data-dir", target, cwd=tmp_path), 1)
+    line = assert_error(run("restore", made.archive, "--data-dir", target, cwd=tmp_path), FAILED)
     assert "not empty" in line
     assert [p.name for p in target.iterdir()] == ["keep"]
     # And a backup without -o is a usage error; one that would overwrite a file is refused.
-    assert_error(run("backup", "--data-dir", made.settings.data_dir, cwd=tmp_path), 2)
+    assert_error(run("backup", "--data-dir", made.settings.data_dir, cwd=tmp_path), USAGE)
+    kept = target / "keep"
     line = assert_error(
-        run("backup", "--data-dir", made.settings.data_dir, "-o", target / "keep", cwd=tmp_path), 1
+        run("backup", "--data-dir", made.settings.data_dir, "-o", kept, cwd=tmp_path), FAILED
     )
     assert "already exists" in line

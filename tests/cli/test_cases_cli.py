@@ -1,4 +1,4 @@
-"""``vault cases``: the real console script against the shared live ``vault serve``, as the
+"""``vault cases``: the console script's entry point against the shared live ``vault serve``, as the
 administrator (admin, in no case), the case's editor (erin) and journalist (jules), and an
 outsider (joan).
 
@@ -12,10 +12,10 @@ import json
 import secrets
 import uuid
 
-from tests.cli.conftest import ReviewServer, assert_error, in_parallel
+from tests.cli.conftest import ReviewServer, in_parallel
+from tests.support.cli import FAILED, NOT_FOUND, USAGE, assert_error
 
 CASE_NAME = "harbour-contracts"
-USAGE, FAILED, NOT_FOUND = 2, 1, 4
 LIFECYCLE = {"retention", "closed_at", "held_at"}  # retention and legal hold
 
 

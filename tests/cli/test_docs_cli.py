@@ -1,4 +1,4 @@
-"""``vault docs``: the real console script against a live ``vault serve``, as the case's
+"""``vault docs``: the console script's entry point against a live ``vault serve``, as the case's
 journalist (jules), its editor (erin), an outsider (joan) and an administrator who is not a
 member (admin); plus the id-prefix rules against a fake client.
 
@@ -22,12 +22,11 @@ from typing import Any
 import pytest
 
 from tests.cli.conftest import ReviewServer, in_parallel
-from tests.e2e.conftest import VAULT
+from tests.support.cli import AUTH, FAILED, INTEGRITY, NOT_FOUND, USAGE, VAULT
 from vault.cli import lookup, transfer
 from vault.errors import InvalidInput, NotFound
 
 CASE_NAME = "harbour-contracts"
-USAGE, FAILED, AUTH, NOT_FOUND, INTEGRITY = 2, 1, 3, 4, 5
 
 
 def upload(

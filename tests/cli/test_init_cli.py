@@ -1,5 +1,6 @@
-"""``vault init`` and ``vault fsck`` as an operator runs them: the installed console script in a
-subprocess, with a clean environment.
+"""``vault init`` and ``vault fsck`` as an operator runs them, with a clean environment: the
+console script's entry point in this process (``tests.support.cli``), and the installed script
+itself once.
 
 Every failure must end with the exit status of ``vault.cli.errors`` and exactly one line on
 stderr (``vault: error: ...``, or Click's usage block for a malformed command line), never a
@@ -14,19 +15,18 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli import FAILED, NOT_FOUND, USAGE, assert_error, run_vault, vault_env
 from vault._version import __version__
 from vault.services.fsck import DEFAULT_GRACE_SECONDS
 from vault.services.recovery import combine_shares
 from vault.storage.blobstore import LocalBlobStore
 
-VAULT = Path(sys.executable).parent / "vault"
 PASSPHRASE = "violet kettle marches quietly at 47 past nine"
 SHARE_HEADER = (
     "Source Vault recovery share {number} of {total} (any {threshold} rebuild the recovery key).\n"
@@ -35,44 +35,43 @@ SHARE_HEADER = (
 UNREACHABLE_DB = "postgresql+psycopg://postgres@127.0.0.1:1/x"
 
 
-def run_vault(
-    *args: str | Path, cwd: Path, env: dict[str, str] | None = None
+def run(
+    *args: str | Path, cwd: Path, env: dict[str, str] | None = None, in_process: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    """Run the console script with no ``VAULT_*`` variables but those given, stdin closed
-    (not a terminal), and ``COLUMNS=80`` as in a plain terminal."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
-    environ["COLUMNS"] = "80"
-    environ.update(env or {})
-    proc = subprocess.run(
-        [str(VAULT), *map(str, args)],
+    """``vault ARGS`` with no ``VAULT_*`` variables but those given, stdin empty (not a
+    terminal), and ``COLUMNS=80`` as in a plain terminal; it never prints the passphrase."""
+    return run_vault(
+        *args,
         cwd=cwd,
-        env=environ,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        env=vault_env(columns=80, **(env or {})),
+        secrets=[PASSPHRASE],
+        in_process=in_process,
     )
-    assert "Traceback" not in proc.stderr, proc.stderr
-    assert "Traceback" not in proc.stdout, proc.stdout
-    assert PASSPHRASE not in proc.stdout
-    assert PASSPHRASE not in proc.stderr
-    return proc
-
-
-def assert_error(proc: subprocess.CompletedProcess[str], status: int) -> str:
-    """The run failed with ``status`` and said why in exactly one ``vault: error:`` line."""
-    assert proc.returncode == status, (proc.returncode, proc.stderr)
-    lines = proc.stderr.splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("vault: error: "), lines[0]
-    return lines[0]
 
 
 def passphrase_file(directory: Path, text: str = PASSPHRASE + "\n") -> Path:
     path = directory / "passphrase.txt"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def init(
+    cwd: Path,
+    *extra: str,
+    data_dir: str | Path = "D",
+    admin: str = "alice",
+    secret: str | Path | None = None,
+    recovery_out: str | None = "R",
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``vault init`` in ``cwd`` as most tests here run it: ``--data-dir D --admin alice``, the
+    passphrase from a file (``passphrase_file(cwd)`` unless ``secret`` names one), the shares
+    to ``R`` (``None``: no ``--recovery-out``), then ``extra``."""
+    args: list[str | Path] = ["init", "--data-dir", data_dir, "--admin", admin]
+    args += ["--passphrase-file", passphrase_file(cwd) if secret is None else secret]
+    if recovery_out is not None:
+        args += ["--recovery-out", recovery_out]
+    return run(*args, *extra, cwd=cwd, env=env)
 
 
 def snapshot(*roots: Path) -> dict[str, tuple[int, int, int]]:
@@ -125,18 +124,7 @@ class Initialised:
 @pytest.fixture(scope="module")
 def initialised(tmp_path_factory: pytest.TempPathFactory) -> Initialised:
     root = tmp_path_factory.mktemp("cli")
-    proc = run_vault(
-        "init",
-        "--data-dir",
-        "D",
-        "--admin",
-        "alice",
-        "--passphrase-file",
-        passphrase_file(root),
-        "--recovery-out",
-        "R",
-        cwd=root,
-    )
+    proc = init(root)
     assert proc.returncode == 0, proc.stderr
     return Initialised(root, root / "D", root / "R", proc)
 
@@ -145,7 +133,8 @@ def initialised(tmp_path_factory: pytest.TempPathFactory) -> Initialised:
 
 
 def test_version(tmp_path: Path) -> None:
-    proc = run_vault("--version", cwd=tmp_path)
+    # The installed console script, in a process of its own: the entry point it names works.
+    proc = run("--version", cwd=tmp_path, in_process=False)
     assert proc.returncode == 0
     assert proc.stdout.strip() == f"vault {__version__}"
 
@@ -159,7 +148,7 @@ def test_version(tmp_path: Path) -> None:
     ],
 )
 def test_help(tmp_path: Path, args: list[str], expected: list[str]) -> None:
-    proc = run_vault(*args, cwd=tmp_path)
+    proc = run(*args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "Usage: vault" in proc.stdout
     for option in expected:
@@ -175,7 +164,7 @@ def test_init_creates_a_private_data_dir_that_fsck_accepts(initialised: Initiali
     assert [line for line in initialised.init.stdout.splitlines() if not is_totp_uri(line)] == []
     assert mode(initialised.data_dir) == 0o700
     assert (initialised.data_dir / "vault.db").is_file()
-    proc = run_vault("fsck", "--data-dir", initialised.data_dir, cwd=initialised.root)
+    proc = run("fsck", "--data-dir", initialised.data_dir, cwd=initialised.root)
     assert proc.returncode == 0, proc.stderr
     assert "0 documents, 0 blobs" in proc.stdout
 
@@ -213,22 +202,7 @@ def test_no_file_holds_the_passphrase(initialised: Initialised) -> None:
 
 
 def test_init_with_five_shares_and_threshold_three(tmp_path: Path) -> None:
-    proc = run_vault(
-        "init",
-        "--data-dir",
-        "D",
-        "--admin",
-        "alice",
-        "--passphrase-file",
-        passphrase_file(tmp_path),
-        "--recovery-out",
-        "R",
-        "--recovery-shares",
-        "5",
-        "--recovery-threshold",
-        "3",
-        cwd=tmp_path,
-    )
+    proc = init(tmp_path, "--recovery-shares", "5", "--recovery-threshold", "3")
     assert proc.returncode == 0, proc.stderr
     key_id, threshold, count = stored_recovery_key(tmp_path / "D")
     assert (threshold, count) == (3, 5)
@@ -245,9 +219,7 @@ def test_init_with_five_shares_and_threshold_three(tmp_path: Path) -> None:
 def test_init_without_recovery_out_prints_the_shares_to_stdout(tmp_path: Path) -> None:
     secret = passphrase_file(tmp_path)
     before = set(tmp_path.iterdir())
-    proc = run_vault(
-        "init", "--data-dir", "D", "--admin", "alice", "--passphrase-file", secret, cwd=tmp_path
-    )
+    proc = init(tmp_path, secret=secret, recovery_out=None)
     assert proc.returncode == 0, proc.stderr
     # stdout holds the shares (and the admin's TOTP URI, when administrators need one) and
     # nothing else, so `vault init ... > file` captures exactly what must be handed out.
@@ -273,23 +245,12 @@ def test_init_without_recovery_out_prints_the_shares_to_stdout(tmp_path: Path) -
 
 def test_second_init_leaves_the_existing_vault_untouched(initialised: Initialised) -> None:
     before = snapshot(initialised.data_dir, initialised.recovery_out)
-    proc = run_vault(
-        "init",
-        "--data-dir",
-        "D",
-        "--admin",
-        "mallory",
-        "--passphrase-file",
-        passphrase_file(initialised.root),
-        "--recovery-out",
-        "R2",
-        cwd=initialised.root,
-    )
-    line = assert_error(proc, 1)
+    proc = init(initialised.root, admin="mallory", recovery_out="R2")
+    line = assert_error(proc, FAILED)
     assert "not empty" in line
     assert snapshot(initialised.data_dir, initialised.recovery_out) == before
     assert not (initialised.root / "R2").exists()
-    assert run_vault("fsck", "--data-dir", "D", cwd=initialised.root).returncode == 0
+    assert run("fsck", "--data-dir", "D", cwd=initialised.root).returncode == 0
 
 
 def test_init_where_the_data_dir_cannot_be_created(tmp_path: Path) -> None:
@@ -303,19 +264,8 @@ def test_init_where_the_data_dir_cannot_be_created(tmp_path: Path) -> None:
         blocker.mkdir(mode=0o500)
         data_dir = blocker / "sub"
     try:
-        proc = run_vault(
-            "init",
-            "--data-dir",
-            data_dir,
-            "--admin",
-            "alice",
-            "--passphrase-file",
-            passphrase_file(tmp_path),
-            "--recovery-out",
-            "R",
-            cwd=tmp_path,
-        )
-        line = assert_error(proc, 1)
+        proc = init(tmp_path, data_dir=data_dir)
+        line = assert_error(proc, FAILED)
         assert str(data_dir) in line
         assert not data_dir.exists()
         assert not (tmp_path / "R").exists()
@@ -329,38 +279,15 @@ def test_init_under_an_executable_regular_file_fails_cleanly(tmp_path: Path) -> 
     blocker = tmp_path / "script"
     blocker.write_text("#!/bin/sh\n")
     blocker.chmod(0o755)
-    proc = run_vault(
-        "init",
-        "--data-dir",
-        blocker / "sub",
-        "--admin",
-        "alice",
-        "--passphrase-file",
-        passphrase_file(tmp_path),
-        "--recovery-out",
-        "R",
-        cwd=tmp_path,
-    )
-    line = assert_error(proc, 1)
+    proc = init(tmp_path, data_dir=blocker / "sub")
+    line = assert_error(proc, FAILED)
     assert str(blocker / "sub") in line
     assert not (tmp_path / "R").exists()
 
 
 def test_init_with_an_unreachable_database(tmp_path: Path) -> None:
-    proc = run_vault(
-        "init",
-        "--data-dir",
-        "D",
-        "--admin",
-        "alice",
-        "--passphrase-file",
-        passphrase_file(tmp_path),
-        "--recovery-out",
-        "R",
-        cwd=tmp_path,
-        env={"VAULT_DATABASE_URL": UNREACHABLE_DB},
-    )
-    line = assert_error(proc, 1)
+    proc = init(tmp_path, env={"VAULT_DATABASE_URL": UNREACHABLE_DB})
+    line = assert_error(proc, FAILED)
     assert "cannot reach the database" in line
     assert "127.0.0.1:1" in line
     assert not (tmp_path / "D").exists()
@@ -369,18 +296,8 @@ def test_init_with_an_unreachable_database(tmp_path: Path) -> None:
 
 def test_database_credentials_never_appear_in_the_error(tmp_path: Path) -> None:
     url = "postgresql+psycopg://vaultuser:s3cret-db-password@127.0.0.1:1/x"
-    proc = run_vault(
-        "init",
-        "--data-dir",
-        "D",
-        "--admin",
-        "alice",
-        "--passphrase-file",
-        passphrase_file(tmp_path),
-        cwd=tmp_path,
-        env={"VAULT_DATABASE_URL": url},
-    )
-    line = assert_error(proc, 1)
+    proc = init(tmp_path, recovery_out=None, env={"VAULT_DATABASE_URL": url})
+    line = assert_error(proc, FAILED)
     assert "s3cret-db-password" not in line
     assert "vaultuser" not in line
 
@@ -396,41 +313,21 @@ def test_database_credentials_never_appear_in_the_error(tmp_path: Path) -> None:
 def test_init_refuses_a_bad_passphrase_file(
     tmp_path: Path, passphrase_text: str, expected: str
 ) -> None:
-    proc = run_vault(
-        "init",
-        "--data-dir",
-        "D",
-        "--admin",
-        "alice",
-        "--passphrase-file",
-        passphrase_file(tmp_path, passphrase_text),
-        "--recovery-out",
-        "R",
-        cwd=tmp_path,
-    )
-    assert expected in assert_error(proc, 2)
+    proc = init(tmp_path, secret=passphrase_file(tmp_path, passphrase_text))
+    assert expected in assert_error(proc, USAGE)
     assert not (tmp_path / "D").exists()
     assert not (tmp_path / "R").exists()
 
 
 def test_init_with_a_missing_passphrase_file(tmp_path: Path) -> None:
-    proc = run_vault(
-        "init",
-        "--data-dir",
-        "D",
-        "--admin",
-        "alice",
-        "--passphrase-file",
-        "missing.txt",
-        cwd=tmp_path,
-    )
-    assert "passphrase file" in assert_error(proc, 2)
+    proc = init(tmp_path, secret="missing.txt", recovery_out=None)
+    assert "passphrase file" in assert_error(proc, USAGE)
     assert not (tmp_path / "D").exists()
 
 
 def test_init_without_a_terminal_or_a_passphrase_file(tmp_path: Path) -> None:
-    proc = run_vault("init", "--data-dir", "D", "--admin", "alice", cwd=tmp_path)
-    assert "--passphrase-file" in assert_error(proc, 2)
+    proc = run("init", "--data-dir", "D", "--admin", "alice", cwd=tmp_path)
+    assert "--passphrase-file" in assert_error(proc, USAGE)
     assert not (tmp_path / "D").exists()
 
 
@@ -438,29 +335,14 @@ def test_init_without_a_terminal_or_a_passphrase_file(tmp_path: Path) -> None:
 def test_init_refuses_an_impossible_recovery_split(
     tmp_path: Path, shares: str, threshold: str
 ) -> None:
-    proc = run_vault(
-        "init",
-        "--data-dir",
-        "D",
-        "--admin",
-        "alice",
-        "--passphrase-file",
-        passphrase_file(tmp_path),
-        "--recovery-out",
-        "R",
-        "--recovery-shares",
-        shares,
-        "--recovery-threshold",
-        threshold,
-        cwd=tmp_path,
-    )
-    assert "recovery shares" in assert_error(proc, 2)
+    proc = init(tmp_path, "--recovery-shares", shares, "--recovery-threshold", threshold)
+    assert "recovery shares" in assert_error(proc, USAGE)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["passphrase.txt"]
 
 
 def test_usage_error_is_clicks_usage_block(tmp_path: Path) -> None:
-    proc = run_vault("init", "--data-dir", "D", cwd=tmp_path)  # no --admin
-    assert proc.returncode == 2
+    proc = run("init", "--data-dir", "D", cwd=tmp_path)  # no --admin
+    assert proc.returncode == USAGE
     assert proc.stderr.startswith("Usage: vault init [OPTIONS]")
     assert "Missing option '--admin'" in proc.stderr
     assert proc.stdout == ""
@@ -473,7 +355,7 @@ def test_usage_error_is_clicks_usage_block(tmp_path: Path) -> None:
 def test_fsck_without_a_vault(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     for data_dir in ("empty", "absent"):
-        line = assert_error(run_vault("fsck", "--data-dir", data_dir, cwd=tmp_path), 4)
+        line = assert_error(run("fsck", "--data-dir", data_dir, cwd=tmp_path), NOT_FOUND)
         assert "no vault" in line
     assert not (tmp_path / "absent").exists()
     assert list((tmp_path / "empty").iterdir()) == []
@@ -481,24 +363,13 @@ def test_fsck_without_a_vault(tmp_path: Path) -> None:
 
 @pytest.fixture
 def vault_dir(tmp_path: Path) -> Path:
-    proc = run_vault(
-        "init",
-        "--data-dir",
-        "D",
-        "--admin",
-        "alice",
-        "--passphrase-file",
-        passphrase_file(tmp_path),
-        "--recovery-out",
-        "R",
-        cwd=tmp_path,
-    )
+    proc = init(tmp_path)
     assert proc.returncode == 0, proc.stderr
     return tmp_path / "D"
 
 
 def fsck_json(data_dir: Path, *extra: str) -> tuple[int, dict[str, object]]:
-    proc = run_vault("fsck", "--data-dir", data_dir, "--json", *extra, cwd=data_dir.parent)
+    proc = run("fsck", "--data-dir", data_dir, "--json", *extra, cwd=data_dir.parent)
     assert proc.stderr == ""
     return proc.returncode, json.loads(proc.stdout)
 
@@ -514,7 +385,7 @@ def test_fsck_finds_and_repairs_an_old_orphan_blob(vault_dir: Path) -> None:
     assert status == 0
     assert report["recent_orphan_blobs"] == [blob_id]
     assert report["orphan_blobs"] == []
-    text = run_vault("fsck", "--data-dir", vault_dir, cwd=vault_dir.parent)
+    text = run("fsck", "--data-dir", vault_dir, cwd=vault_dir.parent)
     assert text.returncode == 0
     assert "recent orphan blob" in text.stdout
     assert blob_id in text.stdout
@@ -522,13 +393,13 @@ def test_fsck_finds_and_repairs_an_old_orphan_blob(vault_dir: Path) -> None:
     # Older than the grace period: an orphan.
     old = time.time() - DEFAULT_GRACE_SECONDS - 60
     os.utime(blob_file, (old, old))
-    text = run_vault("fsck", "--data-dir", vault_dir, cwd=vault_dir.parent)
-    assert text.returncode == 1
+    text = run("fsck", "--data-dir", vault_dir, cwd=vault_dir.parent)
+    assert text.returncode == FAILED
     assert "orphan blob" in text.stdout
     assert blob_id in text.stdout
     assert "--repair" in text.stdout
     status, report = fsck_json(vault_dir)
-    assert status == 1
+    assert status == FAILED
     assert report["clean"] is False
     assert report["orphan_blobs"] == [blob_id]
     assert report["blobs"] == 1
@@ -577,16 +448,16 @@ def test_migrate_upgrades_an_older_vault_and_serving_needs_it(vault_dir: Path) -
         command.downgrade(_alembic_config(engine), "0005")
     finally:
         engine.dispose()
-    refused = assert_error(run_vault("fsck", "--data-dir", vault_dir, cwd=vault_dir.parent), 1)
+    refused = assert_error(run("fsck", "--data-dir", vault_dir, cwd=vault_dir.parent), FAILED)
     assert "revision 0005" in refused
 
-    check = run_vault("migrate", "--data-dir", vault_dir, "--check", cwd=vault_dir.parent)
-    assert check.returncode == 1
+    check = run("migrate", "--data-dir", vault_dir, "--check", cwd=vault_dir.parent)
+    assert check.returncode == FAILED
     assert f"would upgrade it to {head_revision()}" in check.stderr
-    done = run_vault("migrate", "--data-dir", vault_dir, cwd=vault_dir.parent)
+    done = run("migrate", "--data-dir", vault_dir, cwd=vault_dir.parent)
     assert done.returncode == 0, done.stderr
     assert f"from revision 0005 to {head_revision()}" in done.stderr
-    again = run_vault("migrate", "--data-dir", vault_dir, "--check", cwd=vault_dir.parent)
+    again = run("migrate", "--data-dir", vault_dir, "--check", cwd=vault_dir.parent)
     assert again.returncode == 0
     assert "nothing to do" in again.stderr
     status, report = fsck_json(vault_dir)
@@ -594,5 +465,5 @@ def test_migrate_upgrades_an_older_vault_and_serving_needs_it(vault_dir: Path) -
 
 
 def test_migrate_without_a_vault_says_so(tmp_path: Path) -> None:
-    line = assert_error(run_vault("migrate", "--data-dir", tmp_path / "none", cwd=tmp_path), 4)
+    line = assert_error(run("migrate", "--data-dir", tmp_path / "none", cwd=tmp_path), NOT_FOUND)
     assert "vault init" in line

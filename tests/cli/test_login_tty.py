@@ -19,7 +19,7 @@ import pexpect
 import pytest
 
 from tests.cli.conftest import PASSPHRASE, ReviewServer
-from tests.e2e.conftest import VAULT
+from tests.support.cli import VAULT
 
 # Fragments a partial echo would leave behind.
 

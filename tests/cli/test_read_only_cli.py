@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_init_cli import assert_error, passphrase_file, run_vault, snapshot
+from tests.cli.test_init_cli import init, run, snapshot
+from tests.support.cli import assert_error
 
 
 @pytest.fixture(scope="module")
@@ -27,18 +28,7 @@ def vault_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One vault for the module: no test here may change it (each works on a copy or a
     read-only view)."""
     tmp_path = tmp_path_factory.mktemp("read-only")
-    proc = run_vault(
-        "init",
-        "--data-dir",
-        "D",
-        "--admin",
-        "alice",
-        "--passphrase-file",
-        passphrase_file(tmp_path),
-        "--recovery-out",
-        "R",
-        cwd=tmp_path,
-    )
+    proc = init(tmp_path)
     assert proc.returncode == 0, proc.stderr
     return tmp_path / "D"
 
@@ -51,14 +41,13 @@ def _contents(root: Path) -> dict[str, str]:
     }
 
 
-@pytest.mark.slow  # two CLI runs that each import the whole core
 def test_checking_a_copy_writes_nothing_to_it(vault_dir: Path, tmp_path: Path) -> None:
     copy = tmp_path / "snapshot"
     shutil.copytree(vault_dir, copy)
     before = (snapshot(copy), _contents(copy))
-    fsck = run_vault("fsck", "--data-dir", copy, cwd=tmp_path)
+    fsck = run("fsck", "--data-dir", copy, cwd=tmp_path)
     assert fsck.returncode == 0, fsck.stderr
-    verify = run_vault("audit", "verify", "--data-dir", copy, cwd=tmp_path)
+    verify = run("audit", "verify", "--data-dir", copy, cwd=tmp_path)
     assert verify.returncode == 0, verify.stderr
     assert verify.stdout.startswith("ok: ")
     # Same files, same bytes, same times, and the directories' own times: nothing was created
@@ -85,20 +74,20 @@ def read_only_copy(vault_dir: Path, tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", str(mount_point)], check=True)
 
 
-@pytest.mark.slow  # two CLI runs that each import the whole core
 def test_fsck_and_audit_verify_check_a_read_only_mount(read_only_copy: Path) -> None:
-    fsck = run_vault("fsck", "--data-dir", read_only_copy, cwd=read_only_copy.parent)
+    fsck = run("fsck", "--data-dir", read_only_copy, cwd=read_only_copy.parent)
     assert fsck.returncode == 0, fsck.stderr
     assert "every document has its blob" in fsck.stdout
-    verify = run_vault("audit", "verify", "--data-dir", read_only_copy, cwd=read_only_copy.parent)
+    verify = run("audit", "verify", "--data-dir", read_only_copy, cwd=read_only_copy.parent)
     assert verify.returncode == 0, verify.stderr
     assert verify.stdout.startswith("ok: ")
 
 
 def test_serve_refuses_a_read_only_data_directory_by_name(read_only_copy: Path) -> None:
-    proc = run_vault(
-        "serve", "--data-dir", read_only_copy, "--port", "1", cwd=read_only_copy.parent
-    )
+    proc = run(
+        "serve", "--data-dir", read_only_copy, "--port", "1", cwd=read_only_copy.parent,
+        in_process=False,  # `vault serve` runs in a process of its own, always
+    )  # fmt: skip
     assert proc.returncode != 0
     line = assert_error(proc, proc.returncode)
     assert "read-only" in line
@@ -107,6 +96,6 @@ def test_serve_refuses_a_read_only_data_directory_by_name(read_only_copy: Path) 
 
 
 def test_repair_on_a_read_only_mount_fails_clearly(read_only_copy: Path) -> None:
-    proc = run_vault("fsck", "--repair", "--data-dir", read_only_copy, cwd=read_only_copy.parent)
+    proc = run("fsck", "--repair", "--data-dir", read_only_copy, cwd=read_only_copy.parent)
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr

@@ -11,26 +11,17 @@ from uuid import UUID
 import pytest
 
 from tests.cli.test_users_cli import CODE_RE, PASSPHRASE, Admin
+from tests.support.cli import FAILED, NOT_FOUND, USAGE
 from vault.instance import Vault
 from vault.services.documents import NewDocument
 from vault.storage.models import Role
 
 NEW_PASSPHRASE = "amber ledger crosses the quay at dawn"
-USAGE, NOT_FOUND = 2, 4
 
 
 @pytest.fixture(scope="module")
 def admin(tmp_path_factory: pytest.TempPathFactory) -> Admin:
-    root = tmp_path_factory.mktemp("recover-cli")
-    secret = root / "passphrase"
-    secret.write_text(PASSPHRASE + "\n", encoding="utf-8")
-    made = Admin(root, root / "data")
-    init = made.run(
-        "init", "--admin", "admin", "--data-dir", made.data_dir, "--passphrase-file", secret,
-        "--recovery-out", root / "shares",
-    )  # fmt: skip
-    assert init.returncode == 0, init.stderr
-    return made
+    return Admin.initialised(tmp_path_factory.mktemp("recover-cli"))
 
 
 @pytest.fixture
@@ -134,5 +125,5 @@ def test_reshare_with_a_new_key_retires_the_old_shares(admin: Admin) -> None:
     again = admin.run("recover", "reshare", "--data-dir", admin.data_dir,
                       "--share-file", written[1], "--share-file", written[2],
                       "--recovery-out", out, "--yes")  # fmt: skip
-    assert again.returncode == 1  # refuses to overwrite the share files there
+    assert again.returncode == FAILED  # refuses to overwrite the share files there
     assert "refusing to overwrite" in again.stderr

@@ -1,4 +1,4 @@
-"""``vault redact`` and ``vault export``: the real console script against the shared live
+"""``vault redact`` and ``vault export``: the console script's entry point against the shared live
 ``vault serve``.
 
 erin and rosa are the editors of ``harbour-contracts``: erin proposes, rosa approves (four eyes:
@@ -23,12 +23,12 @@ from typing import Any
 
 import pytest
 
-from tests.cli.conftest import ReviewServer, assert_error, in_parallel
+from tests.cli.conftest import ReviewServer, in_parallel
 from tests.conftest import POPPLER_REQUIRED
+from tests.support.cli import FAILED, INTEGRITY, NOT_FOUND, USAGE, assert_error
 from vault.cli import marks, redact
 
 CASE_NAME = "harbour-contracts"
-FAILED, USAGE, NOT_FOUND, INTEGRITY = 1, 2, 4, 5
 NAME = "Marta Quiroga"
 PHONE = "+44 20 7946 0958"
 STATEMENT = (

@@ -1,83 +1,38 @@
 """Retention and legal hold from the command line.
 
-``vault retention run`` as an administrator runs it on the server: the installed console script
-on a data directory (like ``vault users``). ``vault cases set|close|reopen`` and ``vault hold``
-go through the HTTP API, against the shared live ``vault serve`` (``review_server``), each test
-on a case of its own.
+``vault retention run`` as an administrator runs it on the server: the console script's entry
+point (in this process) on a data directory (like ``vault users``). ``vault cases
+set|close|reopen`` and ``vault hold`` go through the HTTP API, against the shared live ``vault
+serve`` (``review_server``), each test on a case of its own.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlmodel import select
 
-from tests.cli.conftest import ReviewServer, assert_error
+from tests.cli.conftest import ReviewServer
 from tests.cli.test_cases_cli import new_case
-from vault.instance import Vault
+from tests.cli.test_users_cli import PASSPHRASE, Admin
+from tests.support.cli import FAILED, NOT_FOUND, USAGE, assert_error
 from vault.services.cases import Retention
 from vault.services.documents import NewDocument
-from vault.settings import Settings
 from vault.storage.models import AuditEntry, Document
-
-VAULT = Path(sys.executable).parent / "vault"
-PASSPHRASE = "violet kettle marches quietly at 47 past nine"
-USAGE, FAILED, NOT_FOUND = 2, 1, 4
-# Every test runs the console script several times (seconds each on a busy machine).
-pytestmark = pytest.mark.slow
-
 
 # -- vault retention run, on the data directory ------------------------------------------------
 
 
-class Server:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.data_dir = root / "data"
-
-    def run(self, *args: str | Path) -> subprocess.CompletedProcess[str]:
-        environ = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
-        environ["VAULT_TOTP_REQUIRED_ROLES"] = ""
-        environ["COLUMNS"] = "200"
-        done = subprocess.run(
-            [str(VAULT), *map(str, args)],
-            cwd=self.root,
-            env=environ,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert "Traceback" not in done.stderr + done.stdout, done.stderr
-        return done
-
-    def vault(self) -> Vault:
-        return Vault.open(Settings(data_dir=self.data_dir, totp_required_roles=""))
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Server:
-    root = tmp_path_factory.mktemp("retention-cli")
-    secret = root / "passphrase"
-    secret.write_text(PASSPHRASE + "\n", encoding="utf-8")
-    made = Server(root)
-    init = made.run(
-        "init", "--admin", "admin", "--data-dir", made.data_dir, "--passphrase-file", secret,
-        "--recovery-out", root / "shares",
-    )  # fmt: skip
-    assert init.returncode == 0, init.stderr
-    return made
+def server(tmp_path_factory: pytest.TempPathFactory) -> Admin:
+    """The server's data directory, which the administrator works on."""
+    return Admin.initialised(tmp_path_factory.mktemp("retention-cli"))
 
 
-def _case_with_documents(server: Server, count: int) -> tuple[str, list[uuid.UUID]]:
+def _case_with_documents(server: Admin, count: int) -> tuple[str, list[uuid.UUID]]:
     """A new case whose ``count`` documents are all due: retention until closed, closed."""
     vault = server.vault()
     try:
@@ -97,7 +52,7 @@ def _case_with_documents(server: Server, count: int) -> tuple[str, list[uuid.UUI
         vault.close()
 
 
-def _exists(server: Server, doc_id: uuid.UUID) -> bool:
+def _exists(server: Admin, doc_id: uuid.UUID) -> bool:
     vault = server.vault()
     try:
         with vault.session() as db:
@@ -106,7 +61,7 @@ def _exists(server: Server, doc_id: uuid.UUID) -> bool:
         vault.close()
 
 
-def _actions(server: Server) -> list[dict[str, Any]]:
+def _actions(server: Admin) -> list[dict[str, Any]]:
     vault = server.vault()
     try:
         with vault.session() as db:
@@ -115,7 +70,7 @@ def _actions(server: Server) -> list[dict[str, Any]]:
         vault.close()
 
 
-def test_a_dry_run_lists_what_is_due_and_deletes_nothing(server: Server) -> None:
+def test_a_dry_run_lists_what_is_due_and_deletes_nothing(server: Admin) -> None:
     name, docs = _case_with_documents(server, 2)
     before = len(_actions(server))
     table = server.run("retention", "run", "--data-dir", server.data_dir, "--dry-run")
@@ -132,7 +87,7 @@ def test_a_dry_run_lists_what_is_due_and_deletes_nothing(server: Server) -> None
     assert len(_actions(server)) == before  # a dry run records nothing
 
 
-def test_a_run_shreds_what_is_due_keeps_what_is_held_and_says_so(server: Server) -> None:
+def test_a_run_shreds_what_is_due_keeps_what_is_held_and_says_so(server: Admin) -> None:
     name, (kept, gone) = _case_with_documents(server, 2)
     vault = server.vault()
     try:
@@ -158,7 +113,7 @@ def test_a_run_shreds_what_is_due_keeps_what_is_held_and_says_so(server: Server)
     assert str(gone) not in again.stdout
 
 
-def test_a_run_on_a_directory_without_a_vault_is_one_line(server: Server) -> None:
+def test_a_run_on_a_directory_without_a_vault_is_one_line(server: Admin) -> None:
     done = server.run("retention", "run", "--data-dir", server.root / "nowhere")
     assert "no vault in" in assert_error(done, NOT_FOUND)
 
@@ -224,7 +179,9 @@ def test_editors_hold_and_release_and_a_held_document_cannot_be_removed(
     assert "legal hold" in assert_error(removed, FAILED)
     review_server.ok("admin", "hold", "set", "--doc", doc)
     review_server.ok("erin", "hold", "release", "--case", name)
-    assert "legal hold" in assert_error(review_server.vault("erin", "docs", "rm", doc, "--yes"), 1)
+    assert "legal hold" in assert_error(
+        review_server.vault("erin", "docs", "rm", doc, "--yes"), FAILED
+    )
     released = review_server.vault("erin", "hold", "release", "--doc", doc)
     assert released.returncode == 0, released.stderr
     assert "is not under legal hold." in released.stderr

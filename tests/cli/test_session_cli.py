@@ -1,5 +1,6 @@
 """``vault login``, ``vault logout``, ``vault whoami``, profiles, the ``VAULT_*`` overrides and
-shell completion, through the installed console script against the shared live server.
+shell completion, through the console script's entry point (in this process) against the shared
+live server; shell completion through the installed script, as a shell runs it.
 
 Every test logs in with its own configuration directory (``VAULT_CONFIG_DIR`` under its
 ``tmp_path``), so the shared users' saved logins are never touched, and nothing here logs them
@@ -20,7 +21,8 @@ import httpx
 import pytest
 
 from tests.cli.conftest import PASSPHRASE, ReviewServer
-from tests.e2e.conftest import VAULT, free_port
+from tests.support.cli import AUTH, FAILED, USAGE, VAULT, run_vault
+from tests.support.server import free_port
 
 
 class Config:
@@ -165,7 +167,7 @@ def test_vault_server_and_token_override_the_profile(config: Config) -> None:
 def test_not_logged_in_exits_3_and_says_how(config: Config) -> None:
     done = config.run("whoami")
 
-    assert done.returncode == 3
+    assert done.returncode == AUTH
     assert "vault login --server URL --username NAME" in one_line(done.stderr)
     assert done.stdout == ""
 
@@ -178,7 +180,7 @@ def test_wrong_passphrase_exits_3_with_one_line(config: Config, tmp_path: Path) 
         "login", "--server", config.server.url, "--username", "jules", "--passphrase-file", wrong
     )
 
-    assert done.returncode == 3
+    assert done.returncode == AUTH
     line = one_line(done.stderr)
     assert "not the passphrase" not in line
     assert done.stdout == ""
@@ -197,12 +199,12 @@ def test_unreachable_server_exits_1_with_one_line(config: Config) -> None:
         "--passphrase-file",
         config.server.passphrase_file,
     )
-    assert login.returncode == 1
+    assert login.returncode == FAILED
     assert f"cannot reach the server at {closed}" in one_line(login.stderr)
     assert not config.file.exists()
 
     whoami = config.run("whoami", VAULT_SERVER=closed, VAULT_TOKEN="x" * 43)
-    assert whoami.returncode == 1
+    assert whoami.returncode == FAILED
     assert "cannot reach the server" in one_line(whoami.stderr)
 
 
@@ -225,7 +227,7 @@ def test_logout_ends_the_session_on_the_server_and_forgets_it(config: Config) ->
     assert again.returncode == 0
     assert "not logged in" in again.stderr
     after = config.run("whoami")
-    assert after.returncode == 3
+    assert after.returncode == AUTH
     config.ok("logout", "--profile", "kept")
     assert me(config.server, kept).status_code == 401
 
@@ -245,7 +247,7 @@ def test_logout_of_a_session_the_server_already_ended(config: Config) -> None:
     assert done.returncode == 0, done.stderr
     assert config.profiles() == {}
     stale = config.run("whoami")
-    assert stale.returncode == 3
+    assert stale.returncode == AUTH
 
 
 def test_an_expired_profile_asks_to_log_in_again(config: Config) -> None:
@@ -257,7 +259,7 @@ def test_an_expired_profile_asks_to_log_in_again(config: Config) -> None:
 
     done = config.run("whoami")
 
-    assert done.returncode == 3
+    assert done.returncode == AUTH
     line = one_line(done.stderr)
     assert "expired" in line
     assert "vault login" in line
@@ -281,7 +283,7 @@ def test_login_without_a_server_is_a_usage_error(config: Config) -> None:
         "login", "--username", "jules", "--passphrase-file", config.server.passphrase_file
     )
 
-    assert done.returncode == 2
+    assert done.returncode == USAGE
     assert "--server" in one_line(done.stderr)
 
 
@@ -307,15 +309,11 @@ def test_show_completion_prints_a_script_for_each_shell(
 ) -> None:
     # Typer detects the shell from the parent process; this variable makes it take the name
     # given instead, so that the test does not depend on the shell that runs it.
-    done = subprocess.run(
-        [VAULT, "--show-completion", shell],
-        env=completion_env(_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION="1"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=tmp_path,
-    )
+    done = run_vault(
+        "--show-completion", shell,
+        cwd=tmp_path, env=completion_env(_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION="1"),
+        in_process=True,
+    )  # fmt: skip
 
     assert done.returncode == 0, done.stderr
     assert marker in done.stdout

@@ -1,4 +1,4 @@
-"""``vault sources``: the real console script against the shared live ``vault serve``.
+"""``vault sources``: the console script's entry point against the shared live ``vault serve``.
 
 jules records sources in ``harbour-contracts`` (so jules is their handler), erin is a fellow
 member who may list them but not read who they are, joan is outside the case and admin is in
@@ -9,20 +9,17 @@ reading is in the access log with its reason.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.cli.conftest import ReviewServer, assert_error, in_parallel
-from tests.e2e.conftest import VAULT
+from tests.cli.conftest import ReviewServer, in_parallel
+from tests.support.cli import NOT_FOUND, USAGE, assert_error, run_vault, vault_env
 
 CASE_NAME = "harbour-contracts"
-USAGE, NOT_FOUND = 2, 4
 
 
 SOURCE_FIELDS = {
@@ -48,15 +45,10 @@ def recorded(server: ReviewServer, notes: str | None) -> dict[str, Any]:
 def access_log(server: ReviewServer) -> list[dict[str, Any]]:
     """The access log, read as the server's administrator does: ``vault audit log`` on the data
     directory (here, by the test process itself)."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
-    done = subprocess.run(
-        [VAULT, "audit", "log", "--data-dir", str(server.live.data_dir), "--json"],
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_vault(
+        "audit", "log", "--data-dir", server.live.data_dir, "--json",
+        cwd=server.root, env=vault_env(columns=None), in_process=True,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     entries: list[dict[str, Any]] = json.loads(done.stdout)["entries"]
     return entries

@@ -1,5 +1,5 @@
-"""``vault tokens``: the real console script against the shared live ``vault serve``. A token
-made with ``vault tokens create`` is shown once, works as ``VAULT_TOKEN`` for the review
+"""``vault tokens``: the console script's entry point against the shared live ``vault serve``.
+A token made with ``vault tokens create`` is shown once, works as ``VAULT_TOKEN`` for the review
 commands within its scope, and stops working the moment it is revoked."""
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from tests.cli.conftest import ReviewServer, assert_error, in_parallel
+from tests.cli.conftest import ReviewServer, in_parallel
+from tests.support.cli import AUTH, NOT_FOUND, USAGE, assert_error
 from vault.cli import tokens
 from vault.errors import InvalidInput, NotFound
 
-USAGE, AUTH, NOT_FOUND = 2, 3, 4
 TOKEN_RE = re.compile(r"^sv_[A-Za-z0-9_-]{43}$")
 
 

@@ -1,5 +1,5 @@
 """``vault users disable|enable|reset|role`` as an administrator runs them on the server: the
-installed console script on a data directory made with ``vault init``.
+console script's entry point (in this process) on a data directory made with ``vault init``.
 
 Each change must be in the access log, a wrong name must exit 4 in one line, and the effect must
 be real: a disabled account cannot log in, a reset prints a code that enrols the person again,
@@ -10,10 +10,8 @@ module (each passphrase costs an Argon2id derivation); each test works on its ow
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,17 +19,15 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from tests.cli.conftest import assert_error
+from tests.support.cli import NOT_FOUND, USAGE, assert_error, run_vault, vault_env
 from vault.errors import AuthenticationFailed
 from vault.instance import Vault
 from vault.settings import Settings
 from vault.storage.models import AuditEntry, Role, User
 
-VAULT = Path(sys.executable).parent / "vault"
 PASSPHRASE = "violet kettle marches quietly at 47 past nine"
 NEW_PASSPHRASE = "amber ledger crosses the quay at dawn"
 CODE_RE = re.compile(r"^[0-9a-f]{6}(-[0-9a-f]{6}){3}$")
-USAGE, NOT_FOUND = 2, 4
 
 
 @dataclass(frozen=True)
@@ -42,24 +38,30 @@ class Admin:
     def run(
         self, *args: str | Path, totp_roles: str = "", stdin: str | None = None
     ) -> subprocess.CompletedProcess[str]:
-        """``vault ARGS`` with a clean environment; two-factor login off unless asked for."""
-        environ = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
-        environ["VAULT_TOTP_REQUIRED_ROLES"] = totp_roles
-        environ["COLUMNS"] = "200"
-        done = subprocess.run(
-            [str(VAULT), *map(str, args)],
+        """``vault ARGS`` (in this process) with a clean environment; two-factor login off
+        unless asked for; it never prints the passphrase."""
+        return run_vault(
+            *args,
             cwd=self.root,
-            env=environ,
-            input=stdin,
-            stdin=None if stdin is not None else subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+            env=vault_env(VAULT_TOTP_REQUIRED_ROLES=totp_roles),
+            stdin=stdin,
+            secrets=[PASSPHRASE],
+            in_process=True,
         )
-        assert "Traceback" not in done.stderr + done.stdout, done.stderr
-        assert PASSPHRASE not in done.stdout + done.stderr
-        return done
+
+    @classmethod
+    def initialised(cls, root: Path) -> Admin:
+        """A vault made with ``vault init`` in ``root / "data"``: the administrator ``admin``
+        with ``PASSPHRASE``, and the recovery shares in ``root / "shares"``."""
+        secret = root / "passphrase"
+        secret.write_text(PASSPHRASE + "\n", encoding="utf-8")
+        made = cls(root, root / "data")
+        init = made.run(
+            "init", "--admin", "admin", "--data-dir", made.data_dir, "--passphrase-file", secret,
+            "--recovery-out", root / "shares",
+        )  # fmt: skip
+        assert init.returncode == 0, init.stderr
+        return made
 
     def users(self, *args: str, totp_roles: str = "") -> subprocess.CompletedProcess[str]:
         return self.run("users", *args, "--data-dir", self.data_dir, totp_roles=totp_roles)
@@ -99,15 +101,7 @@ class Admin:
 def admin(tmp_path_factory: pytest.TempPathFactory) -> Admin:
     """A vault with the administrator ``admin``, the active editor ``erin`` and the journalists
     ``jules`` and ``rory``, who have not enrolled yet."""
-    root = tmp_path_factory.mktemp("users-cli")
-    secret = root / "passphrase"
-    secret.write_text(PASSPHRASE + "\n", encoding="utf-8")
-    made = Admin(root, root / "data")
-    init = made.run(
-        "init", "--admin", "admin", "--data-dir", made.data_dir, "--passphrase-file", secret,
-        "--recovery-out", root / "shares",
-    )  # fmt: skip
-    assert init.returncode == 0, init.stderr
+    made = Admin.initialised(tmp_path_factory.mktemp("users-cli"))
     vault = made.vault()
     try:
         vault.auth.create_account(None, username="erin", role=Role.EDITOR, passphrase=PASSPHRASE)

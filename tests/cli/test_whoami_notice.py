@@ -4,8 +4,6 @@ says nothing of it when the server does not, or does not report it (a server fro
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,7 +12,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from tests.e2e.conftest import VAULT
+from tests.support.cli import run_vault, vault_env
 
 NOTICE = "Self-approval of redactions is on for this server"
 
@@ -50,17 +48,8 @@ def stub() -> Iterator[str]:
 
 def _whoami(url: str, tmp_path: Path, answer: dict[str, Any], *args: str) -> tuple[str, str]:
     _Me.answer = {"id": "0" * 32, "username": "erin", "role": "editor", **answer}
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
-    environ.update(VAULT_CONFIG_DIR=str(tmp_path), VAULT_SERVER=url, VAULT_TOKEN="t")
-    done = subprocess.run(
-        [VAULT, "whoami", *args],
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    env = vault_env(columns=None, VAULT_CONFIG_DIR=str(tmp_path), VAULT_SERVER=url, VAULT_TOKEN="t")
+    done = run_vault("whoami", *args, cwd=tmp_path, env=env, in_process=True)
     assert done.returncode == 0, done.stderr
     return done.stdout, done.stderr
 

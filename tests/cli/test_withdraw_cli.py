@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import uuid
 
-from tests.cli.conftest import ReviewServer, assert_error, in_parallel
+from tests.cli.conftest import ReviewServer, in_parallel
+from tests.support.cli import FAILED, USAGE, assert_error
 
-FAILED, USAGE = 1, 2
 STATEMENT = "Statement of 3 March. Ilse Marrow saw the lease signed; Pau Serra was there too.\n"
 
 

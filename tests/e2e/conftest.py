@@ -7,12 +7,8 @@ if any process it started outlives the server.
 
 from __future__ import annotations
 
-import os
-import socket
 import ssl
 import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,18 +18,14 @@ import httpx
 import psutil
 import pytest
 
-VAULT = str(Path(sys.executable).with_name("vault"))
+from tests.support.cli import VAULT, run_vault, vault_env
+from tests.support.server import Server, start_vault_serve, stop_server
+
+__all__ = ["PASSPHRASE", "VAULT", "LiveVault", "start_live_vault", "stop_live_vault"]
+
 PASSPHRASE = "quiet lantern orbit meadow 42"
 USERS = {"jules": "journalist"}
-READY_TIMEOUT = 60.0
 _TLS = ssl.create_default_context()
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -41,13 +33,27 @@ class LiveVault:
     """A served vault: an administrator ``admin`` and a journalist ``jules``, both with
     ``PASSPHRASE``, and one case (``case_id``) the journalist belongs to."""
 
-    base_url: str
+    server: Server
     data_dir: Path
     env: dict[str, str]
-    process: subprocess.Popen[bytes]
-    log_path: Path
     case_id: str = ""
     tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        return self.server.process
+
+    @property
+    def log_path(self) -> Path:
+        return self.server.log_path
+
+    @property
+    def port(self) -> int:
+        return self.server.port
 
     def client(self, **kwargs: Any) -> httpx.Client:
         # Plain HTTP: the shared TLS context only spares building one per client.
@@ -67,68 +73,18 @@ class LiveVault:
         token = self.tokens.get(username) or self.login(username)
         return {"Authorization": f"Bearer {token}"}
 
-    @property
-    def port(self) -> int:
-        return int(self.base_url.rsplit(":", 1)[1])
-
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        return self.server.log()
 
     def workers(self) -> list[psutil.Process]:
-        return psutil.Process(self.process.pid).children(recursive=True)
+        return self.server.descendants()
 
 
-def _run(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([VAULT, *args], env=env, capture_output=True, timeout=120, check=False)
-    assert done.returncode == 0, (args, done.stdout.decode(), done.stderr.decode())
-    return done.stdout.decode()
-
-
-def _environment(data_dir: Path, database_url: str | None) -> dict[str, str]:
-    # The server reads its settings from the environment; start from a clean VAULT_* slate.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
-    env["VAULT_DATA_DIR"] = str(data_dir)
-    env["VAULT_TOTP_REQUIRED_ROLES"] = ""  # log in without a one-time code
-    if database_url is not None:
-        env["VAULT_DATABASE_URL"] = database_url
-    return env
-
-
-def _wait_ready(live: LiveVault, workers: int) -> None:
-    """Until /readyz answers and every worker has logged that its startup is complete."""
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if live.process.poll() is not None:
-            pytest.fail(f"vault serve exited with {live.process.returncode}:\n{live.log()}")
-        try:
-            ready = httpx.get(f"{live.base_url}/readyz", timeout=2.0).status_code == 200
-        except httpx.TransportError:
-            ready = False
-        if ready and live.log().count("Application startup complete") >= workers:
-            return
-        time.sleep(0.1)
-    pytest.fail(f"vault serve was not ready within {READY_TIMEOUT} s:\n{live.log()}")
-
-
-def _stop(live: LiveVault) -> list[str]:
-    """Terminate the server (SIGTERM; uvicorn's supervisor stops its workers) and return a
-    description of every process it started that is still alive afterwards (killed now)."""
-    try:
-        descendants = live.workers()
-    except psutil.NoSuchProcess:
-        descendants = []
-    live.process.terminate()
-    try:
-        live.process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        live.process.kill()
-        live.process.wait(timeout=10)
-    _, alive = psutil.wait_procs(descendants, timeout=15)
-    leftovers = []
-    for proc in alive:
-        leftovers.append(f"pid {proc.pid}: {' '.join(proc.cmdline())}")
-        proc.kill()
-    return leftovers
+def _run(root: Path, env: dict[str, str], *args: str | Path) -> None:
+    # In this process: making the vault is not what these tests are about, and each command
+    # would cost an interpreter start-up.
+    done = run_vault(*args, cwd=root, env=env, in_process=True)
+    assert done.returncode == 0, (args, done.stdout, done.stderr)
 
 
 def start_live_vault(
@@ -146,10 +102,15 @@ def start_live_vault(
     users = USERS if users is None else users
     root.mkdir(parents=True)
     data_dir = root / "data"
-    env = {**_environment(data_dir, database_url), **(extra_env or {})}
+    # The server reads its settings from the environment; start from a clean VAULT_* slate.
+    env = vault_env(columns=None, VAULT_DATA_DIR=str(data_dir), VAULT_TOTP_REQUIRED_ROLES="")
+    if database_url is not None:
+        env["VAULT_DATABASE_URL"] = database_url
+    env.update(extra_env or {})
     passphrase_file = root / "passphrase"
     passphrase_file.write_text(PASSPHRASE + "\n")
     _run(
+        root,
         env,
         "init",
         "--admin",
@@ -163,6 +124,7 @@ def start_live_vault(
     )
     for username, role in users.items():
         _run(
+            root,
             env,
             "users",
             "add",
@@ -174,21 +136,9 @@ def start_live_vault(
             "--passphrase-file",
             str(passphrase_file),
         )
-    port = free_port()
-    log_path = root / "server.log"
-    command = [VAULT, "serve", "--data-dir", str(data_dir), "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--workers", str(workers)]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    live = LiveVault(f"http://127.0.0.1:{port}", data_dir, env, process, log_path)
+    server = start_vault_serve(data_dir, env=env, log_path=root / "server.log", workers=workers)
+    live = LiveVault(server, data_dir, env)
     try:
-        _wait_ready(live, workers)
         with live.client(headers=live.auth("admin")) as admin:
             case = admin.post("/v1/cases", json={"name": "harbour-contracts"})
             assert case.status_code == 201, case.text
@@ -213,7 +163,7 @@ def start_live_vault(
 
 def stop_live_vault(live: LiveVault) -> list[str]:
     """Stop the server; describe (and kill) any process it started that outlived it."""
-    return _stop(live)
+    return stop_server(live.server)
 
 
 @pytest.fixture
@@ -229,7 +179,7 @@ def live_vault_factory(
         return live
 
     yield start
-    leftovers = [entry for live in started for entry in _stop(live)]
+    leftovers = [entry for live in started for entry in stop_live_vault(live)]
     assert not leftovers, f"processes outlived vault serve: {leftovers}"
 
 

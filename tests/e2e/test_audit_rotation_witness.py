@@ -4,33 +4,24 @@ the commands are meant to be used."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import VAULT, LiveVault
+from tests.e2e.conftest import LiveVault
+from tests.support.cli import run_vault, vault_env
 from vault.audit import checkpoint
+
+pytestmark = pytest.mark.slow  # end to end: a live server and the `vault` command in processes
 
 
 def _vault(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [VAULT, *args],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert "Traceback" not in done.stderr, done.stderr
-    return done
+    return run_vault(*args, cwd=Path.cwd(), env=env)
 
 
 def _witness(live: LiveVault, saved: Path, token: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
-    env["VAULT_TOKEN"] = token
+    env = vault_env(columns=None, VAULT_TOKEN=token)
     return _vault(env, "audit", "verify", "--server", live.base_url, "--checkpoint", str(saved))
 
 
@@ -45,7 +36,6 @@ def _rotate(live: LiveVault) -> str:
 
 # Eleven runs of the `vault` command against a live server: well over the few seconds a test
 # may take; tests/api/test_key_rotation_api.py covers the same checks in process.
-@pytest.mark.slow
 def test_witness_follows_rotations_of_a_running_server(
     live_vault: LiveVault, tmp_path: Path
 ) -> None:
@@ -72,8 +62,7 @@ def test_witness_follows_rotations_of_a_running_server(
     assert pin.read_text().strip() == third != second
 
     # From the very first key, with no saved checkpoint, all three are followed.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
-    env["VAULT_TOKEN"] = token
+    env = vault_env(columns=None, VAULT_TOKEN=token)
     fresh = _vault(env, "audit", "verify", "--server", live_vault.base_url, "--key", original)
     assert fresh.returncode == 0, fresh.stderr
     assert fresh.stdout.count("followed a key rotation") == 3

@@ -5,38 +5,33 @@ the head root recomputed to match) or whose key changed."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
+import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
-from tests.e2e.conftest import VAULT, LiveVault
+from tests.e2e.conftest import LiveVault
+from tests.support.cli import run_vault, vault_env
 from vault import crypto
 from vault.audit import checkpoint, log, merkle
 from vault.audit.verify import verify_log
-from vault.cli.errors import INTEGRITY
+from vault.cli.errors import AUTH, INTEGRITY
 from vault.settings import Settings
 from vault.storage.database import connect
 from vault.storage.models import AuditEntry, AuditHead, AuditNode
 
+pytestmark = pytest.mark.slow  # end to end: a live server and the `vault` command in processes
+
 
 def _witness(live: LiveVault, saved: Path, token: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
-    env["VAULT_TOKEN"] = token
-    done = subprocess.run(
-        [VAULT, "audit", "verify", "--server", live.base_url, "--checkpoint", str(saved)],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert "Traceback" not in done.stderr, done.stderr
-    return done
+    env = vault_env(columns=None, VAULT_TOKEN=token)
+    return run_vault(
+        "audit", "verify", "--server", live.base_url, "--checkpoint", saved,
+        cwd=live.data_dir.parent, env=env,
+    )  # fmt: skip
 
 
 def _act(live: LiveVault) -> None:
@@ -137,6 +132,6 @@ def test_witness_catches_rewritten_history_and_a_new_key(
 def test_witness_needs_a_token(live_vault: LiveVault, tmp_path: Path) -> None:
     saved = tmp_path / "checkpoint"
     refused = _witness(live_vault, saved, "not-a-token")
-    assert refused.returncode == 3, refused.stderr
+    assert refused.returncode == AUTH, refused.stderr
     assert len(refused.stderr.splitlines()) == 1
     assert not saved.exists()

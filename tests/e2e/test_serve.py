@@ -18,6 +18,8 @@ import pytest
 
 from tests.e2e.conftest import PASSPHRASE, LiveVault
 
+pytestmark = pytest.mark.slow  # end to end: a vault made by the CLI and served by a process
+
 MiB = 1 << 20
 SIZE = 12 * MiB + 12_345  # not a multiple of the default 1 MiB segment
 HEADER_SIZE = 64
