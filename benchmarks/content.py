@@ -76,10 +76,8 @@ from benchmarks.common import (
     median_seconds,
     say,
 )
-from vault.clock import system_clock
 from vault.initialise import init_vault
 from vault.instance import Vault
-from vault.services import cases, users
 from vault.services.documents import NewDocument
 from vault.services.users import Actor
 from vault.settings import Settings
@@ -116,25 +114,11 @@ class _VaultUnderTest:
         settings = Settings(data_dir=data_dir, totp_required_roles="")
         init_vault(settings, admin="admin", passphrase=PASSPHRASE)
         vault = Vault.open(settings)
-        admin = vault.login("admin", PASSPHRASE)
-        with vault.session() as db:
-            case = cases.create_case(db, admin, "benchmark", clock=system_clock)
-            db.commit()
-            case_id = case.id
-        with vault.session() as db:
-            user, key = users.create_user(
-                db,
-                username="editor",
-                role=Role.EDITOR,
-                passphrase=PASSPHRASE,
-                params=settings.argon2,
-                clock=system_clock,
-            )
-            db.commit()
-            actor = users.actor_for(user, key)
-        with vault.session() as db:
-            cases.add_member(db, admin, case_id, actor.user_id, clock=system_clock)
-            db.commit()
+        admin = vault.auth.login("admin", PASSPHRASE, None, address="127.0.0.1").actor
+        case_id = vault.cases.create(admin, "benchmark").id
+        vault.users.create_account(None, username="editor", role=Role.EDITOR, passphrase=PASSPHRASE)
+        actor = vault.auth.login("editor", PASSPHRASE, None, address="127.0.0.1").actor
+        vault.cases.add_member(admin, case_id, "editor")
         return cls(vault, actor, case_id)
 
     def store(self, source: Path) -> None:

@@ -23,7 +23,7 @@ How:
   bearer token (which every request does, with a database write) and nothing else: the floor
   any authenticated route pays on this server. It grows with the vault: every authentication
   looks for pending key grants across all documents and members
-  (``vault.services.cases.complete_grants``), about 3 µs per document and member here.
+  (``vault.services.grants.complete_flagged_grants``), about 3 µs per document and member here.
 
 Listing is checked on SQLite only: PostgreSQL would double the ten thousand uploads.
 """
@@ -43,10 +43,8 @@ import httpx
 
 from benchmarks.common import Context, Result, RssSampler, say
 from benchmarks.server import LiveServer, expect, latency_details, serve
-from vault.clock import system_clock
 from vault.initialise import init_vault
 from vault.instance import Vault
-from vault.services import cases, grants, users
 from vault.services.documents import NewDocument
 from vault.settings import Settings
 from vault.storage.models import Role
@@ -66,28 +64,17 @@ def _make_vault(data_dir: Path) -> tuple[UUID, list[UUID]]:
     init_vault(settings, admin="admin", passphrase=PASSPHRASE)
     vault = Vault.open(settings)
     try:
-        admin = vault.login("admin", PASSPHRASE)
-        with vault.session() as db:
-            case = cases.create_case(db, admin, "harbour-contracts", clock=system_clock)
-            members = []
-            for name in ("jules", "nora"):
-                user, key = users.create_user(
-                    db,
-                    username=name,
-                    role=Role.JOURNALIST,
-                    passphrase=PASSPHRASE,
-                    params=settings.argon2,
-                    clock=system_clock,
-                )
-                members.append(users.actor_for(user, key))
-            db.commit()
-            for member in members:
-                cases.add_member(db, admin, case.id, member.user_id, clock=system_clock)
-            db.flush()
-            for member in members[1:]:  # the first, founding member approves the others
-                grants.approve(db, members[0], case.id, member.user_id, clock=system_clock)
-            db.commit()
-            case_id = case.id
+        admin = vault.auth.login("admin", PASSPHRASE, None, address="127.0.0.1").actor
+        case_id = vault.cases.create(admin, "harbour-contracts").id
+        members = []
+        for name in ("jules", "nora"):
+            vault.users.create_account(
+                None, username=name, role=Role.JOURNALIST, passphrase=PASSPHRASE
+            )
+            members.append(vault.auth.login(name, PASSPHRASE, None, address="127.0.0.1").actor)
+            vault.cases.add_member(admin, case_id, name)
+        for member in members[1:]:  # the first, founding member approves the others
+            vault.cases.approve(members[0], case_id, member.username)
         uploader = members[0]
         began = time.perf_counter()
         ids = []

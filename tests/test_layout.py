@@ -126,7 +126,7 @@ def _loaded_by(*modules: str) -> set[str]:
 
 
 def test_loading_the_core_and_the_cli_loads_no_web_framework() -> None:
-    core = _loaded_by("vault", "vault.services.documents", "vault.audit.service")
+    core = _loaded_by("vault", "vault.services.documents", "vault.services.audit")
     assert "vault" in core
     assert not core & (WEB | {"uvicorn", "httpx"})
     # The CLI's review commands are an HTTP client (httpx), never a server.
@@ -380,7 +380,7 @@ def test_problem_slugs_and_titles_are_unique() -> None:
 MAX_LINES = 450
 # Modules still owed a split along their own seams; each entry goes when its module is under
 # the limit (the test below fails until it is deleted).
-OVER_THE_LIMIT_FOR_NOW = {"vault/services/auth.py", "vault/services/documents.py"}
+OVER_THE_LIMIT_FOR_NOW: set[str] = set()
 
 
 @pytest.mark.parametrize("path", [*MODULES, *sorted(WEB_LAYER.rglob("*.py"))], ids=_rel)

@@ -15,14 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alembic import command
-from sqlmodel import Session
 
-from vault import crypto
-from vault.audit import log as audit
 from vault.audit import signer
+from vault.audit.actions import Action
 from vault.clock import Clock, system_clock
 from vault.errors import Conflict, StorageError
 from vault.services import recovery, users
+from vault.services.throttle import KdfLimiter
+from vault.services.uow import SYSTEM, UnitOfWork
+from vault.services.user_admin import UserAdminService
 from vault.settings import Settings
 from vault.storage.blobstore import LocalBlobStore
 from vault.storage.database import _alembic_config, connect, current_revision, migrate
@@ -66,6 +67,7 @@ def init_vault(
 ) -> InitResult:
     """Create a vault as ``settings`` describe it. ``Conflict`` if one is already there."""
     settings.validate()
+    users.check_username(admin)
     users.check_passphrase(passphrase)
     data_dir = settings.data_dir
     if data_dir.exists() and (not data_dir.is_dir() or any(data_dir.iterdir())):
@@ -91,7 +93,6 @@ def init_vault(
     shares = recovery.split_new_recovery_key(
         threshold=settings.recovery_threshold, shares=settings.recovery_shares
     )
-    totp_secret = crypto.new_totp_secret() if "admin" in settings.totp_roles else None
     undo: list[Callable[[], None]] = []
     try:
         created_dir = not data_dir.exists()
@@ -113,19 +114,11 @@ def init_vault(
         if external_db:
             migrated = engine
             undo.append(lambda: command.downgrade(_alembic_config(migrated), "base"))
-        with Session(engine) as db:
-            user, _ = users.create_user(
-                db,
-                username=admin,
-                role=Role.ADMIN,
-                passphrase=None,
-                params=settings.argon2,
-                clock=clock,
-            )
-            users.set_passphrase(db, user, passphrase, settings.argon2, totp_secret=totp_secret)
-            user.totp_confirmed = totp_secret is not None
-            public = shares.key.public_key()
-            db.add(
+        public = shares.key.public_key()
+        with UnitOfWork(engine, clock).audited(
+            SYSTEM, Action.VAULT_INIT, recovery_key=public.key_id
+        ) as work:
+            work.db.add(
                 RecoveryKey(
                     key_id=public.key_id,
                     public_key=public.to_bytes(),
@@ -134,10 +127,11 @@ def init_vault(
                     created_at=clock(),
                 )
             )
-            signer.create_log_key(db, settings, clock)
-            audit.record(db, "vault.init", "system", clock=clock, recovery_key=public.key_id)
-            audit.record(db, "user.create", "system", clock=clock, user=user.id)
-            db.commit()
+            signer.create_log_key(work.db, settings, clock)
+        admins = UserAdminService(engine=engine, settings=settings, clock=clock, kdf=KdfLimiter(1))
+        _, _, totp_uri = admins.create_account(
+            None, username=admin, role=Role.ADMIN, passphrase=passphrase
+        )
     except BaseException:
         if engine is not None:
             engine.dispose()
@@ -152,9 +146,7 @@ def init_vault(
         threshold=shares.threshold,
         mnemonics=shares.mnemonics,
         share_files=share_files,
-        totp_uri=None
-        if totp_secret is None
-        else crypto.totp_uri(totp_secret, account=admin, issuer="Source Vault"),
+        totp_uri=totp_uri,
     )
 
 

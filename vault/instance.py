@@ -10,13 +10,12 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from vault.audit import log as audit
 from vault.audit import signer
-from vault.audit.service import AuditService
+from vault.audit.actions import Action
 from vault.clock import Clock, system_clock
 from vault.errors import NotFound, StorageError
-from vault.services import grants, users
 from vault.services.account import AccountService
+from vault.services.audit import AuditService
 from vault.services.auth import AuthService
 from vault.services.cases import CaseService
 from vault.services.documents import DocumentService
@@ -26,7 +25,8 @@ from vault.services.redactions import RedactionService
 from vault.services.retention import RetentionService
 from vault.services.sources import SourceService
 from vault.services.throttle import KdfLimiter
-from vault.services.users import Actor
+from vault.services.uow import SYSTEM, UnitOfWork
+from vault.services.user_admin import UserAdminService
 from vault.settings import Settings
 from vault.storage.blobstore import LocalBlobStore
 from vault.storage.database import connect, current_revision, head_revision
@@ -62,7 +62,8 @@ class Vault:
         self.audit = AuditService(engine=engine, settings=settings, clock=clock)
         self.kdf = KdfLimiter(settings.kdf_concurrency)
         self.auth = AuthService(engine=engine, settings=settings, clock=clock, kdf=self.kdf)
-        self.recovery = RecoveryService(engine=engine, clock=clock, auth=self.auth)
+        self.users = UserAdminService(engine=engine, settings=settings, clock=clock, kdf=self.kdf)
+        self.recovery = RecoveryService(engine=engine, clock=clock, users=self.users)
         self.holds = HoldService(engine=engine, clock=clock)
         self.retention = RetentionService(engine=engine, blobs=blobs, clock=clock)
         self.account = AccountService(engine=engine, settings=settings, clock=clock, kdf=self.kdf)
@@ -97,24 +98,16 @@ class Vault:
 
     def _ensure_log_key(self) -> None:
         # Vaults made before the access log was signed get their key on first open.
-        with self.session() as db:
-            if signer.load_signer(db, self.settings) is None:
-                signer.create_log_key(db, self.settings, self.clock)
-                audit.record(db, "log.key.create", "system", clock=self.clock)
-                audit.commit(db)
+        with UnitOfWork(self.engine, self.clock).audited(SYSTEM, Action.LOG_KEY_CREATE) as work:
+            if signer.load_signer(work.db, self.settings) is None:
+                signer.create_log_key(work.db, self.settings, self.clock)
+            else:
+                work.unchanged()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         with Session(self.engine, expire_on_commit=False) as db:
             yield db
-
-    def login(self, username: str, passphrase: str) -> Actor:
-        """Unlock a user's key and complete any grants they can complete in their cases."""
-        with self.session() as db:
-            actor = users.unlock(db, username, passphrase, params=self.settings.argon2)
-            grants.complete_grants(db, actor, clock=self.clock)
-            db.commit()
-        return actor
 
     def close(self) -> None:
         self.engine.dispose()

@@ -73,11 +73,11 @@ class Env:
 
     def add_user(self, username: str, role: Role = Role.JOURNALIST) -> None:
         """An active account with ``PASSPHRASE`` (one derivation)."""
-        self.vault.auth.create_account(None, username=username, role=role, passphrase=PASSPHRASE)
+        self.vault.users.create_account(None, username=username, role=role, passphrase=PASSPHRASE)
 
     def invite(self, username: str, role: Role = Role.JOURNALIST) -> str:
         """An account waiting for enrolment; its enrolment code."""
-        _, code, _ = self.vault.auth.create_account(
+        _, code, _ = self.vault.users.create_account(
             None, username=username, role=role, passphrase=None
         )
         assert code is not None
@@ -112,7 +112,7 @@ class Env:
         for member in members:
             self.vault.cases.add_member(self.admin, case.id, member)
         if len(members) > 1:
-            first = self.vault.login(members[0], PASSPHRASE)
+            first = self.vault.auth.login(members[0], PASSPHRASE, None, address="127.0.0.1").actor
             for member in members[1:]:
                 self.vault.cases.approve(first, case.id, member)
         return str(case.id)
@@ -617,8 +617,11 @@ def test_account_throttle_blocks_grows_and_clears(
 ) -> None:
     env.add_user("jules")
     derivations = count_derivations(monkeypatch)
+    failing = []
     for _ in range(throttle.FREE_FAILURES):
+        started = time.perf_counter()
         assert_problem(env.login("jules", WRONG_PASSPHRASE), 401, "unauthenticated")
+        failing.append(time.perf_counter() - started)
     assert derivations() == throttle.FREE_FAILURES
 
     # Blocked: refused at once, even with the right passphrase, without any derivation.
@@ -629,7 +632,9 @@ def test_account_throttle_blocks_grows_and_clears(
         durations.append(time.perf_counter() - started)
         waits.append(retry_after(blocked))
     assert derivations() == throttle.FREE_FAILURES
-    assert statistics.median(durations) < 0.05, durations
+    # Measured against the failures above, which each paid a derivation, so that a busy
+    # machine (the suite runs on every core) slows both alike.
+    assert statistics.median(durations) < statistics.median(failing) / 3, (durations, failing)
     first = waits[0]
     assert set(waits) == {first}
 
@@ -769,7 +774,7 @@ def test_disabled_user_is_refused_everywhere(env: Env) -> None:
     session = env.session("jules")
     token = env.new_token(session, ["read"])["token"]
     assert env.me(session).status_code == 200
-    env.vault.auth.set_enabled("jules", False)
+    env.vault.users.set_enabled("jules", False)
     assert_problem(env.me(session), 401, "unauthenticated")
     assert_problem(env.me(token), 401, "unauthenticated")
     refused = env.login("jules")  # the right passphrase
@@ -777,6 +782,6 @@ def test_disabled_user_is_refused_everywhere(env: Env) -> None:
     assert_problem(refused, 401, "unauthenticated")
     assert comparable(refused) == comparable(unknown)
     # Re-enabling does not bring the old credentials back.
-    env.vault.auth.set_enabled("jules", True)
+    env.vault.users.set_enabled("jules", True)
     assert_problem(env.me(session), 401, "unauthenticated")
     assert_problem(env.me(token), 401, "unauthenticated")

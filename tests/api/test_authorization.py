@@ -45,7 +45,7 @@ from tests.api.conftest import ApiWorld
 from tests.conftest import PASSPHRASE
 from vault import crypto
 from vault.clock import system_clock
-from vault.services import cases, grants, users
+from vault.services import grants, users
 from vault.settings import Settings
 from vault.storage.models import Case, Credential, Document, Redaction, Role, Source, User
 
@@ -377,29 +377,22 @@ class Cast:
     def spare_user(self, *, member: bool, approve: bool = True) -> str:
         """A journalist account that has not enrolled yet (costs no key derivation)."""
         username = self.name("spare")
-        with self.world.db() as db:
-            user, _ = users.create_user(
-                db,
-                username=username,
-                role=Role.JOURNALIST,
-                passphrase=None,
-                params=self.vault.settings.argon2,
-                clock=system_clock,
-            )
-            db.commit()
-            actor = users.actor_for(user)
+        user, _, _ = self.vault.users.create_account(
+            None, username=username, role=Role.JOURNALIST, passphrase=None
+        )
+        actor = users.actor_for(user)
         if member:
             self.world.add_member(actor, approve=approve)
         return username
 
     def is_member(self, username: str) -> bool:
         with self.world.db() as db:
-            return cases.is_member(db, self.world.case_id, self.user_id(username))
+            return grants.is_member(db, self.world.case_id, self.user_id(username))
 
     def pending_account(self) -> tuple[str, str]:
         """A new account and its enrolment code."""
         username = self.name("newcomer")
-        _, code, _ = self.vault.auth.create_account(
+        _, code, _ = self.vault.users.create_account(
             None, username=username, role=Role.JOURNALIST, passphrase=None
         )
         assert code is not None
@@ -410,18 +403,16 @@ class Cast:
         back into that state before every use."""
         if self._totp is None:
             secret = crypto.new_totp_secret()
+            self.vault.users.create_account(
+                None, username="tess", role=Role.JOURNALIST, passphrase=None
+            )
             with self.world.db() as db:
-                user, _ = users.create_user(
-                    db,
-                    username="tess",
-                    role=Role.JOURNALIST,
-                    passphrase=None,
-                    params=self.vault.settings.argon2,
-                    clock=system_clock,
-                )
+                user = users.find_user(db, "tess")
                 users.set_passphrase(
                     db, user, PASSPHRASE, self.vault.settings.argon2, totp_secret=secret
                 )
+                user.enrolment_code_hash = user.enrolment_expires_at = None
+                db.add(user)
                 db.commit()
             self._totp = ("tess", secret)
         username, secret = self._totp

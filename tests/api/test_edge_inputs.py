@@ -26,7 +26,6 @@ from vault.freetext import (
     NONBLANK_TEXT_PATTERN,
     TEXT_PATTERN,
 )
-from vault.services import cases as case_service
 from vault.services.documents import NewDocument
 from vault.storage.models import Role
 
@@ -352,10 +351,10 @@ def test_a_document_not_yours_and_one_not_there_cost_the_same_queries(api: ApiWo
 def test_a_case_not_yours_and_one_not_there_cost_the_same_queries(api: ApiWorld) -> None:
     world = api.world
     other = world.vault.cases.create(world.admin, "other-case")
-    with world.db() as db, statements(world.vault.engine) as not_yours:
-        _not_found(lambda: case_service.get_case(db, world.journalist, other.id))
-    with world.db() as db, statements(world.vault.engine) as not_there:
-        _not_found(lambda: case_service.get_case(db, world.journalist, uuid.uuid4()))
+    with statements(world.vault.engine) as not_yours:
+        _not_found(lambda: world.vault.cases.get(world.journalist, other.id))
+    with statements(world.vault.engine) as not_there:
+        _not_found(lambda: world.vault.cases.get(world.journalist, uuid.uuid4()))
     assert not_yours == not_there
     assert len(not_yours) == 2  # the case and the membership
     # And over HTTP the two answers are the same.

@@ -130,7 +130,7 @@ def test_a_known_device_passes_the_address_block_and_the_account_limit_holds(
 def test_resetting_an_account_forgets_its_devices(world: World) -> None:
     with client_for(world, peer="203.0.113.70") as client:
         device = login(client, "jules").json()["device_token"]
-        world.vault.auth.reset_enrolment("jules")
+        world.vault.users.reset_enrolment("jules")
         block_address(world, client, "203.0.113.70")
         assert login(client, "jules", device=device).status_code == 429
 

@@ -53,14 +53,14 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
     assert made.returncode == 0, made.stderr
     vault = Vault.open(Settings(data_dir=data_dir, totp_required_roles=""))
     try:
-        admin = vault.login("admin", PASSPHRASE)
-        editor, _, _ = vault.auth.create_account(
+        admin = vault.auth.login("admin", PASSPHRASE, None, address="127.0.0.1").actor
+        editor, _, _ = vault.users.create_account(
             admin, username="erin", role=Role.EDITOR, passphrase=PASSPHRASE
         )
         case = vault.cases.create(admin, "harbour-contracts")
         first = _checkpoint(vault)  # one in the middle of the log
         vault.cases.add_member(admin, case.id, "erin")
-        erin = vault.login("erin", PASSPHRASE)
+        erin = vault.auth.login("erin", PASSPHRASE, None, address="127.0.0.1").actor
         info = vault.documents.add(
             erin,
             case_id=case.id,

@@ -48,11 +48,11 @@ def _make(root: Path, database_url: str | None) -> Made:
     init_vault(settings, admin="admin", passphrase=PASSPHRASE)
     vault = Vault.open(settings)
     try:
-        admin = vault.login("admin", PASSPHRASE)
-        vault.auth.create_account(admin, username="erin", role=Role.EDITOR, passphrase=PASSPHRASE)
+        admin = vault.auth.login("admin", PASSPHRASE, None, address="127.0.0.1").actor
+        vault.users.create_account(admin, username="erin", role=Role.EDITOR, passphrase=PASSPHRASE)
         case = vault.cases.create(admin, "harbour-contracts")
         vault.cases.add_member(admin, case.id, "erin")
-        erin = vault.login("erin", PASSPHRASE)
+        erin = vault.auth.login("erin", PASSPHRASE, None, address="127.0.0.1").actor
         documents = {}
         for n, content in enumerate(CONTENT):
             info = vault.documents.add(
@@ -76,7 +76,7 @@ def _env(made: Made) -> dict[str, str]:
 def _read_back(data_dir: Path, documents: dict[str, bytes]) -> None:
     vault = Vault.open(Settings(data_dir=data_dir, totp_required_roles=""))
     try:
-        erin = vault.login("erin", PASSPHRASE)
+        erin = vault.auth.login("erin", PASSPHRASE, None, address="127.0.0.1").actor
         for doc_id, content in documents.items():
             _, stream = vault.documents.open(erin, uuid.UUID(doc_id))
             assert b"".join(stream) == content

@@ -53,7 +53,7 @@ def _case_with_document(vault: Vault, name: str, member: str) -> tuple[str, str]
 
 
 def test_recover_user_prints_a_code_that_opens_everything(admin: Admin, vault: Vault) -> None:
-    vault.auth.create_account(None, username="jules", role=Role.JOURNALIST, passphrase=PASSPHRASE)
+    vault.users.create_account(None, username="jules", role=Role.JOURNALIST, passphrase=PASSPHRASE)
     _, doc_id = _case_with_document(vault, "harbour", "jules")
     too_few = admin.run("recover", "user", "jules", "--data-dir", admin.data_dir,
                         *shares(admin, 1), "--yes")  # fmt: skip
@@ -81,8 +81,8 @@ def test_recover_user_prints_a_code_that_opens_everything(admin: Admin, vault: V
 
 
 def test_recover_case_and_an_unknown_case(admin: Admin, vault: Vault) -> None:
-    vault.auth.create_account(None, username="erin", role=Role.EDITOR, passphrase=PASSPHRASE)
-    vault.auth.create_account(None, username="eddie", role=Role.EDITOR, passphrase=PASSPHRASE)
+    vault.users.create_account(None, username="erin", role=Role.EDITOR, passphrase=PASSPHRASE)
+    vault.users.create_account(None, username="eddie", role=Role.EDITOR, passphrase=PASSPHRASE)
     case_id, doc_id = _case_with_document(vault, "dredging", "erin")
     admin_actor = vault.auth.login("admin", PASSPHRASE, None, address="test").actor
     vault.cases.remove_member(admin_actor, UUID(case_id), "erin")

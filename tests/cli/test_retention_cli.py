@@ -36,7 +36,7 @@ def _case_with_documents(server: Admin, count: int) -> tuple[str, list[uuid.UUID
     """A new case whose ``count`` documents are all due: retention until closed, closed."""
     vault = server.vault()
     try:
-        admin = vault.login("admin", PASSPHRASE)
+        admin = vault.auth.login("admin", PASSPHRASE, None, address="127.0.0.1").actor
         name = f"case-{uuid.uuid4().hex[:8]}"
         case = vault.cases.create(admin, name)
         vault.cases.add_member(admin, case.id, "admin")  # the founding member: a reader
@@ -91,7 +91,7 @@ def test_a_run_shreds_what_is_due_keeps_what_is_held_and_says_so(server: Admin) 
     name, (kept, gone) = _case_with_documents(server, 2)
     vault = server.vault()
     try:
-        admin = vault.login("admin", PASSPHRASE)
+        admin = vault.auth.login("admin", PASSPHRASE, None, address="127.0.0.1").actor
         vault.holds.set_document(admin, kept, held=True)
     finally:
         vault.close()

@@ -104,9 +104,9 @@ def admin(tmp_path_factory: pytest.TempPathFactory) -> Admin:
     made = Admin.initialised(tmp_path_factory.mktemp("users-cli"))
     vault = made.vault()
     try:
-        vault.auth.create_account(None, username="erin", role=Role.EDITOR, passphrase=PASSPHRASE)
+        vault.users.create_account(None, username="erin", role=Role.EDITOR, passphrase=PASSPHRASE)
         for name in ("jules", "rory"):
-            vault.auth.create_account(None, username=name, role=Role.JOURNALIST, passphrase=None)
+            vault.users.create_account(None, username=name, role=Role.JOURNALIST, passphrase=None)
     finally:
         vault.close()
     return made
@@ -162,7 +162,7 @@ def _code_for(admin: Admin, username: str) -> str:
     """A fresh enrolment code for ``username``, issued through the service."""
     vault = admin.vault()
     try:
-        return vault.auth.reset_enrolment(username)
+        return vault.users.reset_enrolment(username)
     finally:
         vault.close()
 

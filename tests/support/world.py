@@ -13,6 +13,7 @@ slow path.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import os
 import shutil
@@ -22,15 +23,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from vault.clock import system_clock
+from vault import crypto
 from vault.initialise import InitResult, init_vault
 from vault.instance import Vault
-from vault.services import cases, grants, users
 from vault.services.users import Actor
 from vault.settings import Settings
 from vault.storage.models import Role
@@ -83,17 +84,10 @@ class World:
     case_id: uuid.UUID
 
     def add_user(self, username: str, role: Role, *, member: bool = True) -> Actor:
-        with self.vault.session() as db:
-            user, key = users.create_user(
-                db,
-                username=username,
-                role=role,
-                passphrase=PASSPHRASE,
-                params=self.vault.settings.argon2,
-                clock=system_clock,
-            )
-            db.commit()
-            actor = users.actor_for(user, key)
+        _, _, totp_uri = self.vault.users.create_account(
+            None, username=username, role=role, passphrase=PASSPHRASE
+        )
+        actor = log_in(self.vault, username, totp_uri)
         if member:
             self.add_member(actor)
         return actor
@@ -104,26 +98,31 @@ class World:
         """Add ``actor`` to a case as the administrator, and approve them as the editor (the
         founding member of the fixture's case) unless ``approve`` is false."""
         case = case_id or self.case_id
-        with self.vault.session() as db:
-            member = cases.add_member(db, self.admin, case, actor.user_id, clock=system_clock)
-            if approve and member.approved_at is None:
-                grants.approve(db, self.editor, case, actor.user_id, clock=system_clock)
-            db.commit()
+        approved = self.vault.cases.add_member(self.admin, case, actor.username)
+        if approve and not approved:
+            self.vault.cases.approve(self.editor, case, actor.username)
 
     def db(self) -> Session:
         return Session(self.vault.engine, expire_on_commit=False)
+
+
+def log_in(vault: Vault, username: str, totp_uri: str | None) -> Actor:
+    """``username``'s actor with their key unlocked, by a login (with a one-time code from the
+    secret in ``totp_uri`` when the account has one)."""
+    otp = None
+    if totp_uri is not None:
+        secret = parse_qs(urlsplit(totp_uri).query)["secret"][0]
+        otp = crypto.totp_code(base64.b32decode(secret + "=" * (-len(secret) % 8)), time.time())
+    return vault.auth.login(username, PASSPHRASE, otp, address="127.0.0.1").actor
 
 
 def build_world(settings: Settings) -> World:
     """The slow path: a new vault as ``settings`` describe it, and the world's accounts."""
     result = init_vault(settings, admin="admin", passphrase=PASSPHRASE)
     vault = Vault.open(settings)
-    admin = vault.login("admin", PASSPHRASE)
+    admin = log_in(vault, "admin", result.totp_uri)
     world = World(vault, result, admin, admin, admin, uuid.uuid4())
-    with vault.session() as db:
-        case = cases.create_case(db, admin, CASE_NAME, clock=system_clock)
-        db.commit()
-        world.case_id = case.id
+    world.case_id = vault.cases.create(admin, CASE_NAME).id
     world.editor = world.add_user("erin", Role.EDITOR)
     world.journalist = world.add_user("jules", Role.JOURNALIST)
     return world

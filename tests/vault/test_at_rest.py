@@ -12,8 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from tests.conftest import World
-from vault.clock import system_clock
-from vault.services import fsck, sources
+from vault.services import fsck
 from vault.services.documents import NewDocument
 from vault.storage.models import Document
 
@@ -36,11 +35,7 @@ def _rows_as_bytes(world: World) -> list[bytes]:
 
 
 def test_no_marker_in_any_file_or_row(world: World) -> None:
-    with world.db() as db:
-        source = sources.create_source(
-            db, world.journalist, world.case_id, notes=f"identity {MARKER}", clock=system_clock
-        )
-        db.commit()
+    source = world.vault.sources.create(world.journalist, world.case_id, f"identity {MARKER}")
     content = (f"testimony {MARKER} " * 5000).encode()
     world.vault.documents.add(
         world.journalist,

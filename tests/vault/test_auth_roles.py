@@ -29,7 +29,7 @@ def role_of(world: World, username: str) -> Role:
 
 def test_role_change_is_logged_with_old_and_new_role(world: World) -> None:
     before = len(entries(world))
-    previous = world.vault.auth.set_role(None, "jules", Role.EDITOR)
+    previous = world.vault.users.set_role(None, "jules", Role.EDITOR)
     assert previous == Role.JOURNALIST
     assert role_of(world, "jules") == Role.EDITOR
     log = entries(world)
@@ -46,7 +46,7 @@ def test_role_change_is_logged_with_old_and_new_role(world: World) -> None:
 
 
 def test_an_administrator_is_named_as_the_actor(world: World) -> None:
-    assert world.vault.auth.set_role(world.admin, "erin", Role.JOURNALIST) == Role.EDITOR
+    assert world.vault.users.set_role(world.admin, "erin", Role.JOURNALIST) == Role.EDITOR
     entry = entries(world)[-1]
     assert entry["action"] == "user.role.changed"
     assert entry["actor"] == str(world.admin.user_id)
@@ -55,11 +55,11 @@ def test_an_administrator_is_named_as_the_actor(world: World) -> None:
 
 def test_same_role_unknown_user_and_non_admin_change_nothing(world: World) -> None:
     before = entries(world)
-    assert world.vault.auth.set_role(None, "erin", Role.EDITOR) == Role.EDITOR
+    assert world.vault.users.set_role(None, "erin", Role.EDITOR) == Role.EDITOR
     with pytest.raises(NotFound):
-        world.vault.auth.set_role(None, "nobody-here", Role.EDITOR)
+        world.vault.users.set_role(None, "nobody-here", Role.EDITOR)
     with pytest.raises(NotFound):
-        world.vault.auth.set_role(world.editor, "jules", Role.ADMIN)
+        world.vault.users.set_role(world.editor, "jules", Role.ADMIN)
     assert entries(world) == before
     assert role_of(world, "erin") == Role.EDITOR
     assert role_of(world, "jules") == Role.JOURNALIST

@@ -24,7 +24,7 @@ from sqlmodel import select
 
 from tests.conftest import PASSPHRASE, PG_ENV, World
 from vault.audit import signer
-from vault.audit.service import verify_vault
+from vault.audit.signer import verify_vault
 from vault.backup import manifest as mf
 from vault.backup.create import create_backup
 from vault.backup.restore import restore_backup
@@ -86,7 +86,7 @@ def _upload(world: World | Made, content: bytes, title: str = TITLE) -> uuid.UUI
 
 
 def _contents(vault: Vault, case_id: uuid.UUID) -> dict[uuid.UUID, bytes]:
-    editor = vault.login("erin", PASSPHRASE)
+    editor = vault.auth.login("erin", PASSPHRASE, None, address="127.0.0.1").actor
     found = {}
     for info in vault.documents.list(editor, case_id):
         _, stream = vault.documents.open(editor, info.id)
@@ -190,7 +190,7 @@ def test_a_document_shredded_during_the_backup_is_deleted_by_the_restore(
     restored = Vault.open(target)
     try:
         assert set(_contents(restored, world.case_id)) == {kept}
-        editor = restored.login("erin", PASSPHRASE)
+        editor = restored.auth.login("erin", PASSPHRASE, None, address="127.0.0.1").actor
         with pytest.raises(NotFound):
             restored.documents.open(editor, gone)
         _assert_sound(restored)
@@ -241,11 +241,16 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Made]:
     init_vault(settings, admin="admin", passphrase=PASSPHRASE)
     vault = Vault.open(settings)
     try:
-        admin = vault.login("admin", PASSPHRASE)
-        vault.auth.create_account(admin, username="erin", role=Role.EDITOR, passphrase=PASSPHRASE)
+        admin = vault.auth.login("admin", PASSPHRASE, None, address="127.0.0.1").actor
+        vault.users.create_account(admin, username="erin", role=Role.EDITOR, passphrase=PASSPHRASE)
         case = vault.cases.create(admin, "harbour-contracts")
         vault.cases.add_member(admin, case.id, "erin")
-        owner = Made(vault, vault.login("erin", PASSPHRASE), case.id, root / "vault.backup")
+        owner = Made(
+            vault,
+            vault.auth.login("erin", PASSPHRASE, None, address="127.0.0.1").actor,
+            case.id,
+            root / "vault.backup",
+        )
         _fill(owner, owner.archive)
         yield owner
     finally:
@@ -478,7 +483,9 @@ def test_a_restore_without_the_log_key_or_with_the_wrong_one_writes_nothing(
     try:
         assert _vkey(restored) == _vkey(world.vault)
         _assert_sound(restored)
-        assert restored.audit.checkpoint(restored.login("erin", PASSPHRASE))
+        assert restored.audit.checkpoint(
+            restored.auth.login("erin", PASSPHRASE, None, address="127.0.0.1").actor
+        )
     finally:
         restored.close()
 

@@ -40,7 +40,7 @@ MAKE = textwrap.dedent(
     passphrase = "correct horse battery staple"
     init_vault(settings, admin="admin", passphrase=passphrase)
     vault = Vault.open(settings)
-    admin = vault.login("admin", passphrase)
+    admin = vault.auth.login("admin", passphrase, None, address="127.0.0.1").actor
     case = vault.cases.create(admin, "large")
     vault.cases.add_member(admin, case.id, "admin")
     block = os.urandom(1 << 20)

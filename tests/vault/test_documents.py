@@ -11,7 +11,7 @@ from sqlmodel import select
 from tests.conftest import PASSPHRASE, World
 from vault.clock import system_clock
 from vault.errors import Conflict, IntegrityError, LimitExceeded, NotFound
-from vault.services import cases, grants, keyring, sources, users
+from vault.services import grants, keyring, users
 from vault.services.documents import NewDocument
 from vault.storage.models import CaseMember, Document, Role, User, WrappedKey
 
@@ -102,7 +102,7 @@ def test_new_member_sees_pending_until_a_reader_approves(world: World) -> None:
     # Awaiting approval: no grant is pending for them, and nobody's login completes one.
     with world.db() as db:
         assert grants.pending_grants(db, world.case_id) == []
-    world.vault.login("erin", PASSPHRASE)
+    world.vault.auth.login("erin", PASSPHRASE, None, address="127.0.0.1")
     with pytest.raises(Conflict):
         world.vault.documents.open(late, doc_id)
     # Nor are documents stored meanwhile wrapped for them.
@@ -110,9 +110,7 @@ def test_new_member_sees_pending_until_a_reader_approves(world: World) -> None:
     with pytest.raises(Conflict):
         world.vault.documents.open(late, later_id)
     # A reader's approval wraps every key the reader holds at once.
-    with world.db() as db:
-        assert grants.approve(db, world.editor, world.case_id, late.user_id, clock=system_clock)
-        db.commit()
+    assert world.vault.cases.approve(world.editor, world.case_id, late.username)
     assert read(world, late, doc_id) == TESTIMONY
     assert read(world, late, later_id) == b"second document"
     assert read(world, late, store(world, b"third")) == b"third"
@@ -126,10 +124,10 @@ def test_a_members_request_completes_flagged_grants_and_then_scans_nothing(
     doc_id = store(world)
     token = world.vault.auth.login("erin", PASSPHRASE, None, address="127.0.0.1").token
     late = world.add_user("lena", Role.JOURNALIST, member=False)
+    world.vault.cases.add_member(world.admin, world.case_id, late.username)
     with world.db() as db:
         # Approved by a member who holds no key of the document: the grant stays pending and
         # flagged, for the next member who can complete it.
-        cases.add_member(db, world.admin, world.case_id, late.user_id, clock=system_clock)
         member = db.get(CaseMember, (world.case_id, late.user_id))
         member.approved_at = system_clock()
         db.add(member)
@@ -166,9 +164,8 @@ def test_a_new_key_pair_flags_the_members_cases(world: World) -> None:
 def test_removed_member_loses_every_wrapped_key_of_the_case(world: World) -> None:
     doc_id = store(world)
     key_id = world.journalist.require_key().public_key().key_id
+    world.vault.cases.remove_member(world.admin, world.case_id, "jules")
     with world.db() as db:
-        cases.remove_member(db, world.admin, world.case_id, world.journalist.user_id)
-        db.commit()
         left = db.exec(select(WrappedKey).where(WrappedKey.recipient_key_id == key_id)).all()
     assert left == []
     with pytest.raises(NotFound):
@@ -288,11 +285,7 @@ def test_blob_moved_to_another_document_is_rejected(world: World) -> None:
 
 
 def test_list_filters_by_source_for_readers(world: World) -> None:
-    with world.db() as db:
-        source = sources.create_source(
-            db, world.journalist, world.case_id, notes="real name", clock=system_clock
-        )
-        db.commit()
+    source = world.vault.sources.create(world.journalist, world.case_id, "real name")
     linked = store(world, b"linked", source_id=source.id)
     store(world, b"unlinked")
     listing = world.vault.documents.list(world.editor, world.case_id, source_id=source.id)
@@ -302,22 +295,16 @@ def test_list_filters_by_source_for_readers(world: World) -> None:
 
 
 def test_source_notes_only_for_the_handler(world: World) -> None:
+    source = world.vault.sources.create(
+        world.journalist, world.case_id, "Ana Ruiz, +52 55 1234 5678"
+    )
+    assert source.pseudonym.count("-") == 2
+    _, notes, _ = world.vault.sources.identity(world.journalist, source.id, reason="fact check")
+    assert notes == "Ana Ruiz, +52 55 1234 5678"
+    for other in (world.editor, world.admin):
+        with pytest.raises(NotFound):
+            world.vault.sources.identity(other, source.id, reason="fact check")
     with world.db() as db:
-        source = sources.create_source(
-            db,
-            world.journalist,
-            world.case_id,
-            notes="Ana Ruiz, +52 55 1234 5678",
-            clock=system_clock,
-        )
-        db.commit()
-        assert source.pseudonym.count("-") == 2
-        assert sources.read_identity_notes(db, world.journalist, source.id) == (
-            "Ana Ruiz, +52 55 1234 5678"
-        )
-        for other in (world.editor, world.admin):
-            with pytest.raises(NotFound):
-                sources.read_identity_notes(db, other, source.id)
         holders = set(
             db.exec(
                 select(WrappedKey.recipient_key_id).where(WrappedKey.kind == keyring.SOURCE)

@@ -1,6 +1,6 @@
 """Passphrases (``docs/format.md`` §4): the Argon2id parameters really in force, the verifier and
-key-encryption key split, normalisation and the length cap, and ``users.unlock`` failing one
-way for every cause and re-sealing a key under raised parameters.
+key-encryption key split, normalisation and the length cap, and ``users.verify_passphrase``
+failing one way for every cause and re-sealing a key under raised parameters.
 
 Each Argon2id derivation at the floor costs about 0.2 s, so the tests count them.
 """
@@ -18,7 +18,6 @@ from sqlmodel import Session
 
 from tests.conftest import PASSPHRASE
 from vault import crypto
-from vault.clock import system_clock
 from vault.crypto import Argon2Params, PassphraseKeys, _passphrase
 from vault.errors import AuthenticationFailed, InvalidInput
 from vault.initialise import init_vault
@@ -203,18 +202,10 @@ def instance(settings: Settings) -> Iterator[Vault]:
 
 
 def add_user(vault: Vault, username: str, passphrase: str | None = PASSPHRASE) -> User:
-    with vault.session() as db:
-        user, _ = users.create_user(
-            db,
-            username=username,
-            role=Role.JOURNALIST,
-            passphrase=passphrase,
-            params=Argon2Params(),
-            clock=system_clock,
-        )
-        db.commit()
-        db.refresh(user)
-        return user
+    user, _, _ = vault.users.create_account(
+        None, username=username, role=Role.JOURNALIST, passphrase=passphrase
+    )
+    return user
 
 
 def stored(vault: Vault, username: str) -> User:
@@ -226,9 +217,11 @@ def unlock(
     vault: Vault, username: str, passphrase: str, params: Argon2Params | None = None
 ) -> users.Actor:
     with Session(vault.engine, expire_on_commit=False) as db:
-        actor = users.unlock(db, username, passphrase, params=params or Argon2Params())
+        unlocked = users.verify_passphrase(
+            db, username, passphrase, params=params or Argon2Params()
+        )
         db.commit()
-        return actor
+        return unlocked.actor
 
 
 def test_create_user_stores_the_parameters_it_used(instance: Vault) -> None:

@@ -20,12 +20,10 @@ from sqlmodel import col, select
 
 from tests.conftest import World
 from tests.vault.test_at_rest import _rows_as_bytes
-from vault.clock import system_clock
 from vault.errors import Conflict, NotFound, RedactionLeak, UnsupportedType
 from vault.redaction import match, pdf
 from vault.redaction.export import ExportOptions
 from vault.redaction.model import Category, Kind, Markers, Rect, Status
-from vault.services import sources
 from vault.services.documents import NewDocument
 from vault.services.redaction_records import Proposal, seal, unseal
 from vault.services.users import Actor
@@ -315,16 +313,7 @@ def test_stored_export_is_a_new_linked_document(world: World, rosa: Actor) -> No
 
 
 def test_suggestions_use_source_names_for_the_handler_only(world: World, rosa: Actor) -> None:
-    with world.db() as db:
-        source = sources.create_source(
-            db,
-            world.editor,
-            world.case_id,
-            notes=None,
-            names=[NAME, "La Tesorera"],
-            clock=system_clock,
-        )
-        db.commit()
+    source = world.vault.sources.create(world.editor, world.case_id, None, [NAME, "La Tesorera"])
     doc = _upload(world, TESTIMONY.encode(), source_id=source.id)
     service = world.vault.redactions
     found = service.suggest(world.editor, doc)

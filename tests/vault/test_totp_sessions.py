@@ -25,12 +25,12 @@ def test_a_role_that_needs_a_code_ends_sessions_opened_without_one(world: World)
     session = auth.login("jules", PASSPHRASE, None, address="127.0.0.1")
     token = auth.create_token(session.actor, name="nightly", scopes=["upload"], expires_in=3600)
     assert auth.authenticate(session.token).username == "jules"
-    auth.set_role(None, "jules", Role.EDITOR)
+    world.vault.users.set_role(None, "jules", Role.EDITOR)
     for credential in (session.token, token.token):
         with pytest.raises(AuthenticationFailed, match="one-time code"):
             auth.authenticate(credential)
     # Back to a role without the requirement, the session is what it was.
-    auth.set_role(None, "jules", Role.JOURNALIST)
+    world.vault.users.set_role(None, "jules", Role.JOURNALIST)
     assert auth.authenticate(session.token).username == "jules"
 
 

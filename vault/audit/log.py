@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 
 from vault.audit import context, merkle
+from vault.audit.actions import Action
 from vault.clock import Clock
 from vault.errors import IntegrityError, StorageError, Unavailable
 from vault.storage.models import AuditEntry, AuditHead, AuditNode
@@ -224,7 +225,7 @@ def append(
 
 def record(
     db: Session,
-    action: str,
+    action: Action,
     actor: UUID | str,
     *,
     clock: Clock,
@@ -233,10 +234,11 @@ def record(
     **targets: UUID | str,
 ) -> int:
     """``append`` for services: the time from ``clock``, the request id from the context,
-    targets as keyword arguments (ids only, never names or content)."""
+    targets as keyword arguments (ids only, never names or content). Services reach it through
+    ``vault.services.uow``, which commits the entry with the action."""
     return append(
         db,
-        action=action,
+        action=action.value,
         actor=actor,
         time=clock(),
         outcome=outcome,

@@ -26,11 +26,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from vault.audit import checkpoint, merkle
+from vault.audit.actions import Action
 from vault.errors import IntegrityError, InvalidInput
 
 __all__ = ["ACTION", "Transition", "follow", "verify_transition"]
 
-ACTION = "log.key.rotate"
+ACTION: str = Action.LOG_KEY_ROTATE.value
 """The action of the entry that records a rotation of the log's signing key."""
 
 

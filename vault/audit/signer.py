@@ -12,21 +12,25 @@ and the old key's sealed seed is erased while its public half stays, so that the
 signed still verify. Every stored checkpoint is signed by the key that was active when its tree
 was the log's head, so the checkpoints signed by a key and its successors are exactly those
 from its transition on: ``load_transitions`` finds each transition by bisection over sizes.
+``verify_vault`` checks all of that offline, and the log itself with it.
 """
 
 from __future__ import annotations
 
+import bisect
 import os
 import secrets
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError as DBIntegrityError
 from sqlmodel import Session, col, select
 
 from vault import crypto
 from vault.audit import checkpoint, log, rotation
+from vault.audit.verify import VerifyReport, verify_log
 from vault.clock import Clock
 from vault.errors import Conflict, IntegrityError, StorageError
 from vault.settings import Settings
@@ -39,6 +43,7 @@ __all__ = [
     "load_signer",
     "load_transitions",
     "rotate_log_key",
+    "verify_vault",
 ]
 
 _LABEL = "log-signing-key"
@@ -282,3 +287,45 @@ def load_transitions(db: Session) -> list[rotation.Transition]:
         )
         start = row.size + 1
     return found
+
+
+def verify_vault(engine: Engine) -> VerifyReport:
+    """Check that the log's keys follow one another by verified rotations and that every
+    stored checkpoint is signed by the key of its time (the transitions by both), then
+    recompute the whole log and compare it with the head and with every checkpoint's root."""
+    with Session(engine) as db:
+        keys = [
+            (k.name, k.public_key) for k in db.exec(select(LogKey).order_by(col(LogKey.created_at)))
+        ]
+        notes = list(db.exec(select(AuditCheckpoint).order_by(col(AuditCheckpoint.size))))
+        size, root = log.head(db)
+        try:
+            transitions = load_transitions(db)
+            chain = rotation.follow(checkpoint.encode_vkey(*keys[0]), transitions) if keys else []
+        except (IntegrityError, StorageError) as exc:
+            return VerifyReport(size, root, str(exc))
+    if len(keys) > 1 and len(chain) != len(keys) - 1:
+        return VerifyReport(size, root, "a log key was not introduced by a verified rotation")
+    # keys[j] signs the trees from the size of its transition on (keys[0]: from the start).
+    starts = [0, *(transition.index + 1 for transition, _ in chain)]
+    roots: dict[int, bytes] = {}
+    for stored in notes:
+        opened = None
+        if keys:
+            name, public = keys[bisect.bisect_right(starts, stored.size) - 1]
+            try:
+                opened = checkpoint.open_checkpoint(stored.note, name=name, public=public)
+            except IntegrityError:
+                opened = None
+        if opened is None:
+            return VerifyReport(
+                size, root, f"the checkpoint at size {stored.size} is not signed by the log key"
+            )
+        if opened.size != stored.size:
+            return VerifyReport(
+                size,
+                root,
+                f"the checkpoint stored at size {stored.size} is signed for size {opened.size}",
+            )
+        roots[stored.size] = opened.root
+    return verify_log(engine, checkpoint_roots=roots)

@@ -41,7 +41,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from vault.audit import checkpoint, signer
-from vault.audit import log as audit
+from vault.audit.actions import Action
 from vault.audit.verify import verify_log
 from vault.backup import manifest as mf
 from vault.backup.archive import ArchiveWriter, MemberDigest
@@ -49,6 +49,7 @@ from vault.backup.snapshot import snapshot_database
 from vault.clock import Clock, system_clock
 from vault.errors import Conflict, IntegrityError, NotFound, StorageError
 from vault.instance import Vault
+from vault.services.uow import SYSTEM, UnitOfWork
 from vault.settings import Settings
 from vault.storage.database import connect, current_revision, head_revision
 from vault.storage.models import Document
@@ -213,11 +214,9 @@ def _create(
         out.flush()
         os.fsync(out.fileno())
     manifest_sha256 = hashlib.sha256(note).hexdigest()
-    with vault.session() as db:
-        audit.record(
-            db, "backup.create", "system", clock=clock, extra={"manifest_sha256": manifest_sha256}
-        )
-        audit.commit(db)
+    UnitOfWork(vault.engine, clock).record(
+        SYSTEM, Action.BACKUP_CREATE, extra={"manifest_sha256": manifest_sha256}
+    )
     os.replace(partial, output)
     _fsync_dir(output.parent)
     return BackupResult(

@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import delete, text
-from sqlmodel import Session, col
+from sqlmodel import col
 
 from vault.audit import log as audit
 from vault.audit import signer
+from vault.audit.actions import Action
 from vault.backup import manifest as mf
 from vault.backup.archive import ArchiveReader, MemberDigest
 from vault.backup.snapshot import copy_rows_into, is_empty
@@ -37,6 +38,7 @@ from vault.clock import Clock, system_clock
 from vault.errors import Conflict, IntegrityError, InvalidInput, NotFound, StorageError
 from vault.instance import DATABASE_FILE
 from vault.services import keyring
+from vault.services.uow import SYSTEM, UnitOfWork
 from vault.settings import Settings
 from vault.storage.blobstore import LocalBlobStore
 from vault.storage.database import connect, describe_url
@@ -204,7 +206,9 @@ def _record_restore(staging: Path, manifest: mf.Manifest, digest: str, clock: Cl
     staged = Settings(data_dir=staging)
     engine = connect(staged.resolved_database_url)
     try:
-        with Session(engine, expire_on_commit=False) as db:
+        uow = UnitOfWork(engine, clock)
+        with uow.audited(SYSTEM, Action.BACKUP_RESTORE, extra={"manifest_sha256": digest}) as work:
+            db = work.db
             try:
                 found = signer.load_signer(db, staged)
             except IntegrityError:
@@ -220,20 +224,15 @@ def _record_restore(staging: Path, manifest: mf.Manifest, digest: str, clock: Cl
                     continue
                 keyring.delete_wrapped(db, kind=keyring.DOCUMENT, subject_ids=[row.id])
                 db.execute(delete(Redaction).where(col(Redaction.document_id) == row.id))
-                audit.record(
-                    db,
-                    "document.delete",
-                    "system",
-                    clock=clock,
+                work.record(
+                    Action.DOCUMENT_DELETE,
                     extra={"cause": "shredded-during-backup"},
                     document=row.id,
                     case=row.case_id,
                 )
                 db.delete(row)
-            audit.record(
-                db, "backup.restore", "system", clock=clock, extra={"manifest_sha256": digest}
-            )
-            audit.commit(db)
+        # The restored log's first checkpoint, signed now (stored once for its size).
+        with uow.unaudited("a tree size's signed checkpoint is stored once") as db:
             signer.latest_checkpoint(db, found, clock)
             size = audit.head(db)[0]
         with engine.connect() as conn:

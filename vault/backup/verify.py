@@ -31,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from vault.audit import checkpoint
+from vault.audit.actions import Action
 from vault.audit.verify import verify_log
 from vault.backup import manifest as mf
 from vault.backup.archive import ArchiveReader, MemberDigest
@@ -232,11 +233,13 @@ def _upload_digests(db: Session) -> dict[str, str]:
             col(AuditEntry.document_id).is_not(None)
         )
     )
+    upload = Action.DOCUMENT_UPLOAD.value
+    quoted = f'"{upload}"'.encode()
     for document_id, leaf in rows:
-        if b'"document.upload"' not in bytes(leaf):
+        if quoted not in bytes(leaf):
             continue
         entry = orjson.loads(bytes(leaf))
-        if entry.get("action") == "document.upload" and "ciphertext_sha256" in entry:
+        if entry.get("action") == upload and "ciphertext_sha256" in entry:
             found[str(document_id)] = entry["ciphertext_sha256"]
     return found
 

@@ -61,7 +61,7 @@ def verify(
     if key is not None:
         raise InvalidInput("--key pins a server's key: use it with --server")
     # The database layer is imported here, not at the top: a witness run needs none of it.
-    from vault.audit.service import verify_vault
+    from vault.audit.signer import verify_vault
     from vault.instance import Vault
 
     # Read-only: verifying changes nothing, and works on a read-only snapshot of a vault.

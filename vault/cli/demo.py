@@ -71,7 +71,7 @@ def _create_vault(settings: Settings, cast: Cast) -> tuple[Vault, list[str]]:
     vault = Vault.open(settings)
     try:
         for person in others:
-            vault.auth.create_account(
+            vault.users.create_account(
                 None, username=person.username, role=Role(person.role), passphrase=person.passphrase
             )
     except BaseException:

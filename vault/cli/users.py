@@ -64,7 +64,7 @@ def add(
         passphrase = (
             read_passphrase(passphrase_file, confirm=True) if passphrase_file is not None else None
         )
-        _, code, uri = vault.auth.create_account(
+        _, code, uri = vault.users.create_account(
             None, username=username, role=role, passphrase=passphrase
         )
     err = Console(stderr=True)
@@ -130,7 +130,7 @@ def disable(username: NameArg, data_dir: DataDir = None) -> None:
     The change is recorded in the access log.
     """
     with _opened(data_dir) as vault:
-        _on_user(username, lambda: vault.auth.set_enabled(username, False))
+        _on_user(username, lambda: vault.users.set_enabled(username, False))
     say(
         f"Disabled [bold]{username}[/]: their sessions and tokens are ended and they cannot "
         f"log in until `vault users enable {username}`."
@@ -145,7 +145,7 @@ def enable(username: NameArg, data_dir: DataDir = None) -> None:
     recorded in the access log.
     """
     with _opened(data_dir) as vault:
-        _on_user(username, lambda: vault.auth.set_enabled(username, True))
+        _on_user(username, lambda: vault.users.set_enabled(username, True))
     say(f"Enabled [bold]{username}[/]: they can log in again.")
 
 
@@ -175,7 +175,7 @@ def reset(
             say("Nothing was changed.")
             raise typer.Exit(1)
     with _opened(data_dir) as vault:
-        code = _on_user(username, lambda: vault.auth.reset_enrolment(username))
+        code = _on_user(username, lambda: vault.users.reset_enrolment(username))
         hours = vault.settings.enrolment_hours
     say(
         f"Reset [bold]{username}[/]: their key, sessions and tokens are gone. "
@@ -193,7 +193,7 @@ def require_rotation(username: NameArg, data_dir: DataDir = None) -> None:
     Recorded in the access log.
     """
     with _opened(data_dir) as vault:
-        _on_user(username, lambda: vault.auth.require_rotation(username))
+        _on_user(username, lambda: vault.users.require_rotation(username))
     say(f"[bold]{username}[/]'s next login will replace their key pair.")
 
 
@@ -216,7 +216,7 @@ def role(
     from vault.storage.models import User
 
     with _opened(data_dir) as vault:
-        previous = _on_user(username, lambda: vault.auth.set_role(None, username, new_role))
+        previous = _on_user(username, lambda: vault.users.set_role(None, username, new_role))
         needs_totp = vault.auth.totp_required(new_role)
         with vault.session() as db:
             user = db.exec(select(User).where(User.username == username)).one()

@@ -19,12 +19,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from vault import freetext
-from vault.audit import log as audit
+from vault.audit.actions import Action
 from vault.clock import Clock
 from vault.errors import Conflict, InvalidInput, NotFound
 from vault.services import grants, keyring, sources
+from vault.services.grants import is_member
 from vault.services.retention_policy import due_documents, validate_retention
 from vault.services.sources import Handover
+from vault.services.uow import UnitOfWork
 from vault.services.users import Actor
 from vault.storage.models import Case, CaseMember, Document, RetentionStart, Role, User
 
@@ -36,13 +38,6 @@ __all__ = [
     "Removal",
     "Retention",
     "RetentionChange",
-    "add_member",
-    "create_case",
-    "get_case",
-    "is_member",
-    "list_cases",
-    "list_members",
-    "remove_member",
 ]
 
 MAX_CASE_NAME = 120
@@ -105,7 +100,7 @@ def _require_admin(actor: Actor) -> None:
         raise NotFound("no such case")
 
 
-def create_case(db: Session, actor: Actor, name: str, *, clock: Clock) -> Case:
+def _create_case(db: Session, actor: Actor, name: str, *, clock: Clock) -> Case:
     _require_admin(actor)
     name = name.strip()
     if not name or len(name) > MAX_CASE_NAME:
@@ -118,11 +113,7 @@ def create_case(db: Session, actor: Actor, name: str, *, clock: Clock) -> Case:
     return case
 
 
-def is_member(db: Session, case_id: UUID, user_id: UUID) -> bool:
-    return db.get(CaseMember, (case_id, user_id)) is not None
-
-
-def get_case(db: Session, actor: Actor, case_id: UUID) -> Case:
+def _get_case(db: Session, actor: Actor, case_id: UUID) -> Case:
     """A case the actor may see: its members, and administrators."""
     case = db.get(Case, case_id)
     # Both checks run whether the case exists or not, so that "not there" and "not yours" do
@@ -133,15 +124,15 @@ def get_case(db: Session, actor: Actor, case_id: UUID) -> Case:
     return case
 
 
-def list_cases(db: Session, actor: Actor) -> list[Case]:
+def _list_cases(db: Session, actor: Actor) -> list[Case]:
     stmt = select(Case).order_by(col(Case.name))
     if actor.role != Role.ADMIN:
         stmt = stmt.join(CaseMember).where(CaseMember.user_id == actor.user_id)
     return list(db.exec(stmt).all())
 
 
-def list_members(db: Session, actor: Actor, case_id: UUID) -> list[User]:
-    get_case(db, actor, case_id)
+def _list_members(db: Session, actor: Actor, case_id: UUID) -> list[User]:
+    _get_case(db, actor, case_id)
     return list(
         db.exec(
             select(User)
@@ -152,12 +143,12 @@ def list_members(db: Session, actor: Actor, case_id: UUID) -> list[User]:
     )
 
 
-def add_member(
+def _add_member(
     db: Session, actor: Actor, case_id: UUID, user_id: UUID, *, clock: Clock
 ) -> CaseMember:
     """Make ``user_id`` a member (not committed), awaiting a reader's approval before they are
     given any key, except as the founding member of an empty case (``grants``)."""
-    get_case(db, actor, case_id)
+    _get_case(db, actor, case_id)
     _require_admin(actor)
     user = db.get(User, user_id)
     if user is None:
@@ -177,7 +168,29 @@ def add_member(
     return member
 
 
-def remove_member(
+def _approve(db: Session, actor: Actor, case_id: UUID, user_id: UUID, *, clock: Clock) -> int:
+    """Record ``actor``'s decision that ``user_id`` may read the case, and wrap for them every
+    document key the actor can open (not committed). Returns how many keys were wrapped.
+
+    Only an approved member with an unlocked key decides (``NotFound`` otherwise, like every
+    refusal); a member who is approved already is a ``Conflict``."""
+    actor.require_key()
+    if not grants.is_approved(db, case_id, actor.user_id):
+        raise NotFound("no such case")
+    member = db.get(CaseMember, (case_id, user_id))
+    if member is None:
+        raise NotFound("not a member of this case")
+    if member.approved_at is not None:
+        raise Conflict("this member is approved already")
+    member.approved_by = actor.user_id
+    member.approved_at = clock()
+    member.keys_pending = True
+    db.add(member)
+    db.flush()
+    return grants.complete_grants(db, actor, case_id=case_id, user_id=user_id, clock=clock)
+
+
+def _remove_member(
     db: Session, actor: Actor, case_id: UUID, user_id: UUID, *, sources_to: str | None = None
 ) -> list[Handover]:
     """End a membership and delete the member's wrapped keys for the case (not committed).
@@ -185,7 +198,7 @@ def remove_member(
     The sources they handle in the case move on: ``sources_to`` names the approved member who
     takes them, or is :data:`RECOVERY` to leave them to the recovery key alone. Removing a
     handler without saying which is a ``Conflict`` naming how many sources are concerned."""
-    get_case(db, actor, case_id)
+    _get_case(db, actor, case_id)
     _require_admin(actor)
     member = db.get(CaseMember, (case_id, user_id))
     user = db.get(User, user_id)
@@ -208,30 +221,47 @@ def remove_member(
     return moved
 
 
+def _moved_extra(db: Session, moved: list[Handover], sources_to: str | None) -> dict[str, str]:
+    """Where a removed handler's sources went, for the log: ids only, as everywhere in it."""
+    extra = {
+        "sources": json.dumps(
+            [
+                {
+                    "source": str(h.source_id),
+                    "to": RECOVERY if h.handler is None else "member",
+                    "awaiting_recovery": h.awaiting_recovery,
+                }
+                for h in moved
+            ],
+            separators=(",", ":"),
+        )
+    }
+    new = db.exec(select(User.id).where(User.username == sources_to)).first()
+    if new is not None:
+        extra["sources_to"] = str(new)
+    return extra
+
+
 class CaseService:
-    """The case operations above, each in its own transaction."""
+    """The case operations above, each in its own audited unit of work."""
 
     def __init__(self, *, engine: Engine, clock: Clock) -> None:
-        self._engine = engine
+        self._uow = UnitOfWork(engine, clock)
         self._clock = clock
 
-    def _session(self) -> Session:
-        return Session(self._engine, expire_on_commit=False)
-
     def create(self, actor: Actor, name: str) -> Case:
-        with self._session() as db:
-            case = create_case(db, actor, name, clock=self._clock)
-            audit.record(db, "case.create", actor.user_id, clock=self._clock, case=case.id)
-            audit.commit(db)
-            return case
+        with self._uow.audited(actor, Action.CASE_CREATE) as work:
+            case = _create_case(work.db, actor, name, clock=self._clock)
+            work.add(case=case.id)
+        return case
 
     def visible(self, actor: Actor) -> list[Case]:
-        with self._session() as db:
-            return list_cases(db, actor)
+        with self._uow.read() as db:
+            return _list_cases(db, actor)
 
     def get(self, actor: Actor, case_id: UUID) -> tuple[Case, list[User]]:
-        with self._session() as db:
-            return get_case(db, actor, case_id), list_members(db, actor, case_id)
+        with self._uow.read() as db:
+            return _get_case(db, actor, case_id), _list_members(db, actor, case_id)
 
     def update(
         self,
@@ -244,19 +274,17 @@ class CaseService:
         """Set or clear (``None``) the retention period, and close or reopen the case
         (administrators). Each change is logged; asking for the state a case is in already
         changes and records nothing."""
-        with self._session() as db:
-            case = get_case(db, actor, case_id)
+        with self._uow.audited(actor) as work:
+            db = work.db
+            case = _get_case(db, actor, case_id)
             _require_admin(actor)
             if retention is KEEP and closed is None:
                 raise InvalidInput("nothing to change: give a retention period or closed")
             wanted = (None, None) if retention in (None, KEEP) else retention.checked()
             if retention is not KEEP and (case.retain_days, case.retain_from) != wanted:
                 case.retain_days, case.retain_from = wanted
-                audit.record(
-                    db,
-                    "case.retention.set",
-                    actor.user_id,
-                    clock=self._clock,
+                work.record(
+                    Action.CASE_RETENTION_SET,
                     extra={
                         "retain_days": "none" if wanted[0] is None else str(wanted[0]),
                         "retain_from": wanted[1].value if wanted[1] else "none",
@@ -265,96 +293,50 @@ class CaseService:
                 )
             if closed is not None and closed != (case.closed_at is not None):
                 case.closed_at = self._clock() if closed else None
-                action = "case.close" if closed else "case.reopen"
-                audit.record(db, action, actor.user_id, clock=self._clock, case=case_id)
-            if db.is_modified(case):
-                db.add(case)
-                audit.commit(db)
+                action = Action.CASE_CLOSE if closed else Action.CASE_REOPEN
+                work.record(action, case=case_id)
+            db.add(case)
             due = due_documents(db, self._clock(), case_id=case_id)
-            members = list_members(db, actor, case_id)
+            members = _list_members(db, actor, case_id)
             return CaseUpdate(case, members, sum(1 for d in due if d.held is None))
 
     def add_member(self, actor: Actor, case_id: UUID, username: str) -> bool:
         """Add a member; returns whether they were approved by being added (an empty case)."""
-        with self._session() as db:
-            user = _user_named(db, username)
-            member = add_member(db, actor, case_id, user.id, clock=self._clock)
+        with self._uow.audited(actor, Action.CASE_MEMBER_ADD, case=case_id) as work:
+            user = _user_named(work.db, username)
+            member = _add_member(work.db, actor, case_id, user.id, clock=self._clock)
             approved = member.approved_at is not None
-            audit.record(
-                db,
-                "case.member.add",
-                actor.user_id,
-                clock=self._clock,
-                extra={"approval": "founding" if approved else "awaiting"},
-                case=case_id,
-                user=user.id,
-            )
-            audit.commit(db)
-            return approved
+            work.add(extra={"approval": "founding" if approved else "awaiting"}, user=user.id)
+        return approved
 
     def awaiting(self, actor: Actor, case_id: UUID) -> list[grants.AwaitingMember]:
         """The members of a case awaiting approval, with who added them."""
-        with self._session() as db:
-            get_case(db, actor, case_id)
+        with self._uow.read() as db:
+            _get_case(db, actor, case_id)
             return grants.awaiting(db, case_id)
 
     def approve(self, actor: Actor, case_id: UUID, username: str) -> int:
         """Give a member awaiting approval the case's keys (logged); returns how many document
         keys the actor's own key wrapped for them at once."""
-        with self._session() as db:
-            get_case(db, actor, case_id)
-            user = _user_named(db, username)
-            if not is_member(db, case_id, user.id):
+        with self._uow.audited(actor, Action.CASE_MEMBER_APPROVE, case=case_id) as work:
+            _get_case(work.db, actor, case_id)
+            user = _user_named(work.db, username)
+            if not is_member(work.db, case_id, user.id):
                 raise NotFound("not a member of this case")
-            wrapped = grants.approve(db, actor, case_id, user.id, clock=self._clock)
-            audit.record(
-                db,
-                "case.member.approve",
-                actor.user_id,
-                clock=self._clock,
-                extra={"keys_wrapped": str(wrapped)},
-                case=case_id,
-                user=user.id,
-            )
-            audit.commit(db)
-            return wrapped
+            wrapped = _approve(work.db, actor, case_id, user.id, clock=self._clock)
+            work.add(extra={"keys_wrapped": str(wrapped)}, user=user.id)
+        return wrapped
 
     def remove_member(
         self, actor: Actor, case_id: UUID, username: str, *, sources_to: str | None = None
     ) -> Removal:
-        with self._session() as db:
-            user = _user_named(db, username)
-            moved = remove_member(db, actor, case_id, user.id, sources_to=sources_to)
-            extra = None
+        with self._uow.audited(actor, Action.CASE_MEMBER_REMOVE, case=case_id) as work:
+            user = _user_named(work.db, username)
+            moved = _remove_member(work.db, actor, case_id, user.id, sources_to=sources_to)
             if moved:
-                # Ids only, as everywhere in the log: which source went where.
-                extra = {
-                    "sources": json.dumps(
-                        [
-                            {
-                                "source": str(h.source_id),
-                                "to": RECOVERY if h.handler is None else "member",
-                                "awaiting_recovery": h.awaiting_recovery,
-                            }
-                            for h in moved
-                        ],
-                        separators=(",", ":"),
-                    )
-                }
-                new = db.exec(select(User.id).where(User.username == sources_to)).first()
-                if new is not None:
-                    extra["sources_to"] = str(new)
-            audit.record(
-                db,
-                "case.member.remove",
-                actor.user_id,
-                clock=self._clock,
-                extra=extra,
-                case=case_id,
-                user=user.id,
-            )
-            audit.commit(db)
-            return Removal(username=user.username, sources=moved)
+                work.add(extra=_moved_extra(work.db, moved, sources_to))
+            work.add(user=user.id)
+        return Removal(username=user.username, sources=moved)
 
 
 def _user_named(db: Session, username: str) -> User:

@@ -10,37 +10,38 @@ as *pending* until a member completes their grant (``vault.services.grants``).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import delete, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from vault import crypto, freetext, mediatypes
+from vault import crypto, mediatypes
 from vault.audit import log as audit
+from vault.audit.actions import Action
 from vault.clock import Clock
 from vault.crypto import PrivateKey
-from vault.errors import (
-    Conflict,
-    IntegrityError,
-    InvalidInput,
-    LegalHold,
-    LimitExceeded,
-    NotFound,
-    StorageError,
-)
+from vault.errors import Conflict, IntegrityError, LimitExceeded, NotFound, StorageError
 from vault.services import grants, keyring
-from vault.services.cases import is_member
+from vault.services.document_records import (
+    DocumentInfo,
+    DocumentMetadata,
+    NewDocument,
+    document_info,
+    open_metadata,
+    seal_metadata,
+)
+from vault.services.grants import is_member
+from vault.services.shredding import discard_blobs, shred
+from vault.services.uow import RECOVERY, UnitOfWork
 from vault.services.users import Actor
 from vault.storage.blobstore import BlobStore
-from vault.storage.models import Case, Document, RecoveryKey, Redaction, Role, Source
+from vault.storage.models import Document, RecoveryKey, Role, Source
 from vault.storage.pipeline import put_pipelined
 
 __all__ = [
@@ -48,100 +49,11 @@ __all__ = [
     "DocumentMetadata",
     "DocumentService",
     "NewDocument",
-    "discard_blobs",
     "open_metadata",
-    "shred",
 ]
 
 log = logging.getLogger(__name__)
-_METADATA_LABEL = "document-metadata"
 _NO_CASE = UUID(int=0)
-MAX_TITLE = 500
-MAX_NOTES = 64 * 1024
-
-
-@dataclass(frozen=True)
-class NewDocument:
-    """What the uploader says about a document; all of it is stored sealed."""
-
-    title: str
-    filename: str | None = None
-    media_type: str = "application/octet-stream"
-    notes: str | None = None
-    source_id: UUID | None = None
-    kind: str | None = None
-    derived_from: UUID | None = None
-
-    def validate(self) -> None:
-        if not self.title.strip() or len(self.title) > MAX_TITLE:
-            raise InvalidInput(f"title must be 1-{MAX_TITLE} characters")
-        if self.notes is not None and len(self.notes) > MAX_NOTES:
-            raise InvalidInput(f"notes must be at most {MAX_NOTES} characters")
-        if self.filename is not None and len(self.filename) > 1024:
-            raise InvalidInput("filename is too long")
-        if self.kind is not None and len(self.kind) > 64:
-            raise InvalidInput("kind must be at most 64 characters")
-        mediatypes.normalise(self.media_type)
-        freetext.check_line("title", self.title)
-        freetext.check_line("kind", self.kind)
-        freetext.check_text("notes", self.notes)
-        texts = (self.title, self.filename, self.media_type, self.notes, self.kind)
-        if any(t is not None and "\x00" in t for t in texts):
-            raise InvalidInput("text fields must not contain NUL characters")
-
-
-@dataclass(frozen=True)
-class DocumentMetadata:
-    """The sealed record, as a reader sees it once opened."""
-
-    title: str
-    filename: str | None
-    media_type: str
-    notes: str | None
-    source_id: UUID | None
-    kind: str | None
-    sha256: str
-    size: int
-    # The original a redacted export was made from: sealed like the rest, so the link between
-    # a shareable version and its source document is visible to readers only.
-    derived_from: UUID | None = None
-
-    def to_bytes(self) -> bytes:
-        data = asdict(self)
-        for name in _UUID_FIELDS:
-            data[name] = str(data[name]) if data[name] else None
-        return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
-
-    @classmethod
-    def from_bytes(cls, raw: bytes) -> DocumentMetadata:
-        data = json.loads(raw)
-        for name in _UUID_FIELDS:
-            # Records sealed before a field existed simply lack it.
-            data[name] = UUID(data[name]) if data.get(name) else None
-        return cls(**data)
-
-
-_UUID_FIELDS = ("source_id", "derived_from")
-
-
-@dataclass(frozen=True)
-class DocumentInfo:
-    """A document as one reader sees it; ``metadata`` is ``None`` while their grant is pending."""
-
-    id: UUID
-    case_id: UUID
-    uploader_id: UUID
-    created_at: datetime
-    ciphertext_size: int
-    status: str
-    metadata: DocumentMetadata | None
-    # The access-log entry that recorded the upload, on the answer to an upload only: the
-    # uploader's receipt, for which they can later ask an inclusion proof.
-    receipt: audit.Receipt | None = None
-
-    @property
-    def pending(self) -> bool:
-        return self.metadata is None
 
 
 class DocumentService:
@@ -152,6 +64,7 @@ class DocumentService:
         self, *, engine: Engine, blobs: BlobStore, clock: Clock, segment_size: int
     ) -> None:
         self._engine = engine
+        self._uow = UnitOfWork(engine, clock)
         self._blobs = blobs
         self._clock = clock
         self._segment_size = segment_size
@@ -173,7 +86,7 @@ class DocumentService:
         leaves at most an orphan blob and never a document without content.
         """
         document.validate()
-        with Session(self._engine) as db:
+        with self._uow.read() as db:
             if not is_member(db, case_id, actor.user_id):
                 raise NotFound("no such case")
             if document.source_id is not None:
@@ -229,7 +142,7 @@ class DocumentService:
         except BaseException:
             self._blobs.delete(blob.blob_id)
             raise
-        return replace(_info(row, meta), receipt=receipt)
+        return replace(document_info(row, meta), receipt=receipt)
 
     def _record(
         self,
@@ -243,7 +156,13 @@ class DocumentService:
         ciphertext_sha256: str,
     ) -> tuple[Document, audit.Receipt]:
         try:
-            with Session(self._engine, expire_on_commit=False) as db:
+            with self._uow.audited(
+                actor,
+                Action.DOCUMENT_UPLOAD,
+                extra={"ciphertext_sha256": ciphertext_sha256},
+                document=doc_id,
+                case=case_id,
+            ) as work:
                 row = Document(
                     id=doc_id,
                     case_id=case_id,
@@ -251,33 +170,22 @@ class DocumentService:
                     blob_id=blob_id,
                     ciphertext_size=ciphertext_size,
                     created_at=self._clock(),
-                    sealed_metadata=crypto.seal_record(
-                        data_key, meta.to_bytes(), label=_METADATA_LABEL, subject_id=doc_id
-                    ),
+                    sealed_metadata=seal_metadata(data_key, doc_id, meta),
                 )
-                db.add(row)
+                work.db.add(row)
                 # Recipients are read in the same transaction as the insert, so a member added
                 # while the upload streamed is not missed.
                 keyring.store_wrapped(
-                    db,
+                    work.db,
                     kind=keyring.DOCUMENT,
                     subject_id=doc_id,
                     data_key=data_key,
-                    recipients=keyring.case_recipients(db, case_id, also=actor.user_id),
+                    recipients=keyring.case_recipients(work.db, case_id, also=actor.user_id),
                     clock=self._clock,
                 )
-                index = audit.record(
-                    db,
-                    "document.upload",
-                    actor.user_id,
-                    clock=self._clock,
-                    extra={"ciphertext_sha256": ciphertext_sha256},
-                    document=doc_id,
-                    case=case_id,
-                )
-                receipt = audit.receipt(db, index)
-                audit.commit(db)
-                return row, receipt
+                # The uploader's receipt holds the entry's bytes, read before the commit.
+                receipt = audit.receipt(work.db, work.log())
+            return row, receipt
         except SQLAlchemyError as exc:
             log.debug("document metadata write failed: %s", type(exc).__name__)
             raise StorageError("the document could not be recorded in the database") from None
@@ -296,20 +204,12 @@ class DocumentService:
 
     def get(self, actor: Actor, document_id: UUID) -> DocumentInfo:
         """A document's metadata, opened with the actor's key (pending if they hold none)."""
-        with Session(self._engine, expire_on_commit=False) as db:
-            row = self._visible(db, actor, document_id)
-            data_key = self._data_key(db, row, actor)
-            info = _info(row, open_metadata(row, data_key) if data_key else None)
-            audit.record(
-                db,
-                "document.metadata.read",
-                actor.user_id,
-                clock=self._clock,
-                document=row.id,
-                case=row.case_id,
-            )
-            audit.commit(db)
-            return info
+        with self._uow.audited(actor, Action.DOCUMENT_METADATA_READ) as work:
+            row = self._visible(work.db, actor, document_id)
+            data_key = self._data_key(work.db, row, actor)
+            info = document_info(row, open_metadata(row, data_key) if data_key else None)
+            work.add(document=row.id, case=row.case_id)
+        return info
 
     def list(
         self,
@@ -323,7 +223,11 @@ class DocumentService:
         """The case's documents in upload order, from just after ``after`` (the creation time
         and id of the last one seen), at most ``limit``. With ``source_id``, only those linked
         to it (which only readers can tell, so pending documents are then left out)."""
-        with Session(self._engine, expire_on_commit=False) as db:
+        # The unit appends its entry at the end, after the reads: on SQLite the first write
+        # holds the database's write lock until the commit, and other requests would wait
+        # behind this page's decryption. Nothing is returned before the entry commits.
+        with self._uow.audited(actor, Action.DOCUMENT_LIST, case=case_id) as work:
+            db = work.db
             if not is_member(db, case_id, actor.user_id):
                 raise NotFound("no such case")
             infos: list[DocumentInfo] = []
@@ -345,32 +249,19 @@ class DocumentService:
                     meta = open_metadata(row, data_key) if data_key else None
                     if source_id is not None and (meta is None or meta.source_id != source_id):
                         continue
-                    infos.append(_info(row, meta))
+                    infos.append(document_info(row, meta))
                     if limit is not None and len(infos) == limit:
                         break
                 if len(rows) < batch:
                     break
-            # Recorded after the reads: on SQLite the first write holds the database's write
-            # lock until the commit, and other requests would wait behind this page's
-            # decryption. Nothing is returned before the entry commits.
-            audit.record(db, "document.list", actor.user_id, clock=self._clock, case=case_id)
-            audit.commit(db)
-            return infos
+        return infos
 
     def open(self, actor: Actor, document_id: UUID) -> tuple[DocumentInfo, Iterator[bytes]]:
         """Metadata and a lazy plaintext stream. The stream raises ``IntegrityError`` at the
         first segment that fails authentication, before yielding any byte of it."""
-        with Session(self._engine, expire_on_commit=False) as db:
-            row, data_key = self.readable(db, actor, document_id)
-            audit.record(
-                db,
-                "document.content.read",
-                actor.user_id,
-                clock=self._clock,
-                document=row.id,
-                case=row.case_id,
-            )
-            audit.commit(db)
+        with self._uow.audited(actor, Action.DOCUMENT_CONTENT_READ) as work:
+            row, data_key = self.readable(work.db, actor, document_id)
+            work.add(document=row.id, case=row.case_id)
         # Only once the entry is committed: no read happens without its record.
         return self._stream(row, data_key)
 
@@ -378,8 +269,10 @@ class DocumentService:
         self, recovery_key: PrivateKey, document_id: UUID
     ) -> tuple[DocumentInfo, Iterator[bytes]]:
         """Read any document with the organisation recovery key rebuilt from its shares."""
-        with Session(self._engine, expire_on_commit=False) as db:
-            if db.get(RecoveryKey, recovery_key.public_key().key_id) is None:
+        key_id = recovery_key.public_key().key_id
+        with self._uow.audited(RECOVERY, Action.RECOVERY_USED, recovery_key=key_id) as work:
+            db = work.db
+            if db.get(RecoveryKey, key_id) is None:
                 raise IntegrityError("that is not this vault's recovery key", reason="key-id")
             row = db.get(Document, document_id)
             if row is None:
@@ -389,16 +282,7 @@ class DocumentService:
             )
             if data_key is None:
                 raise IntegrityError("document key is not wrapped for recovery", reason="key-id")
-            audit.record(
-                db,
-                "recovery.used",
-                "recovery",
-                clock=self._clock,
-                document=row.id,
-                case=row.case_id,
-                recovery_key=recovery_key.public_key().key_id,
-            )
-            audit.commit(db)
+            work.add(document=row.id, case=row.case_id)
         # Only once the entry is committed: no read happens without its record.
         return self._stream(row, data_key)
 
@@ -428,7 +312,7 @@ class DocumentService:
             raise StorageError(
                 "the document's content is missing from the blob store (run `vault fsck`)"
             ) from None
-        return _info(row, meta), crypto.decrypt_stream(data_key, row.id, chunks)
+        return document_info(row, meta), crypto.decrypt_stream(data_key, row.id, chunks)
 
     # -- deleting ----------------------------------------------------------------------------
 
@@ -436,88 +320,14 @@ class DocumentService:
         """Crypto-shred: every wrapped copy of the key and the metadata row go in one
         transaction, then the ciphertext. Editors and administrators of the case only;
         ``LegalHold`` while the document or its case is under legal hold."""
-        with Session(self._engine) as db:
-            row = self._visible(db, actor, document_id)
+        with self._uow.audited(actor, Action.DOCUMENT_DELETE) as work:
+            row = self._visible(work.db, actor, document_id)
             # Destroying material is for editors and administrators a reader approved (one who
             # added themselves, awaiting approval, cannot shred what they cannot read).
             if actor.role not in (Role.EDITOR, Role.ADMIN) or not grants.is_approved(
-                db, row.case_id, actor.user_id
+                work.db, row.case_id, actor.user_id
             ):
                 raise NotFound("no such document")
-            # The entry first: its write serialises this transaction with every other audited
-            # change, so that ``shred`` sees a hold set meanwhile.
-            audit.record(
-                db,
-                "document.delete",
-                actor.user_id,
-                clock=self._clock,
-                document=row.id,
-                case=row.case_id,
-            )
-            blob_id = shred(db, row.id)
-            audit.commit(db)
+            work.add(document=row.id, case=row.case_id)
+            blob_id = shred(work, row.id)
         discard_blobs(self._engine, self._blobs, [blob_id])
-
-
-def shred(db: Session, document_id: UUID) -> str:
-    """Delete a document's wrapped keys, its redactions and its row in ``db``'s transaction
-    (not committed), and return its blob id, for :func:`discard_blobs` once that commits.
-
-    Call it after the transaction's access-log entry is recorded: that write serialises it with
-    every other audited change (``vault.audit.log``), so the row and holds read here are
-    current. ``NotFound`` if the document is gone already (a concurrent shred), ``LegalHold``
-    if it or its case is under legal hold: a hold stops every deletion."""
-    row = db.exec(
-        select(Document)
-        .where(col(Document.id) == document_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
-    if row is None:
-        raise NotFound("no such document")
-    case = db.get(Case, row.case_id, populate_existing=True)
-    if row.held_at is not None or (case is not None and case.held_at is not None):
-        held = "document" if row.held_at is not None else "case"
-        raise LegalHold(
-            f"the {held} is under legal hold: nothing of it is deleted until the hold is released"
-        ).with_details(hold=held)
-    keyring.delete_wrapped(db, kind=keyring.DOCUMENT, subject_ids=[row.id])
-    # Its redactions point at what in it identifies people: they go with it.
-    db.execute(delete(Redaction).where(col(Redaction.document_id) == row.id))
-    db.delete(row)
-    return row.blob_id
-
-
-def discard_blobs(engine: Engine, blobs: BlobStore, blob_ids: Iterable[str]) -> None:
-    """Delete the ciphertext of shredded documents (after their rows are committed gone), then
-    flush what SQLite still holds of the deleted rows."""
-    for blob_id in blob_ids:
-        try:
-            blobs.delete(blob_id)
-        except StorageError:
-            # The keys are gone, so the ciphertext is already unreadable; fsck removes it.
-            log.warning("shredded document left an orphan blob for fsck")
-    # SQLite with secure_delete zeroes freed pages in the database file, but older page
-    # images stay in the write-ahead log until a checkpoint rewrites it.
-    if engine.dialect.name == "sqlite":
-        with engine.connect() as conn:
-            conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
-
-
-def open_metadata(row: Document, data_key: bytes) -> DocumentMetadata:
-    raw = crypto.open_record(
-        data_key, row.sealed_metadata, label=_METADATA_LABEL, subject_id=row.id
-    )
-    return DocumentMetadata.from_bytes(raw)
-
-
-def _info(row: Document, meta: DocumentMetadata | None) -> DocumentInfo:
-    return DocumentInfo(
-        id=row.id,
-        case_id=row.case_id,
-        uploader_id=row.uploader_id,
-        created_at=row.created_at,
-        ciphertext_size=row.ciphertext_size,
-        status=row.status,
-        metadata=meta,
-    )

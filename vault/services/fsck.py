@@ -23,9 +23,11 @@ from pathlib import Path
 from uuid import UUID
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
+from vault.clock import system_clock
 from vault.services import keyring
+from vault.services.uow import UnitOfWork
 from vault.storage.blobstore import LocalBlobStore
 from vault.storage.models import Document
 
@@ -65,12 +67,12 @@ def _batches(items: Collection[object]) -> Iterator[list[object]]:
 
 
 def _still_without_blob(
-    engine: Engine, blobs: LocalBlobStore, candidates: dict[UUID, str]
+    uow: UnitOfWork, blobs: LocalBlobStore, candidates: dict[UUID, str]
 ) -> list[UUID]:
     """The documents of ``candidates`` that still exist, with the same blob, and whose blob is
     still absent, read afresh."""
     confirmed = []
-    with Session(engine) as db:
+    with uow.read() as db:
         for batch in _batches(candidates):
             query = select(Document.id, Document.blob_id).where(col(Document.id).in_(batch))
             for doc_id, blob_id in db.exec(query).all():
@@ -79,11 +81,11 @@ def _still_without_blob(
     return sorted(confirmed)
 
 
-def _still_orphans(engine: Engine, blobs: LocalBlobStore, candidates: set[str]) -> list[str]:
+def _still_orphans(uow: UnitOfWork, blobs: LocalBlobStore, candidates: set[str]) -> list[str]:
     """The blobs of ``candidates`` that still exist and that no document refers to, read
     afresh."""
     referenced: set[str] = set()
-    with Session(engine) as db:
+    with uow.read() as db:
         for batch in _batches(candidates):
             query = select(Document.blob_id).where(col(Document.blob_id).in_(batch))
             referenced.update(db.exec(query).all())
@@ -102,15 +104,16 @@ def check(
     discrepancies that are still there when read again are reported (see the module's
     docstring)."""
     report = FsckReport(repaired=repair)
-    with Session(engine) as db:
+    uow = UnitOfWork(engine, system_clock)
+    with uow.read() as db:
         rows = dict(db.exec(select(Document.id, Document.blob_id)).all())
     stored = set(blobs.blob_ids())
     report.documents = len(rows)
     report.blobs = len(stored)
     referenced = set(rows.values())
     without_blob = {doc_id: blob_id for doc_id, blob_id in rows.items() if blob_id not in stored}
-    report.missing_blobs = _still_without_blob(engine, blobs, without_blob)
-    for blob_id in _still_orphans(engine, blobs, stored - referenced):
+    report.missing_blobs = _still_without_blob(uow, blobs, without_blob)
+    for blob_id in _still_orphans(uow, blobs, stored - referenced):
         old = _age(blobs.root / blob_id[:2] / blob_id) >= grace_seconds
         (report.orphan_blobs if old else report.recent_orphans).append(blob_id)
     for partial in blobs.list_partial():
@@ -118,13 +121,14 @@ def check(
             report.partial_files.append(partial.name)
     if repair:
         if report.missing_blobs:
-            with Session(engine) as db:
+            # Damage, not an action on a document: the operator asked for the repair at the
+            # server and reads its report; nobody could read these documents any more.
+            with uow.unaudited("fsck --repair removes rows whose content is gone") as db:
                 keyring.delete_wrapped(db, kind=keyring.DOCUMENT, subject_ids=report.missing_blobs)
                 for doc_id in report.missing_blobs:
                     row = db.get(Document, doc_id)
                     if row is not None:
                         db.delete(row)
-                db.commit()
         for blob_id in report.orphan_blobs:
             blobs.delete(blob_id)
         for name in report.partial_files:

@@ -26,7 +26,6 @@ from sqlmodel import Session, col, select
 
 from vault.clock import Clock
 from vault.crypto import PublicKey
-from vault.errors import Conflict, NotFound
 from vault.services import keyring
 from vault.services.users import Actor
 from vault.storage.models import CaseMember, Document, User, WrappedKey
@@ -34,12 +33,12 @@ from vault.storage.models import CaseMember, Document, User, WrappedKey
 __all__ = [
     "AwaitingMember",
     "PendingGrant",
-    "approve",
     "awaiting",
     "complete_flagged_grants",
     "complete_grants",
     "founding_approval",
     "is_approved",
+    "is_member",
     "pending_grants",
     "withdraw_approvals",
 ]
@@ -61,6 +60,11 @@ class AwaitingMember:
     added_at: datetime
     enrolled: bool
     documents: int  # how many documents of the case an approval would open to them
+
+
+def is_member(db: Session, case_id: UUID, user_id: UUID) -> bool:
+    """Whether ``user_id`` is a member of ``case_id``, approved or awaiting approval."""
+    return db.get(CaseMember, (case_id, user_id)) is not None
 
 
 def is_approved(db: Session, case_id: UUID, user_id: UUID) -> bool:
@@ -104,28 +108,6 @@ def awaiting(db: Session, case_id: UUID) -> list[AwaitingMember]:
             )
         )
     return found
-
-
-def approve(db: Session, actor: Actor, case_id: UUID, user_id: UUID, *, clock: Clock) -> int:
-    """Record ``actor``'s decision that ``user_id`` may read the case, and wrap for them every
-    document key the actor can open (not committed). Returns how many keys were wrapped.
-
-    Only an approved member with an unlocked key decides (``NotFound`` otherwise, like every
-    refusal); a member who is approved already is a ``Conflict``."""
-    actor.require_key()
-    if not is_approved(db, case_id, actor.user_id):
-        raise NotFound("no such case")
-    member = db.get(CaseMember, (case_id, user_id))
-    if member is None:
-        raise NotFound("not a member of this case")
-    if member.approved_at is not None:
-        raise Conflict("this member is approved already")
-    member.approved_by = actor.user_id
-    member.approved_at = clock()
-    member.keys_pending = True
-    db.add(member)
-    db.flush()
-    return complete_grants(db, actor, case_id=case_id, user_id=user_id, clock=clock)
 
 
 def withdraw_approvals(db: Session, user_id: UUID) -> None:

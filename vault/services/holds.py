@@ -1,7 +1,7 @@
 """Legal holds on a case or on one document.
 
 While a hold is set, nothing it covers is deleted: not by retention, and not by an editor's
-``DELETE`` either (``vault.services.documents.shred`` refuses with ``LegalHold``), because a
+``DELETE`` either (``vault.services.shredding.shred`` refuses with ``LegalHold``), because a
 newsroom under a preservation duty must be able to show that nothing was destroyed.
 
 Editors a reader approved in the case, and administrators, set and release holds: an
@@ -19,10 +19,11 @@ from uuid import UUID
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from vault.audit import log as audit
+from vault.audit.actions import Action
 from vault.clock import Clock
 from vault.errors import NotFound
 from vault.services import grants
+from vault.services.uow import UnitOfWork, Work
 from vault.services.users import Actor
 from vault.storage.models import Case, Document, Role
 
@@ -49,53 +50,48 @@ def _may_hold(db: Session, actor: Actor, case_id: UUID) -> bool:
 
 
 class HoldService:
-    """Set and release holds, each change in its own audited transaction."""
+    """Set and release holds, each change in its own audited unit of work."""
 
     def __init__(self, *, engine: Engine, clock: Clock) -> None:
-        self._engine = engine
+        self._uow = UnitOfWork(engine, clock)
         self._clock = clock
 
     def set_case(self, actor: Actor, case_id: UUID, *, held: bool) -> Hold:
         """Put a case under legal hold (``held``) or release it."""
-        with Session(self._engine, expire_on_commit=False) as db:
-            case = db.get(Case, case_id)
-            if case is None or not _may_hold(db, actor, case_id):
+        with self._uow.audited(actor, _action(held), case=case_id) as work:
+            case = work.db.get(Case, case_id)
+            if case is None or not _may_hold(work.db, actor, case_id):
                 raise NotFound("no such case")
-            return self._change(db, actor, "case", case_id, case_id, held=held)
+            return self._change(work, "case", case_id, held=held)
 
     def set_document(self, actor: Actor, document_id: UUID, *, held: bool) -> Hold:
         """Put one document under legal hold (``held``) or release it. Releasing it does not
         release a hold on its case."""
-        with Session(self._engine, expire_on_commit=False) as db:
-            row = db.get(Document, document_id)
-            if row is None or not _may_hold(db, actor, row.case_id):
+        with self._uow.audited(actor, _action(held)) as work:
+            row = work.db.get(Document, document_id)
+            if row is None or not _may_hold(work.db, actor, row.case_id):
                 raise NotFound("no such document")
-            return self._change(db, actor, "document", document_id, row.case_id, held=held)
+            work.add(case=row.case_id, document=document_id)
+            return self._change(work, "document", document_id, held=held)
 
-    def _change(
-        self, db: Session, actor: Actor, target: Target, id: UUID, case_id: UUID, *, held: bool
-    ) -> Hold:
-        action = "hold.set" if held else "hold.release"
-        extra = {"target": target}
+    def _change(self, work: Work, target: Target, id: UUID, *, held: bool) -> Hold:
+        work.add(extra={"target": target})
         # The entry first: its write orders this change against a retention run or a delete
         # in flight (vault.services.retention), and the row is read again after it.
-        if target == "case":
-            audit.record(db, action, actor.user_id, clock=self._clock, extra=extra, case=case_id)
-        else:
-            audit.record(
-                db, action, actor.user_id, clock=self._clock, extra=extra, case=case_id, document=id
-            )
-        row = _locked(db, Case if target == "case" else Document, id)
+        work.log()
+        row = _locked(work.db, Case if target == "case" else Document, id)
         if row is None:  # shredded meanwhile
-            db.rollback()
             raise NotFound(f"no such {target}")
         if (row.held_at is not None) == held:
-            db.rollback()
+            work.unchanged()
             return Hold(target, id, row.held_at, changed=False)
         row.held_at = self._clock() if held else None
-        db.add(row)
-        audit.commit(db)
+        work.db.add(row)
         return Hold(target, id, row.held_at, changed=True)
+
+
+def _action(held: bool) -> Action:
+    return Action.HOLD_SET if held else Action.HOLD_RELEASE
 
 
 def _locked(db: Session, model: type[Case] | type[Document], id: UUID) -> Case | Document | None:

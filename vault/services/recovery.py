@@ -18,12 +18,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from vault import crypto
-from vault.audit import log as audit
+from vault.audit.actions import Action
 from vault.clock import Clock
 from vault.crypto import PrivateKey, PublicKey
 from vault.errors import Conflict, InvalidInput, NotFound
 from vault.services import keyring, sources, users
-from vault.services.auth import AuthService
+from vault.services.uow import RECOVERY, UnitOfWork
+from vault.services.user_admin import UserAdminService
 from vault.storage.models import Case, CaseMember, Document, RecoveryKey, Source, User
 
 __all__ = [
@@ -110,10 +111,10 @@ class RecoveryService:
     transaction with its access-log entries (``recovery.used``). The key lives only for the
     call: it is never stored, and neither are the shares."""
 
-    def __init__(self, *, engine: Engine, clock: Clock, auth: AuthService) -> None:
-        self._engine = engine
+    def __init__(self, *, engine: Engine, clock: Clock, users: UserAdminService) -> None:
+        self._uow = UnitOfWork(engine, clock)
         self._clock = clock
-        self._auth = auth
+        self._users = users
 
     def _active(self, db: Session) -> RecoveryKey:
         row = db.exec(select(RecoveryKey).where(col(RecoveryKey.active).is_(True))).first()
@@ -123,14 +124,14 @@ class RecoveryService:
 
     def threshold(self) -> int:
         """How many shares rebuild the active recovery key."""
-        with Session(self._engine) as db:
+        with self._uow.read() as db:
             return self._active(db).threshold
 
     def rebuild(self, mnemonics: list[str]) -> PrivateKey:
         """The recovery key from ``mnemonics``; ``InvalidInput`` for too few, malformed or
         mismatched shares, or shares of another vault's key. Nothing changes either way."""
         key = combine_shares(mnemonics)
-        with Session(self._engine) as db:
+        with self._uow.read() as db:
             if key.public_key().key_id != self._active(db).key_id:
                 raise InvalidInput("the shares rebuild a key that is not this vault's recovery key")
         return key
@@ -143,8 +144,9 @@ class RecoveryService:
         new = crypto.generate_private_key()
         # Two transactions: the reset, then the grants. Run again after a failure in between,
         # it resets again with another key and grants everything to that one.
-        code = self._auth.reset_enrolment(username, recovered=new)
-        with Session(self._engine, expire_on_commit=False) as db:
+        code = self._users.reset_enrolment(username, recovered=new)
+        with self._uow.audited(RECOVERY, Action.RECOVERY_USED, extra={"for": "user"}) as work:
+            db = work.db
             user = users.find_user(db, username)
             case_ids = db.exec(
                 select(CaseMember.case_id)
@@ -160,24 +162,14 @@ class RecoveryService:
                 wrapped_sources += _grant_source(
                     db, recovery, source, new.public_key(), self._clock
                 )
-            audit.record(
-                db,
-                "recovery.used",
-                "recovery",
-                clock=self._clock,
-                extra={
-                    "for": "user",
-                    "documents": str(documents),
-                    "sources": str(wrapped_sources),
-                },
-                user=user.id,
+            work.add(
+                extra={"documents": str(documents), "sources": str(wrapped_sources)}, user=user.id
             )
-            audit.commit(db)
-            return code, Regrant([username], documents, wrapped_sources)
+        return code, Regrant([username], documents, wrapped_sources)
 
     def case_members(self, case_id: UUID) -> list[str]:
         """Who ``recover_case`` would give the case's keys: its enrolled, enabled members."""
-        with Session(self._engine) as db:
+        with self._uow.read() as db:
             return [user.username for user in _recoverable_members(db, case_id)]
 
     def recover_case(self, case_id: UUID, mnemonics: list[str]) -> Regrant:
@@ -185,7 +177,10 @@ class RecoveryService:
         approving those who awaited approval (the share holders decide), and each source's
         handler its source key where it waits."""
         recovery = self.rebuild(mnemonics)
-        with Session(self._engine, expire_on_commit=False) as db:
+        with self._uow.audited(
+            RECOVERY, Action.RECOVERY_USED, extra={"for": "case"}, case=case_id
+        ) as work:
+            db = work.db
             if db.get(Case, case_id) is None:
                 raise NotFound("no such case")
             members = _recoverable_members(db, case_id)
@@ -208,21 +203,14 @@ class RecoveryService:
                     wrapped_sources += _grant_source(
                         db, recovery, source, PublicKey(handler.public_key), self._clock
                     )
-            audit.record(
-                db,
-                "recovery.used",
-                "recovery",
-                clock=self._clock,
+            work.add(
                 extra={
-                    "for": "case",
                     "documents": str(documents),
                     "sources": str(wrapped_sources),
                     "users": ",".join(str(user.id) for user in members),
-                },
-                case=case_id,
+                }
             )
-            audit.commit(db)
-            return Regrant([user.username for user in members], documents, wrapped_sources)
+        return Regrant([user.username for user in members], documents, wrapped_sources)
 
     def reshare(
         self,
@@ -244,7 +232,8 @@ class RecoveryService:
             if rotate_key
             else split_recovery_key(old, threshold=threshold, shares=shares)
         )
-        with Session(self._engine, expire_on_commit=False) as db:
+        with self._uow.audited(RECOVERY) as work:
+            db = work.db
             row = self._active(db)
             rewrapped = 0
             if rotate_key:
@@ -262,11 +251,8 @@ class RecoveryService:
                         created_at=self._clock(),
                     )
                 )
-                audit.record(
-                    db,
-                    "recovery.key.rotate",
-                    "recovery",
-                    clock=self._clock,
+                work.record(
+                    Action.RECOVERY_KEY_ROTATE,
                     extra={"rewrapped": str(rewrapped), "threshold": str(threshold)},
                     recovery_key=recipient.key_id,
                     previous_key=row.key_id,
@@ -274,37 +260,30 @@ class RecoveryService:
             else:
                 row.threshold, row.shares = threshold, shares
                 db.add(row)
-                audit.record(
-                    db,
-                    "recovery.reshare",
-                    "recovery",
-                    clock=self._clock,
+                work.record(
+                    Action.RECOVERY_RESHARE,
                     extra={"threshold": str(threshold), "shares": str(shares)},
                     recovery_key=row.key_id,
                 )
             deliver(new)
-            audit.commit(db)
-            return rewrapped
+        return rewrapped
 
     def complete_handovers(self, mnemonics: list[str]) -> tuple[list[str], int]:
         """Wrap each waiting source's key for its new handler. Returns the pseudonyms done and
         how many still wait (their handler cannot hold a key yet)."""
         key = self.rebuild(mnemonics)
-        with Session(self._engine, expire_on_commit=False) as db:
+        with self._uow.audited(RECOVERY) as work:
+            db = work.db
             done = sources.complete_handovers(db, key, clock=self._clock)
             for source in done:
-                audit.record(
-                    db,
-                    "source.handover.complete",
-                    "recovery",
-                    clock=self._clock,
+                work.record(
+                    Action.SOURCE_HANDOVER_COMPLETE,
                     source=source.id,
                     case=source.case_id,
                     user=str(source.handler_id),
                 )
             waiting = db.exec(select(Source.id).where(col(Source.handover_pending).is_(True))).all()
-            audit.commit(db)
-            return [s.pseudonym for s in done], len(waiting)
+        return [s.pseudonym for s in done], len(waiting)
 
 
 def _recoverable_members(db: Session, case_id: UUID) -> list[User]:

@@ -17,20 +17,20 @@ from uuid import UUID
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from vault.audit import log as audit
+from vault.audit.actions import Action
 from vault.clock import Clock
 from vault.errors import Conflict, IntegrityError, InvalidInput, LimitExceeded, NotFound
 from vault.redaction import export, pdf, suggest
 from vault.redaction.model import Area, Status
 from vault.redaction.pdf.source import open_pdfium
-from vault.services.documents import (
+from vault.services.document_records import (
     MAX_TITLE,
     DocumentInfo,
     DocumentMetadata,
-    DocumentService,
     NewDocument,
     open_metadata,
 )
+from vault.services.documents import DocumentService
 from vault.services.redaction_records import (
     Proposal,
     SealedRedaction,
@@ -40,6 +40,7 @@ from vault.services.redaction_records import (
     seal,
     unseal,
 )
+from vault.services.uow import UnitOfWork, Work
 from vault.services.users import Actor
 from vault.storage.models import Document, Redaction, Role
 
@@ -145,7 +146,7 @@ class RedactionCore:
         dpi: int = 200,
         recognisers: Sequence[suggest.Recogniser] = (),
     ) -> None:
-        self._engine = engine
+        self._uow = UnitOfWork(engine, clock)
         self._documents = documents
         self._clock = clock
         self._self_approval = self_approval
@@ -180,33 +181,12 @@ class RedactionCore:
             )
         return content
 
-    def _log(
-        self,
-        db: Session,
-        actor: Actor,
-        opened: Opened,
-        action: str,
-        extra: dict[str, str] | None = None,
-        redaction: UUID | None = None,
-    ) -> None:
-        """Record ``action`` on the opened document (and ``redaction``) in ``db``'s
-        transaction."""
-        doc, case = opened.row.id, opened.row.case_id
-        if redaction is None:
-            audit.record(
-                db, action, actor.user_id, clock=self._clock, extra=extra, document=doc, case=case
-            )
-        else:
-            audit.record(
-                db,
-                action,
-                actor.user_id,
-                clock=self._clock,
-                extra=extra,
-                redaction=redaction,
-                document=doc,
-                case=case,
-            )
+    @staticmethod
+    def _about(work: Work, opened: Opened, *, redaction: UUID | None = None) -> None:
+        """The unit's entry is about the opened document (and ``redaction``)."""
+        work.add(document=opened.row.id, case=opened.row.case_id)
+        if redaction is not None:
+            work.add(redaction=redaction)
 
     def _rows(self, db: Session, document_id: UUID) -> list[Redaction]:
         stmt = (
@@ -234,38 +214,30 @@ class RedactionCore:
 
     def _store(
         self,
-        db: Session,
-        actor: Actor,
+        work: Work,
         row: Redaction,
         opened: Opened,
         sealed: SealedRedaction,
         status: Status,
-        action: str,
         extra: dict[str, str] | None,
     ) -> RedactionInfo:
-        """Give ``row`` its new status and sealed record, and log ``action``, in one
-        transaction."""
+        """Give ``row`` its new status and sealed record in ``work``, whose entry is about it."""
         row.status = status.value
         row.sealed = seal(opened.data_key, row.id, sealed)
-        db.add(row)
-        self._log(db, actor, opened, action, extra, redaction=row.id)
-        audit.commit(db)
+        work.db.add(row)
+        self._about(work, opened, redaction=row.id)
+        work.add(extra=extra)
         return self._info(row, opened)
 
     def _log_export(self, actor: Actor, opened: Opened, outcome: str, extra: dict[str, str]) -> int:
-        with Session(self._engine) as db:
-            index = audit.record(
-                db,
-                "document.export",
-                actor.user_id,
-                clock=self._clock,
-                outcome=outcome,
-                extra=extra,
-                document=opened.row.id,
-                case=opened.row.case_id,
-            )
-            audit.commit(db)
-            return index
+        return self._uow.record(
+            actor,
+            Action.DOCUMENT_EXPORT,
+            outcome=outcome,
+            extra=extra,
+            document=opened.row.id,
+            case=opened.row.case_id,
+        )
 
     def _info(self, row: Redaction, opened: Opened) -> RedactionInfo:
         sealed = unseal_row(opened.data_key, row)

@@ -15,7 +15,7 @@ from uuid import UUID, uuid4
 
 from sqlmodel import Session
 
-from vault.audit import log as audit
+from vault.audit.actions import Action
 from vault.errors import Conflict, IntegrityError, RedactionLeak
 from vault.redaction import export, suggest
 from vault.redaction.model import Kind, Status
@@ -43,6 +43,7 @@ from vault.services.redaction_records import (
     seal,
 )
 from vault.services.sources import read_names
+from vault.services.uow import Work
 from vault.services.users import Actor
 from vault.storage.models import Redaction, Source
 
@@ -72,16 +73,15 @@ class RedactionService(RedactionCore):
         """Record a proposed redaction. ``content_sha256``, if given, is the digest of the
         content the proposer looked at: if the document's differs, the proposal is stale."""
         proposal.validate()
-        with Session(self._engine, expire_on_commit=False) as db:
-            opened = self._open(db, actor, document_id)
+        with self._uow.audited(actor, Action.REDACTION_PROPOSE) as work:
+            opened = self._open(work.db, actor, document_id)
             export.format_of(opened.meta.media_type)
             if content_sha256 is not None and content_sha256.lower() != opened.meta.sha256:
                 raise Conflict("stale: the document's content is not the one this was made on")
             covered = self._check(opened, proposal)
-            row = self._insert(db, actor, opened, proposal, covered)
-            self._log(db, actor, opened, "redaction.propose", redaction=row.id)
-            audit.commit(db)
-            return self._info(row, opened)
+            row = self._insert(work.db, actor, opened, proposal, covered)
+            self._about(work, opened, redaction=row.id)
+        return self._info(row, opened)
 
     def _check(self, opened: Opened, proposal: Proposal) -> str:
         """What ``proposal`` covers, once checked against the document. A term needs nothing
@@ -117,12 +117,11 @@ class RedactionService(RedactionCore):
         return row
 
     def of_document(self, actor: Actor, document_id: UUID) -> list[RedactionInfo]:
-        with Session(self._engine, expire_on_commit=False) as db:
-            opened = self._open(db, actor, document_id)
-            rows = self._rows(db, document_id)
-            self._log(db, actor, opened, "redaction.list")
-            audit.commit(db)
-            return [self._info(row, opened) for row in rows]
+        with self._uow.audited(actor, Action.REDACTION_LIST) as work:
+            opened = self._open(work.db, actor, document_id)
+            rows = self._rows(work.db, document_id)
+            self._about(work, opened)
+        return [self._info(row, opened) for row in rows]
 
     # -- reviewing -----------------------------------------------------------------------------
 
@@ -132,8 +131,8 @@ class RedactionService(RedactionCore):
         """Approve a proposed redaction: by another editor than its proposer (unless the vault
         allows self-approval, which the access log then records)."""
         check_note(note)
-        with Session(self._engine, expire_on_commit=False) as db:
-            row, opened = self._reviewable(db, actor, redaction_id)
+        with self._uow.audited(actor, Action.REDACTION_APPROVE) as work:
+            row, opened = self._reviewable(work.db, actor, redaction_id)
             sealed = unseal_row(opened.data_key, row)
             if sealed.content_sha256 != opened.meta.sha256:
                 raise Conflict("stale: this redaction was made on other content")
@@ -146,19 +145,19 @@ class RedactionService(RedactionCore):
             if own and not self._self_approval:
                 raise Conflict("a redaction must be approved by another editor than its proposer")
             extra = {"self_approved": "true"} if own else None
-            return self._review(db, actor, row, opened, sealed, Status.APPROVED, note, extra)
+            return self._review(work, actor, row, opened, sealed, Status.APPROVED, note, extra)
 
     def reject(self, actor: Actor, redaction_id: UUID, *, note: str) -> RedactionInfo:
         """Reject a proposed redaction, saying why (any editor of the case, its proposer too)."""
         note = required_note(note, "a rejection needs a note saying why")
-        with Session(self._engine, expire_on_commit=False) as db:
-            row, opened = self._reviewable(db, actor, redaction_id)
+        with self._uow.audited(actor, Action.REDACTION_REJECT) as work:
+            row, opened = self._reviewable(work.db, actor, redaction_id)
             sealed = unseal_row(opened.data_key, row)
-            return self._review(db, actor, row, opened, sealed, Status.REJECTED, note, None)
+            return self._review(work, actor, row, opened, sealed, Status.REJECTED, note, None)
 
     def _review(
         self,
-        db: Session,
+        work: Work,
         actor: Actor,
         row: Redaction,
         opened: Opened,
@@ -169,9 +168,8 @@ class RedactionService(RedactionCore):
     ) -> RedactionInfo:
         row.reviewer_id = actor.user_id
         row.reviewed_at = self._clock()
-        action = "redaction.approve" if status is Status.APPROVED else "redaction.reject"
         updated = replace(sealed, review_note=note)
-        return self._store(db, actor, row, opened, updated, status, action, extra)
+        return self._store(work, row, opened, updated, status, extra)
 
     # -- withdrawing ---------------------------------------------------------------------------
     # An approved redaction cannot be rejected, and one that should not apply (a region with
@@ -182,13 +180,11 @@ class RedactionService(RedactionCore):
         """Ask to withdraw an approved redaction, saying why (any editor of the case). It still
         applies until another editor approves the withdrawal."""
         note = required_note(note, "a withdrawal needs a note saying why")
-        with Session(self._engine, expire_on_commit=False) as db:
-            row, opened = self._reviewable(db, actor, redaction_id, Status.APPROVED)
+        with self._uow.audited(actor, Action.REDACTION_WITHDRAW) as work:
+            row, opened = self._reviewable(work.db, actor, redaction_id, Status.APPROVED)
             asked = Withdrawal(actor.user_id, note, self._clock())
             sealed = replace(unseal_row(opened.data_key, row), withdrawal=asked)
-            return self._store(
-                db, actor, row, opened, sealed, Status.WITHDRAWING, "redaction.withdraw", None
-            )
+            return self._store(work, row, opened, sealed, Status.WITHDRAWING, None)
 
     def approve_withdrawal(
         self, actor: Actor, redaction_id: UUID, *, note: str | None = None
@@ -197,8 +193,8 @@ class RedactionService(RedactionCore):
         vault allows self-approval, which the access log then records). The redaction no longer
         applies to exports."""
         check_note(note)
-        with Session(self._engine, expire_on_commit=False) as db:
-            row, opened = self._reviewable(db, actor, redaction_id, Status.WITHDRAWING)
+        with self._uow.audited(actor, Action.REDACTION_WITHDRAW_APPROVE) as work:
+            row, opened = self._reviewable(work.db, actor, redaction_id, Status.WITHDRAWING)
             sealed = unseal_row(opened.data_key, row)
             asked = pending_withdrawal(sealed, row)
             own = asked.proposer_id == actor.user_id
@@ -214,13 +210,11 @@ class RedactionService(RedactionCore):
                 reviewed_at=self._clock(),
             )
             return self._store(
-                db,
-                actor,
+                work,
                 row,
                 opened,
                 replace(sealed, withdrawal=reviewed),
                 Status.WITHDRAWN,
-                "redaction.withdraw.approve",
                 {"self_approved": "true"} if own else None,
             )
 
@@ -228,8 +222,8 @@ class RedactionService(RedactionCore):
         """Reject a withdrawal, saying why (any editor of the case): the redaction stays
         approved."""
         note = required_note(note, "a rejection needs a note saying why")
-        with Session(self._engine, expire_on_commit=False) as db:
-            row, opened = self._reviewable(db, actor, redaction_id, Status.WITHDRAWING)
+        with self._uow.audited(actor, Action.REDACTION_WITHDRAW_REJECT) as work:
+            row, opened = self._reviewable(work.db, actor, redaction_id, Status.WITHDRAWING)
             sealed = unseal_row(opened.data_key, row)
             reviewed = replace(
                 pending_withdrawal(sealed, row),
@@ -239,14 +233,7 @@ class RedactionService(RedactionCore):
                 reviewed_at=self._clock(),
             )
             return self._store(
-                db,
-                actor,
-                row,
-                opened,
-                replace(sealed, withdrawal=reviewed),
-                Status.APPROVED,
-                "redaction.withdraw.reject",
-                None,
+                work, row, opened, replace(sealed, withdrawal=reviewed), Status.APPROVED, None
             )
 
     # -- suggesting ----------------------------------------------------------------------------
@@ -255,20 +242,20 @@ class RedactionService(RedactionCore):
         """Spans worth redacting: contact details, handles, ID-like numbers, and the recorded
         names and aliases of the document's source when the actor is its handler. With
         ``accept_all`` each becomes a proposed span redaction."""
-        with Session(self._engine, expire_on_commit=False) as db:
-            opened = self._open(db, actor, document_id)
+        with self._uow.audited(actor, Action.REDACTION_SUGGEST) as work:
+            opened = self._open(work.db, actor, document_id)
             content = self._content(opened)
             doc_text = export.document_text(content, opened.meta.media_type)
-            names, used = self._source_names(db, actor, opened.meta.source_id)
+            names, used = self._source_names(work.db, actor, opened.meta.source_id)
             items = suggest.suggest(doc_text, names=names, recognisers=self._recognisers)
             created: list[Redaction] = []
             if accept_all:
                 for item in items:
                     proposal = Proposal(Kind.SPAN, item.category, start=item.start, end=item.end)
-                    created.append(self._insert(db, actor, opened, proposal, item.text))
-            self._log(db, actor, opened, "redaction.suggest", extra={"proposed": str(len(created))})
-            audit.commit(db)
-            return Suggestions(items, [self._info(r, opened) for r in created], used)
+                    created.append(self._insert(work.db, actor, opened, proposal, item.text))
+            self._about(work, opened)
+            work.add(extra={"proposed": str(len(created))})
+        return Suggestions(items, [self._info(r, opened) for r in created], used)
 
     def _source_names(
         self, db: Session, actor: Actor, source_id: UUID | None
@@ -285,13 +272,12 @@ class RedactionService(RedactionCore):
     def text(self, actor: Actor, document_id: UUID) -> TextReading:
         """The document's text as span offsets count it, the content digest it is of, and the
         pages whose text OCR read (scans and images)."""
-        with Session(self._engine, expire_on_commit=False) as db:
-            opened = self._open(db, actor, document_id)
+        with self._uow.audited(actor, Action.DOCUMENT_CONTENT_READ) as work:
+            opened = self._open(work.db, actor, document_id)
             content = self._content(opened)
             doc_text, ocr_pages = export.read_text(content, opened.meta.media_type)
-            self._log(db, actor, opened, "document.content.read")
-            audit.commit(db)
-            return TextReading(doc_text, opened.meta.sha256, ocr_pages)
+            self._about(work, opened)
+        return TextReading(doc_text, opened.meta.sha256, ocr_pages)
 
     # -- exporting -----------------------------------------------------------------------------
 
@@ -307,7 +293,7 @@ class RedactionService(RedactionCore):
         proposed or stale. Logged with the digest of what was released (or, when the check
         fails, the refusal). With ``store`` it is also kept as a new document of the case."""
         options = options or export.ExportOptions(dpi=self._dpi)
-        with Session(self._engine, expire_on_commit=False) as db:
+        with self._uow.read() as db:
             opened = self._open(db, actor, document_id)
             export.format_of(opened.meta.media_type)
             # Everything that could refuse a stored copy is checked before any work or log.

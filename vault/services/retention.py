@@ -23,11 +23,12 @@ from uuid import UUID
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from vault.audit import log as audit
+from vault.audit.actions import Action
 from vault.clock import Clock
 from vault.errors import LegalHold, NotFound, VaultError
-from vault.services.documents import discard_blobs, shred
 from vault.services.retention_policy import Due, due_at, due_documents
+from vault.services.shredding import discard_blobs, shred
+from vault.services.uow import SYSTEM, UnitOfWork
 from vault.storage.blobstore import BlobStore
 from vault.storage.models import Case, Document
 
@@ -66,12 +67,13 @@ class RetentionService:
 
     def __init__(self, *, engine: Engine, blobs: BlobStore, clock: Clock) -> None:
         self._engine = engine
+        self._uow = UnitOfWork(engine, clock)
         self._blobs = blobs
         self._clock = clock
 
     def due(self) -> list[Due]:
         """What is due now, held or not."""
-        with Session(self._engine) as db:
+        with self._uow.read() as db:
             return due_documents(db, self._clock())
 
     def run(
@@ -100,30 +102,25 @@ class RetentionService:
         return report
 
     def _shred(self, due: Due) -> Outcome:
-        with Session(self._engine) as db:
-            # The entry first: see the module docstring. If the document is not shredded after
-            # all, the transaction is rolled back and the entry with it.
-            audit.record(
-                db,
-                "retention.delete",
-                "system",
-                clock=self._clock,
+        try:
+            with self._uow.audited(
+                SYSTEM,
+                Action.RETENTION_DELETE,
                 extra={"due_at": due.due_at.isoformat().replace("+00:00", "Z")},
                 document=due.document_id,
                 case=due.case_id,
-            )
-            if not self._still_due(db, due.document_id):
-                db.rollback()
-                return Outcome.SKIPPED
-            try:
-                blob_id = shred(db, due.document_id)
-            except LegalHold:
-                db.rollback()
-                return Outcome.HELD
-            except NotFound:
-                db.rollback()
-                return Outcome.SKIPPED
-            audit.commit(db)
+            ) as work:
+                # The entry first: see the module docstring. If the document is not shredded
+                # after all, the unit commits nothing and the entry goes with it.
+                work.log()
+                if not self._still_due(work.db, due.document_id):
+                    work.unchanged()
+                    return Outcome.SKIPPED
+                blob_id = shred(work, due.document_id)
+        except LegalHold:
+            return Outcome.HELD
+        except NotFound:
+            return Outcome.SKIPPED
         discard_blobs(self._engine, self._blobs, [blob_id])
         return Outcome.DELETED
 

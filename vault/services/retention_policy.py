@@ -8,7 +8,7 @@ A case's retention is a number of days and what it counts from (``RetentionStart
   after the closing. Reopening the case stops the clock, closing it again restarts it.
 
 A legal hold on the case or on the document does not change when it is due; it stops the
-deletion (``vault.services.documents.shred`` refuses it). Due documents under hold are reported
+deletion (``vault.services.shredding.shred`` refuses it). Due documents under hold are reported
 as held, so that an operator sees what the hold keeps.
 
 This module decides and reads; it deletes nothing (``vault.services.retention`` does).

@@ -24,23 +24,23 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from vault import crypto, freetext
-from vault.audit import log as audit
+from vault.audit.actions import Action
 from vault.clock import Clock
 from vault.crypto import PrivateKey, PublicKey
 from vault.errors import Conflict, InvalidInput, NotFound
 from vault.services import grants, keyring
+from vault.services.grants import is_member
+from vault.services.uow import UnitOfWork
 from vault.services.users import Actor
-from vault.storage.models import CaseMember, Source, User
+from vault.storage.models import Source, User
 
 __all__ = [
     "Handover",
+    "SourceService",
     "await_recovery",
     "complete_handovers",
-    "create_source",
-    "hand_over",
-    "list_sources",
+    "handled_by",
     "new_pseudonym",
-    "read_identity_notes",
     "read_names",
     "release_handled",
 ]
@@ -72,10 +72,6 @@ class Handover:
     awaiting_recovery: bool  # the new handler's copy waits for the recovery key holders
 
 
-def is_member(db: Session, case_id: UUID, user_id: UUID) -> bool:
-    return db.get(CaseMember, (case_id, user_id)) is not None
-
-
 def new_pseudonym() -> str:
     """A readable random pseudonym; carries no information about the source."""
     number = secrets.randbelow(100)
@@ -93,7 +89,7 @@ def _clean_names(names: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(cleaned))
 
 
-def create_source(
+def _create_source(
     db: Session,
     actor: Actor,
     case_id: UUID,
@@ -144,7 +140,7 @@ def create_source(
     return source
 
 
-def list_sources(db: Session, actor: Actor, case_id: UUID) -> list[Source]:
+def _list_sources(db: Session, actor: Actor, case_id: UUID) -> list[Source]:
     if not is_member(db, case_id, actor.user_id):
         raise NotFound("no such case")
     return list(
@@ -185,7 +181,7 @@ def _new_handler(db: Session, case_id: UUID, username: str, *, not_: UUID) -> Us
     return user
 
 
-def hand_over(db: Session, actor: Actor, source_id: UUID, to: str, *, clock: Clock) -> Source:
+def _hand_over(db: Session, actor: Actor, source_id: UUID, to: str, *, clock: Clock) -> Source:
     """The handler gives the source to another approved member of its case (not committed):
     the source's key is wrapped for them with the handler's key, and the handler's copy goes."""
     source, data_key = _handled_key(db, actor, source_id)
@@ -287,7 +283,7 @@ def complete_handovers(db: Session, recovery: PrivateKey, *, clock: Clock) -> li
     return done
 
 
-def read_identity_notes(db: Session, actor: Actor, source_id: UUID) -> str | None:
+def _read_identity_notes(db: Session, actor: Actor, source_id: UUID) -> str | None:
     """The source's identity notes, for their handler only (anyone else: ``NotFound``)."""
     source, data_key = _handled_key(db, actor, source_id)
     if data_key is None or source.sealed_notes is None:
@@ -311,31 +307,25 @@ def read_names(db: Session, actor: Actor, source_id: UUID) -> list[str]:
 
 
 class SourceService:
-    """The source operations above, each in its own transaction."""
+    """The source operations above, each in its own audited unit of work."""
 
     def __init__(self, *, engine: Engine, clock: Clock) -> None:
-        self._engine = engine
+        self._uow = UnitOfWork(engine, clock)
         self._clock = clock
 
     def create(
         self, actor: Actor, case_id: UUID, notes: str | None, names: Sequence[str] = ()
     ) -> Source:
-        with Session(self._engine, expire_on_commit=False) as db:
-            source = create_source(db, actor, case_id, notes=notes, clock=self._clock, names=names)
-            audit.record(
-                db,
-                "source.create",
-                actor.user_id,
-                clock=self._clock,
-                source=source.id,
-                case=case_id,
+        with self._uow.audited(actor, Action.SOURCE_CREATE, case=case_id) as work:
+            source = _create_source(
+                work.db, actor, case_id, notes=notes, clock=self._clock, names=names
             )
-            audit.commit(db)
-            return source
+            work.add(source=source.id)
+        return source
 
     def in_case(self, actor: Actor, case_id: UUID) -> list[Source]:
-        with Session(self._engine, expire_on_commit=False) as db:
-            return list_sources(db, actor, case_id)
+        with self._uow.read() as db:
+            return _list_sources(db, actor, case_id)
 
     def identity(
         self, actor: Actor, source_id: UUID, *, reason: str
@@ -345,36 +335,20 @@ class SourceService:
         reason = " ".join(reason.split())
         if not 3 <= len(reason) <= 500:
             raise InvalidInput("a reason of 3-500 characters is required")
-        with Session(self._engine, expire_on_commit=False) as db:
-            notes = read_identity_notes(db, actor, source_id)
-            names = read_names(db, actor, source_id)
-            source = db.get(Source, source_id)
+        with self._uow.audited(
+            actor, Action.SOURCE_IDENTITY_READ, extra={"reason": reason}
+        ) as work:
+            notes = _read_identity_notes(work.db, actor, source_id)
+            names = read_names(work.db, actor, source_id)
+            source = work.db.get(Source, source_id)
             if source is None:
                 raise NotFound("no such source")
-            audit.record(
-                db,
-                "source.identity.read",
-                actor.user_id,
-                clock=self._clock,
-                extra={"reason": reason},
-                source=source.id,
-                case=source.case_id,
-            )
-            audit.commit(db)
-            return source, notes, names
+            work.add(source=source.id, case=source.case_id)
+        return source, notes, names
 
     def hand_over(self, actor: Actor, source_id: UUID, to: str) -> Source:
         """Give a source you handle to another approved member of its case (logged)."""
-        with Session(self._engine, expire_on_commit=False) as db:
-            source = hand_over(db, actor, source_id, to, clock=self._clock)
-            audit.record(
-                db,
-                "source.handover",
-                actor.user_id,
-                clock=self._clock,
-                source=source.id,
-                case=source.case_id,
-                user=str(source.handler_id),
-            )
-            audit.commit(db)
-            return source
+        with self._uow.audited(actor, Action.SOURCE_HANDOVER) as work:
+            source = _hand_over(work.db, actor, source_id, to, clock=self._clock)
+            work.add(source=source.id, case=source.case_id, user=str(source.handler_id))
+        return source

@@ -25,7 +25,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError as DBIntegrityError
 from sqlmodel import Session
 
 from vault.errors import RateLimited, Unavailable
@@ -77,8 +76,12 @@ def check(db: Session, keys: Sequence[str], now: datetime) -> None:
 def record_failure(
     db: Session, keys: Sequence[str], now: datetime, *, free: Mapping[str, int] | None = None
 ) -> None:
-    """Count a failure against each key and commit at once (the request itself will fail).
-    ``free`` gives a key more free failures than ``FREE_FAILURES`` (an address)."""
+    """Count a failure against each key (not committed: the failed attempt's denied entry
+    commits it, ``vault.services.uow``, while the request itself fails). ``free`` gives a key
+    more free failures than ``FREE_FAILURES`` (an address).
+
+    Call it after that entry is appended: the append takes the lock that every appender waits
+    for, so no other replica inserts the same key between the read below and the insert."""
     for key in keys:
         allowed = (free or {}).get(key, FREE_FAILURES)
         row = db.get(Throttle, key)
@@ -92,11 +95,6 @@ def record_failure(
             seconds = 2 ** min(row.failures - allowed, 20)
             row.blocked_until = now + min(timedelta(seconds=seconds), MAX_BLOCK)
         db.add(row)
-    try:
-        db.commit()
-    except DBIntegrityError:
-        # Another replica inserted the same key at the same moment; one failure less counted.
-        db.rollback()
 
 
 def clear(db: Session, key: str) -> None:

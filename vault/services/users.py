@@ -1,4 +1,4 @@
-"""Accounts and their keys: creation, passphrases, unlocking.
+"""Accounts and their keys: names, enrolment codes, passphrases, unlocking.
 
 A user's private key exists in the database only sealed under a key-encryption key derived from
 their passphrase (``docs/security-model.md``). Unlocking costs exactly one Argon2id derivation
@@ -9,26 +9,31 @@ from __future__ import annotations
 
 import hmac
 import re
+import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from sqlmodel import Session, select
 
 from vault import crypto
-from vault.clock import Clock
 from vault.crypto import Argon2Params, PrivateKey
-from vault.errors import AuthenticationFailed, Conflict, IntegrityError, InvalidInput, NotFound
+from vault.errors import AuthenticationFailed, IntegrityError, InvalidInput, NotFound
 from vault.services.passphrase_policy import check_passphrase
+from vault.settings import Settings
 from vault.storage.models import CaseMember, Role, User
 
 __all__ = [
     "Actor",
+    "Unlocked",
     "check_passphrase",
-    "create_user",
+    "check_username",
+    "enrolment_code_matches",
     "find_user",
+    "issue_enrolment_code",
     "reseal",
     "set_passphrase",
-    "unlock",
+    "totp_required",
     "verify_passphrase",
 ]
 
@@ -38,6 +43,7 @@ ALL_SCOPES = frozenset({UPLOAD, READ})
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 # Unknown users are checked against this so that they cost the same derivation as real ones.
 _DUMMY_SALT = bytes(16)
+_CODE_LABEL = "enrolment-code"
 
 
 @dataclass(frozen=True)
@@ -69,27 +75,41 @@ def find_user(db: Session, username: str) -> User:
     return user
 
 
-def create_user(
-    db: Session,
-    *,
-    username: str,
-    role: Role,
-    passphrase: str | None,
-    params: Argon2Params,
-    clock: Clock,
-) -> tuple[User, PrivateKey | None]:
-    """Add an account (not committed). With a passphrase it is active at once; without one it
-    has no key until ``set_passphrase`` runs (enrolment)."""
+def check_username(username: str) -> None:
+    """``InvalidInput`` unless ``username`` is one an account may have."""
     if not _USERNAME.match(username):
         raise InvalidInput(
             "username must be 2-64 characters: lowercase letters, digits, '.', '_' or '-'"
         )
-    if db.exec(select(User.id).where(User.username == username)).first() is not None:
-        raise Conflict("a user with that name already exists")
-    user = User(username=username, role=role, created_at=clock())
-    db.add(user)
-    key = set_passphrase(db, user, passphrase, params) if passphrase is not None else None
-    return user, key
+
+
+def totp_required(settings: Settings, role: Role | str) -> bool:
+    """Whether the vault requires a one-time code of accounts with ``role``."""
+    return str(role) in settings.totp_roles
+
+
+def issue_enrolment_code(user: User, *, expires_at: datetime) -> str:
+    """A new one-time enrolment code for ``user`` (not committed): only its hash is kept."""
+    code = "-".join(secrets.token_hex(3) for _ in range(4))  # 96 bits, easy to read out
+    user.enrolment_code_hash = _code_hash(code)
+    user.enrolment_expires_at = expires_at
+    return code
+
+
+def enrolment_code_matches(user: User | None, code: str, now: datetime) -> bool:
+    """Whether ``code`` is the live enrolment code of ``user``, an enabled account."""
+    return (
+        user is not None
+        and user.enabled
+        and user.enrolment_code_hash is not None
+        and user.enrolment_expires_at is not None
+        and user.enrolment_expires_at > now
+        and hmac.compare_digest(user.enrolment_code_hash, _code_hash(code))
+    )
+
+
+def _code_hash(code: str) -> str:
+    return crypto.hash_bearer_token(_CODE_LABEL + ":" + code)
 
 
 def set_passphrase(
@@ -219,11 +239,6 @@ def verify_passphrase(
         reseal(user, key, passphrase, params, totp_secret=totp_secret)
         db.add(user)
     return Unlocked(user=user, key=key, totp_secret=totp_secret)
-
-
-def unlock(db: Session, username: str, passphrase: str, *, params: Argon2Params) -> Actor:
-    """``verify_passphrase`` for callers that only need the actor with its unlocked key."""
-    return verify_passphrase(db, username, passphrase, params=params).actor
 
 
 def _weaker(stored: Argon2Params, wanted: Argon2Params) -> bool:

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from tests.conftest import PASSPHRASE
 from vault import crypto
 from vault.audit import checkpoint, log, rotation, signer
-from vault.audit.service import verify_vault
+from vault.audit.signer import verify_vault
 from vault.clock import system_clock
 from vault.errors import Conflict, IntegrityError
 from vault.initialise import init_vault
@@ -47,7 +47,7 @@ def _act(vault: Vault, count: int = 1) -> None:
     """``count`` entries that are not rotations."""
     with vault.session() as db:
         for _ in range(count):
-            log.record(db, "test.action", "system", clock=system_clock)
+            log.append(db, action="test.action", actor="system", time=system_clock())
         log.commit(db)
 
 

@@ -1,9 +1,8 @@
 """Reading the access log: checkpoints, the verifier key, entries, proofs, and one document's
-history, for the callers allowed to read each."""
+history, for the callers allowed to read each; and rotating the log's signing key."""
 
 from __future__ import annotations
 
-import bisect
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,18 +12,21 @@ from uuid import UUID
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from vault.audit import checkpoint, log, rotation, signer
-from vault.audit.verify import VerifyReport, verify_log
+from vault.audit import log, rotation, signer
 from vault.clock import Clock
-from vault.errors import Conflict, IntegrityError, InvalidInput, NotFound, StorageError
-from vault.services.cases import is_member
+from vault.errors import Conflict, InvalidInput, NotFound, StorageError
+from vault.services.grants import is_member
+from vault.services.uow import UnitOfWork
 from vault.services.users import Actor
 from vault.settings import Settings
-from vault.storage.models import AuditCheckpoint, AuditEntry, Document, LogKey, Role, User
+from vault.storage.models import AuditEntry, Document, Role, User
 
-__all__ = ["MAX_PAGE", "AuditService", "HistoryItem", "verify_vault"]
+__all__ = ["MAX_PAGE", "AuditService", "HistoryItem"]
 
 MAX_PAGE = 1000
+# Why serving a checkpoint writes: each tree size's signed checkpoint is stored once, so that
+# every replica serves the same note for it. The log's own record, not an action.
+_STORED_CHECKPOINT = "a tree size's signed checkpoint is stored once"
 
 
 @dataclass(frozen=True)
@@ -51,12 +53,9 @@ class AuditService:
     administrators of its case and for the journalist who uploaded it."""
 
     def __init__(self, *, engine: Engine, settings: Settings, clock: Clock) -> None:
-        self._engine = engine
+        self._uow = UnitOfWork(engine, clock)
         self._settings = settings
         self._clock = clock
-
-    def _session(self) -> Session:
-        return Session(self._engine, expire_on_commit=False)
 
     @staticmethod
     def _require_auditor(actor: Actor) -> None:
@@ -71,26 +70,26 @@ class AuditService:
 
     def checkpoint(self, actor: Actor) -> str:
         try:
-            with self._session() as db:
+            with self._uow.unaudited(_STORED_CHECKPOINT) as db:
                 return signer.latest_checkpoint(db, self._signer(db), self._clock)
         except Conflict:
             # The key was rotated between reading it and the head: the new one is active now.
-            with self._session() as db:
+            with self._uow.unaudited(_STORED_CHECKPOINT) as db:
                 return signer.latest_checkpoint(db, self._signer(db), self._clock)
 
     def verifier_key(self, actor: Actor) -> str:
-        with self._session() as db:
+        with self._uow.read() as db:
             return self._signer(db).vkey
 
     def rotations(self, actor: Actor) -> list[rotation.Transition]:
         """Every rotation of the log's key, oldest first: what a client that pinned an older
         key needs to follow to the current one (``rotation.follow``)."""
-        with self._session() as db:
+        with self._uow.read() as db:
             return signer.load_transitions(db)
 
     def rotate_key(self) -> rotation.Transition:
         """Replace the log's signing key (the administrator, on the server)."""
-        with self._session() as db:
+        with self._uow.unaudited("the signer appends the rotation's entry and commits it") as db:
             return signer.rotate_log_key(db, self._settings, self._clock)
 
     def entries(self, actor: Actor, start: int, end: int) -> list[tuple[int, bytes]]:
@@ -98,7 +97,7 @@ class AuditService:
         if not 0 <= start < end:
             raise InvalidInput("need 0 <= start < end")
         end = min(end, start + MAX_PAGE)
-        with self._session() as db:
+        with self._uow.read() as db:
             rows = db.exec(
                 select(AuditEntry)
                 .where(col(AuditEntry.idx) >= start, col(AuditEntry.idx) < end)
@@ -110,7 +109,7 @@ class AuditService:
         return log.head(db)[0]
 
     def inclusion(self, actor: Actor, index: int, tree_size: int) -> list[bytes]:
-        with self._session() as db:
+        with self._uow.read() as db:
             if actor.role not in (Role.ADMIN, Role.EDITOR) and not _acted(db, actor, index):
                 raise NotFound("no such resource")
             if not 0 <= index < tree_size <= self._size(db):
@@ -119,13 +118,13 @@ class AuditService:
 
     def consistency(self, actor: Actor, first: int, second: int) -> list[bytes]:
         self._require_auditor(actor)
-        with self._session() as db:
+        with self._uow.read() as db:
             if not 0 < first <= second <= self._size(db):
                 raise InvalidInput("need 0 < first <= second <= the log's size")
             return log.consistency_proof(db, first, second)
 
     def document_history(self, actor: Actor, document_id: UUID) -> list[HistoryItem]:
-        with self._session() as db:
+        with self._uow.read() as db:
             document = db.get(Document, document_id)
             allowed = (
                 document is not None
@@ -170,45 +169,3 @@ def _acted(db: Session, actor: Actor, index: int) -> bool:
         return bool(json.loads(row.leaf).get("actor") == str(actor.user_id))
     except (ValueError, AttributeError):
         return False
-
-
-def verify_vault(engine: Engine) -> VerifyReport:
-    """Check that the log's keys follow one another by verified rotations and that every
-    stored checkpoint is signed by the key of its time (the transitions by both), then
-    recompute the whole log and compare it with the head and with every checkpoint's root."""
-    with Session(engine) as db:
-        keys = [
-            (k.name, k.public_key) for k in db.exec(select(LogKey).order_by(col(LogKey.created_at)))
-        ]
-        notes = list(db.exec(select(AuditCheckpoint).order_by(col(AuditCheckpoint.size))))
-        size, root = log.head(db)
-        try:
-            transitions = signer.load_transitions(db)
-            chain = rotation.follow(checkpoint.encode_vkey(*keys[0]), transitions) if keys else []
-        except (IntegrityError, StorageError) as exc:
-            return VerifyReport(size, root, str(exc))
-    if len(keys) > 1 and len(chain) != len(keys) - 1:
-        return VerifyReport(size, root, "a log key was not introduced by a verified rotation")
-    # keys[j] signs the trees from the size of its transition on (keys[0]: from the start).
-    starts = [0, *(transition.index + 1 for transition, _ in chain)]
-    roots: dict[int, bytes] = {}
-    for stored in notes:
-        opened = None
-        if keys:
-            name, public = keys[bisect.bisect_right(starts, stored.size) - 1]
-            try:
-                opened = checkpoint.open_checkpoint(stored.note, name=name, public=public)
-            except IntegrityError:
-                opened = None
-        if opened is None:
-            return VerifyReport(
-                size, root, f"the checkpoint at size {stored.size} is not signed by the log key"
-            )
-        if opened.size != stored.size:
-            return VerifyReport(
-                size,
-                root,
-                f"the checkpoint stored at size {stored.size} is signed for size {opened.size}",
-            )
-        roots[stored.size] = opened.root
-    return verify_log(engine, checkpoint_roots=roots)

@@ -1,0 +1,102 @@
+"""Bearer credentials: issuing a session or an API token, and ending them.
+
+A credential is 256 random bits; the database keeps only its hash. One that may read (a
+session, a token with the ``read`` scope) also keeps the user's key seed sealed under a key
+derived from the token, so that any replica shown the token can unlock the key and a copy of
+the database cannot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID
+
+from sqlmodel import Session, col, select
+
+from vault import crypto
+from vault.clock import Clock
+from vault.services.users import READ, Actor
+from vault.storage.models import Credential, CredentialKind
+
+__all__ = ["IssuedCredential", "end_credentials", "issue"]
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    """A new session or token. ``token`` is shown once and stored nowhere."""
+
+    token: str
+    credential: Credential
+    actor: Actor
+    device_token: str | None = None  # a login's: show it at the next login from this device
+
+    def __repr__(self) -> str:
+        return f"IssuedCredential(id={self.credential.id}, kind={self.credential.kind})"
+
+
+def issue(
+    db: Session,
+    actor: Actor,
+    *,
+    kind: CredentialKind,
+    name: str | None,
+    scopes: Iterable[str],
+    lifetime: timedelta,
+    idle: timedelta | None,
+    with_otp: bool,
+    clock: Clock,
+) -> IssuedCredential:
+    """A new credential of ``actor`` (not committed), and the actor it stands for."""
+    now = clock()
+    token = crypto.new_bearer_token()
+    scope_set = frozenset(scopes)
+    row = Credential(
+        token_hash=crypto.hash_bearer_token(token),
+        kind=kind,
+        user_id=actor.user_id,
+        name=name,
+        scopes=",".join(sorted(scope_set)),
+        created_at=now,
+        last_used_at=now,
+        expires_at=now + lifetime,
+        idle_seconds=int(idle.total_seconds()) if idle is not None else None,
+        with_otp=with_otp,
+    )
+    if READ in scope_set:
+        row.sealed_key = crypto.seal_with_token(token, actor.require_key(), credential_id=row.id)
+    db.add(row)
+    holder = Actor(
+        user_id=actor.user_id,
+        username=actor.username,
+        role=actor.role,
+        key=actor.key if READ in scope_set else None,
+        scopes=scope_set,
+        credential_id=row.id,
+        via_token=kind == CredentialKind.TOKEN,
+    )
+    return IssuedCredential(token=token, credential=row, actor=holder)
+
+
+def end_credentials(
+    db: Session, user_id: UUID, clock: Clock, *, keep: UUID | None, sessions_only: bool
+) -> int:
+    """Revoke the live credentials of ``user_id`` (only its sessions with ``sessions_only``),
+    except ``keep``, and forget the keys they sealed (not committed). Returns how many ended."""
+    stmt = (
+        select(Credential)
+        .where(Credential.user_id == user_id)
+        .where(col(Credential.revoked_at).is_(None))
+    )
+    if sessions_only:
+        stmt = stmt.where(Credential.kind == CredentialKind.SESSION)
+    ended = 0
+    for row in db.exec(stmt):
+        if row.id == keep:
+            continue
+        row.revoked_at = clock()
+        row.sealed_key = None
+        db.add(row)
+        ended += 1
+    return ended
