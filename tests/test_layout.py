@@ -214,6 +214,180 @@ def test_every_declared_all_is_sorted_and_exists(path: Path) -> None:
     assert not missing, f"{_module_name(path)}.__all__ names {missing}, which do not exist"
 
 
+# -- the access log: one audited unit of work, one enum of actions ----------------------------
+
+API_PACKAGE = PACKAGE.parent / "api"
+SERVICES = PACKAGE / "services"
+UNIT_OF_WORK = SERVICES / "uow.py"
+ACTIONS = PACKAGE / "audit" / "actions.py"
+AUDIT_LOG_GUIDE = PACKAGE.parent / "docs" / "audit-log.md"
+
+# Every transaction committed without an access-log entry, by module and function, with how
+# many times the function opens one and why it is nobody's action. Add one only with a reason.
+UNAUDITED = {
+    ("vault/services/auth.py", "authenticate"): (
+        1,
+        "a request records its credential's last use and completes the key grants it can on "
+        "the way: bookkeeping of a request, which is itself logged where it acts",
+    ),
+    ("vault/services/audit.py", "checkpoint"): (
+        2,
+        "each tree size's signed checkpoint is stored once (the log's own record); the second "
+        "is the retry after a key rotation in between",
+    ),
+    ("vault/services/audit.py", "rotate_key"): (
+        1,
+        "the signer appends the rotation's entry and commits it itself (vault.audit.signer)",
+    ),
+    ("vault/services/fsck.py", "check"): (
+        1,
+        "fsck --repair removes rows whose content is gone, at the operator's request, who reads "
+        "the report",
+    ),
+    ("vault/backup/restore.py", "_record_restore"): (
+        1,
+        "the restored log's first signed checkpoint, after the restore's own audited unit",
+    ),
+}
+# Strings that look like actions and are not: a file name.
+NOT_ACTIONS = {"vault.db"}
+
+
+def _log_module_aliases(tree: ast.AST) -> set[str]:
+    """The names a module binds to ``vault.audit.log`` (``from vault.audit import log as x``)."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "vault.audit":
+            names |= {a.asname or a.name for a in node.names if a.name == "log"}
+        elif isinstance(node, ast.Import):
+            names |= {a.asname for a in node.names if a.name == "vault.audit.log" and a.asname}
+    return names
+
+
+def _transaction_calls(path: Path) -> list[str]:
+    """Where ``path`` commits, rolls back, opens a session, or writes the log itself."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    log_names = _log_module_aliases(tree)
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        owner = (
+            func.value.id
+            if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+            else None
+        )
+        if name in ("commit", "rollback", "Session"):
+            found.append(f"line {node.lineno}: {name}()")
+        elif owner in log_names and name in ("record", "append", "append_many", "lock"):
+            found.append(f"line {node.lineno}: {owner}.{name}()")
+    return found
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in sorted(SERVICES.glob("*.py")) if p != UNIT_OF_WORK], ids=_rel
+)
+def test_services_commit_only_through_the_audited_unit_of_work(path: Path) -> None:
+    """No service opens, commits or rolls back a session, or appends to the log, except through
+    ``vault.services.uow``: so no action commits without its entry."""
+    assert _transaction_calls(path) == []
+
+
+class _UnauditedCalls(ast.NodeVisitor):
+    """Counts ``.unaudited(...)`` calls by the innermost function that makes them."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = _rel(path)
+        self.functions: list[str] = []
+        self.uses: dict[tuple[str, str], int] = {}
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self.functions.append(node.name)
+        self.generic_visit(node)
+        self.functions.pop()
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Call(self, node: ast.Call) -> None:
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "unaudited":
+            key = (self.path, self.functions[-1] if self.functions else "<module>")
+            self.uses[key] = self.uses.get(key, 0) + 1
+        self.generic_visit(node)
+
+
+def _unaudited_uses() -> dict[tuple[str, str], int]:
+    uses: dict[tuple[str, str], int] = {}
+    for path in MODULES:
+        visitor = _UnauditedCalls(path)
+        visitor.visit(ast.parse(path.read_text(encoding="utf-8")))
+        uses |= visitor.uses
+    return uses
+
+
+def test_every_unaudited_write_is_listed_with_its_reason() -> None:
+    listed = {key: count for key, (count, _) in UNAUDITED.items()}
+    assert _unaudited_uses() == listed
+
+
+def _documented_actions() -> list[str]:
+    """The actions in the first column of the guide's "Actions emitted" table."""
+    text = AUDIT_LOG_GUIDE.read_text(encoding="utf-8")
+    section = text.split("### Actions emitted", 1)[1].split("\n### ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    return [name for row in rows for name in re.findall(r"`([^`]+)`", row.split(" | ")[0])]
+
+
+def test_every_action_is_documented_and_every_documented_action_exists() -> None:
+    from vault.audit.actions import Action
+
+    documented = _documented_actions()
+    assert len(documented) == len(set(documented)), "an action is listed twice"
+    members = {action.value for action in Action}
+    assert sorted(members - set(documented)) == [], "actions missing from docs/audit-log.md"
+    assert sorted(set(documented) - members) == [], "documented actions that are no member"
+
+
+def _action_prefixes() -> set[str]:
+    from vault.audit.actions import Action
+
+    return {action.value.split(".")[0] for action in Action}
+
+
+def _action_like(value: str) -> bool:
+    head, _, rest = value.partition(".")
+    return (
+        head in _action_prefixes()
+        and re.fullmatch(r"[a-z_]+(\.[a-z_]+)*", rest) is not None
+        and value not in NOT_ACTIONS
+    )
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in MODULES if p != ACTIONS] + sorted(API_PACKAGE.rglob("*.py")), ids=_rel
+)
+def test_actions_are_spelled_by_the_enum(path: Path) -> None:
+    """An action is named as an ``Action`` member, never as a string or built from pieces; the
+    command line's display tables (``vault/cli``) may key on the values, which must be real."""
+    from vault.audit.actions import Action
+
+    members = {action.value for action in Action}
+    display = PACKAGE / "cli" in path.parents
+    wrong = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if _action_like(node.value) and not (display and node.value in members):
+                wrong.append(f"line {node.lineno}: {node.value!r}")
+        elif isinstance(node, ast.JoinedStr) and node.values:
+            first = node.values[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                head, dot, _ = first.value.partition(".")
+                if dot and head in _action_prefixes():
+                    wrong.append(f"line {node.lineno}: an action built as an f-string")
+    assert wrong == []
+
+
 # -- errors: one tree, one problem vocabulary ---------------------------------------------------
 
 WEB_LAYER = PACKAGE.parent / "api"
