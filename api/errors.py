@@ -17,7 +17,6 @@ from typing import Any, cast
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.credentials import authentication_error
@@ -267,14 +266,6 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     return _answer(exc.status_code, kind, detail, dict(exc.headers or {}), {})
 
 
-def _database_data(request: Request, exc: Exception) -> JSONResponse:
-    # A value the database refuses to store (PostgreSQL text cannot hold NUL) that slipped past
-    # validation is the caller's input, not a server failure.
-    return problem_response(
-        ProblemType.INVALID_INPUT, "a value contains characters that cannot be stored"
-    )
-
-
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     # The type only: an exception's message could carry request data.
     log.error("unhandled error", extra={"error": type(exc).__name__})
@@ -285,7 +276,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(VaultError, _vault_error)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
-    app.add_exception_handler(DataError, _database_data)
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -28,12 +29,14 @@ from vault.services.throttle import KdfLimiter
 from vault.services.uow import SYSTEM, UnitOfWork
 from vault.services.user_admin import UserAdminService
 from vault.settings import Settings
+from vault.storage import database
 from vault.storage.blobstore import LocalBlobStore
 from vault.storage.database import connect, current_revision, head_revision
 
 __all__ = ["Vault"]
 
 DATABASE_FILE = "vault.db"
+_MiB = 1 << 20
 
 
 class Vault:
@@ -103,6 +106,28 @@ class Vault:
                 signer.create_log_key(work.db, self.settings, self.clock)
             else:
                 work.unchanged()
+
+    def ready(self) -> None:
+        """Check that this vault can take work: its database answers, its blob store is
+        reachable and takes a write, and their disks have at least ``min_free_bytes`` free.
+        ``StorageError`` says what is wrong and never where (no path, no database URL): the
+        readiness answer is read by anyone who can reach the server."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError:
+            raise StorageError("the database is not reachable") from None
+        self.blobs.check()
+        # Below the threshold uploads are about to fail (and, with SQLite, every request, since
+        # each is recorded in the access log): a load balancer should stop sending work here.
+        minimum = self.settings.min_free_bytes
+        free = [self.blobs.free_bytes(), database.free_bytes(self.engine)]
+        lowest = min(f for f in free if f is not None)
+        if lowest < minimum:
+            raise StorageError(
+                f"low disk space: {lowest // _MiB} MiB free, below the {minimum // _MiB} MiB "
+                "the server needs to take uploads"
+            )
 
     @contextmanager
     def session(self) -> Iterator[Session]:

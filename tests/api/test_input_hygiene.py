@@ -32,3 +32,23 @@ def test_nul_in_upload_fields_stores_nothing(api: ApiWorld) -> None:
     )
     assert response.status_code == 422
     assert list(api.world.vault.blobs.blob_ids()) == []
+
+
+def test_a_value_the_database_refuses_is_the_same_invalid_input_answer(api: ApiWorld) -> None:
+    # PostgreSQL refuses NUL in text (a DataError): the storage layer turns that into the
+    # vault's InvalidInput, which the API answers like any other invalid input. SQLite stores
+    # the name, looks it up and finds nobody.
+    response = api.client.delete(
+        f"/v1/cases/{api.world.case_id}/members/a%00b", headers=api.auth("admin")
+    )
+    if api.world.vault.settings.database_url is None:
+        assert response.status_code == 404
+        return
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json() == {
+        "type": "urn:source-vault:problem:invalid-input",
+        "title": "Invalid input",
+        "status": 422,
+        "detail": "a value contains characters that cannot be stored",
+    }

@@ -6,7 +6,9 @@ owned by Alembic from the first table on; ``migrate`` brings any database to the
 
 A database that runs out of disk, turns read-only or fails with an I/O error raises
 ``StorageError`` from the engine itself (``_storage_failure``), whatever the statement, so every
-caller gets the same clear, typed error instead of a driver exception. ``connect(read_only=True)``
+caller gets the same clear, typed error instead of a driver exception; a value the database
+refuses to store (PostgreSQL text cannot hold NUL) raises ``InvalidInput`` the same way, since it
+is the caller's input that slipped past validation, not a failure. ``connect(read_only=True)``
 opens a database for checking without writing a byte to it, also on a read-only snapshot.
 """
 
@@ -22,9 +24,9 @@ from urllib.parse import quote, unquote
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, ExceptionContext, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DataError, OperationalError, SQLAlchemyError
 
-from vault.errors import StorageError
+from vault.errors import InvalidInput, StorageError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -98,7 +100,10 @@ _POSTGRES_FAILURES = {
 
 
 def _storage_failure(context: ExceptionContext) -> None:
-    """Raise ``StorageError`` in place of a driver error that says the storage failed."""
+    """Raise ``StorageError`` in place of a driver error that says the storage failed, and
+    ``InvalidInput`` in place of one that refuses a value."""
+    if isinstance(context.sqlalchemy_exception, DataError):
+        raise InvalidInput("a value contains characters that cannot be stored")
     original = context.original_exception
     code = getattr(original, "sqlite_errorcode", None)
     message = None
