@@ -52,4 +52,4 @@ class ApiWorld:
 def api(world: World) -> Iterator[ApiWorld]:
     app = create_app(world.vault.settings, vault=world.vault)
     with TestClient(app, raise_server_exceptions=False) as client:
-        yield ApiWorld(world, client)
+        yield ApiWorld(world, client, dict(world.tokens))

@@ -22,6 +22,8 @@ def entries(api: ApiWorld) -> list[dict[str, object]]:
 
 def test_document_life_is_logged_by_id_with_request_ids(api: ApiWorld) -> None:
     before = len(entries(api))
+    api.login("jules")  # fresh sessions, so that their logins are in this part of the log
+    api.login("erin")
     content = b"the attendee's testimony " * 500
     created = api.upload("jules", content, title="Testimony of Ana Ruiz")
     doc = str(created["id"])

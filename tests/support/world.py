@@ -82,6 +82,8 @@ class World:
     editor: Actor
     journalist: Actor
     case_id: uuid.UUID
+    # Session tokens by username, opened when the template was made (the API tests' logins).
+    tokens: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def add_user(self, username: str, role: Role, *, member: bool = True) -> Actor:
         _, _, totp_uri = self.vault.users.create_account(
@@ -137,6 +139,7 @@ class _Template:
     editor: Actor
     journalist: Actor
     case_id: uuid.UUID
+    tokens: dict[str, str]
     made: float
 
     def fits(self, settings: Settings) -> bool:
@@ -183,6 +186,14 @@ class Templates:
             admin.dispose()
             url = _url_for(base, database)
         world = build_world(default_settings(data_dir, url))
+        # The sessions the API tests would open first, through the real login (each is an
+        # Argon2id derivation); the template is rebuilt long before they could go idle.
+        tokens = {
+            actor.username: world.vault.auth.login(
+                actor.username, PASSPHRASE, None, address="testclient"
+            ).token
+            for actor in (world.admin, world.editor, world.journalist)
+        }
         # A database with open connections cannot be a template.
         world.vault.close()
         return _Template(
@@ -193,6 +204,7 @@ class Templates:
             editor=world.editor,
             journalist=world.journalist,
             case_id=world.case_id,
+            tokens=tokens,
             made=time.monotonic(),
         )
 
@@ -229,6 +241,7 @@ class Templates:
             template.editor,
             template.journalist,
             template.case_id,
+            dict(template.tokens),
         )
 
     def _drop(self, template: _Template) -> None:
