@@ -32,6 +32,7 @@ from vault.settings import Settings
 from vault.storage import database
 from vault.storage.blobstore import LocalBlobStore
 from vault.storage.database import connect, current_revision, head_revision
+from vault.storage.database import migrate as migrate_schema
 
 __all__ = ["Vault"]
 
@@ -79,14 +80,7 @@ class Vault:
         database cannot be reached or has a schema this version does not know. ``read_only``
         opens it for checking (fsck, audit verify) without writing anything, so a read-only
         snapshot can be checked as it is."""
-        data_dir = settings.data_dir
-        if settings.database_url is None and not (data_dir / DATABASE_FILE).is_file():
-            raise NotFound(f"no vault in {data_dir} (create one with `vault init`)")
-        engine = connect(settings.resolved_database_url, read_only=read_only)
-        revision = current_revision(engine)
-        if revision is None:
-            engine.dispose()
-            raise NotFound(f"no vault in {data_dir} (create one with `vault init`)")
+        engine, revision = _existing_database(settings, read_only=read_only)
         if revision != head_revision():
             engine.dispose()
             raise StorageError(
@@ -98,6 +92,22 @@ class Vault:
         if not read_only:
             vault._ensure_log_key()
         return vault
+
+    @staticmethod
+    def migrate(settings: Settings, *, check: bool = False) -> tuple[str, str]:
+        """Upgrade the schema of the vault ``settings`` name to this version's, unless it is
+        there already or ``check`` asks only whether it is due; returns the revision it was at
+        and this version's. ``NotFound`` if there is no vault. Every server of the vault should
+        be stopped first: the vault is not opened, since its schema may be one this version
+        cannot read."""
+        engine, current = _existing_database(settings, read_only=False)
+        try:
+            head = head_revision()
+            if current != head and not check:
+                migrate_schema(engine)
+            return current, head
+        finally:
+            engine.dispose()
 
     def _ensure_log_key(self) -> None:
         # Vaults made before the access log was signed get their key on first open.
@@ -136,3 +146,21 @@ class Vault:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _existing_database(settings: Settings, *, read_only: bool) -> tuple[Engine, str]:
+    """An engine on the database of the vault ``settings`` name, and its schema revision;
+    ``NotFound`` if there is no vault there."""
+    data_dir = settings.data_dir
+    if settings.database_url is None and not (data_dir / DATABASE_FILE).is_file():
+        raise NotFound(f"no vault in {data_dir} (create one with `vault init`)")
+    engine = connect(settings.resolved_database_url, read_only=read_only)
+    try:
+        revision = current_revision(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    if revision is None:
+        engine.dispose()
+        raise NotFound(f"no vault in {data_dir} (create one with `vault init`)")
+    return engine, revision

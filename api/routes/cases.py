@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal, cast
+from typing import Annotated, Literal, cast
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
@@ -25,18 +25,15 @@ from api.schemas.cases import (
     RetentionPublic,
     SourceHandoverPublic,
 )
-from vault.services.cases import KEEP, Removal, Retention, RetentionChange
-
-if TYPE_CHECKING:
-    from vault.storage.models import Case
+from vault.services.cases import KEEP, CaseInfo, Removal, Retention, RetentionChange
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
 
-def _public(case: Case, members: list[str] | None = None) -> CasePublic:
+def _public(case: CaseInfo, members: list[str] | None = None) -> CasePublic:
     retention = None
     if case.retain_days is not None and case.retain_from is not None:
-        start = cast(Literal["upload", "close"], str(case.retain_from))
+        start = cast(Literal["upload", "close"], case.retain_from)
         retention = RetentionPublic(days=case.retain_days, start=start)
     return CasePublic(
         id=case.id,
@@ -67,7 +64,7 @@ async def list_cases(actor: Reader, vault: VaultDep) -> CaseList:
 async def get_case(case_id: UUID, actor: Reader, vault: VaultDep) -> CasePublic:
     """A case and its members."""
     case, members = await run_in_threadpool(vault.cases.get, actor, case_id)
-    return _public(case, [u.username for u in members])
+    return _public(case, members)
 
 
 @router.patch("/{case_id}", response_model=CaseChanged, responses=problems(401, 404, 422))
@@ -87,7 +84,7 @@ async def update_case(
     update = await run_in_threadpool(
         lambda: vault.cases.update(actor, case_id, retention=retention, closed=body.closed)
     )
-    public = _public(update.case, [u.username for u in update.members])
+    public = _public(update.case, update.members)
     return CaseChanged(**public.model_dump(), due_now=update.due_now)
 
 

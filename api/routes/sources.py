@@ -18,19 +18,19 @@ from api.schemas.sources import (
     SourcePublic,
 )
 from vault.freetext import LINE_PATTERN
-from vault.storage.models import Source
+from vault.services.sources import SourceInfo
 
 router = APIRouter(prefix="/v1/sources", tags=["sources"])
 
 
-def _public(source: Source) -> SourcePublic:
+def _public(source: SourceInfo) -> SourcePublic:
     return SourcePublic(
         id=source.id,
         case=source.case_id,
         pseudonym=source.pseudonym,
         handler=source.handler_id,
         handover_pending=source.handover_pending,
-        has_identity_notes=source.sealed_notes is not None,
+        has_identity_notes=source.has_identity_notes,
         created_at=source.created_at,
     )
 

@@ -10,16 +10,16 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import CurrentActor, SessionActor, VaultDep
 from api.routes import problems
 from api.schemas.tokens import TokenCreate, TokenCreated, TokenList, TokenPublic
-from vault.storage.models import Credential
+from vault.services.credentials import CredentialInfo
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
 
 
-def _public(row: Credential) -> TokenPublic:
+def _public(row: CredentialInfo) -> TokenPublic:
     return TokenPublic(
         id=row.id,
         name=row.name,
-        scopes=sorted(s for s in row.scopes.split(",") if s),
+        scopes=list(row.scopes),
         created_at=row.created_at,
         expires_at=row.expires_at,
         last_used_at=row.last_used_at,

@@ -7,7 +7,7 @@ import base64
 import itertools
 import json
 import os
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -222,32 +222,13 @@ def show_log(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """The access log as a readable table, newest last (administrators, on the server)."""
-    from sqlmodel import Session, col, select
-
     from vault.instance import Vault
-    from vault.storage.models import AuditEntry, User
 
     vault = Vault.open(load_settings(data_dir))
     try:
-        with Session(vault.engine) as db:
-            names = {str(u.id): u.username for u in db.exec(select(User))}
-            ids = {v: k for k, v in names.items()}
-            stmt = select(AuditEntry).order_by(col(AuditEntry.idx))
-            if doc is not None:
-                stmt = stmt.where(col(AuditEntry.document_id) == doc)
-            if since is not None:
-                start = since if since.tzinfo else since.replace(tzinfo=UTC)
-                stmt = stmt.where(col(AuditEntry.created_at) >= start)
-            rows = db.exec(stmt).all()
+        entries = vault.audit.listing(document=doc, actor=actor, since=since)
     finally:
         vault.close()
-    entries = []
-    for row in rows:
-        entry = json.loads(row.leaf)
-        if actor is not None and entry["actor"] != ids.get(actor, actor):
-            continue
-        entry["actor_name"] = names.get(entry["actor"], entry["actor"])
-        entries.append(entry)
     if as_json:
         typer.echo(json.dumps({"entries": entries}, indent=2))
         return

@@ -33,6 +33,7 @@ from vault.cli.demo_server import Server, listen, server_logs, signals_interrupt
 from vault.cli.demo_story import CASE, Cast, new_cast, recover, review
 from vault.crypto import Argon2Params
 from vault.errors import StorageError
+from vault.roles import Role
 from vault.settings import Settings
 
 # The web layer (api, uvicorn) is loaded by vault.cli.demo_server when the server starts, and
@@ -64,7 +65,6 @@ def _create_vault(settings: Settings, cast: Cast) -> tuple[Vault, list[str]]:
     """The vault, and its recovery shares (handed to the story's share holders)."""
     from vault.initialise import init_vault
     from vault.instance import Vault
-    from vault.storage.models import Role
 
     admin, *others = cast
     made = init_vault(settings, admin=admin.username, passphrase=admin.passphrase)

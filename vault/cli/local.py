@@ -12,7 +12,6 @@ from rich.console import Console
 from rich.table import Column, Table
 
 from vault.cli.prompts import read_passphrase
-from vault.errors import NotFound
 from vault.settings import Settings
 
 # The database layer is imported inside the commands that use it, so that `vault --help` and
@@ -176,30 +175,19 @@ def migrate(
     """Upgrade an existing vault's database schema to this version's (after installing a new
     release, before `vault serve`). Stop every server of the vault first; take a backup."""
     settings = load_settings(data_dir)
-    from vault.instance import DATABASE_FILE
-    from vault.storage.database import connect, current_revision, head_revision
-    from vault.storage.database import migrate as upgrade
+    from vault.instance import Vault
 
-    if settings.database_url is None and not (settings.data_dir / DATABASE_FILE).is_file():
-        raise NotFound(f"no vault in {settings.data_dir} (create one with `vault init`)")
-    engine = connect(settings.resolved_database_url)
+    current, head = Vault.migrate(settings, check=check)
     err = Console(stderr=True)
-    try:
-        current, head = current_revision(engine), head_revision()
-        if current is None:
-            raise NotFound(f"no vault in {settings.data_dir} (create one with `vault init`)")
-        if current == head:
-            err.print(f"The schema is at revision {head}, this version's: nothing to do.")
-            return
-        if check:
-            err.print(
-                f"The schema is at revision {current}; `vault migrate` would upgrade it to {head}."
-            )
-            raise typer.Exit(1)
-        upgrade(engine)
-        err.print(f"Upgraded the schema from revision {current} to {head}.")
-    finally:
-        engine.dispose()
+    if current == head:
+        err.print(f"The schema is at revision {head}, this version's: nothing to do.")
+        return
+    if check:
+        err.print(
+            f"The schema is at revision {current}; `vault migrate` would upgrade it to {head}."
+        )
+        raise typer.Exit(1)
+    err.print(f"Upgraded the schema from revision {current} to {head}.")
 
 
 def register(app: typer.Typer) -> None:

@@ -162,15 +162,7 @@ def case(
 
 
 def _case_id(vault: Vault, ref: str) -> UUID:
-    from sqlmodel import select
-
-    from vault.storage.models import Case
-
-    with vault.session() as db:
-        try:
-            row = db.get(Case, UUID(ref))
-        except ValueError:
-            row = db.exec(select(Case).where(Case.name == ref)).first()
+    row = vault.cases.lookup(ref)
     if row is None:
         raise NotFound(f"no case named '{ref}'")
     return row.id
@@ -220,13 +212,7 @@ def reshare(
         current = vault.recovery.threshold()
         mnemonics = read_shares(share_files, current)
         vault.recovery.rebuild(mnemonics)
-        with vault.session() as db:
-            from vault.services.keyring import active_recovery_key
-            from vault.storage.models import RecoveryKey
-
-            row = db.get(RecoveryKey, active_recovery_key(db).key_id)
-            count = row.shares if row is not None else current
-        k, n = threshold or current, shares or count
+        k, n = threshold or current, shares or vault.recovery.shares()
         what = "a new recovery key and its" if rotate_key else "new"
         _confirm(f"Issue {what} {n} shares, any {k} of which rebuild it?", yes)
         written: list[Path] = []

@@ -88,20 +88,16 @@ def ls(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """List accounts."""
-    from sqlmodel import col, select
-
-    from vault.storage.models import User
-
-    with _opened(data_dir) as vault, vault.session() as db:
-        rows = db.exec(select(User).order_by(col(User.username))).all()
+    with _opened(data_dir) as vault:
+        rows = vault.users.accounts()
     items = [
         {
             "id": str(u.id),
             "username": u.username,
             "role": str(u.role),
             "enabled": u.enabled,
-            "state": "active" if u.key_id else "awaiting enrolment",
-            "two_factor": u.sealed_totp is not None,
+            "state": "active" if u.enrolled else "awaiting enrolment",
+            "two_factor": u.two_factor,
             "created_at": u.created_at.isoformat(),
         }
         for u in rows
@@ -114,9 +110,9 @@ def ls(
         table.add_row(
             u.username,
             str(u.role),
-            "active" if u.key_id else "awaiting enrolment",
+            "active" if u.enrolled else "awaiting enrolment",
             "yes" if u.enabled else "no",
-            "yes" if u.sealed_totp is not None else "no",
+            "yes" if u.two_factor else "no",
             u.created_at.strftime("%Y-%m-%d %H:%M"),
         )
     Console().print(table)
@@ -211,16 +207,11 @@ def role(
     It applies from the person's next request; sessions and tokens stay valid. The change is
     recorded in the access log with the old and the new role.
     """
-    from sqlmodel import select
-
-    from vault.storage.models import User
-
     with _opened(data_dir) as vault:
         previous = _on_user(username, lambda: vault.users.set_role(None, username, new_role))
         needs_totp = vault.auth.totp_required(new_role)
-        with vault.session() as db:
-            user = db.exec(select(User).where(User.username == username)).one()
-            lacks_totp = user.key_id is not None and user.sealed_totp is None
+        user = vault.users.account(username)
+        lacks_totp = user.enrolled and not user.two_factor
     if previous == new_role:
         say(f"{username} is already {new_role.value}: nothing changed.")
         return

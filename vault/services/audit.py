@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -104,6 +104,36 @@ class AuditService:
                 .order_by(col(AuditEntry.idx))
             ).all()
             return [(row.idx, row.leaf) for row in rows]
+
+    def listing(
+        self,
+        *,
+        document: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """The log's entries as decoded JSON, oldest first, each with ``actor_name`` (the
+        actor's username, or the actor as logged), for the server's command line (the local
+        administrator). Filters: entries about ``document``, by ``actor`` (a username or an
+        id), at or after ``since`` (naive times are UTC)."""
+        with self._uow.read() as db:
+            names = {str(u.id): u.username for u in db.exec(select(User))}
+            stmt = select(AuditEntry).order_by(col(AuditEntry.idx))
+            if document is not None:
+                stmt = stmt.where(col(AuditEntry.document_id) == document)
+            if since is not None:
+                start = since if since.tzinfo else since.replace(tzinfo=UTC)
+                stmt = stmt.where(col(AuditEntry.created_at) >= start)
+            rows = db.exec(stmt).all()
+        ids = {v: k for k, v in names.items()}
+        entries = []
+        for row in rows:
+            entry: dict[str, Any] = json.loads(row.leaf)
+            if actor is not None and entry["actor"] != ids.get(actor, actor):
+                continue
+            entry["actor_name"] = names.get(entry["actor"], entry["actor"])
+            entries.append(entry)
+        return entries
 
     def _size(self, db: Session) -> int:
         return log.head(db)[0]

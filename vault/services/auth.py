@@ -24,7 +24,7 @@ from vault.audit.actions import Action
 from vault.clock import Clock
 from vault.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound, OtpRequired
 from vault.services import account, credentials, devices, grants, throttle, users
-from vault.services.credentials import IssuedCredential
+from vault.services.credentials import CredentialInfo, IssuedCredential, credential_info
 from vault.services.uow import UnitOfWork, Work
 from vault.services.users import ALL_SCOPES, Actor
 from vault.settings import Settings
@@ -323,10 +323,11 @@ class AuthService:
             work.add(credential=issued.credential.id)
         return issued
 
-    def list_tokens(self, actor: Actor) -> list[Credential]:
+    def list_tokens(self, actor: Actor) -> list[CredentialInfo]:
+        """The actor's API tokens that are neither expired nor revoked, oldest first."""
         now = self._clock()
         with self._uow.read() as db:
-            return list(
+            rows = list(
                 db.exec(
                     select(Credential)
                     .where(Credential.user_id == actor.user_id)
@@ -336,6 +337,7 @@ class AuthService:
                     .order_by(col(Credential.created_at))
                 ).all()
             )
+        return [credential_info(row) for row in rows]
 
     def revoke_token(self, actor: Actor, token_id: UUID) -> None:
         with self._uow.audited(actor, Action.AUTH_TOKEN_REVOKE, credential=token_id) as work:

@@ -23,6 +23,7 @@ from vault.audit.actions import Action
 from vault.clock import Clock
 from vault.errors import Conflict, InvalidInput, NotFound
 from vault.services import grants, keyring, sources
+from vault.services.case_records import CaseInfo, case_info
 from vault.services.grants import is_member
 from vault.services.retention_policy import due_documents, validate_retention
 from vault.services.sources import Handover
@@ -33,6 +34,7 @@ from vault.storage.models import Case, CaseMember, Document, RetentionStart, Rol
 __all__ = [
     "KEEP",
     "RECOVERY",
+    "CaseInfo",
     "CaseService",
     "CaseUpdate",
     "Removal",
@@ -89,8 +91,8 @@ class CaseUpdate:
     """A case after a change, with how many of its documents are due now and not held: what
     the next retention run deletes (a shortened period can make that many at once)."""
 
-    case: Case
-    members: list[User]
+    case: CaseInfo
+    members: list[str]  # usernames
     due_now: int
 
 
@@ -249,19 +251,31 @@ class CaseService:
         self._uow = UnitOfWork(engine, clock)
         self._clock = clock
 
-    def create(self, actor: Actor, name: str) -> Case:
+    def create(self, actor: Actor, name: str) -> CaseInfo:
         with self._uow.audited(actor, Action.CASE_CREATE) as work:
             case = _create_case(work.db, actor, name, clock=self._clock)
             work.add(case=case.id)
-        return case
+        return case_info(case)
 
-    def visible(self, actor: Actor) -> list[Case]:
+    def visible(self, actor: Actor) -> list[CaseInfo]:
         with self._uow.read() as db:
-            return _list_cases(db, actor)
+            return [case_info(c) for c in _list_cases(db, actor)]
 
-    def get(self, actor: Actor, case_id: UUID) -> tuple[Case, list[User]]:
+    def get(self, actor: Actor, case_id: UUID) -> tuple[CaseInfo, list[str]]:
+        """A case and its members' usernames."""
         with self._uow.read() as db:
-            return _get_case(db, actor, case_id), _list_members(db, actor, case_id)
+            case = _get_case(db, actor, case_id)
+            return case_info(case), [u.username for u in _list_members(db, actor, case_id)]
+
+    def lookup(self, ref: str) -> CaseInfo | None:
+        """The case whose id or name is ``ref``, for the server's command line (no actor: the
+        local administrator); ``None`` if there is none."""
+        with self._uow.read() as db:
+            try:
+                case = db.get(Case, UUID(ref))
+            except ValueError:
+                case = db.exec(select(Case).where(Case.name == ref)).first()
+            return None if case is None else case_info(case)
 
     def update(
         self,
@@ -297,8 +311,8 @@ class CaseService:
                 work.record(action, case=case_id)
             db.add(case)
             due = due_documents(db, self._clock(), case_id=case_id)
-            members = _list_members(db, actor, case_id)
-            return CaseUpdate(case, members, sum(1 for d in due if d.held is None))
+            members = [u.username for u in _list_members(db, actor, case_id)]
+            return CaseUpdate(case_info(case), members, sum(1 for d in due if d.held is None))
 
     def add_member(self, actor: Actor, case_id: UUID, username: str) -> bool:
         """Add a member; returns whether they were approved by being added (an empty case)."""

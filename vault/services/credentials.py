@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlmodel import Session, col, select
@@ -20,7 +20,34 @@ from vault.clock import Clock
 from vault.services.users import READ, Actor
 from vault.storage.models import Credential, CredentialKind
 
-__all__ = ["IssuedCredential", "end_credentials", "issue"]
+__all__ = ["CredentialInfo", "IssuedCredential", "credential_info", "end_credentials", "issue"]
+
+
+@dataclass(frozen=True)
+class CredentialInfo:
+    """A session or an API token as its owner sees it: never the token or what it seals.
+    ``kind`` is ``"session"`` or ``"token"``; ``scopes`` are sorted."""
+
+    id: UUID
+    kind: str
+    name: str | None
+    scopes: tuple[str, ...]
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime
+
+
+def credential_info(row: Credential) -> CredentialInfo:
+    """The boundary object of a credential row (its scopes are stored comma-separated)."""
+    return CredentialInfo(
+        id=row.id,
+        kind=str(row.kind),
+        name=row.name,
+        scopes=tuple(sorted(s for s in row.scopes.split(",") if s)),
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        last_used_at=row.last_used_at,
+    )
 
 
 @dataclass(frozen=True)
@@ -28,7 +55,7 @@ class IssuedCredential:
     """A new session or token. ``token`` is shown once and stored nowhere."""
 
     token: str
-    credential: Credential
+    credential: CredentialInfo
     actor: Actor
     device_token: str | None = None  # a login's: show it at the next login from this device
 
@@ -76,7 +103,7 @@ def issue(
         credential_id=row.id,
         via_token=kind == CredentialKind.TOKEN,
     )
-    return IssuedCredential(token=token, credential=row, actor=holder)
+    return IssuedCredential(token=token, credential=credential_info(row), actor=holder)
 
 
 def end_credentials(

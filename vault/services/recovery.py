@@ -127,6 +127,11 @@ class RecoveryService:
         with self._uow.read() as db:
             return self._active(db).threshold
 
+    def shares(self) -> int:
+        """How many shares the active recovery key was split into (n)."""
+        with self._uow.read() as db:
+            return self._active(db).shares
+
     def rebuild(self, mnemonics: list[str]) -> PrivateKey:
         """The recovery key from ``mnemonics``; ``InvalidInput`` for too few, malformed or
         mismatched shares, or shares of another vault's key. Nothing changes either way."""

@@ -18,6 +18,7 @@ import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy.engine import Engine
@@ -36,6 +37,7 @@ from vault.storage.models import Source, User
 
 __all__ = [
     "Handover",
+    "SourceInfo",
     "SourceService",
     "await_recovery",
     "complete_handovers",
@@ -70,6 +72,33 @@ class Handover:
     pseudonym: str
     handler: str | None  # the new handler's username; None: left to the recovery key alone
     awaiting_recovery: bool  # the new handler's copy waits for the recovery key holders
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """A source as its case sees it: the pseudonym and who handles it, never what identifies
+    them (``has_identity_notes`` says only whether there are notes)."""
+
+    id: UUID
+    case_id: UUID
+    pseudonym: str
+    handler_id: UUID | None
+    handover_pending: bool
+    has_identity_notes: bool
+    created_at: datetime
+
+
+def source_info(row: Source) -> SourceInfo:
+    """The boundary object of a source row."""
+    return SourceInfo(
+        id=row.id,
+        case_id=row.case_id,
+        pseudonym=row.pseudonym,
+        handler_id=row.handler_id,
+        handover_pending=row.handover_pending,
+        has_identity_notes=row.sealed_notes is not None,
+        created_at=row.created_at,
+    )
 
 
 def new_pseudonym() -> str:
@@ -315,21 +344,21 @@ class SourceService:
 
     def create(
         self, actor: Actor, case_id: UUID, notes: str | None, names: Sequence[str] = ()
-    ) -> Source:
+    ) -> SourceInfo:
         with self._uow.audited(actor, Action.SOURCE_CREATE, case=case_id) as work:
             source = _create_source(
                 work.db, actor, case_id, notes=notes, clock=self._clock, names=names
             )
             work.add(source=source.id)
-        return source
+        return source_info(source)
 
-    def in_case(self, actor: Actor, case_id: UUID) -> list[Source]:
+    def in_case(self, actor: Actor, case_id: UUID) -> list[SourceInfo]:
         with self._uow.read() as db:
-            return _list_sources(db, actor, case_id)
+            return [source_info(s) for s in _list_sources(db, actor, case_id)]
 
     def identity(
         self, actor: Actor, source_id: UUID, *, reason: str
-    ) -> tuple[Source, str | None, list[str]]:
+    ) -> tuple[SourceInfo, str | None, list[str]]:
         """The identity notes, for the handler, with ``reason`` recorded in the access log
         (auditors read it: it must explain the need, not name the source)."""
         reason = " ".join(reason.split())
@@ -344,11 +373,11 @@ class SourceService:
             if source is None:
                 raise NotFound("no such source")
             work.add(source=source.id, case=source.case_id)
-        return source, notes, names
+        return source_info(source), notes, names
 
-    def hand_over(self, actor: Actor, source_id: UUID, to: str) -> Source:
+    def hand_over(self, actor: Actor, source_id: UUID, to: str) -> SourceInfo:
         """Give a source you handle to another approved member of its case (logged)."""
         with self._uow.audited(actor, Action.SOURCE_HANDOVER) as work:
             source = _hand_over(work.db, actor, source_id, to, clock=self._clock)
             work.add(source=source.id, case=source.case_id, user=str(source.handler_id))
-        return source
+        return source_info(source)

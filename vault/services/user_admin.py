@@ -8,10 +8,12 @@ own account is ``vault.services.account``; logging in is ``vault.services.auth``
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from vault import crypto
 from vault.audit.actions import Action
@@ -26,7 +28,7 @@ from vault.services.users import Actor
 from vault.settings import Settings
 from vault.storage.models import Role, User
 
-__all__ = ["UserAdminService"]
+__all__ = ["UserAdminService", "UserInfo"]
 
 # What a reset clears: the key pair, what seals it, and the second factor.
 _KEY_COLUMNS = (
@@ -41,6 +43,33 @@ _KEY_COLUMNS = (
     "sealed_totp",
     "totp_last_step",
 )
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """An account as the administrator sees it: ``enrolled`` once it has a key pair (before,
+    it awaits enrolment), ``two_factor`` once it has a second factor."""
+
+    id: UUID
+    username: str
+    role: Role
+    enabled: bool
+    enrolled: bool
+    two_factor: bool
+    created_at: datetime
+
+
+def user_info(row: User) -> UserInfo:
+    """The boundary object of a user row."""
+    return UserInfo(
+        id=row.id,
+        username=row.username,
+        role=Role(row.role),
+        enabled=row.enabled,
+        enrolled=row.key_id is not None,
+        two_factor=row.sealed_totp is not None,
+        created_at=row.created_at,
+    )
 
 
 def _require_admin(actor: Actor | None) -> None:
@@ -58,6 +87,16 @@ class UserAdminService:
         self._settings = settings
         self._clock = clock
         self._kdf = kdf
+
+    def accounts(self) -> list[UserInfo]:
+        """Every account, by username."""
+        with self._uow.read() as db:
+            return [user_info(u) for u in db.exec(select(User).order_by(col(User.username)))]
+
+    def account(self, username: str) -> UserInfo:
+        """The account ``username``; ``NotFound`` if there is none."""
+        with self._uow.read() as db:
+            return user_info(users.find_user(db, username))
 
     def _issue_code(self, user: User) -> str:
         expires = self._clock() + timedelta(hours=self._settings.enrolment_hours)
