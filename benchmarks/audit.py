@@ -37,7 +37,6 @@ from __future__ import annotations
 import multiprocessing
 import statistics
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
@@ -51,6 +50,7 @@ from sqlmodel import Session
 
 from benchmarks.audit_log import _append, appends_batched, bulk_fill, proof_latency
 from benchmarks.common import Context, Result, median_seconds, percentile, say
+from tests.support import postgres
 from vault.audit import log
 from vault.audit.verify import verify_log
 from vault.storage.database import connect, migrate
@@ -92,17 +92,8 @@ _KINDS = ("append", "bare-insert")
 @contextmanager
 def _pg_schema(base: str) -> Iterator[str]:
     """A URL to a fresh schema on the server at ``base``, dropped afterwards."""
-    schema = f"bench_{uuid.uuid4().hex[:16]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres.schema(base, "bench") as url:
+        yield url
 
 
 def _copy_log(source: Engine, target: Engine) -> None:

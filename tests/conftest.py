@@ -20,6 +20,7 @@ from tests.support.world import (
     build_world,
     default_settings,
     empty_database,
+    is_template_copy,
     postgres_database,
 )
 from vault.settings import Settings
@@ -69,7 +70,7 @@ def settings(tmp_path: Path, database_url: str | None) -> Settings:
 def world(settings: Settings, templates: Templates) -> Iterator[World]:
     made = templates.world(settings)
     if made is None:
-        if settings.database_url is not None and "vault_t_" in settings.database_url:
+        if is_template_copy(settings.database_url):
             empty_database(os.environ[PG_ENV], settings.database_url)
         made = build_world(settings)
     try:

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+from tests.support import postgres
+from tests.support.postgres import PG_ENV
 from vault import crypto
 from vault.initialise import InitResult, init_vault
 from vault.instance import Vault
@@ -44,10 +44,12 @@ __all__ = [
     "build_world",
     "default_settings",
     "empty_database",
+    "is_template_copy",
     "postgres_database",
 ]
 
-PG_ENV = "VAULT_TEST_DATABASE_URL"
+# Databases made from a template are named so, and only they are ever emptied or dropped.
+_COPY_PREFIX = "vault_t_"
 PASSPHRASE = "correct horse battery staple"
 CASE_NAME = "mexico-delegation"
 
@@ -148,15 +150,6 @@ class _Template:
         return dataclasses.replace(settings, **ignored) == self.settings
 
 
-def _admin_engine(base: str) -> sa.Engine:
-    # CREATE/DROP DATABASE cannot run inside a transaction.
-    return sa.create_engine(base, isolation_level="AUTOCOMMIT")
-
-
-def _url_for(base: str, database: str) -> str:
-    return make_url(base).set(database=database).render_as_string(hide_password=False)
-
-
 class Templates:
     """This test process's templates, one per backend, made on first use."""
 
@@ -180,11 +173,8 @@ class Templates:
         if backend == "postgresql":
             base = os.environ[PG_ENV]
             database = f"vault_tpl_{uuid.uuid4().hex[:16]}"
-            admin = _admin_engine(base)
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
-            admin.dispose()
-            url = _url_for(base, database)
+            postgres.create_database(base, database)
+            url = postgres.url_for(base, database)
         world = build_world(default_settings(data_dir, url))
         # The sessions the API tests would open first, through the real login (each is an
         # Argon2id derivation); the template is rebuilt long before they could go idle.
@@ -211,13 +201,8 @@ class Templates:
     def database(self, base: str) -> str:
         """A new PostgreSQL database made from the template; its name."""
         template = self._get("postgresql")
-        name = f"vault_t_{uuid.uuid4().hex[:16]}"
-        admin = _admin_engine(base)
-        try:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template.database}"'))
-        finally:
-            admin.dispose()
+        name = f"{_COPY_PREFIX}{uuid.uuid4().hex[:16]}"
+        postgres.create_database(base, name, template=template.database)
         return name
 
     def world(self, settings: Settings) -> World | None:
@@ -229,8 +214,7 @@ class Templates:
             return None
         if template.database is not None:
             assert settings.database_url is not None
-            name = make_url(settings.database_url).database or ""
-            if not name.startswith("vault_t_"):
+            if not postgres.database_name(settings.database_url).startswith(_COPY_PREFIX):
                 return None
         shutil.copytree(template.settings.data_dir, settings.data_dir)
         vault = Vault.open(settings)
@@ -247,7 +231,7 @@ class Templates:
     def _drop(self, template: _Template) -> None:
         shutil.rmtree(template.settings.data_dir.parent, ignore_errors=True)
         if template.database is not None:
-            drop_database(os.environ[PG_ENV], template.database)
+            postgres.drop_database(os.environ[PG_ENV], template.database)
 
     def close(self) -> None:
         for template in self._made.values():
@@ -255,48 +239,29 @@ class Templates:
         self._made.clear()
 
 
+def is_template_copy(url: str | None) -> bool:
+    """Whether ``url`` names a database made from a template (``postgres_database``)."""
+    return url is not None and postgres.database_name(url).startswith(_COPY_PREFIX)
+
+
 def empty_database(base: str, url: str) -> None:
-    """Make the database ``url`` names empty again (a template copy a test cannot use)."""
-    name = make_url(url).database
-    assert name is not None
-    assert name.startswith("vault_t_")
-    drop_database(base, name)
-    admin = _admin_engine(base)
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-
-
-def drop_database(base: str, name: str) -> None:
-    admin = _admin_engine(base)
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    """Make the template copy ``url`` names empty again (for a test the template does not fit)."""
+    assert is_template_copy(url)
+    name = postgres.database_name(url)
+    postgres.drop_database(base, name)
+    postgres.create_database(base, name)
 
 
 @contextmanager
 def postgres_database(base: str, templates: Templates | None) -> Iterator[str]:
     """A URL to a fresh PostgreSQL database: made from the template when ``templates`` is given
     (a test that takes the world), else a new empty schema (cheaper than a database)."""
-    if templates is not None:
-        name = templates.database(base)
-        try:
-            yield _url_for(base, name)
-        finally:
-            drop_database(base, name)
+    if templates is None:
+        with postgres.schema(base) as url:
+            yield url
         return
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
+    name = templates.database(base)
     try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+        yield postgres.url_for(base, name)
     finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        postgres.drop_database(base, name)

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import orjson
 import pytest
-import sqlalchemy as sa
 from sqlmodel import select
 
 from tests.conftest import PASSPHRASE, PG_ENV, World
+from tests.support import postgres
 from vault.audit import signer
 from vault.audit.signer import verify_vault
 from vault.backup import manifest as mf
@@ -48,18 +48,8 @@ def target_url(database_url: str | None) -> Iterator[str | None]:
     if database_url is None:
         yield None
         return
-    base = os.environ[PG_ENV]
-    schema = f"r_{uuid.uuid4().hex[:16]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres.schema(os.environ[PG_ENV], "r") as url:
+        yield url
 
 
 def _target(tmp_path: Path, url: str | None = None, name: str = "restored") -> Settings:
