@@ -24,8 +24,8 @@ WEB = {"fastapi", "starlette", "api"}
 # and every other command load without it. Remove an entry here and the rule is absolute for
 # that file again.
 LAZY_WEB_IMPORTS = {
-    PACKAGE / "cli" / "serve.py": {"api", "uvicorn"},
-    PACKAGE / "cli" / "demo_server.py": {"api", "uvicorn"},
+    PACKAGE / "cli" / "local" / "serve.py": {"api", "uvicorn"},
+    PACKAGE / "cli" / "local" / "demo_server.py": {"api", "uvicorn"},
 }
 
 
@@ -92,7 +92,7 @@ def test_the_scan_sees_the_package() -> None:
     assert any("cryptography.hazmat" in n for n in imported_modules(CRYPTO / "_keys.py"))
     assert "vault.errors" in imported_modules(CRYPTO / "_keys.py")
     # ... and tells imports at import time from those inside a function.
-    serve = PACKAGE / "cli" / "serve.py"
+    serve = PACKAGE / "cli" / "local" / "serve.py"
     if serve.exists():
         assert "uvicorn" in imported_modules(serve)
         assert "uvicorn" not in imported_modules(serve, into_functions=False)
@@ -565,3 +565,48 @@ def test_no_module_is_over_450_lines(path: Path) -> None:
         assert lines > MAX_LINES, f"{_rel(path)} is {lines} lines now: delete its allowance"
     else:
         assert lines <= MAX_LINES, f"{_rel(path)} is {lines} lines: split it along its seams"
+
+
+# -- doors to storage ----------------------------------------------------------------------------
+
+CLI = PACKAGE / "cli"
+REMOTE_CLI = CLI / "remote"
+LOCAL_CLI = CLI / "local"
+STORAGE_LAYER = ("vault.storage", "sqlalchemy", "sqlmodel")
+# What opens a data directory: only the commands under vault/cli/local may.
+DATA_DIRECTORY = ("vault.instance", "vault.initialise", "vault.services", "vault.backup")
+# The web layer, the commands that talk HTTP and the CLI's shared plumbing: each reaches storage
+# through a service's boundary objects (vault.services.*), never through its models or queries.
+ABOVE_STORAGE = sorted([*WEB_LAYER.rglob("*.py"), *REMOTE_CLI.rglob("*.py"), *CLI.glob("*.py")])
+
+
+def _imports_of(path: Path, prefixes: tuple[str, ...]) -> list[str]:
+    return sorted(
+        n for n in imported_modules(path) if any(n == p or n.startswith(f"{p}.") for p in prefixes)
+    )
+
+
+def test_the_storage_scan_sees_both_sides() -> None:
+    # Guards the guards: each side of the line has modules, and the scan sees a storage import.
+    assert any(p.is_relative_to(WEB_LAYER / "routes") for p in ABOVE_STORAGE)
+    assert len([p for p in ABOVE_STORAGE if p.is_relative_to(REMOTE_CLI)]) >= 10
+    assert len(list(LOCAL_CLI.rglob("*.py"))) >= 10
+    assert "vault.storage.models" in _imports_of(SERVICES / "cases.py", STORAGE_LAYER)
+    assert "vault.instance" in _imports_of(LOCAL_CLI / "users.py", DATA_DIRECTORY)
+
+
+@pytest.mark.parametrize("path", ABOVE_STORAGE, ids=_rel)
+def test_the_web_layer_and_the_http_commands_import_no_storage(path: Path) -> None:
+    found = _imports_of(path, STORAGE_LAYER)
+    assert not found, (
+        f"{_rel(path)} imports {found}: ask a service (vault.services) for a boundary object"
+    )
+
+
+@pytest.mark.parametrize("path", sorted(REMOTE_CLI.rglob("*.py")), ids=_rel)
+def test_the_http_commands_open_no_data_directory(path: Path) -> None:
+    found = _imports_of(path, DATA_DIRECTORY)
+    assert not found, (
+        f"{_rel(path)} imports {found}: a command that opens a data directory "
+        "belongs in vault/cli/local"
+    )

@@ -14,7 +14,7 @@ from sqlmodel import Session
 from tests.api.conftest import ApiWorld
 from vault import crypto
 from vault.audit import checkpoint, signer
-from vault.cli import audit as audit_cli
+from vault.cli.local import audit as audit_cli
 from vault.errors import IntegrityError
 from vault.storage.models import AuditCheckpoint
 

@@ -27,8 +27,8 @@ import pytest
 
 from tests.support.cli import FAILED, VAULT, run_vault
 from tests.support.server import free_port
-from vault.cli import demo_material as material
-from vault.cli import demo_story as story
+from vault.cli.local import demo_material as material
+from vault.cli.local import demo_story as story
 
 # Each test plays the whole story (accounts, uploads, a redacted PDF export) in processes of
 # its own: tens of seconds apiece.

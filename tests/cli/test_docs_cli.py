@@ -23,7 +23,7 @@ import pytest
 
 from tests.cli.conftest import ReviewServer, in_parallel
 from tests.support.cli import AUTH, FAILED, INTEGRITY, NOT_FOUND, USAGE, VAULT
-from vault.cli import lookup, transfer
+from vault.cli.remote import lookup, transfer
 from vault.errors import InvalidInput, NotFound
 
 CASE_NAME = "harbour-contracts"

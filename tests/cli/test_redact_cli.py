@@ -26,7 +26,7 @@ import pytest
 from tests.cli.conftest import ReviewServer, in_parallel
 from tests.conftest import POPPLER_REQUIRED
 from tests.support.cli import FAILED, INTEGRITY, NOT_FOUND, USAGE, assert_error
-from vault.cli import marks, redact
+from vault.cli.remote import marks, redact
 
 CASE_NAME = "harbour-contracts"
 NAME = "Marta Quiroga"

@@ -14,7 +14,7 @@ import pytest
 
 from tests.cli.conftest import ReviewServer, in_parallel
 from tests.support.cli import AUTH, NOT_FOUND, USAGE, assert_error
-from vault.cli import tokens
+from vault.cli.remote import tokens
 from vault.errors import InvalidInput, NotFound
 
 TOKEN_RE = re.compile(r"^sv_[A-Za-z0-9_-]{43}$")

@@ -1,5 +1,9 @@
 """Entry point: the ``vault`` Typer app, global options, and the one place where errors become
-a line on stderr and an exit status."""
+a line on stderr and an exit status.
+
+The commands live in two folders: ``vault.cli.remote`` (they talk to a server over HTTP) and
+``vault.cli.local`` (they open a data directory on the server); the plumbing both share
+(``client``, ``output``, ``prompts``, ``errors``) is here beside this module."""
 
 from __future__ import annotations
 
@@ -11,26 +15,19 @@ from typing import Annotated
 import typer
 
 from vault._version import __version__
-from vault.cli import (
+from vault.cli.errors import exit_code_for
+from vault.cli.local import audit, backup, demo, recover, retention, serve, setup, users
+from vault.cli.remote import (
     account,
-    audit,
-    backup,
     cases,
-    demo,
     docs,
     export,
     holds,
-    local,
-    recover,
     redact,
-    retention,
-    serve,
     session,
     sources,
     tokens,
-    users,
 )
-from vault.cli.errors import exit_code_for
 from vault.errors import VaultError
 
 __all__ = ["app", "run"]
@@ -74,7 +71,7 @@ def main(
 
 
 demo.register(app)
-local.register(app)
+setup.register(app)
 backup.register(app)  # `vault restore`, and the `vault backup` group
 serve.register(app)
 session.register(app)

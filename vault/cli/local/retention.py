@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from vault.cli.local import DataDir, load_settings
+from vault.cli.local.options import DataDir, load_settings
 from vault.cli.output import emit, say
 
 __all__ = ["app"]

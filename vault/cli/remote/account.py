@@ -13,10 +13,10 @@ from typing import Annotated, Any
 
 import typer
 
-from vault.cli import profiles
 from vault.cli.output import say
 from vault.cli.prompts import read_passphrase
-from vault.cli.session import ProfileOpt, open_client, open_session
+from vault.cli.remote import profiles
+from vault.cli.remote.session import ProfileOpt, open_client, open_session
 from vault.errors import AuthenticationFailed
 
 __all__ = ["keys", "register"]

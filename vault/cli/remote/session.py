@@ -11,10 +11,10 @@ from typing import Annotated
 
 import typer
 
-from vault.cli import profiles
 from vault.cli.client import Client
 from vault.cli.output import AsJson, emit_one, say
 from vault.cli.prompts import read_passphrase
+from vault.cli.remote import profiles
 from vault.errors import AuthenticationFailed, InvalidInput, OtpRequired
 
 __all__ = ["ProfileOpt", "open_client", "open_session", "register"]

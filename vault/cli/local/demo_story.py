@@ -4,7 +4,7 @@ the testimony and its access history, two editors redact the source from the pro
 export it, and two holders of recovery shares give the journalist her access back.
 
 The people get random passphrases that pass the vault's policy. Every name, place and event in
-the material (``vault.cli.demo_material``) is invented. The HTTP client is imported inside the
+the material (``vault.cli.local.demo_material``) is invented. The HTTP client is imported inside the
 functions that use it, so that loading the CLI does not load it.
 """
 
@@ -24,7 +24,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from vault.cli.demo_material import (
+from vault.cli.local.demo_material import (
     AGENDA,
     ATTENDEE,
     ATTENDEE_PHONE,

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vault.audit import checkpoint, merkle, rotation
-from vault.cli.local import DataDir, load_settings
+from vault.cli.local.options import DataDir, load_settings
 from vault.cli.output import say
 from vault.errors import AuthenticationFailed, IntegrityError, InvalidInput, StorageError
 

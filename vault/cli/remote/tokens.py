@@ -13,9 +13,9 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from vault.cli.lookup import as_uuid, by_prefix
 from vault.cli.output import AsJson, emit, emit_one, err, say, when
-from vault.cli.session import ProfileOpt, open_client
+from vault.cli.remote.lookup import as_uuid, by_prefix
+from vault.cli.remote.session import ProfileOpt, open_client
 from vault.errors import NotFound
 
 __all__ = ["Scope", "app"]

@@ -29,15 +29,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from vault.cli.demo_server import Server, listen, server_logs, signals_interrupt, uninterrupted
-from vault.cli.demo_story import CASE, Cast, new_cast, recover, review
+from vault.cli.local.demo_server import (
+    Server,
+    listen,
+    server_logs,
+    signals_interrupt,
+    uninterrupted,
+)
+from vault.cli.local.demo_story import CASE, Cast, new_cast, recover, review
 from vault.crypto import Argon2Params
 from vault.errors import StorageError
 from vault.roles import Role
 from vault.settings import Settings
 
-# The web layer (api, uvicorn) is loaded by vault.cli.demo_server when the server starts, and
-# the HTTP client by vault.cli.demo_story: `vault --help` and every other command load without
+# The web layer (api, uvicorn) is loaded by vault.cli.local.demo_server when the server starts, and
+# the HTTP client by vault.cli.local.demo_story: `vault --help` and every other command load without
 # them.
 if TYPE_CHECKING:
     from vault.instance import Vault

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
-from vault.cli.lookup import resolve_case
 from vault.cli.output import AsJson, emit, emit_one, say, when
-from vault.cli.session import ProfileOpt, open_client
+from vault.cli.remote.lookup import resolve_case
+from vault.cli.remote.session import ProfileOpt, open_client
 from vault.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:

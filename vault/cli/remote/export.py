@@ -19,10 +19,10 @@ import typer
 from rich.markup import escape
 
 from vault.cli.client import repr_digest
-from vault.cli.lookup import resolve_document
 from vault.cli.output import emit_one, printable, say
-from vault.cli.session import ProfileOpt, open_client
-from vault.cli.transfer import human_size, save, to_stdout
+from vault.cli.remote.lookup import resolve_document
+from vault.cli.remote.session import ProfileOpt, open_client
+from vault.cli.remote.transfer import human_size, save, to_stdout
 from vault.errors import Conflict, IntegrityError, InvalidInput
 
 if TYPE_CHECKING:

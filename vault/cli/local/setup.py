@@ -1,9 +1,9 @@
-"""Commands that work on a local data directory: ``init``, ``migrate`` and ``fsck``."""
+"""``vault init``, ``vault migrate`` and ``vault fsck``: making, upgrading and checking a data
+directory."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Column, Table
 
+from vault.cli.local.options import DataDir, PassphraseFile, load_settings
 from vault.cli.prompts import read_passphrase
-from vault.settings import Settings
 
 # The database layer is imported inside the commands that use it, so that `vault --help` and
 # the review commands (which only talk HTTP) start quickly.
@@ -20,26 +20,6 @@ if TYPE_CHECKING:
     from vault.services import fsck as fsck_service
 
 __all__ = ["register"]
-
-DataDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir",
-        help="Vault data directory (env: VAULT_DATA_DIR; default: ./vault-data).",
-        show_default=False,
-    ),
-]
-PassphraseFile = Annotated[
-    Path | None,
-    typer.Option(
-        "--passphrase-file",
-        help="Read the passphrase from the first line of this file instead of prompting.",
-    ),
-]
-
-
-def load_settings(data_dir: Path | None) -> Settings:
-    return Settings.from_environ(os.environ, data_dir=data_dir)
 
 
 def init(

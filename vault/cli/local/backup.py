@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from vault.cli.local import DataDir, load_settings
+from vault.cli.local.options import DataDir, load_settings
 from vault.cli.output import err
 from vault.errors import InvalidInput
 

@@ -3,7 +3,7 @@
 Every command talks to the server through ``vault.cli.client.Client``; the server decides what
 the reviewer may see. What this module adds is what a terminal needs: names for ids (a case by
 its name, a source by its pseudonym, a document by a unique prefix of its id, like git), tables,
-and transfers (``vault.cli.transfer``) that only ever leave a complete, verified file behind.
+and transfers (``vault.cli.remote.transfer``) that only ever leave a complete, verified file behind.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import typer
 from rich.markup import escape
 
 from vault.cli.client import Client
-from vault.cli.lookup import (
+from vault.cli.output import AsJson, emit, emit_one, printable, progress, say, when
+from vault.cli.remote.lookup import (
     as_uuid,
     case_id_of,
     documents_of,
@@ -30,9 +31,8 @@ from vault.cli.lookup import (
     resolve_document,
     source_id_of,
 )
-from vault.cli.output import AsJson, emit, emit_one, printable, progress, say, when
-from vault.cli.session import ProfileOpt, open_client
-from vault.cli.transfer import (
+from vault.cli.remote.session import ProfileOpt, open_client
+from vault.cli.remote.transfer import (
     HashingReader,
     content_length,
     human_size,

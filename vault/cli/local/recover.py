@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from vault.cli.local import DataDir, load_settings
+from vault.cli.local.options import DataDir, load_settings
 from vault.cli.output import say
 from vault.errors import InvalidInput, NotFound
 

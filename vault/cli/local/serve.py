@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from vault.cli.local import DataDir, load_settings
+from vault.cli.local.options import DataDir, load_settings
 from vault.errors import StorageError
 from vault.settings import Settings
 

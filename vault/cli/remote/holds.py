@@ -12,9 +12,9 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from vault.cli.lookup import resolve_case, resolve_document
 from vault.cli.output import AsJson, emit_one, say, when
-from vault.cli.session import ProfileOpt, open_client
+from vault.cli.remote.lookup import resolve_case, resolve_document
+from vault.cli.remote.session import ProfileOpt, open_client
 from vault.errors import InvalidInput, NotFound
 
 __all__ = ["app"]

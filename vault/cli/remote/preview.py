@@ -15,8 +15,16 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from vault.cli.marks import as_marked, bracketed, cut, describe, legend, marked_ranges, styled
 from vault.cli.output import printable, say
+from vault.cli.remote.marks import (
+    as_marked,
+    bracketed,
+    cut,
+    describe,
+    legend,
+    marked_ranges,
+    styled,
+)
 
 __all__ = ["render"]
 

@@ -5,7 +5,7 @@ of a term, or a rectangle on a page. One editor proposes it, another approves it
 refuses the proposer's own approval), and only approved redactions are applied by
 ``vault export``. The server decides who may do what; this module adds parsing of the three
 forms, names for ids, and a preview that shows the redactions in the text (drawn by
-``vault.cli.preview``).
+``vault.cli.remote.preview``).
 
 Offsets count Unicode code points of the text ``GET /v1/documents/{id}/text`` returns (a PDF's
 text layer, pages separated by form feeds), the text ``vault redact preview`` shows.
@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
-from vault.cli.lookup import as_uuid, by_prefix, resolve_document
-from vault.cli.marks import describe, marked_ranges
 from vault.cli.output import AsJson, emit, emit_one, printable, say, when
-from vault.cli.preview import render
-from vault.cli.redaction_forms import FORMS, parse_rect, parse_span, proposal_body
-from vault.cli.session import ProfileOpt, open_client
+from vault.cli.remote.lookup import as_uuid, by_prefix, resolve_document
+from vault.cli.remote.marks import describe, marked_ranges
+from vault.cli.remote.preview import render
+from vault.cli.remote.redaction_forms import FORMS, parse_rect, parse_span, proposal_body
+from vault.cli.remote.session import ProfileOpt, open_client
 from vault.errors import InvalidInput
 from vault.redaction.model import Category
 

@@ -12,13 +12,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from vault.cli.local import DataDir, PassphraseFile, load_settings
+from vault.cli.local.options import DataDir, PassphraseFile, load_settings
 from vault.cli.output import say
 from vault.cli.prompts import read_passphrase
 from vault.errors import InvalidInput, NotFound
 from vault.roles import Role
 
-# The vault's services are imported inside the commands, as in ``vault.cli.local``: they are
+# The vault's services are imported inside the commands, as in ``vault.cli.local.setup``: they are
 # not needed to start the review commands or to print help.
 if TYPE_CHECKING:
     from vault.instance import Vault
