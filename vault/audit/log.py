@@ -149,7 +149,7 @@ class NewEntry:
 
 # Built once: an append runs these four statements and nothing else, on the session's own
 # connection, so that SQLAlchemy's per-statement work stays small next to the database's.
-_HEAD_TABLE = AuditHead.__table__  # type: ignore[attr-defined]
+_HEAD_TABLE = AuditHead.__table__  # type: ignore[attr-defined]  # SQLModel sets it at runtime
 _BUMP = (
     update(_HEAD_TABLE)
     .where(_HEAD_TABLE.c.id == _HEAD)
@@ -161,8 +161,8 @@ _SET_HEAD = (
     .where(_HEAD_TABLE.c.id == _HEAD)
     .values(root=bindparam("root"), frontier=bindparam("frontier"), updated_at=bindparam("time"))
 )
-_ADD_NODES = insert(AuditNode.__table__)  # type: ignore[attr-defined]
-_ADD_ENTRIES = insert(AuditEntry.__table__)  # type: ignore[attr-defined]
+_ADD_NODES = insert(AuditNode.__table__)  # type: ignore[attr-defined]  # as above
+_ADD_ENTRIES = insert(AuditEntry.__table__)  # type: ignore[attr-defined]  # as above
 
 
 def append_many(db: Session, entries: Sequence[NewEntry]) -> list[int]:

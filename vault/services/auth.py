@@ -218,7 +218,7 @@ class AuthService:
             raise AuthenticationFailed()
         # Compare-and-set in the database, not in this process: of two logins racing with the
         # same code (on any replicas), exactly one moves the step forward.
-        used: CursorResult[Any] = db.execute(  # type: ignore[assignment]
+        used: CursorResult[Any] = db.execute(  # type: ignore[assignment]  # an UPDATE gives a CursorResult; Session.execute is typed as Result
             update(User)
             .where(col(User.id) == user.id)
             .where(or_(col(User.totp_last_step).is_(None), col(User.totp_last_step) < step))
