@@ -165,6 +165,15 @@ _ADD_NODES = insert(AuditNode.__table__)  # type: ignore[attr-defined]  # as abo
 _ADD_ENTRIES = insert(AuditEntry.__table__)  # type: ignore[attr-defined]  # as above
 
 
+def _document_of(entry: NewEntry) -> UUID | None:
+    """The indexed copy of the entry's document target (every target is a UUID's text)."""
+    document = entry.targets.get("document")
+    try:
+        return UUID(document) if document is not None else None
+    except ValueError:
+        return None
+
+
 def append_many(db: Session, entries: Sequence[NewEntry]) -> list[int]:
     """Add ``entries`` in order in ``db``'s transaction (not committed); return their indices.
     However many there are, this costs four statements."""
@@ -184,8 +193,9 @@ def append_many(db: Session, entries: Sequence[NewEntry]) -> list[int]:
         leaf = new.leaf(index)
         frontier, completed = merkle.extend_frontier(frontier, index, merkle.leaf_hash(leaf))
         nodes.extend({"level": lv, "idx": at, "hash": value} for lv, at, value in completed)
-        document = new.targets.get("document")
-        rows.append({"idx": index, "leaf": leaf, "created_at": new.time, "document_id": document})
+        rows.append(
+            {"idx": index, "leaf": leaf, "created_at": new.time, "document_id": _document_of(new)}
+        )
     conn.execute(_ADD_NODES, nodes)
     conn.execute(_ADD_ENTRIES, rows)
     conn.execute(

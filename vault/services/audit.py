@@ -46,6 +46,13 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
+def _document_id(value: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise InvalidInput("a document id is a UUID") from None
+
+
 class AuditService:
     """Auditors (administrators and editors) read the whole log. Everyone who can read may
     fetch the checkpoint and the verifier key, and an inclusion proof for an entry that names
@@ -120,7 +127,7 @@ class AuditService:
             names = {str(u.id): u.username for u in db.exec(select(User))}
             stmt = select(AuditEntry).order_by(col(AuditEntry.idx))
             if document is not None:
-                stmt = stmt.where(col(AuditEntry.document_id) == document)
+                stmt = stmt.where(col(AuditEntry.document_id) == _document_id(document))
             if since is not None:
                 start = since if since.tzinfo else since.replace(tzinfo=UTC)
                 stmt = stmt.where(col(AuditEntry.created_at) >= start)
@@ -167,7 +174,7 @@ class AuditService:
                 raise NotFound("no such document")
             rows = db.exec(
                 select(AuditEntry)
-                .where(col(AuditEntry.document_id) == str(document_id))
+                .where(col(AuditEntry.document_id) == document_id)
                 .order_by(col(AuditEntry.idx))
             ).all()
             entries: list[dict[str, Any]] = [json.loads(row.leaf) for row in rows]

@@ -117,6 +117,9 @@ class User(SQLModel, table=True):
     sealed_recovered_key: bytes | None = None
     # An administrator asked for a new key pair: the next login makes it.
     key_rotation_required: bool = False
+    # The server's seal over the columns a database writer could misuse (role, key), so that an
+    # edit is refused instead of acted on (vault.services.row_seals).
+    seal: bytes | None = None
 
 
 class Case(SQLModel, table=True):
@@ -152,6 +155,8 @@ class CaseMember(SQLModel, table=True):
     # adds themselves stays unable to read). Empty while the decision is pending.
     approved_by: uuid.UUID | None = None
     approved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The server's seal over the membership and its approval (vault.services.row_seals).
+    seal: bytes | None = None
 
 
 class RecoveryKey(SQLModel, table=True):
@@ -186,6 +191,10 @@ class Source(SQLModel, table=True):
     # redaction suggestions look for, readable only where the notes are.
     sealed_names: bytes | None = None
     created_at: datetime = Field(default_factory=_utcnow, sa_type=UTCDateTime)
+    # What the source key commits to (docs/format.md §3.4); empty for sources sealed before it.
+    key_commitment: bytes | None = None
+    # The server's seal over the case and handler (vault.services.row_seals).
+    seal: bytes | None = None
 
 
 class Document(SQLModel, table=True):
@@ -203,6 +212,9 @@ class Document(SQLModel, table=True):
     created_at: datetime = Field(default_factory=_utcnow, sa_type=UTCDateTime)
     # Legal hold on this document alone: while set, it is not deleted, by retention or by anyone.
     held_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # What the data key commits to (docs/format.md §2.6): bound into every wrapped copy of the
+    # key, so that every reader opens the same plaintext. Empty for documents stored in format 1.
+    key_commitment: bytes | None = None
 
 
 class Redaction(SQLModel, table=True):
@@ -294,7 +306,7 @@ class AuditEntry(SQLModel, table=True):
     leaf: bytes
     created_at: datetime = Field(default_factory=_utcnow, sa_type=UTCDateTime)
     # Copied from the entry's targets so that a document's history is one indexed lookup.
-    document_id: str | None = Field(default=None, max_length=36, index=True)
+    document_id: uuid.UUID | None = Field(default=None, index=True)
 
 
 class AuditNode(SQLModel, table=True):
