@@ -18,11 +18,9 @@ from its transition on: ``load_transitions`` finds each transition by bisection 
 from __future__ import annotations
 
 import bisect
-import os
 import secrets
 import uuid
 from collections.abc import Sequence
-from pathlib import Path
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError as DBIntegrityError
@@ -30,6 +28,7 @@ from sqlmodel import Session, col, select
 
 from vault import crypto
 from vault.audit import checkpoint, log, rotation
+from vault.audit.seal_key import read_seal_key
 from vault.audit.verify import VerifyReport, verify_log
 from vault.clock import Clock
 from vault.errors import Conflict, IntegrityError, StorageError
@@ -71,34 +70,12 @@ def _subject(name: str) -> uuid.UUID:
     return uuid.uuid5(uuid.NAMESPACE_URL, name)
 
 
-def _seal_key(path: Path, *, create: bool) -> bytes:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        if not create:
-            raise StorageError(f"the log seal key {path} is missing") from None
-        data = secrets.token_bytes(32)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except OSError as exc:
-            raise StorageError(f"cannot create the log seal key {path}: {exc.strerror}") from None
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except OSError as exc:
-        raise StorageError(f"cannot read the log seal key {path}: {exc.strerror}") from None
-    if len(data) != 32:
-        raise IntegrityError(f"the log seal key {path} is not 32 bytes", reason="seal-key")
-    return data
-
-
 def create_log_key(db: Session, settings: Settings, clock: Clock) -> Signer:
     """Make a new active log key (not committed); the seal key file is created if missing."""
     name = settings.log_origin or f"source-vault.local/{secrets.token_hex(8)}"
     key = crypto.generate_signing_key()
     sealed = crypto.seal_record(
-        _seal_key(settings.seal_key_path, create=True),
+        read_seal_key(settings.seal_key_path, create=True),
         key.seed,
         label=_LABEL,
         subject_id=_subject(name),
@@ -126,7 +103,7 @@ def load_signer(db: Session, settings: Settings) -> Signer | None:
     if row is None:
         return None
     seed = crypto.open_record(
-        _seal_key(settings.seal_key_path, create=False),
+        read_seal_key(settings.seal_key_path, create=False),
         row.sealed_seed,
         label=_LABEL,
         subject_id=_subject(row.name),
@@ -176,7 +153,7 @@ def rotate_log_key(db: Session, settings: Settings, clock: Clock) -> rotation.Tr
     old = load_signer(db, settings)
     if old is None:
         raise StorageError("the access log has no signing key")
-    seal = _seal_key(settings.seal_key_path, create=False)
+    seal = read_seal_key(settings.seal_key_path, create=False)
     # The origin stays: it names the log, and a checkpoint's origin is its signer's name.
     new = Signer(old.name, crypto.generate_signing_key())
     now = clock()
