@@ -137,6 +137,8 @@ class Case(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Legal hold: while set, nothing of the case is deleted, by retention or by anyone.
     held_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The server's seal over this record's clear columns (vault.services.row_seals).
+    seal: bytes | None = None
 
 
 class CaseMember(SQLModel, table=True):
@@ -170,6 +172,8 @@ class RecoveryKey(SQLModel, table=True):
     shares: int
     active: bool = True
     created_at: datetime = Field(default_factory=_utcnow, sa_type=UTCDateTime)
+    # The server's seal over this record's clear columns (vault.services.row_seals).
+    seal: bytes | None = None
 
 
 class Source(SQLModel, table=True):
@@ -215,6 +219,8 @@ class Document(SQLModel, table=True):
     # What the data key commits to (docs/format.md §2.6): bound into every wrapped copy of the
     # key, so that every reader opens the same plaintext. Empty for documents stored in format 1.
     key_commitment: bytes | None = None
+    # The server's seal over this record's clear columns (vault.services.row_seals).
+    seal: bytes | None = None
 
 
 class Redaction(SQLModel, table=True):
@@ -232,6 +238,8 @@ class Redaction(SQLModel, table=True):
     sealed: bytes
     created_at: datetime = Field(default_factory=_utcnow, sa_type=UTCDateTime)
     reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The server's seal over this record's clear columns (vault.services.row_seals).
+    seal: bytes | None = None
 
 
 class WrappedKey(SQLModel, table=True):
@@ -269,6 +277,8 @@ class Credential(SQLModel, table=True):
     # Opened with a one-time code (or made from a session that was): a session from before a
     # TOTP requirement applied to its user is refused instead of outliving the requirement.
     with_otp: bool = False
+    # The server's seal over this record's clear columns (vault.services.row_seals).
+    seal: bytes | None = None
 
 
 class Device(SQLModel, table=True):

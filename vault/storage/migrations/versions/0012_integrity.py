@@ -1,6 +1,7 @@
 """Integrity against whoever can write the database (docs/security-model.md, "An operator with
-database access"): a document's key commitment, seals over the clear columns of memberships,
-sources and accounts, and one storage form for every id.
+database access"): a document's and a source's key commitment, the server's seal over the clear
+columns of every record whose edit would change who reads, who acts or what is released
+(``vault.services.row_seals``), and one storage form for every id.
 
 ``audit_entries.document_id`` was the only id kept as dashed text; it becomes a UUID column like
 every other id (32 hex digits on SQLite, ``uuid`` on PostgreSQL). The seals start empty: the
@@ -24,17 +25,26 @@ down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+_KEY_COMMITTED = ("documents", "sources")
+_SEALED = (
+    "users",
+    "credentials",
+    "recovery_keys",
+    "cases",
+    "case_members",
+    "sources",
+    "documents",
+    "redactions",
+)
+
 
 def upgrade() -> None:
-    with op.batch_alter_table("documents") as batch:
-        batch.add_column(sa.Column("key_commitment", sa.LargeBinary(), nullable=True))
-    with op.batch_alter_table("sources") as batch:
-        batch.add_column(sa.Column("key_commitment", sa.LargeBinary(), nullable=True))
-        batch.add_column(sa.Column("seal", sa.LargeBinary(), nullable=True))
-    with op.batch_alter_table("case_members") as batch:
-        batch.add_column(sa.Column("seal", sa.LargeBinary(), nullable=True))
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("seal", sa.LargeBinary(), nullable=True))
+    for table in _KEY_COMMITTED:
+        with op.batch_alter_table(table) as batch:
+            batch.add_column(sa.Column("key_commitment", sa.LargeBinary(), nullable=True))
+    for table in _SEALED:
+        with op.batch_alter_table(table) as batch:
+            batch.add_column(sa.Column("seal", sa.LargeBinary(), nullable=True))
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
         op.execute(
@@ -65,12 +75,9 @@ def downgrade() -> None:
             "substr(document_id, 17, 4) || '-' || substr(document_id, 21) "
             "WHERE document_id IS NOT NULL"
         )
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("seal")
-    with op.batch_alter_table("case_members") as batch:
-        batch.drop_column("seal")
-    with op.batch_alter_table("sources") as batch:
-        batch.drop_column("seal")
-        batch.drop_column("key_commitment")
-    with op.batch_alter_table("documents") as batch:
-        batch.drop_column("key_commitment")
+    for table in _SEALED:
+        with op.batch_alter_table(table) as batch:
+            batch.drop_column("seal")
+    for table in _KEY_COMMITTED:
+        with op.batch_alter_table(table) as batch:
+            batch.drop_column("key_commitment")
