@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow  # end to end: a vault made by the CLI and served 
 
 MiB = 1 << 20
 SIZE = 12 * MiB + 12_345  # not a multiple of the default 1 MiB segment
-HEADER_SIZE = 64
+HEADER_SIZE = 96  # content format version 2 (docs/format.md §2.1)
 SEGMENT_ON_DISK = MiB + 16
 
 

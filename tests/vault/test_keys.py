@@ -24,6 +24,11 @@ FIXED_SEED = bytes(range(32))
 FIXED_SEED_KEY_ID = "48998738f085262117e7c3a0ae51ee44c6eb80ce028a6893a550e5860ec9cea9"
 
 
+def _c(kind: str, subject: uuid.UUID) -> bytes:
+    """What DATA_KEY commits to as the key of that subject: what its record would store."""
+    return crypto.key_commitment(DATA_KEY, kind=kind, subject_id=subject)
+
+
 @pytest.fixture(scope="module")
 def alice() -> PrivateKey:
     return crypto.generate_private_key()
@@ -37,7 +42,13 @@ def bob() -> PrivateKey:
 def wrap_for(
     recipient: PrivateKey, *, kind: str = "document", subject: uuid.UUID = SUBJECT
 ) -> bytes:
-    return crypto.wrap_key(DATA_KEY, recipient.public_key(), kind=kind, subject_id=subject)
+    return crypto.wrap_key(
+        DATA_KEY,
+        recipient.public_key(),
+        kind=kind,
+        subject_id=subject,
+        commitment=_c(kind, subject),
+    )
 
 
 # -- wrapping ----------------------------------------------------------------------------------
@@ -48,7 +59,12 @@ def test_wrapped_key_round_trips(alice: PrivateKey, kind: str) -> None:
     wrapped = wrap_for(alice, kind=kind)
     assert len(wrapped) == _keys.WRAPPED_KEY_SIZE
     assert DATA_KEY not in wrapped
-    assert crypto.unwrap_key(wrapped, alice, kind=kind, subject_id=SUBJECT) == DATA_KEY
+    assert (
+        crypto.unwrap_key(
+            wrapped, alice, kind=kind, subject_id=SUBJECT, commitment=_c(kind, SUBJECT)
+        )
+        == DATA_KEY
+    )
 
 
 def test_wrapping_is_randomised(alice: PrivateKey) -> None:
@@ -59,14 +75,22 @@ def test_wrapping_is_randomised(alice: PrivateKey) -> None:
 def test_wrong_recipient_is_an_integrity_error(alice: PrivateKey, bob: PrivateKey) -> None:
     wrapped = wrap_for(alice)
     with pytest.raises(IntegrityError) as exc_info:
-        crypto.unwrap_key(wrapped, bob, kind="document", subject_id=SUBJECT)
+        crypto.unwrap_key(
+            wrapped, bob, kind="document", subject_id=SUBJECT, commitment=_c("document", SUBJECT)
+        )
     assert exc_info.value.reason == "wrapped-key"
 
 
 def test_wrapped_key_moved_to_another_subject_fails(alice: PrivateKey) -> None:
     wrapped = wrap_for(alice)
     with pytest.raises(IntegrityError) as exc_info:
-        crypto.unwrap_key(wrapped, alice, kind="document", subject_id=uuid.uuid4())
+        crypto.unwrap_key(
+            wrapped,
+            alice,
+            kind="document",
+            subject_id=uuid.uuid4(),
+            commitment=_c("document", uuid.uuid4()),
+        )
     assert exc_info.value.reason == "wrapped-key"
 
 
@@ -74,7 +98,9 @@ def test_wrapped_key_moved_to_another_kind_fails(alice: PrivateKey) -> None:
     # A document's key relabelled as a source's (same subject id) must not open.
     wrapped = wrap_for(alice, kind="document")
     with pytest.raises(IntegrityError) as exc_info:
-        crypto.unwrap_key(wrapped, alice, kind="source", subject_id=SUBJECT)
+        crypto.unwrap_key(
+            wrapped, alice, kind="source", subject_id=SUBJECT, commitment=_c("source", SUBJECT)
+        )
     assert exc_info.value.reason == "wrapped-key"
 
 
@@ -84,9 +110,16 @@ def test_key_wrapped_for_a_presented_by_b_fails(alice: PrivateKey, bob: PrivateK
     # B's own copy of the same data key still does.
     for_alice, for_bob = wrap_for(alice), wrap_for(bob)
     with pytest.raises(IntegrityError) as exc_info:
-        crypto.unwrap_key(for_alice, bob, kind="document", subject_id=SUBJECT)
+        crypto.unwrap_key(
+            for_alice, bob, kind="document", subject_id=SUBJECT, commitment=_c("document", SUBJECT)
+        )
     assert exc_info.value.reason == "wrapped-key"
-    assert crypto.unwrap_key(for_bob, bob, kind="document", subject_id=SUBJECT) == DATA_KEY
+    assert (
+        crypto.unwrap_key(
+            for_bob, bob, kind="document", subject_id=SUBJECT, commitment=_c("document", SUBJECT)
+        )
+        == DATA_KEY
+    )
 
 
 def test_wrap_binds_the_recipients_key_id(alice: PrivateKey, bob: PrivateKey) -> None:
@@ -95,7 +128,9 @@ def test_wrap_binds_the_recipients_key_id(alice: PrivateKey, bob: PrivateKey) ->
     # but an info that names B, the wrap must not authenticate.
     wrapped = wrap_for(alice)
     naming = {
-        key.public_key().key_id: _keys._wrap_info("document", SUBJECT, key.public_key().key_id)
+        key.public_key().key_id: _keys._wrap_info(
+            "document", SUBJECT, key.public_key().key_id, _c("document", SUBJECT)
+        )
         for key in (alice, bob)
     }
     assert _keys._SUITE.decrypt(wrapped, alice._hpke, info=naming[alice.public_key().key_id])
@@ -119,7 +154,9 @@ def test_damaged_wrapped_key_is_an_integrity_error(
 ) -> None:
     wrapped = damage(wrap_for(alice))
     with pytest.raises(IntegrityError) as exc_info:
-        crypto.unwrap_key(wrapped, alice, kind="document", subject_id=SUBJECT)
+        crypto.unwrap_key(
+            wrapped, alice, kind="document", subject_id=SUBJECT, commitment=_c("document", SUBJECT)
+        )
     assert exc_info.value.reason == "wrapped-key"
 
 
@@ -137,7 +174,9 @@ def test_integrity_error_message_is_the_same_for_every_cause(
     messages = set()
     for blob, key, kind, subject in attempts:
         with pytest.raises(IntegrityError) as exc_info:
-            crypto.unwrap_key(blob, key, kind=kind, subject_id=subject)
+            crypto.unwrap_key(
+                blob, key, kind=kind, subject_id=subject, commitment=_c(kind, subject)
+            )
         messages.add(str(exc_info.value))
     assert len(messages) == 1
 
@@ -152,7 +191,12 @@ def test_private_key_is_deterministic_in_its_seed() -> None:
     assert first.public_key().key_id == second.public_key().key_id == FIXED_SEED_KEY_ID
     # The same seed really is the same reader: what one instance wraps the other opens.
     wrapped = wrap_for(first)
-    assert crypto.unwrap_key(wrapped, second, kind="document", subject_id=SUBJECT) == DATA_KEY
+    assert (
+        crypto.unwrap_key(
+            wrapped, second, kind="document", subject_id=SUBJECT, commitment=_c("document", SUBJECT)
+        )
+        == DATA_KEY
+    )
 
 
 def test_different_seeds_give_different_keys() -> None:
@@ -171,8 +215,15 @@ def test_key_id_survives_a_round_trip_through_bytes(alice: PrivateKey) -> None:
     assert loaded.key_id == public.key_id
     assert re.fullmatch(r"[0-9a-f]{64}", public.key_id)
     # A key loaded from its bytes is as good a recipient as the original.
-    wrapped = crypto.wrap_key(DATA_KEY, loaded, kind="document", subject_id=SUBJECT)
-    assert crypto.unwrap_key(wrapped, alice, kind="document", subject_id=SUBJECT) == DATA_KEY
+    wrapped = crypto.wrap_key(
+        DATA_KEY, loaded, kind="document", subject_id=SUBJECT, commitment=_c("document", SUBJECT)
+    )
+    assert (
+        crypto.unwrap_key(
+            wrapped, alice, kind="document", subject_id=SUBJECT, commitment=_c("document", SUBJECT)
+        )
+        == DATA_KEY
+    )
 
 
 @pytest.mark.parametrize("length", [0, 32, _keys.PUBLIC_KEY_SIZE - 1, _keys.PUBLIC_KEY_SIZE + 1])
@@ -200,7 +251,13 @@ def test_public_key_that_is_not_an_ml_kem_key_is_refused(raw: bytes) -> None:
 def test_public_key_with_a_low_order_x25519_half_is_an_integrity_error(alice: PrivateKey) -> None:
     raw = alice.public_key().to_bytes()[: _keys.MLKEM_PUBLIC_SIZE] + bytes(_keys.X25519_SIZE)
     with pytest.raises(IntegrityError):
-        crypto.wrap_key(DATA_KEY, PublicKey(raw), kind="document", subject_id=SUBJECT)
+        crypto.wrap_key(
+            DATA_KEY,
+            PublicKey(raw),
+            kind="document",
+            subject_id=SUBJECT,
+            commitment=_c("document", SUBJECT),
+        )
 
 
 def test_private_key_seed_must_be_32_bytes() -> None:

@@ -56,7 +56,7 @@ def encrypt(plaintext: bytes, *, segment_size: int = SMALL, doc: uuid.UUID = DOC
 
 def decrypt(blob: bytes | Iterable[bytes], *, key: bytes = DATA_KEY, doc: uuid.UUID = DOC) -> bytes:
     chunks = [blob] if isinstance(blob, bytes) else blob
-    return b"".join(crypto.decrypt_stream(key, doc, chunks))
+    return b"".join(crypto.decrypt_stream(key, doc, chunks, commitment=None))
 
 
 def consume(
@@ -66,7 +66,7 @@ def consume(
     out = bytearray()
     try:
         for piece in crypto.decrypt_stream(
-            key, doc, byte_chunks(blob) if len(blob) < 400 else [blob]
+            key, doc, byte_chunks(blob) if len(blob) < 400 else [blob], commitment=None
         ):
             out += piece
     except IntegrityError as exc:
@@ -188,7 +188,7 @@ def test_data_key_must_be_32_bytes(key: bytes) -> None:
 
 # -- tampering ---------------------------------------------------------------------------------
 
-# Three full segments of 16 bytes: header (64) + 3 x (16 + 16) = 160 bytes, 1280 bits.
+# Three full segments of 16 bytes: header (96) + 3 x (16 + 16) = 192 bytes, 1536 bits.
 THREE = pattern(3 * SMALL)
 
 
@@ -200,7 +200,7 @@ def three() -> bytes:
 def test_three_segment_fixture_is_what_the_tamper_tests_assume(three: bytes) -> None:
     header, segs = sealed_segments(three)
     assert header == three[:HEADER]
-    assert len(three) == 160
+    assert len(three) == 192
     assert [len(s) for s in segs] == [SMALL + TAG] * 3
     assert decrypt(three) == THREE
 
@@ -221,7 +221,9 @@ def test_every_single_bit_flip_is_rejected(three: bytes) -> None:
             damaged[position] ^= 1 << bit
             out = bytearray()
             try:
-                for piece in crypto.decrypt_stream(DATA_KEY, DOC, [bytes(damaged)]):
+                for piece in crypto.decrypt_stream(
+                    DATA_KEY, DOC, [bytes(damaged)], commitment=None
+                ):
                     out += piece
             except IntegrityError:
                 if bytes(out) != _expected_yield(position):
@@ -240,8 +242,9 @@ def test_every_single_bit_flip_is_rejected(three: bytes) -> None:
         (20, "segment-auth"),  # salt
         (45, "segment-auth"),  # nonce prefix
         (50, "wrong-document"),  # document id
+        (70, "key-commitment"),  # key commitment
         (HEADER + 3, "segment-auth"),  # first segment
-        (159, "segment-auth"),  # last segment's tag
+        (191, "segment-auth"),  # last segment's tag
     ],
 )
 def test_header_and_segment_flips_name_their_reason(
@@ -352,18 +355,20 @@ def test_moving_a_blob_to_another_document_is_rejected(three: bytes) -> None:
 
 
 def test_rewriting_the_header_to_another_document_is_rejected(three: bytes) -> None:
-    # The attacker also edits the document id in the header: the header is every segment's
-    # associated data, so the first segment no longer opens.
+    # The attacker also edits the document id in the header: the commitment is derived for
+    # the document id, so it no longer matches; and the header is every segment's associated
+    # data, so the first segment would not open either.
     other = uuid.uuid4()
-    moved = three[:48] + other.bytes + three[HEADER:]
+    moved = three[:48] + other.bytes + three[64:]
     out, exc = consume(moved, doc=other)
-    assert exc.reason == "segment-auth"
+    assert exc.reason == "key-commitment"
     assert out == b""
 
 
 def test_wrong_data_key_is_rejected(three: bytes) -> None:
+    # Caught by the header's key commitment, before any segment is tried.
     out, exc = consume(three, key=os.urandom(32))
-    assert exc.reason == "segment-auth"
+    assert exc.reason == "key-commitment"
     assert out == b""
 
 
@@ -399,7 +404,7 @@ def test_no_segment_is_yielded_before_it_authenticates() -> None:
             yield piece
 
     out = bytearray()
-    for piece in crypto.decrypt_stream(DATA_KEY, DOC, source()):
+    for piece in crypto.decrypt_stream(DATA_KEY, DOC, source(), commitment=None):
         seen.append(fed)
         out += piece
     assert bytes(out) == plaintext

@@ -27,7 +27,7 @@ import os
 from collections.abc import Iterable, Iterator
 from uuid import UUID
 
-from vault.crypto import _keys, _passphrase, _sealed, _signing, _stream, _totp
+from vault.crypto import _commit, _keys, _passphrase, _sealed, _signing, _stream, _totp
 from vault.crypto._keys import PrivateKey, PublicKey
 from vault.crypto._passphrase import Argon2Params, PassphraseKeys
 from vault.crypto._signing import SigningKey
@@ -49,6 +49,7 @@ __all__ = [
     "generate_private_key",
     "generate_signing_key",
     "hash_bearer_token",
+    "key_commitment",
     "new_bearer_token",
     "new_data_key",
     "new_passphrase_salt",
@@ -104,15 +105,25 @@ def encrypt_stream(
     )
 
 
-def decrypt_stream(data_key: bytes, document_id: UUID, chunks: Iterable[bytes]) -> Iterator[bytes]:
+def decrypt_stream(
+    data_key: bytes, document_id: UUID, chunks: Iterable[bytes], *, commitment: bytes | None
+) -> Iterator[bytes]:
     """Decrypt a content stream lazily, yielding each segment's plaintext once it authenticates.
 
     Raises ``IntegrityError`` (with a ``reason``) for a stream that was truncated, reordered,
-    spliced, moved to another document or altered in any bit; bytes of a segment that failed
-    are never yielded. A consumer that must not act on a partial plaintext has to buffer or
-    discard what it received before the error.
+    spliced, moved to another document, altered in any bit, or whose key is not the one its
+    header and ``commitment`` (the document record's; ``None`` only for a document stored
+    before key commitments) commit to; bytes of a segment that failed are never yielded. A
+    consumer that must not act on a partial plaintext has to buffer or discard what it
+    received before the error.
     """
-    return _stream.decrypt_segments(data_key, document_id, chunks)
+    return _stream.decrypt_segments(data_key, document_id, chunks, commitment=commitment)
+
+
+def key_commitment(key: bytes, *, kind: str, subject_id: UUID) -> bytes:
+    """The 32 bytes that ``key`` commits to as the key of ``kind`` ("document", "source")
+    ``subject_id``: stored with the subject and bound into every wrapped copy (§2.6)."""
+    return _commit.commitment(key, kind=kind, subject_id=subject_id)
 
 
 def generate_private_key() -> PrivateKey:
@@ -120,15 +131,29 @@ def generate_private_key() -> PrivateKey:
     return PrivateKey(os.urandom(_keys.SEED_SIZE))
 
 
-def wrap_key(key: bytes, recipient: PublicKey, *, kind: str, subject_id: UUID) -> bytes:
-    """Wrap a data key for one recipient, bound to ``kind`` ("document", "source") and the
-    subject's id, so that the wrapped key cannot be moved to another subject or recipient."""
-    return _keys.wrap_key(key, recipient, kind=kind, subject_id=subject_id)
+def wrap_key(
+    key: bytes, recipient: PublicKey, *, kind: str, subject_id: UUID, commitment: bytes | None
+) -> bytes:
+    """Wrap a data key for one recipient, bound to ``kind`` ("document", "source"), the
+    subject's id and the key's commitment, so that the wrapped key cannot be moved to another
+    subject or recipient, nor be another key than every other recipient's. ``commitment`` is
+    ``key_commitment(key, ...)``, or ``None`` for a subject stored before commitments."""
+    return _keys.wrap_key(key, recipient, kind=kind, subject_id=subject_id, commitment=commitment)
 
 
-def unwrap_key(wrapped: bytes, private_key: PrivateKey, *, kind: str, subject_id: UUID) -> bytes:
-    """Open a wrapped data key; ``IntegrityError`` if it was made for anyone or anything else."""
-    return _keys.unwrap_key(wrapped, private_key, kind=kind, subject_id=subject_id)
+def unwrap_key(
+    wrapped: bytes,
+    private_key: PrivateKey,
+    *,
+    kind: str,
+    subject_id: UUID,
+    commitment: bytes | None,
+) -> bytes:
+    """Open a wrapped data key; ``IntegrityError`` if it was made for anyone or anything else,
+    or is not the key ``commitment`` (the subject record's) names."""
+    return _keys.unwrap_key(
+        wrapped, private_key, kind=kind, subject_id=subject_id, commitment=commitment
+    )
 
 
 def new_passphrase_salt() -> bytes:
@@ -163,15 +188,38 @@ def _record_key(data_key: bytes, label: str) -> bytes:
     return _sealed.derive_subkey(data_key, b"source-vault/v1 record\x00" + label.encode("ascii"))
 
 
-def seal_record(data_key: bytes, plaintext: bytes, *, label: str, subject_id: UUID) -> bytes:
+def _record_aad(subject_id: UUID, bound: bytes | None) -> bytes:
+    # Version 2 records also authenticate the clear columns of the row they belong to, so an
+    # edit of those columns makes the record refuse to open (docs/format.md §5).
+    return subject_id.bytes if bound is None else subject_id.bytes + bound
+
+
+def seal_record(
+    data_key: bytes,
+    plaintext: bytes,
+    *,
+    label: str,
+    subject_id: UUID,
+    bound: bytes | None = None,
+) -> bytes:
     """Seal a small record (a document's metadata, a source's notes) under a key derived from
-    ``data_key`` and ``label``, bound to the subject's id."""
-    return _sealed.seal(_record_key(data_key, label), plaintext, aad=subject_id.bytes)
+    ``data_key`` and ``label``, bound to the subject's id and to ``bound``, the encoded clear
+    columns the record vouches for."""
+    aad = _record_aad(subject_id, bound)
+    return _sealed.seal(_record_key(data_key, label), plaintext, aad=aad)
 
 
-def open_record(data_key: bytes, sealed: bytes, *, label: str, subject_id: UUID) -> bytes:
+def open_record(
+    data_key: bytes,
+    sealed: bytes,
+    *,
+    label: str,
+    subject_id: UUID,
+    bound: bytes | None = None,
+) -> bytes:
     """Open what ``seal_record`` sealed; ``IntegrityError`` if anything does not match."""
-    return _sealed.open_sealed(_record_key(data_key, label), sealed, aad=subject_id.bytes)
+    aad = _record_aad(subject_id, bound)
+    return _sealed.open_sealed(_record_key(data_key, label), sealed, aad=aad)
 
 
 _TOKEN_PREFIX = "sv_"  # noqa: S105 - a public marker, not a secret

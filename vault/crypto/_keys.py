@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import hashes, hpke
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from vault.crypto import _commit
 from vault.errors import IntegrityError
 
 SEED_SIZE = 32
@@ -27,6 +28,7 @@ _SUITE = hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AE
 _SEED_INFO = b"source-vault/v1 key-pair"
 _KEY_ID_PREFIX = b"source-vault/v1 key-id\x00"
 _WRAP_INFO = b"source-vault/v1 wrap\x00"
+_WRAP_INFO_V2 = b"source-vault/v2 wrap\x00"
 _PROBE = x25519.X25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
 
 
@@ -97,24 +99,46 @@ class PrivateKey:
         return f"PrivateKey(key_id={self._public.key_id[:16]}…)"
 
 
-def _wrap_info(kind: str, subject_id: UUID, key_id: str) -> bytes:
-    return _WRAP_INFO + kind.encode("ascii") + b"\x00" + subject_id.bytes + bytes.fromhex(key_id)
+def _wrap_info(kind: str, subject_id: UUID, key_id: str, commitment: bytes | None) -> bytes:
+    # Version 2 binds the key's commitment: a copy wrapped for one reader opens only to the key
+    # every other reader's copy commits to. ``None`` is a subject stored before version 2.
+    label = _WRAP_INFO if commitment is None else _WRAP_INFO_V2
+    info = label + kind.encode("ascii") + b"\x00" + subject_id.bytes + bytes.fromhex(key_id)
+    return info if commitment is None else info + commitment
 
 
-def wrap_key(key: bytes, recipient: PublicKey, *, kind: str, subject_id: UUID) -> bytes:
+def wrap_key(
+    key: bytes, recipient: PublicKey, *, kind: str, subject_id: UUID, commitment: bytes | None
+) -> bytes:
+    if commitment is not None:
+        # Wrapping a key under another key's commitment is a caller's bug, never data.
+        try:
+            _commit.check(key, commitment, kind=kind, subject_id=subject_id)
+        except IntegrityError:
+            raise ValueError("the commitment is not the wrapped key's") from None
+    info = _wrap_info(kind, subject_id, recipient.key_id, commitment)
     try:
-        return _SUITE.encrypt(
-            key, recipient._hpke, info=_wrap_info(kind, subject_id, recipient.key_id)
-        )
+        return _SUITE.encrypt(key, recipient._hpke, info=info)
     except ValueError:
         raise IntegrityError("cannot wrap for this public key", reason="bad-public-key") from None
 
 
-def unwrap_key(wrapped: bytes, private_key: PrivateKey, *, kind: str, subject_id: UUID) -> bytes:
-    info = _wrap_info(kind, subject_id, private_key.public_key().key_id)
+def unwrap_key(
+    wrapped: bytes,
+    private_key: PrivateKey,
+    *,
+    kind: str,
+    subject_id: UUID,
+    commitment: bytes | None,
+) -> bytes:
+    info = _wrap_info(kind, subject_id, private_key.public_key().key_id, commitment)
     try:
-        return _SUITE.decrypt(wrapped, private_key._hpke, info=info)
+        key = _SUITE.decrypt(wrapped, private_key._hpke, info=info)
     except (InvalidTag, ValueError):
         raise IntegrityError(
             "wrapped key does not open for this recipient and subject", reason="wrapped-key"
         ) from None
+    if commitment is not None:
+        # The wrapper bound the commitment, but only this proves the key is the committed one.
+        _commit.check(key, commitment, kind=kind, subject_id=subject_id)
+    return key

@@ -1,7 +1,8 @@
 """WARNING: low-level segmented AEAD stream. Use ``vault.crypto`` instead.
 
-This module implements the content format of ``docs/format.md`` §2 (version 1): a 64-byte
-header followed by AES-256-GCM segments whose nonces follow the STREAM construction
+This module implements the content format of ``docs/format.md`` §2: a header (64 bytes in
+version 1; 96 in version 2, which adds the data key's commitment) followed by AES-256-GCM
+segments whose nonces follow the STREAM construction
 (Hoang, Reyhanitabar, Rogaway, Vizár, "Online Authenticated-Encryption and its Nonce-Reuse
 Misuse-Resistance", CRYPTO 2015): ``nonce_prefix(7) || counter(4, big-endian) || last(1)``.
 The counter stops reordering, duplication and dropping; the last-segment flag stops truncation
@@ -15,6 +16,7 @@ not available as a light dependency).
 
 from __future__ import annotations
 
+import hmac
 import logging
 import struct
 from collections.abc import Iterable, Iterator
@@ -26,13 +28,16 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from vault.crypto import _commit
 from vault.errors import IntegrityError
 
 log = logging.getLogger(__name__)
 
 MAGIC = b"SVLT"
-VERSION = 1
-HEADER_SIZE = 64
+VERSION = 2  # what the writer writes; version 1 streams (no key commitment) are still read
+LEGACY_VERSION = 1
+HEADER_SIZE = 96
+LEGACY_HEADER_SIZE = 64
 SALT_SIZE = 32
 NONCE_PREFIX_SIZE = 7
 TAG_SIZE = 16
@@ -43,11 +48,13 @@ DEFAULT_SEGMENT_SIZE = 1 << 20
 MIN_SEGMENT_SIZE = 16
 MAX_SEGMENT_SIZE = 64 << 20
 MAX_SEGMENTS = 1 << 32
-_HEADER = struct.Struct(">4sBI32s7s16s")
-_STREAM_INFO = b"source-vault/v1 content"
+_HEADER_V1 = struct.Struct(">4sBI32s7s16s")
+_HEADER_V2 = struct.Struct(">4sBI32s7s16s32s")
+_STREAM_INFO = {1: b"source-vault/v1 content", 2: b"source-vault/v2 content"}
+_DOCUMENT = "document"
 
-if _HEADER.size != HEADER_SIZE:  # pragma: no cover - a guard against editing the layout
-    raise ImportError("content header layout does not add up to 64 bytes")
+if (_HEADER_V1.size, _HEADER_V2.size) != (LEGACY_HEADER_SIZE, HEADER_SIZE):  # pragma: no cover
+    raise ImportError("content header layouts do not add up to 64 and 96 bytes")
 
 
 @dataclass(frozen=True)
@@ -58,31 +65,45 @@ class StreamHeader:
     salt: bytes
     nonce_prefix: bytes
     document_id: UUID
+    commitment: bytes | None  # version 2; ``None`` in a version 1 stream
+
+    @property
+    def version(self) -> int:
+        return LEGACY_VERSION if self.commitment is None else VERSION
 
     def pack(self) -> bytes:
-        return _HEADER.pack(
-            MAGIC,
-            VERSION,
-            self.segment_size,
-            self.salt,
-            self.nonce_prefix,
-            self.document_id.bytes,
-        )
+        fields = (MAGIC, self.version, self.segment_size, self.salt, self.nonce_prefix)
+        if self.commitment is None:
+            return _HEADER_V1.pack(*fields, self.document_id.bytes)
+        return _HEADER_V2.pack(*fields, self.document_id.bytes, self.commitment)
 
-    @classmethod
-    def unpack(cls, data: bytes) -> StreamHeader:
-        magic, version, segment_size, salt, prefix, doc = _HEADER.unpack(data)
+    @staticmethod
+    def size_of(first: bytes) -> int:
+        """The header's size, from at least its first 64 bytes (magic and version checked)."""
+        magic, version = first[:4], first[4]
         if magic != MAGIC:
             raise IntegrityError("not a Source Vault content stream", reason="bad-header")
-        if version != VERSION:
+        if version not in (LEGACY_VERSION, VERSION):
             raise IntegrityError(
                 f"unsupported content format version {version}", reason="unsupported-version"
             )
+        return HEADER_SIZE if version == VERSION else LEGACY_HEADER_SIZE
+
+    @classmethod
+    def unpack(cls, data: bytes) -> StreamHeader:
+        size = cls.size_of(data)
+        if len(data) != size:
+            raise IntegrityError("content stream is shorter than its header", reason="truncated")
+        commitment: bytes | None = None
+        if size == HEADER_SIZE:
+            _, _, segment_size, salt, prefix, doc, commitment = _HEADER_V2.unpack(data)
+        else:
+            _, _, segment_size, salt, prefix, doc = _HEADER_V1.unpack(data)
         if not MIN_SEGMENT_SIZE <= segment_size <= MAX_SEGMENT_SIZE:
             raise IntegrityError(
                 "content header names an invalid segment size", reason="bad-header"
             )
-        return cls(segment_size, salt, prefix, UUID(bytes=doc))
+        return cls(segment_size, salt, prefix, UUID(bytes=doc), commitment)
 
 
 def check_segment_size(segment_size: int) -> None:
@@ -92,10 +113,11 @@ def check_segment_size(segment_size: int) -> None:
         )
 
 
-def _stream_cipher(data_key: bytes, salt: bytes) -> AESGCM:
+def _stream_cipher(data_key: bytes, salt: bytes, version: int) -> AESGCM:
     if len(data_key) != KEY_SIZE:
         raise ValueError("a data key is 32 bytes")
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=salt, info=_STREAM_INFO)
+    info = _STREAM_INFO[version]
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=salt, info=info)
     return AESGCM(hkdf.derive(data_key))
 
 
@@ -113,14 +135,21 @@ def encrypt_segments(
     segment_size: int,
     salt: bytes,
     nonce_prefix: bytes,
+    version: int = VERSION,
 ) -> Iterator[bytes]:
     """Yield the header, then one ciphertext segment at a time. Deterministic in its inputs:
-    the public entry point draws ``salt`` and ``nonce_prefix`` at random; vectors pass them."""
+    the public entry point draws ``salt`` and ``nonce_prefix`` at random; vectors pass them
+    (and ``version=1`` for the format that old blobs are in, which nothing else writes)."""
     check_segment_size(segment_size)
     if len(salt) != SALT_SIZE or len(nonce_prefix) != NONCE_PREFIX_SIZE:
         raise ValueError("salt is 32 bytes and nonce prefix 7 bytes")
-    header = StreamHeader(segment_size, salt, nonce_prefix, document_id).pack()
-    aead = _stream_cipher(data_key, salt)
+    commitment = None
+    if version == VERSION:
+        commitment = _commit.commitment(data_key, kind=_DOCUMENT, subject_id=document_id)
+    elif version != LEGACY_VERSION:
+        raise ValueError(f"no content format version {version}")
+    header = StreamHeader(segment_size, salt, nonce_prefix, document_id, commitment).pack()
+    aead = _stream_cipher(data_key, salt, version)
     yield header
     source = iter(chunks)
     try:
@@ -160,33 +189,63 @@ def _encrypt(
 
 
 def decrypt_segments(
-    data_key: bytes, document_id: UUID, chunks: Iterable[bytes]
+    data_key: bytes, document_id: UUID, chunks: Iterable[bytes], *, commitment: bytes | None
 ) -> Iterator[bytes]:
     """Yield the plaintext of each segment once it has authenticated; raise ``IntegrityError``
-    at the first segment that does not, before yielding any of its bytes."""
+    at the first segment that does not, before yielding any of its bytes.
+
+    ``commitment`` is what the document's record says its key commits to; ``None`` for a
+    document stored before version 2, whose stream alone may then be version 1. Before any
+    segment is opened, a version 2 header must carry the commitment of ``data_key`` and, when
+    one is expected, that one."""
     it = iter(chunks)
     try:
-        yield from _decrypt(data_key, document_id, it)
+        yield from _decrypt(data_key, document_id, it, commitment)
     finally:
         _close(it)
 
 
-def _decrypt(data_key: bytes, document_id: UUID, it: Iterator[bytes]) -> Iterator[bytes]:
+def _read_header(it: Iterator[bytes]) -> tuple[bytes, memoryview]:
     head = bytearray()
-    pending = memoryview(b"")
+    size = LEGACY_HEADER_SIZE
     for chunk in it:
         head += chunk
-        if len(head) >= HEADER_SIZE:
-            pending = memoryview(bytes(head[HEADER_SIZE:]))
-            del head[HEADER_SIZE:]
+        if len(head) >= LEGACY_HEADER_SIZE:
+            size = StreamHeader.size_of(bytes(head[:LEGACY_HEADER_SIZE]))
+        if len(head) >= size:
             break
-    if len(head) < HEADER_SIZE:
+    if len(head) < size:
         raise IntegrityError("content stream is shorter than its header", reason="truncated")
-    header_bytes = bytes(head)
+    return bytes(head[:size]), memoryview(bytes(head[size:]))
+
+
+def _check_commitment(header: StreamHeader, data_key: bytes, expected: bytes | None) -> None:
+    if header.commitment is None:
+        if expected is not None:
+            # A document stored with a commitment never has a version 1 stream: this one was
+            # replaced by a stream in the old format, whose key commits to nothing.
+            raise IntegrityError(
+                "the content is in a format without the key commitment its record names",
+                reason="key-commitment",
+            )
+        return
+    if expected is not None and not hmac.compare_digest(header.commitment, expected):
+        raise IntegrityError(
+            "the content's key commitment is not the one its record names",
+            reason="key-commitment",
+        )
+    _commit.check(data_key, header.commitment, kind=_DOCUMENT, subject_id=header.document_id)
+
+
+def _decrypt(
+    data_key: bytes, document_id: UUID, it: Iterator[bytes], expected: bytes | None
+) -> Iterator[bytes]:
+    header_bytes, pending = _read_header(it)
     header = StreamHeader.unpack(header_bytes)
     if header.document_id != document_id:
         raise IntegrityError("content belongs to another document", reason="wrong-document")
-    aead = _stream_cipher(data_key, header.salt)
+    _check_commitment(header, data_key, expected)
+    aead = _stream_cipher(data_key, header.salt, header.version)
     sealed_size = header.segment_size + TAG_SIZE
     buf = bytearray()
     counter = 0
@@ -240,7 +299,8 @@ def _close(it: Iterator[bytes]) -> None:
         close()
 
 
-def ciphertext_size(plaintext_size: int, segment_size: int) -> int:
+def ciphertext_size(plaintext_size: int, segment_size: int, version: int = VERSION) -> int:
     """Exact size of the stream that ``encrypt_segments`` produces for a plaintext size."""
     segments = max(1, -(-plaintext_size // segment_size))
-    return HEADER_SIZE + plaintext_size + segments * TAG_SIZE
+    header = HEADER_SIZE if version == VERSION else LEGACY_HEADER_SIZE
+    return header + plaintext_size + segments * TAG_SIZE

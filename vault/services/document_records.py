@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from vault import crypto, freetext, mediatypes
 from vault.audit import log as audit
-from vault.errors import InvalidInput
+from vault.errors import IntegrityError, InvalidInput
 from vault.storage.models import Document
 
 __all__ = [
@@ -24,11 +24,14 @@ __all__ = [
     "DocumentMetadata",
     "NewDocument",
     "document_info",
+    "metadata_binding",
     "open_metadata",
     "seal_metadata",
 ]
 
 _METADATA_LABEL = "document-metadata"
+_BOUND_DOCUMENT = b"source-vault/v2 document\x00"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_TITLE = 500
 MAX_NOTES = 64 * 1024
 
@@ -117,18 +120,55 @@ class DocumentInfo:
         return self.metadata is None
 
 
-def seal_metadata(data_key: bytes, document_id: UUID, meta: DocumentMetadata) -> bytes:
-    """``meta`` sealed for the row of ``document_id``."""
+def _micros(at: datetime) -> bytes:
+    """A UTC time as signed 64-bit big-endian microseconds since the Unix epoch."""
+    return ((at - _EPOCH) // timedelta(microseconds=1)).to_bytes(8, "big", signed=True)
+
+
+def metadata_binding(row: Document) -> bytes | None:
+    """The clear columns the metadata record vouches for (docs/format.md §5.1): its case,
+    uploader, upload time and key commitment, so that moving the document to another case or
+    crediting another uploader makes the record refuse to open. ``None`` for a document
+    stored before key commitments, whose record is bound to its id alone."""
+    if row.key_commitment is None:
+        return None
+    return (
+        _BOUND_DOCUMENT
+        + row.case_id.bytes
+        + row.uploader_id.bytes
+        + _micros(row.created_at)
+        + row.key_commitment
+    )
+
+
+def seal_metadata(data_key: bytes, row: Document, meta: DocumentMetadata) -> bytes:
+    """``meta`` sealed for ``row`` (whose clear columns are set)."""
     return crypto.seal_record(
-        data_key, meta.to_bytes(), label=_METADATA_LABEL, subject_id=document_id
+        data_key,
+        meta.to_bytes(),
+        label=_METADATA_LABEL,
+        subject_id=row.id,
+        bound=metadata_binding(row),
     )
 
 
 def open_metadata(row: Document, data_key: bytes) -> DocumentMetadata:
-    """The sealed record of ``row``, opened with its data key."""
-    raw = crypto.open_record(
-        data_key, row.sealed_metadata, label=_METADATA_LABEL, subject_id=row.id
-    )
+    """The sealed record of ``row``, opened with its data key: ``IntegrityError`` naming the
+    document if the record, or a clear column it vouches for, was changed."""
+    try:
+        raw = crypto.open_record(
+            data_key,
+            row.sealed_metadata,
+            label=_METADATA_LABEL,
+            subject_id=row.id,
+            bound=metadata_binding(row),
+        )
+    except IntegrityError as exc:
+        raise IntegrityError(
+            f"document {row.id}: its metadata record does not match its row (case, uploader, "
+            "time or key commitment changed outside the vault)",
+            reason=exc.reason,
+        ) from None
     return DocumentMetadata.from_bytes(raw)
 
 

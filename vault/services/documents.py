@@ -156,12 +156,12 @@ class DocumentService:
         ciphertext_sha256: str,
     ) -> tuple[Document, audit.Receipt]:
         try:
+            # The entry names the key commitment as well as the ciphertext digest (which covers
+            # it too, in the header): the document every reader opens is the one logged.
+            commitment = crypto.key_commitment(data_key, kind=keyring.DOCUMENT, subject_id=doc_id)
+            extra = {"ciphertext_sha256": ciphertext_sha256, "key_commitment": commitment.hex()}
             with self._uow.audited(
-                actor,
-                Action.DOCUMENT_UPLOAD,
-                extra={"ciphertext_sha256": ciphertext_sha256},
-                document=doc_id,
-                case=case_id,
+                actor, Action.DOCUMENT_UPLOAD, extra=extra, document=doc_id, case=case_id
             ) as work:
                 row = Document(
                     id=doc_id,
@@ -170,8 +170,10 @@ class DocumentService:
                     blob_id=blob_id,
                     ciphertext_size=ciphertext_size,
                     created_at=self._clock(),
-                    sealed_metadata=seal_metadata(data_key, doc_id, meta),
+                    sealed_metadata=b"",
+                    key_commitment=commitment,
                 )
+                row.sealed_metadata = seal_metadata(data_key, row, meta)
                 work.db.add(row)
                 # Recipients are read in the same transaction as the insert, so a member added
                 # while the upload streamed is not missed.
@@ -312,7 +314,8 @@ class DocumentService:
             raise StorageError(
                 "the document's content is missing from the blob store (run `vault fsck`)"
             ) from None
-        return document_info(row, meta), crypto.decrypt_stream(data_key, row.id, chunks)
+        plaintext = crypto.decrypt_stream(data_key, row.id, chunks, commitment=row.key_commitment)
+        return document_info(row, meta), plaintext
 
     # -- deleting ----------------------------------------------------------------------------
 

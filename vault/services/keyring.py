@@ -12,14 +12,15 @@ from sqlmodel import Session, col, select
 from vault import crypto
 from vault.clock import Clock
 from vault.crypto import PrivateKey, PublicKey
-from vault.errors import Conflict
-from vault.storage.models import CaseMember, RecoveryKey, User, WrappedKey
+from vault.errors import Conflict, NotFound
+from vault.storage.models import CaseMember, Document, RecoveryKey, Source, User, WrappedKey
 
 __all__ = [
     "DOCUMENT",
     "SOURCE",
     "active_recovery_key",
     "case_recipients",
+    "commitment_of",
     "delete_wrapped",
     "delete_wrapped_for_recipient",
     "open_data_key",
@@ -30,6 +31,17 @@ __all__ = [
 
 DOCUMENT = "document"
 SOURCE = "source"
+
+
+def commitment_of(db: Session, *, kind: str, subject_id: UUID) -> bytes | None:
+    """What the subject's key commits to, as its record says (``None``: stored before key
+    commitments). Every copy is wrapped and opened against it (docs/format.md §3.3)."""
+    subject: Document | Source | None = (
+        db.get(Document, subject_id) if kind == DOCUMENT else db.get(Source, subject_id)
+    )
+    if subject is None:
+        raise NotFound(f"no such {kind}")
+    return subject.key_commitment
 
 
 def active_recovery_key(db: Session) -> PublicKey:
@@ -78,12 +90,15 @@ def store_wrapped(
             )
         ).all()
     )
+    commitment = commitment_of(db, kind=kind, subject_id=subject_id)
     added = 0
     for recipient in recipients:
         if recipient.key_id in held:
             continue
         held.add(recipient.key_id)
-        wrapped = crypto.wrap_key(data_key, recipient, kind=kind, subject_id=subject_id)
+        wrapped = crypto.wrap_key(
+            data_key, recipient, kind=kind, subject_id=subject_id, commitment=commitment
+        )
         db.add(
             WrappedKey(
                 kind=kind,
@@ -113,7 +128,10 @@ def open_data_key(db: Session, *, kind: str, subject_id: UUID, key: PrivateKey) 
     row = find_wrapped(db, kind=kind, subject_id=subject_id, key_id=key.public_key().key_id)
     if row is None:
         return None
-    return crypto.unwrap_key(row.wrapped, key, kind=kind, subject_id=subject_id)
+    commitment = commitment_of(db, kind=kind, subject_id=subject_id)
+    return crypto.unwrap_key(
+        row.wrapped, key, kind=kind, subject_id=subject_id, commitment=commitment
+    )
 
 
 def rewrap(
@@ -140,9 +158,15 @@ def transfer_all(db: Session, old: PrivateKey, new: PublicKey, *, clock: Clock) 
     committed): what a key rotation does. Returns how many."""
     old_id = old.public_key().key_id
     moved = 0
-    for row in db.exec(select(WrappedKey).where(WrappedKey.recipient_key_id == old_id)):
-        data_key = crypto.unwrap_key(row.wrapped, old, kind=row.kind, subject_id=row.subject_id)
-        row.wrapped = crypto.wrap_key(data_key, new, kind=row.kind, subject_id=row.subject_id)
+    for row in db.exec(select(WrappedKey).where(WrappedKey.recipient_key_id == old_id)).all():
+        kind, subject_id = row.kind, row.subject_id
+        commitment = commitment_of(db, kind=kind, subject_id=subject_id)
+        data_key = crypto.unwrap_key(
+            row.wrapped, old, kind=kind, subject_id=subject_id, commitment=commitment
+        )
+        row.wrapped = crypto.wrap_key(
+            data_key, new, kind=kind, subject_id=subject_id, commitment=commitment
+        )
         row.recipient_key_id = new.key_id
         row.created_at = clock()
         db.add(row)

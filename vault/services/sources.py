@@ -28,7 +28,7 @@ from vault import crypto, freetext
 from vault.audit.actions import Action
 from vault.clock import Clock
 from vault.crypto import PrivateKey, PublicKey
-from vault.errors import Conflict, InvalidInput, NotFound
+from vault.errors import Conflict, IntegrityError, InvalidInput, NotFound
 from vault.services import grants, keyring
 from vault.services.grants import is_member
 from vault.services.uow import UnitOfWork
@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 _NOTES_LABEL = "source-notes"
+_BOUND_SOURCE = b"source-vault/v2 source\x00"
 _NAMES_LABEL = "source-names"
 MAX_NOTES = 64 * 1024
 MAX_NAMES = 50
@@ -147,15 +148,27 @@ def _create_source(
     source = Source(
         case_id=case_id, pseudonym=pseudonym, handler_id=actor.user_id, created_at=clock()
     )
+    db.add(source)
     if notes is not None or names:
         data_key = crypto.new_data_key()
+        source.key_commitment = crypto.key_commitment(
+            data_key, kind=keyring.SOURCE, subject_id=source.id
+        )
         if notes is not None:
             source.sealed_notes = crypto.seal_record(
-                data_key, notes.encode(), label=_NOTES_LABEL, subject_id=source.id
+                data_key,
+                notes.encode(),
+                label=_NOTES_LABEL,
+                subject_id=source.id,
+                bound=_binding(source),
             )
         if names:
             source.sealed_names = crypto.seal_record(
-                data_key, json.dumps(names).encode(), label=_NAMES_LABEL, subject_id=source.id
+                data_key,
+                json.dumps(names).encode(),
+                label=_NAMES_LABEL,
+                subject_id=source.id,
+                bound=_binding(source),
             )
         keyring.store_wrapped(
             db,
@@ -165,8 +178,29 @@ def _create_source(
             recipients=[PublicKey(handler.public_key), keyring.active_recovery_key(db)],
             clock=clock,
         )
-    db.add(source)
     return source
+
+
+def _binding(source: Source) -> bytes | None:
+    """The clear columns a source's sealed records vouch for (docs/format.md §5.1): its case
+    and key commitment. Not the handler: a handover changes it while nobody online holds the
+    key to seal again (the row seal covers it). ``None`` before key commitments."""
+    if source.key_commitment is None:
+        return None
+    return _BOUND_SOURCE + source.case_id.bytes + source.key_commitment
+
+
+def _open(data_key: bytes, source: Source, sealed: bytes, label: str) -> bytes:
+    try:
+        return crypto.open_record(
+            data_key, sealed, label=label, subject_id=source.id, bound=_binding(source)
+        )
+    except IntegrityError as exc:
+        raise IntegrityError(
+            f"source {source.id}: its sealed record does not match its row (case or key "
+            "commitment changed outside the vault)",
+            reason=exc.reason,
+        ) from None
 
 
 def _list_sources(db: Session, actor: Actor, case_id: UUID) -> list[Source]:
@@ -317,9 +351,7 @@ def _read_identity_notes(db: Session, actor: Actor, source_id: UUID) -> str | No
     source, data_key = _handled_key(db, actor, source_id)
     if data_key is None or source.sealed_notes is None:
         return None
-    return crypto.open_record(
-        data_key, source.sealed_notes, label=_NOTES_LABEL, subject_id=source.id
-    ).decode()
+    return _open(data_key, source, source.sealed_notes, _NOTES_LABEL).decode()
 
 
 def read_names(db: Session, actor: Actor, source_id: UUID) -> list[str]:
@@ -328,9 +360,7 @@ def read_names(db: Session, actor: Actor, source_id: UUID) -> list[str]:
     source, data_key = _handled_key(db, actor, source_id)
     if data_key is None or source.sealed_names is None:
         return []
-    raw = crypto.open_record(
-        data_key, source.sealed_names, label=_NAMES_LABEL, subject_id=source.id
-    )
+    raw = _open(data_key, source, source.sealed_names, _NAMES_LABEL)
     names: list[str] = json.loads(raw)
     return names
 
