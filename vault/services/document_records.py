@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from vault import crypto, freetext, mediatypes
+from vault import canonical, crypto, freetext, mediatypes
 from vault.audit import log as audit
 from vault.errors import IntegrityError, InvalidInput
 from vault.storage.models import Document
@@ -86,7 +86,7 @@ class DocumentMetadata:
         data = asdict(self)
         for name in _UUID_FIELDS:
             data[name] = str(data[name]) if data[name] else None
-        return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+        return canonical.dumps(data)
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> DocumentMetadata:

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from vault import crypto, freetext
+from vault import canonical, crypto, freetext
 from vault.errors import InvalidInput
 from vault.redaction.model import Category, Kind, Rect, Status
 
@@ -159,14 +159,18 @@ class SealedRedaction:
             "end": p.end,
             "term": p.term,
             "page": p.page,
-            "rect": [p.rect.x0, p.rect.y0, p.rect.x1, p.rect.y1] if p.rect else None,
+            # Always floats: a coordinate given as an integer is written 2.0, not 2, so that
+            # the bytes do not depend on how the caller spelled it (docs/format.md §7).
+            "rect": [float(v) for v in (p.rect.x0, p.rect.y0, p.rect.x1, p.rect.y1)]
+            if p.rect
+            else None,
             "content_sha256": self.content_sha256,
             "text": self.text,
             "review_note": self.review_note,
         }
         if self.withdrawal is not None:  # records without one keep their old bytes
             data["withdrawal"] = self.withdrawal.to_dict()
-        return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+        return canonical.dumps(data)
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> SealedRedaction:
