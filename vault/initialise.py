@@ -18,9 +18,10 @@ from alembic import command
 
 from vault.audit import signer
 from vault.audit.actions import Action
+from vault.audit.seal_key import read_seal_key
 from vault.clock import Clock, system_clock
 from vault.errors import Conflict, StorageError
-from vault.services import recovery, users
+from vault.services import recovery, row_seal_guard, users
 from vault.services.throttle import KdfLimiter
 from vault.services.uow import SYSTEM, UnitOfWork
 from vault.services.user_admin import UserAdminService
@@ -114,6 +115,8 @@ def init_vault(
         if external_db:
             migrated = engine
             undo.append(lambda: command.downgrade(_alembic_config(migrated), "base"))
+        # Every record is sealed from the first: the seal key file is made now, before any.
+        row_seal_guard.register(engine, read_seal_key(settings.seal_key_path, create=True))
         public = shares.key.public_key()
         with UnitOfWork(engine, clock).audited(
             SYSTEM, Action.VAULT_INIT, recovery_key=public.key_id

@@ -15,6 +15,7 @@ from vault.audit import signer
 from vault.audit.actions import Action
 from vault.clock import Clock, system_clock
 from vault.errors import NotFound, StorageError
+from vault.services import row_seal_guard, row_seals
 from vault.services.account import AccountService
 from vault.services.audit import AuditService
 from vault.services.auth import AuthService
@@ -37,6 +38,7 @@ from vault.storage.database import migrate as migrate_schema
 __all__ = ["Vault"]
 
 DATABASE_FILE = "vault.db"
+_ROW_SEALS = "0012"  # the schema revision that gave records their seals
 _MiB = 1 << 20
 
 
@@ -91,6 +93,9 @@ class Vault:
         vault = cls(settings=settings, engine=engine, blobs=blobs, clock=clock)
         if not read_only:
             vault._ensure_log_key()
+        # Records are sealed and checked with the seal key from here on (a read-only check of
+        # a copy without the key file loads them unchecked, and cannot write).
+        row_seal_guard.load_key(engine, settings.seal_key_path, required=not read_only)
         return vault
 
     @staticmethod
@@ -104,7 +109,15 @@ class Vault:
         try:
             head = head_revision()
             if current != head and not check:
+                # Trust on first use: crossing the revision that gave records their seals,
+                # they are sealed as the upgrade found them (the key is read first).
+                sealing = int(current) < int(_ROW_SEALS) <= int(head)
+                seal_key = (
+                    row_seals.upgrade_key(engine, settings.seal_key_path) if sealing else None
+                )
                 migrate_schema(engine)
+                if seal_key is not None:
+                    row_seals.seal_existing(engine, seal_key, system_clock)
             return current, head
         finally:
             engine.dispose()

@@ -431,6 +431,8 @@ def test_fsck_json_has_the_documented_keys(vault_dir: Path) -> None:
         "recent_orphan_blobs",
         "partial_files",
         "missing_blobs",
+        "seals_checked",
+        "broken_seals",
     }
     assert report["clean"] is True
     assert report["repaired"] is False

@@ -18,6 +18,7 @@ class Action(StrEnum):
 
     # The vault and its log.
     VAULT_INIT = "vault.init"
+    INTEGRITY_ROWS_SEALED = "integrity.rows.sealed"
     LOG_KEY_CREATE = "log.key.create"
     LOG_KEY_ROTATE = "log.key.rotate"
     BACKUP_CREATE = "backup.create"

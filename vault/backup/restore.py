@@ -37,7 +37,7 @@ from vault.backup.verify import check_archive, open_archive
 from vault.clock import Clock, system_clock
 from vault.errors import Conflict, IntegrityError, InvalidInput, NotFound, StorageError
 from vault.instance import DATABASE_FILE
-from vault.services import keyring
+from vault.services import keyring, row_seal_guard
 from vault.services.uow import SYSTEM, UnitOfWork
 from vault.settings import Settings
 from vault.storage.blobstore import LocalBlobStore
@@ -206,6 +206,8 @@ def _record_restore(staging: Path, manifest: mf.Manifest, digest: str, clock: Cl
     staged = Settings(data_dir=staging)
     engine = connect(staged.resolved_database_url)
     try:
+        # The restored records are checked against their seals before any is acted on.
+        row_seal_guard.load_key(engine, staged.seal_key_path, required=True)
         uow = UnitOfWork(engine, clock)
         with uow.audited(SYSTEM, Action.BACKUP_RESTORE, extra={"manifest_sha256": digest}) as work:
             db = work.db

@@ -10,6 +10,11 @@ instant. Every discrepancy is therefore confirmed before it is reported: the row
 read again in a new transaction and the blobs looked up again. A document deleted in between is
 gone, not broken (a shred commits its row before removing its blob), and a blob whose upload
 committed in between is not an orphan (an upload writes its blob before its row).
+
+Every record of a table the server seals (``vault.services.row_seals``) is checked against its
+seal, and each whose seal is missing or does not verify is named by table and id: it was changed
+outside the vault. ``--repair`` never seals them again (that would launder the edit) and leaves
+them as they are; what was changed, and what to restore, is the operator's to find out.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from vault.clock import system_clock
-from vault.services import keyring
+from vault.services import keyring, row_seal_guard, row_seals
+from vault.services.row_seal_guard import UNCHECKED
 from vault.services.uow import UnitOfWork
 from vault.storage.blobstore import LocalBlobStore
 from vault.storage.models import Document
@@ -46,11 +52,20 @@ class FsckReport:
     recent_orphans: list[str] = field(default_factory=list)
     partial_files: list[str] = field(default_factory=list)
     missing_blobs: list[UUID] = field(default_factory=list)
+    # (table, record id, "missing" or "mismatch") of every record whose seal fails.
+    broken_seals: list[tuple[str, str, str]] = field(default_factory=list)
+    seals_checked: bool = True  # False: no seal key file, records not checked
     repaired: bool = False
 
     @property
     def clean(self) -> bool:
-        return not (self.orphan_blobs or self.partial_files or self.missing_blobs)
+        return not (
+            self.orphan_blobs
+            or self.partial_files
+            or self.missing_blobs
+            or self.broken_seals
+            or not self.seals_checked
+        )
 
 
 def _age(path: Path) -> float:
@@ -75,7 +90,7 @@ def _still_without_blob(
     with uow.read() as db:
         for batch in _batches(candidates):
             query = select(Document.id, Document.blob_id).where(col(Document.id).in_(batch))
-            for doc_id, blob_id in db.exec(query).all():
+            for doc_id, blob_id in db.exec(query.execution_options(row_seals=UNCHECKED)).all():
                 if candidates[doc_id] == blob_id and not blobs.exists(blob_id):
                     confirmed.append(doc_id)
     return sorted(confirmed)
@@ -88,7 +103,7 @@ def _still_orphans(uow: UnitOfWork, blobs: LocalBlobStore, candidates: set[str])
     with uow.read() as db:
         for batch in _batches(candidates):
             query = select(Document.blob_id).where(col(Document.blob_id).in_(batch))
-            referenced.update(db.exec(query).all())
+            referenced.update(db.exec(query.execution_options(row_seals=UNCHECKED)).all())
     return sorted(b for b in candidates - referenced if blobs.exists(b))
 
 
@@ -99,14 +114,22 @@ def check(
     repair: bool = False,
     grace_seconds: float = DEFAULT_GRACE_SECONDS,
 ) -> FsckReport:
-    """Compare rows and blobs; with ``repair``, remove old orphans, stale partial writes and
-    rows (with their wrapped keys) whose content is gone. Safe on a vault in use: only
-    discrepancies that are still there when read again are reported (see the module's
-    docstring)."""
+    """Compare rows and blobs, and check every sealed record with the key registered for
+    ``engine`` (none: the seal key file is missing, and the report says the records were not
+    checked); with ``repair``,
+    remove old orphans, stale partial writes and rows (with their wrapped keys) whose content
+    is gone, but never a record whose seal fails. Safe on a vault in use: only discrepancies
+    that are still there when read again are reported (see the module's docstring)."""
     report = FsckReport(repaired=repair)
     uow = UnitOfWork(engine, system_clock)
     with uow.read() as db:
-        rows = dict(db.exec(select(Document.id, Document.blob_id)).all())
+        key = row_seal_guard.row_key_of(engine)
+        if key is None:
+            report.seals_checked = False
+        else:
+            report.broken_seals = row_seals.unchecked(db, key)
+        query = select(Document.id, Document.blob_id).execution_options(row_seals=UNCHECKED)
+        rows = dict(db.exec(query).all())
     stored = set(blobs.blob_ids())
     report.documents = len(rows)
     report.blobs = len(stored)
@@ -119,13 +142,14 @@ def check(
     for partial in blobs.list_partial():
         if _age(partial) >= grace_seconds:
             report.partial_files.append(partial.name)
+    edited = {UUID(record) for table, record, _ in report.broken_seals if table == "documents"}
     if repair:
-        if report.missing_blobs:
+        if gone := [d for d in report.missing_blobs if d not in edited]:
             # Damage, not an action on a document: the operator asked for the repair at the
             # server and reads its report; nobody could read these documents any more.
             with uow.unaudited("fsck --repair removes rows whose content is gone") as db:
-                keyring.delete_wrapped(db, kind=keyring.DOCUMENT, subject_ids=report.missing_blobs)
-                for doc_id in report.missing_blobs:
+                keyring.delete_wrapped(db, kind=keyring.DOCUMENT, subject_ids=gone)
+                for doc_id in gone:
                     row = db.get(Document, doc_id)
                     if row is not None:
                         db.delete(row)

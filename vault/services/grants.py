@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from vault.clock import Clock
@@ -76,8 +75,10 @@ def founding_approval(db: Session, case_id: UUID) -> bool:
     """Whether a member added now is approved by being added: the case holds no document and
     no approved member (nothing to read, nobody else to decide)."""
     has_document = db.exec(select(Document.id).where(Document.case_id == case_id)).first()
+    # The approvals are loaded, not just looked at, so that each is checked against its seal:
+    # an approval written into the database would otherwise make this answer no.
     has_approved = db.exec(
-        select(CaseMember.user_id)
+        select(CaseMember)
         .where(CaseMember.case_id == case_id)
         .where(col(CaseMember.approved_at).is_not(None))
     ).first()
@@ -112,12 +113,13 @@ def awaiting(db: Session, case_id: UUID) -> list[AwaitingMember]:
 
 def withdraw_approvals(db: Session, user_id: UUID) -> None:
     """Every membership of ``user_id`` awaits a new decision (their key pair was reset)."""
-    db.execute(
-        update(CaseMember)
-        .where(col(CaseMember.user_id) == user_id)
-        .values(approved_by=None, approved_at=None, keys_pending=True)
-        .execution_options(synchronize_session=False)
-    )
+    # Record by record, not one bulk update: each is checked as it loads and sealed again as
+    # it is written (vault.services.row_seals).
+    for member in db.exec(select(CaseMember).where(col(CaseMember.user_id) == user_id)):
+        member.approved_by = None
+        member.approved_at = None
+        member.keys_pending = True
+        db.add(member)
 
 
 def pending_grants(
@@ -166,6 +168,10 @@ def complete_grants(
     for grant in pending_grants(db, case_id, user_id=user_id):
         document = db.get(Document, grant.document_id)
         if document is None or not is_approved(db, document.case_id, actor.user_id):
+            continue
+        # pending_grants chose the member on raw columns: the membership is loaded (and so
+        # checked against its seal) before anything is wrapped for them.
+        if not is_approved(db, document.case_id, grant.user_id):
             continue
         data_key = keyring.open_data_key(db, kind=keyring.DOCUMENT, subject_id=document.id, key=key)
         if data_key is None:

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Column, Table
 
+from vault.cli.errors import INTEGRITY as EXIT_INTEGRITY
 from vault.cli.local.options import DataDir, PassphraseFile, load_settings
 from vault.cli.prompts import read_passphrase
 
@@ -92,7 +93,8 @@ def fsck(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
-    """Check that the database and the blob store agree (exit 1 if they do not)."""
+    """Check that the database and the blob store agree and that every sealed record verifies
+    (exit 1 if they do not, 5 if a record was changed outside the vault)."""
     settings = load_settings(data_dir)
     from vault.instance import Vault
     from vault.services import fsck as fsck_service
@@ -115,13 +117,21 @@ def fsck(
                     "recent_orphan_blobs": report.recent_orphans,
                     "partial_files": report.partial_files,
                     "missing_blobs": [str(d) for d in report.missing_blobs],
+                    "seals_checked": report.seals_checked,
+                    "broken_seals": [
+                        {"table": table, "record": record, "seal": what}
+                        for table, record, what in report.broken_seals
+                    ],
                 },
                 indent=2,
             )
         )
     else:
         _print_report(report)
-    if not report.clean and not repair:
+    if report.broken_seals:
+        # Whatever --repair did: these records are never sealed again by it.
+        raise typer.Exit(EXIT_INTEGRITY)
+    if not report.clean and not (repair and report.seals_checked):
         raise typer.Exit(1)
 
 
@@ -142,6 +152,13 @@ def _print_report(report: fsck_service.FsckReport) -> None:
         table.add_row("document without blob", str(doc_id), done)
     for blob_id in report.recent_orphans:
         table.add_row("recent orphan blob", blob_id, "kept: may be an upload in progress")
+    for name, record, what in report.broken_seals:
+        problem = (
+            f"{name} record {'without seal' if what == 'missing' else 'not matching its seal'}"
+        )
+        table.add_row(problem, record, "changed outside the vault: left as it is, never resealed")
+    if not report.seals_checked:
+        table.add_row("seal key file missing", "-", "records not checked against their seals")
     console.print(table)
 
 
