@@ -241,7 +241,7 @@ def test_unchecked_lists_and_seal_all_seals_only_the_unsealed(engine: sa.Engine)
         conn.execute(sa.text("UPDATE cases SET seal = NULL"))
         conn.execute(sa.text("UPDATE users SET enabled = 0"))
     with Session(engine) as db:
-        found = row_seals.unchecked(db, bytes(32))
+        found = row_seals.unchecked(db, row_seals.row_key(bytes(32)))
         kinds = {(t, w) for t, _, w in found}
         assert kinds == {("cases", "missing"), ("users", "mismatch")}
         counts = row_seals.seal_all(db, bytes(32))
@@ -249,4 +249,4 @@ def test_unchecked_lists_and_seal_all_seals_only_the_unsealed(engine: sa.Engine)
     assert counts["cases"] == 1
     assert counts["users"] == 0
     with Session(engine) as db:
-        assert [t for t, _, _ in row_seals.unchecked(db, bytes(32))] == ["users"]
+        assert [t for t, _, _ in row_seals.unchecked(db, row_seals.row_key(bytes(32)))] == ["users"]

@@ -36,7 +36,7 @@ from vault.audit.seal_key import read_seal_key
 from vault.errors import StorageError
 from vault.services.row_seals import BOUND, Binding, check_values, row_key, seal_record
 
-__all__ = ["UNCHECKED", "load_key", "register"]
+__all__ = ["UNCHECKED", "load_key", "register", "row_key_of"]
 
 UNCHECKED = "unchecked"
 """``execution_options(row_seals=UNCHECKED)``: a raw-column select whose bound rows are not
@@ -64,6 +64,11 @@ def load_key(engine: Engine, seal_key_path: Path, *, required: bool) -> bool:
         return False
     register(engine, read_seal_key(seal_key_path, create=False))
     return True
+
+
+def row_key_of(engine: Engine) -> bytes | None:
+    """The row key registered for ``engine``, if any."""
+    return _KEYS.get(engine)
 
 
 def _key_of(session: OrmSession) -> bytes | None:

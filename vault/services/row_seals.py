@@ -345,10 +345,9 @@ def _rows(db: Session, binding: Binding) -> Iterator[sa.RowMapping]:
         yield row._mapping
 
 
-def unchecked(db: Session, seal_key: bytes) -> list[tuple[str, str, str]]:
-    """Every record of a bound table whose seal is missing or does not verify, as (table,
-    record, "missing" or "mismatch"), in table order."""
-    key = row_key(seal_key)
+def unchecked(db: Session, key: bytes) -> list[tuple[str, str, str]]:
+    """Every record of a bound table whose seal is missing or does not verify under the row
+    key ``key``, as (table, record, "missing" or "mismatch"), in table order."""
     found = []
     for binding in BOUND.values():
         for values in _rows(db, binding):
