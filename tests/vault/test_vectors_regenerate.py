@@ -33,5 +33,6 @@ def test_regenerated_vectors_equal_the_committed_ones(tmp_path: Path) -> None:
 
 def test_the_readme_lists_every_vector_file() -> None:
     readme = (VECTORS / "README.md").read_text(encoding="utf-8")
+    headings = [line for line in readme.splitlines() if line.startswith("## ")]
     for path in VECTORS.glob("*.json"):
-        assert f"## {path.name}" in readme, f"README.md has no section for {path.name}"
+        assert any(path.name in line for line in headings), f"no section for {path.name}"

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from tests.vectors import gen_canonical, gen_records, gen_recovery, gen_secrets
+from tests.vectors import gen_canonical, gen_records, gen_recovery, gen_secrets, gen_v2
 from tests.vectors.common import (
     DOCUMENT_ID,
     OTHER_DOCUMENT_ID,
@@ -507,6 +507,8 @@ def build(previous: Path = HERE) -> dict[str, str]:
         "passphrase.json": gen_secrets.passphrase_vectors,
         "token.json": gen_secrets.token_vectors,
         "recovery.json": gen_recovery.recovery_vectors,
+        "stream-v2.json": gen_v2.stream_v2_vectors,
+        "wrap-v2.json": lambda: gen_v2.wrap_v2_vectors(_load(previous / "wrap-v2.json")),
     }
     return {name: render(make()) for name, make in families.items()}
 
