@@ -55,6 +55,7 @@ class Vault:
         self.documents = DocumentService(
             engine=engine, blobs=blobs, clock=clock, segment_size=settings.segment_size
         )
+        self.audit = AuditService(engine=engine, settings=settings, clock=clock)
         self.redactions = RedactionService(
             engine=engine,
             documents=self.documents,
@@ -62,10 +63,11 @@ class Vault:
             self_approval=settings.redaction_self_approval,
             max_export_bytes=settings.max_export_bytes,
             dpi=settings.export_dpi,
+            pin_path=settings.checkpoint_pin_path,
+            witness=self.audit.witness,
         )
         self.cases = CaseService(engine=engine, clock=clock)
         self.sources = SourceService(engine=engine, clock=clock)
-        self.audit = AuditService(engine=engine, settings=settings, clock=clock)
         self.kdf = KdfLimiter(settings.kdf_concurrency)
         self.auth = AuthService(engine=engine, settings=settings, clock=clock, kdf=self.kdf)
         self.users = UserAdminService(engine=engine, settings=settings, clock=clock, kdf=self.kdf)
@@ -76,12 +78,20 @@ class Vault:
 
     @classmethod
     def open(
-        cls, settings: Settings, *, clock: Clock = system_clock, read_only: bool = False
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock = system_clock,
+        read_only: bool = False,
+        check_rollback: bool = True,
     ) -> Vault:
         """Open an initialised vault; ``NotFound`` if there is none, ``StorageError`` if its
         database cannot be reached or has a schema this version does not know. ``read_only``
         opens it for checking (fsck, audit verify) without writing anything, so a read-only
-        snapshot can be checked as it is."""
+        snapshot can be checked as it is. Opened for writing, the vault's access log must
+        extend the checkpoint pinned outside the database (``IntegrityError``, reason
+        ``log-rollback``, otherwise); only ``vault audit accept-rollback`` opens it without
+        ``check_rollback``."""
         engine, revision = _existing_database(settings, read_only=read_only)
         if revision != head_revision():
             engine.dispose()
@@ -93,6 +103,12 @@ class Vault:
         vault = cls(settings=settings, engine=engine, blobs=blobs, clock=clock)
         if not read_only:
             vault._ensure_log_key()
+            if check_rollback:
+                try:
+                    signer.check_pinned(engine, settings, clock)
+                except BaseException:
+                    engine.dispose()
+                    raise
         # Records are sealed and checked with the seal key from here on (a read-only check of
         # a copy without the key file loads them unchecked, and cannot write).
         row_seal_guard.load_key(engine, settings.seal_key_path, required=not read_only)

@@ -44,6 +44,7 @@ class Settings:
     kdf_concurrency: int = 4
     log_client_addresses: bool = False
     log_seal_key_file: str | None = None
+    log_checkpoint_file: str | None = None
     log_origin: str | None = None
     redaction_self_approval: bool = False
     max_export_bytes: int = 256 << 20
@@ -85,6 +86,14 @@ class Settings:
         if self.log_seal_key_file:
             return Path(self.log_seal_key_file)
         return self.data_dir / "log-seal.key"
+
+    @property
+    def checkpoint_pin_path(self) -> Path:
+        """Where the newest checkpoint this server signed is pinned, outside the database:
+        beside the seal key, so that replicas that share the key file share this one too."""
+        if self.log_checkpoint_file:
+            return Path(self.log_checkpoint_file)
+        return self.seal_key_path.with_name("log-checkpoint")
 
     @property
     def blob_dir(self) -> Path:

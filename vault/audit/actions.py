@@ -23,6 +23,7 @@ class Action(StrEnum):
     LOG_KEY_ROTATE = "log.key.rotate"
     BACKUP_CREATE = "backup.create"
     BACKUP_RESTORE = "backup.restore"
+    AUDIT_ROLLBACK_ACCEPTED = "audit.rollback.accepted"
 
     # Account administration.
     USER_CREATE = "user.create"

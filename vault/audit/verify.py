@@ -47,6 +47,7 @@ class VerifyReport:
     problem: str | None = None
     first_bad_index: int | None = None
     checkpoints: int = 0
+    pinned: int | None = None  # the size of the checkpoint pinned outside the database
 
     @property
     def ok(self) -> bool:

@@ -1,5 +1,6 @@
 """``vault audit``: verify the access log offline or as an outside witness (following the
-log's key rotations), rotate its signing key, and read it."""
+log's key rotations), rotate its signing key, accept a deliberate rollback of the database,
+and read it."""
 
 from __future__ import annotations
 
@@ -52,8 +53,9 @@ def verify(
 ) -> None:
     """Check the log: offline from the data directory (every entry, hash, checkpoint and key
     rotation), or, with --server, the server's latest checkpoint against a pinned key and a
-    saved checkpoint, following the server's key rotations from the pinned key. Offline, exits
-    1 and names the first problem; as a witness, exits 5 (integrity failure) when the server's
+    saved checkpoint, following the server's key rotations from the pinned key. Offline, the
+    log must also extend the checkpoint pinned outside the database; exits 1 and names the
+    first problem; as a witness, exits 5 (integrity failure) when the server's
     log was rewritten or its key is neither the pinned one nor reached from it by rotations."""
     if server is not None:
         _witness(server.rstrip("/"), saved, key)
@@ -67,7 +69,7 @@ def verify(
     # Read-only: verifying changes nothing, and works on a read-only snapshot of a vault.
     vault = Vault.open(load_settings(data_dir), read_only=True)
     try:
-        report = verify_vault(vault.engine)
+        report = verify_vault(vault.engine, vault.settings.checkpoint_pin_path)
     finally:
         vault.close()
     if not report.ok:
@@ -76,6 +78,44 @@ def verify(
     typer.echo(
         f"ok: {report.size} entries and {report.checkpoints} signed checkpoints verify; "
         f"root {base64.b64encode(report.root).decode()}"
+    )
+    if report.pinned is not None:
+        typer.echo(f"ok: the log extends the checkpoint pinned at size {report.pinned}")
+
+
+@app.command("accept-rollback")
+def accept_rollback(
+    data_dir: DataDir = None,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", help="Confirm that the database was rolled back on purpose."),
+    ] = False,
+) -> None:
+    """Accept a database that is older than the log this server last signed (a backup restored
+    on purpose): log an audit.rollback.accepted entry naming both trees, sign the checkpoint
+    that ends with it and pin it, so that the vault starts again. Witnesses that saved a newer
+    checkpoint will see the log rewritten."""
+    if not yes:
+        raise InvalidInput(
+            "accepting a rollback discards the newer log this server signed: pass --yes"
+        )
+    from vault.audit.rollback import accept_rollback as accept
+    from vault.instance import Vault
+
+    vault = Vault.open(load_settings(data_dir), check_rollback=False)
+    try:
+        accepted = accept(vault.engine, vault.settings, vault.clock)
+    finally:
+        vault.close()
+    pinned = (
+        "nothing pinned"
+        if accepted.pinned_size is None
+        else f"the pinned checkpoint of size {accepted.pinned_size}"
+    )
+    say(
+        f"Accepted the rollback from {pinned} to the database's size "
+        f"{accepted.database_size}, logged at entry {accepted.index}; the checkpoint of size "
+        f"{accepted.index + 1} is signed and pinned."
     )
 
 
