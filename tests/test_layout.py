@@ -230,7 +230,7 @@ UNAUDITED = {
         "a request records its credential's last use and completes the key grants it can on "
         "the way: bookkeeping of a request, which is itself logged where it acts",
     ),
-    ("vault/services/audit.py", "checkpoint"): (
+    ("vault/services/audit.py", "witness"): (
         2,
         "each tree size's signed checkpoint is stored once (the log's own record); the second "
         "is the retry after a key rotation in between",

@@ -55,6 +55,7 @@ class Vault:
         self.documents = DocumentService(
             engine=engine, blobs=blobs, clock=clock, segment_size=settings.segment_size
         )
+        self.audit = AuditService(engine=engine, settings=settings, clock=clock)
         self.redactions = RedactionService(
             engine=engine,
             documents=self.documents,
@@ -62,10 +63,11 @@ class Vault:
             self_approval=settings.redaction_self_approval,
             max_export_bytes=settings.max_export_bytes,
             dpi=settings.export_dpi,
+            pin_path=settings.checkpoint_pin_path,
+            witness=self.audit.witness,
         )
         self.cases = CaseService(engine=engine, clock=clock)
         self.sources = SourceService(engine=engine, clock=clock)
-        self.audit = AuditService(engine=engine, settings=settings, clock=clock)
         self.kdf = KdfLimiter(settings.kdf_concurrency)
         self.auth = AuthService(engine=engine, settings=settings, clock=clock, kdf=self.kdf)
         self.users = UserAdminService(engine=engine, settings=settings, clock=clock, kdf=self.kdf)

@@ -8,6 +8,8 @@ enrolment, a login, a failed login) costs a few hundred milliseconds: the tests 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import re
 import sqlite3
 import statistics
@@ -32,6 +34,7 @@ from sqlmodel import select
 from api import create_app
 from tests.conftest import PASSPHRASE
 from vault import crypto
+from vault.audit.seal_key import read_seal_key
 from vault.errors import IntegrityError
 from vault.initialise import init_vault
 from vault.instance import Vault
@@ -736,16 +739,21 @@ def test_database_copy_cannot_unlock_any_key(env: Env, tmp_path: Path) -> None:
                 crypto.open_with_token(
                     guess, as_bytes(row["sealed_key"]), credential_id=credential_id, key_id=key_id
                 )
-    # (The tokens themselves do open them: the rows are the real thing.)
+    # Nor does a stolen token with the copy: the key it seals under is salted with the server's
+    # pepper, derived from the seal key file outside the database. With that file as well (the
+    # server's files, not only its database), the rows are the real thing and open.
     by_hash = {row["token_hash"]: row for row in sealed}
+    seal_key = read_seal_key(env.vault.settings.seal_key_path, create=False)
+    pepper = hmac.new(seal_key, b"source-vault/v2 token-pepper", hashlib.sha256).digest()
     for token in (session, read):
         row = by_hash[crypto.hash_bearer_token(token)]
-        key = crypto.open_with_token(
-            token,
-            as_bytes(row["sealed_key"]),
-            credential_id=as_uuid(row["id"]),
-            key_id=key_ids[as_uuid(row["user_id"])],
-        )
+        opening = {
+            "credential_id": as_uuid(row["id"]),
+            "key_id": key_ids[as_uuid(row["user_id"])],
+        }
+        with pytest.raises(IntegrityError):
+            crypto.open_with_token(token, as_bytes(row["sealed_key"]), **opening)
+        key = crypto.open_with_token(token, as_bytes(row["sealed_key"]), **opening, pepper=pepper)
         assert key.public_key().key_id == key_ids[as_uuid(row["user_id"])]
 
     # And the passphrase-sealed key does not open under a wrong passphrase.

@@ -189,9 +189,9 @@ def _rewrite(api: ApiWorld, doc: str, rid: str, **changes: Any) -> None:
             row.status = changes.pop("status")
         if changes:
             key = _data_key(api, doc)
-            sealed = unseal(key, row.id, row.sealed)
+            sealed = unseal(key, row)
             proposal = replace(sealed.proposal, **changes)
-            row.sealed = seal(key, row.id, replace(sealed, proposal=proposal))
+            row.sealed = seal(key, row, replace(sealed, proposal=proposal))
         db.add(row)
         db.commit()
 

@@ -138,26 +138,27 @@ def test_stale_redactions_are_refused(world: World, rosa: Actor) -> None:
         service.propose(world.editor, doc, _term(NAME), content_sha256="0" * 64)
     current = hashlib.sha256(TESTIMONY.encode()).hexdigest()
     made = service.propose(world.editor, doc, _term(NAME), content_sha256=current)
+    approved = service.propose(world.editor, doc, _term("Harbour"), content_sha256=current)
+    service.approve(rosa, approved.id)
 
-    # The record says it was made on other content (as after the document was replaced).
-    with world.db() as db:
-        row = db.get(Redaction, made.id)
-        assert row is not None
-        data_key = _data_key(world, doc)
-        sealed = unseal(data_key, row.id, row.sealed)
-        row.sealed = seal(data_key, row.id, replace(sealed, content_sha256="1" * 64))
-        db.add(row)
-        db.commit()
+    def made_on_other_content(rid: uuid.UUID) -> None:
+        # The record says it was made on other content (as after the document was replaced).
+        with world.db() as db:
+            row = db.get(Redaction, rid)
+            assert row is not None
+            data_key = _data_key(world, doc)
+            sealed = unseal(data_key, row)
+            row.sealed = seal(data_key, row, replace(sealed, content_sha256="1" * 64))
+            db.add(row)
+            db.commit()
+
+    made_on_other_content(made.id)
     listed = service.of_document(world.editor, doc)
-    assert [r.current for r in listed] == [False]
+    assert [r.current for r in listed] == [False, True]
     with pytest.raises(Conflict, match="stale"):
         service.approve(rosa, made.id)
-    with world.db() as db:
-        row = db.get(Redaction, made.id)
-        assert row is not None
-        row.status = Status.APPROVED.value
-        db.add(row)
-        db.commit()
+    service.reject(rosa, made.id, note="stale")
+    made_on_other_content(approved.id)
     with pytest.raises(Conflict, match="other content"):
         service.export(world.editor, doc)
 

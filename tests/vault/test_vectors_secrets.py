@@ -180,17 +180,60 @@ def test_enrolment_code_vector() -> None:
     assert AESGCM(h(v["code_key"])).decrypt(sealed[:12], sealed[12:], aad).hex() == v["seed"]
 
 
+@pytest.mark.parametrize(
+    ("name", "secret_field", "subject_field", "label"),
+    [
+        ("bearer-token-v2", "token", "credential_id", "token"),
+        ("enrolment-code-v2", "code", "user_id", "code"),
+    ],
+)
+def test_version_2_sealed_keys_need_the_servers_pepper(
+    name: str, secret_field: str, subject_field: str, label: str
+) -> None:
+    # Written from docs/format.md §6.2: pepper = HMAC-SHA256(seal key, "source-vault/v2
+    # token-pepper"); key = HKDF(ikm = secret, salt = pepper, info = v2 label).
+    v = _by_id(TOKEN["valid"], name)
+    pepper = hmac.new(h(v["seal_key"]), b"source-vault/v2 token-pepper", hashlib.sha256).digest()
+    assert pepper.hex() == v["pepper"]
+    info = (
+        b"source-vault/v2 token-key" if label == "token" else b"source-vault/v2 enrolment-code-key"
+    )
+    secret = v[secret_field].encode()
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=pepper, info=info).derive(secret)
+    assert key.hex() == v[f"{label}_key"]
+    aad_label = (
+        b"source-vault/v2 token-sealed\x00"
+        if label == "token"
+        else b"source-vault/v2 code-sealed\x00"
+    )
+    sealed = h(v["sealed_key"])
+    aad = aad_label + UUID(v[subject_field]).bytes
+    assert AESGCM(key).decrypt(sealed[:12], sealed[12:], aad).hex() == v["seed"]
+    subject, seed = UUID(v[subject_field]), PrivateKey(h(v["seed"]))
+    with _sealed.fixed_nonces(h(v["nonce"])):
+        if label == "token":
+            made = crypto.seal_with_token(v["token"], seed, credential_id=subject, pepper=pepper)
+        else:
+            made = crypto.seal_with_code(v["code"], seed, owner_id=subject, pepper=pepper)
+    assert made.hex() == v["sealed_key"]
+
+
 @pytest.mark.parametrize("vector", _params(TOKEN["invalid"]))
 def test_invalid_token_or_code_sealed_key_is_refused(vector: dict[str, Any]) -> None:
     sealed, subject = h(vector["sealed"]), UUID(vector["subject_id"])
 
     def open_it() -> PrivateKey:
+        pepper = h(vector["pepper"]) if "pepper" in vector else None
         if vector["with"] == "token":
             return crypto.open_with_token(
-                vector["secret"], sealed, credential_id=subject, key_id=vector["key_id"]
+                vector["secret"],
+                sealed,
+                credential_id=subject,
+                key_id=vector["key_id"],
+                pepper=pepper,
             )
         return crypto.open_with_code(
-            vector["secret"], sealed, owner_id=subject, key_id=vector["key_id"]
+            vector["secret"], sealed, owner_id=subject, key_id=vector["key_id"], pepper=pepper
         )
 
     with pytest.raises(IntegrityError) as caught:

@@ -8,6 +8,8 @@ box comes from the ``vault.crypto`` function the services call, its nonce fixed 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 from typing import Any
 from uuid import UUID
 
@@ -36,6 +38,9 @@ TOTP_SECRET = bytes.fromhex("3132333435363738393031323334353637383930")  # RFC 6
 TOTP_TIMES = [59, 1111111109, 1111111111, 1234567890, 2000000000, 20000000000]
 TOKEN = "sv_" + base64.urlsafe_b64encode(bytes(range(32))).rstrip(b"=").decode()
 ENROLMENT_CODE = "0a1b2c-3d4e5f-6a7b8c-9d0e1f"
+# A seal key file's 32 bytes, and the pepper the server derives from it (format version 2).
+SEAL_KEY = bytes(range(100, 132))
+PEPPER_LABEL = b"source-vault/v2 token-pepper"
 
 
 def _seal(make: Any, *args: Any, **kwargs: Any) -> bytes:
@@ -174,6 +179,23 @@ def token_vectors() -> dict[str, Any]:
          "with": "token", "secret": ENROLMENT_CODE, "subject_id": str(USER_ID),
          "key_id": key_id, "sealed": code_sealed.hex(), "reason": "sealed-record"},
     ]  # fmt: skip
+    pepper = hmac.new(SEAL_KEY, PEPPER_LABEL, hashlib.sha256).digest()
+    token_v2 = _seal(crypto.seal_with_token, TOKEN, key, credential_id=CREDENTIAL_ID, pepper=pepper)
+    code_v2 = _seal(crypto.seal_with_code, ENROLMENT_CODE, key, owner_id=USER_ID, pepper=pepper)
+    invalid += [
+        {"id": "token-v2-without-pepper", "description": "a version 2 token-sealed key opened "
+         "with the token alone (a database copy and a stolen token)",
+         "with": "token", "secret": TOKEN, "subject_id": str(CREDENTIAL_ID),
+         "key_id": key_id, "sealed": token_v2.hex(), "reason": "sealed-record"},
+        {"id": "token-v2-other-pepper", "description": "opened with another server's pepper",
+         "with": "token", "secret": TOKEN, "subject_id": str(CREDENTIAL_ID),
+         "key_id": key_id, "sealed": token_v2.hex(), "pepper": "00" * 32,
+         "reason": "sealed-record"},
+        {"id": "code-v2-without-pepper", "description": "a version 2 code-sealed key opened "
+         "with the code alone",
+         "with": "code", "secret": ENROLMENT_CODE, "subject_id": str(USER_ID),
+         "key_id": key_id, "sealed": code_v2.hex(), "reason": "sealed-record"},
+    ]  # fmt: skip
     for vector in invalid:
         expect_failure("token", vector, _open_token_or_code)
     return {
@@ -201,6 +223,30 @@ def token_vectors() -> dict[str, Any]:
                 "nonce": NONCE.hex(),
                 "sealed_key": code_sealed.hex(),
             },
+            {
+                "id": "bearer-token-v2",
+                "token": TOKEN,
+                "seal_key": SEAL_KEY.hex(),
+                "pepper": pepper.hex(),
+                "token_key": crypto._token_key(TOKEN, pepper).hex(),
+                "credential_id": str(CREDENTIAL_ID),
+                "seed": RECIPIENT_SEED.hex(),
+                "key_id": key_id,
+                "nonce": NONCE.hex(),
+                "sealed_key": token_v2.hex(),
+            },
+            {
+                "id": "enrolment-code-v2",
+                "code": ENROLMENT_CODE,
+                "seal_key": SEAL_KEY.hex(),
+                "pepper": pepper.hex(),
+                "code_key": crypto._code_key(ENROLMENT_CODE, pepper).hex(),
+                "user_id": str(USER_ID),
+                "seed": RECIPIENT_SEED.hex(),
+                "key_id": key_id,
+                "nonce": NONCE.hex(),
+                "sealed_key": code_v2.hex(),
+            },
         ],
         "invalid": invalid,
     }
@@ -209,10 +255,11 @@ def token_vectors() -> dict[str, Any]:
 def _open_token_or_code(vector: dict[str, Any]) -> PrivateKey:
     sealed = bytes.fromhex(vector["sealed"])
     subject = UUID(vector["subject_id"])
+    pepper = bytes.fromhex(vector["pepper"]) if "pepper" in vector else None
     if vector["with"] == "token":
         return crypto.open_with_token(
-            vector["secret"], sealed, credential_id=subject, key_id=vector["key_id"]
+            vector["secret"], sealed, credential_id=subject, key_id=vector["key_id"], pepper=pepper
         )
     return crypto.open_with_code(
-        vector["secret"], sealed, owner_id=subject, key_id=vector["key_id"]
+        vector["secret"], sealed, owner_id=subject, key_id=vector["key_id"], pepper=pepper
     )

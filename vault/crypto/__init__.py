@@ -238,42 +238,93 @@ def hash_bearer_token(token: str) -> str:
     return hashlib.sha256(b"source-vault/v1 bearer-token\x00" + token.encode()).hexdigest()
 
 
-def _token_key(token: str) -> bytes:
-    return _sealed.derive_subkey(token.encode(), b"source-vault/v1 token-key")
+# A bearer token or an enrolment code seals the user's key seed so that any replica shown it
+# can unlock the key and a database copy alone cannot. In format version 2 the key it derives
+# is also salted with the server's ``pepper`` (derived from the seal key file, outside the
+# database): a token together with a copy of the database opens nothing either, without the
+# server's files as well (docs/security-model.md, "Sessions and tokens"). ``pepper=None`` is
+# version 1: what credentials sealed before it hold, still opened.
+_SECRET_LABELS = {
+    ("token", 1): (b"source-vault/v1 token-key", b"source-vault/v1 token-sealed\x00"),
+    ("token", 2): (b"source-vault/v2 token-key", b"source-vault/v2 token-sealed\x00"),
+    ("code", 1): (b"source-vault/v1 enrolment-code-key", b"source-vault/v1 code-sealed\x00"),
+    ("code", 2): (b"source-vault/v2 enrolment-code-key", b"source-vault/v2 code-sealed\x00"),
+}
 
 
-def seal_with_token(token: str, private_key: PrivateKey, *, credential_id: UUID) -> bytes:
-    """Seal a private key's seed under a key derived from a bearer token, so that any replica
-    shown the token can unlock it and a database copy alone cannot."""
-    aad = b"source-vault/v1 token-sealed\x00" + credential_id.bytes
-    return _sealed.seal(_token_key(token), private_key.seed, aad=aad)
+def _secret_key(kind: str, secret: str, version: int, pepper: bytes | None) -> bytes:
+    info = _SECRET_LABELS[(kind, version)][0]
+    return _sealed.derive_subkey(secret.encode(), info, salt=pepper if version == 2 else None)
 
 
-def open_with_token(token: str, sealed: bytes, *, credential_id: UUID, key_id: str) -> PrivateKey:
-    aad = b"source-vault/v1 token-sealed\x00" + credential_id.bytes
-    key = PrivateKey(_sealed.open_sealed(_token_key(token), sealed, aad=aad))
-    if key.public_key().key_id != key_id:
-        raise IntegrityError("token-sealed key is not the expected key", reason="key-id")
-    return key
+def _token_key(token: str, pepper: bytes | None = None) -> bytes:
+    """The key a bearer token seals under (for the test vectors)."""
+    return _secret_key("token", token, 1 if pepper is None else 2, pepper)
 
 
-def _code_key(code: str) -> bytes:
-    return _sealed.derive_subkey(code.encode(), b"source-vault/v1 enrolment-code-key")
+def _code_key(code: str, pepper: bytes | None = None) -> bytes:
+    """The key an enrolment code seals under (for the test vectors)."""
+    return _secret_key("code", code, 1 if pepper is None else 2, pepper)
 
 
-def seal_with_code(code: str, private_key: PrivateKey, *, owner_id: UUID) -> bytes:
+def _seal_under_secret(
+    kind: str, secret: str, private_key: PrivateKey, subject: UUID, pepper: bytes | None
+) -> bytes:
+    version = 1 if pepper is None else 2
+    key = _secret_key(kind, secret, version, pepper)
+    return _sealed.seal(
+        key, private_key.seed, aad=_SECRET_LABELS[(kind, version)][1] + subject.bytes
+    )
+
+
+def _open_under_secret(
+    kind: str, secret: str, sealed: bytes, subject: UUID, key_id: str, pepper: bytes | None
+) -> PrivateKey:
+    versions = [1] if pepper is None else [2, 1]
+    for version in versions:
+        key = _secret_key(kind, secret, version, pepper)
+        aad = _SECRET_LABELS[(kind, version)][1] + subject.bytes
+        try:
+            seed = _sealed.open_sealed(key, sealed, aad=aad)
+        except IntegrityError:
+            if version == versions[-1]:
+                raise
+            continue
+        private = PrivateKey(seed)
+        if private.public_key().key_id != key_id:
+            raise IntegrityError(f"{kind}-sealed key is not the expected key", reason="key-id")
+        return private
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def seal_with_token(
+    token: str, private_key: PrivateKey, *, credential_id: UUID, pepper: bytes | None = None
+) -> bytes:
+    """Seal a private key's seed under a key derived from a bearer token (and, in format
+    version 2, the server's ``pepper``), bound to the credential."""
+    return _seal_under_secret("token", token, private_key, credential_id, pepper)
+
+
+def open_with_token(
+    token: str, sealed: bytes, *, credential_id: UUID, key_id: str, pepper: bytes | None = None
+) -> PrivateKey:
+    """Open what ``seal_with_token`` sealed (format version 2 with ``pepper``, else 1) and
+    check that it is the key with ``key_id``."""
+    return _open_under_secret("token", token, sealed, credential_id, key_id, pepper)
+
+
+def seal_with_code(
+    code: str, private_key: PrivateKey, *, owner_id: UUID, pepper: bytes | None = None
+) -> bytes:
     """Seal a private key's seed under a key derived from an enrolment code (96 random bits),
     for the account that enrols with it: what account recovery hands over."""
-    aad = b"source-vault/v1 code-sealed\x00" + owner_id.bytes
-    return _sealed.seal(_code_key(code), private_key.seed, aad=aad)
+    return _seal_under_secret("code", code, private_key, owner_id, pepper)
 
 
-def open_with_code(code: str, sealed: bytes, *, owner_id: UUID, key_id: str) -> PrivateKey:
-    aad = b"source-vault/v1 code-sealed\x00" + owner_id.bytes
-    key = PrivateKey(_sealed.open_sealed(_code_key(code), sealed, aad=aad))
-    if key.public_key().key_id != key_id:
-        raise IntegrityError("code-sealed key is not the expected key", reason="key-id")
-    return key
+def open_with_code(
+    code: str, sealed: bytes, *, owner_id: UUID, key_id: str, pepper: bytes | None = None
+) -> PrivateKey:
+    return _open_under_secret("code", code, sealed, owner_id, key_id, pepper)
 
 
 def seal_with_kek(kek: bytes, secret: bytes, *, label: str, owner_id: UUID) -> bytes:

@@ -54,8 +54,8 @@ def _draw_nonce() -> bytes:
         raise RuntimeError("fixed_nonces ran out of nonces") from None
 
 
-def derive_subkey(key: bytes, label: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label).derive(key)
+def derive_subkey(key: bytes, label: bytes, salt: bytes | None = None) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=label).derive(key)
 
 
 def seal(key: bytes, plaintext: bytes, *, aad: bytes, nonce: bytes | None = None) -> bytes:

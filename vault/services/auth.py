@@ -23,7 +23,15 @@ from vault import crypto, freetext
 from vault.audit.actions import Action
 from vault.clock import Clock
 from vault.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound, OtpRequired
-from vault.services import account, credentials, devices, grants, throttle, users
+from vault.services import (
+    account,
+    credentials,
+    devices,
+    grants,
+    row_seal_guard,
+    throttle,
+    users,
+)
 from vault.services.credentials import CredentialInfo, IssuedCredential, credential_info
 from vault.services.uow import UnitOfWork, Work
 from vault.services.users import ALL_SCOPES, Actor
@@ -82,7 +90,11 @@ class AuthService:
             recovered = None
             if user.sealed_recovered_key is not None and user.key_id is not None:
                 recovered = crypto.open_with_code(
-                    code, user.sealed_recovered_key, owner_id=user.id, key_id=user.key_id
+                    code,
+                    user.sealed_recovered_key,
+                    owner_id=user.id,
+                    key_id=user.key_id,
+                    pepper=row_seal_guard.pepper_of(db),
                 )
             with self._kdf.slot():
                 users.set_passphrase(
@@ -253,7 +265,11 @@ class AuthService:
             key = None
             if row.sealed_key is not None:
                 key = crypto.open_with_token(
-                    token, row.sealed_key, credential_id=row.id, key_id=user.key_id
+                    token,
+                    row.sealed_key,
+                    credential_id=row.id,
+                    key_id=user.key_id,
+                    pepper=row_seal_guard.pepper_of(db),
                 )
             actor = Actor(
                 user_id=user.id,

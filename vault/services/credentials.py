@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from vault import crypto
 from vault.clock import Clock
+from vault.services import row_seal_guard
 from vault.services.users import READ, Actor
 from vault.storage.models import Credential, CredentialKind
 
@@ -92,7 +93,9 @@ def issue(
         with_otp=with_otp,
     )
     if READ in scope_set:
-        row.sealed_key = crypto.seal_with_token(token, actor.require_key(), credential_id=row.id)
+        row.sealed_key = crypto.seal_with_token(
+            token, actor.require_key(), credential_id=row.id, pepper=row_seal_guard.pepper_of(db)
+        )
     db.add(row)
     holder = Actor(
         user_id=actor.user_id,

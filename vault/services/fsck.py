@@ -31,7 +31,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from vault.clock import system_clock
-from vault.services import keyring, row_seal_guard, row_seals
+from vault.services import keyring, redaction_ledger, row_seal_guard, row_seals
 from vault.services.row_seal_guard import UNCHECKED
 from vault.services.uow import UnitOfWork
 from vault.storage.blobstore import LocalBlobStore
@@ -55,6 +55,9 @@ class FsckReport:
     # (table, record id, "missing" or "mismatch") of every record whose seal fails.
     broken_seals: list[tuple[str, str, str]] = field(default_factory=list)
     seals_checked: bool = True  # False: no seal key file, records not checked
+    # (redaction id, "missing" or "state", detail) where the database differs from what the
+    # access log records of a document's redactions (vault.services.redaction_ledger).
+    unwitnessed: list[tuple[str, str, str]] = field(default_factory=list)
     repaired: bool = False
 
     @property
@@ -64,6 +67,7 @@ class FsckReport:
             or self.partial_files
             or self.missing_blobs
             or self.broken_seals
+            or self.unwitnessed
             or not self.seals_checked
         )
 
@@ -128,6 +132,7 @@ def check(
             report.seals_checked = False
         else:
             report.broken_seals = row_seals.unchecked(db, key)
+        report.unwitnessed = redaction_ledger.unwitnessed(db)
         query = select(Document.id, Document.blob_id).execution_options(row_seals=UNCHECKED)
         rows = dict(db.exec(query).all())
     stored = set(blobs.blob_ids())

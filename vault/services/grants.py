@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 from vault.clock import Clock
 from vault.crypto import PublicKey
 from vault.services import keyring
+from vault.services.document_records import open_metadata
 from vault.services.users import Actor
 from vault.storage.models import CaseMember, Document, User, WrappedKey
 
@@ -176,6 +177,10 @@ def complete_grants(
         data_key = keyring.open_data_key(db, kind=keyring.DOCUMENT, subject_id=document.id, key=key)
         if data_key is None:
             continue
+        # The document's case decides who is given its key, and only its sealed record
+        # proves the case is the one it was uploaded to (not a row edited by whoever holds the
+        # seal key): refuse, naming the document, rather than wrap for another case.
+        open_metadata(document, data_key)
         user = db.get(User, grant.user_id)
         if user is None or user.public_key is None:
             continue  # pending_grants only names enrolled users; nothing to wrap for otherwise

@@ -7,11 +7,14 @@ transaction, and the checks an export makes on the records it applies.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 from uuid import UUID
 
 from sqlalchemy.engine import Engine
@@ -59,7 +62,27 @@ __all__ = [
     "target",
     "unseal_row",
     "usable",
+    "witnessed",
 ]
+
+_R = TypeVar("_R")
+_P = ParamSpec("_P")
+_S = TypeVar("_S", bound="RedactionCore")
+
+
+def witnessed(method: Callable[Concatenate[_S, _P], _R]) -> Callable[Concatenate[_S, _P], _R]:
+    """A proposal or decision, then a signed and pinned checkpoint of the log that holds its
+    entry (``RedactionCore._witness``), once the decision has committed."""
+
+    @functools.wraps(method)
+    def run(self: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        result = method(self, *args, **kwargs)
+        if self._witness is not None:
+            self._witness()
+        return result
+
+    return run
+
 
 # What a review says when the redaction is not in the state the review is for.
 _NOT_EXPECTED = {
@@ -145,8 +168,16 @@ class RedactionCore:
         max_export_bytes: int = 256 << 20,
         dpi: int = 200,
         recognisers: Sequence[suggest.Recogniser] = (),
+        pin_path: Path | None = None,
+        witness: Callable[[], object] | None = None,
     ) -> None:
+        self._engine = engine
         self._uow = UnitOfWork(engine, clock)
+        # The access log is the witness of every decision (vault.services.redaction_ledger):
+        # ``witness`` signs and pins a checkpoint after each, and exports check the log against
+        # the checkpoint pinned at ``pin_path``.
+        self._pin_path = pin_path
+        self._witness = witness
         self._documents = documents
         self._clock = clock
         self._self_approval = self_approval
@@ -223,7 +254,7 @@ class RedactionCore:
     ) -> RedactionInfo:
         """Give ``row`` its new status and sealed record in ``work``, whose entry is about it."""
         row.status = status.value
-        row.sealed = seal(opened.data_key, row.id, sealed)
+        row.sealed = seal(opened.data_key, row, sealed)
         work.db.add(row)
         self._about(work, opened, redaction=row.id)
         work.add(extra=extra)
@@ -275,7 +306,7 @@ def target(key: str, proposal: Proposal, covered: str) -> export.Target:
 
 def unseal_row(data_key: bytes, row: Redaction) -> SealedRedaction:
     """The sealed record of ``row``, opened (``IntegrityError`` if it does not open)."""
-    return unseal(data_key, row.id, row.sealed)
+    return unseal(data_key, row)
 
 
 def applying(data_key: bytes, rows: Sequence[Redaction]) -> list[tuple[Redaction, SealedRedaction]]:

@@ -16,8 +16,9 @@ from typing import Any
 from uuid import UUID
 
 from vault import canonical, crypto, freetext
-from vault.errors import InvalidInput
+from vault.errors import IntegrityError, InvalidInput
 from vault.redaction.model import Category, Kind, Rect, Status
+from vault.storage.models import Redaction
 
 __all__ = [
     "MAX_COORDINATE",
@@ -26,6 +27,7 @@ __all__ = [
     "Proposal",
     "SealedRedaction",
     "Withdrawal",
+    "binding",
     "check_note",
     "check_rect",
     "seal",
@@ -189,10 +191,48 @@ class SealedRedaction:
         return cls(proposal, d["content_sha256"], d["text"], d["review_note"], withdrawal)
 
 
-def seal(data_key: bytes, redaction_id: UUID, sealed: SealedRedaction) -> bytes:
-    return crypto.seal_record(data_key, sealed.to_bytes(), label=_LABEL, subject_id=redaction_id)
+_BOUND = b"source-vault/v2 redaction\x00"
+_NOBODY = bytes(16)
 
 
-def unseal(data_key: bytes, redaction_id: UUID, blob: bytes) -> SealedRedaction:
-    raw = crypto.open_record(data_key, blob, label=_LABEL, subject_id=redaction_id)
+def binding(row: Redaction) -> bytes:
+    """The clear columns a redaction record vouches for (docs/format.md §5.1): its document,
+    proposer, reviewer and status. Turning an approved redaction into a rejected or withdrawn
+    one, or crediting another proposer or reviewer (the four-eyes rule is checked on them),
+    makes the record refuse to open; only a holder of the document's key can seal a new state."""
+    reviewer = row.reviewer_id.bytes if row.reviewer_id is not None else _NOBODY
+    return (
+        _BOUND
+        + row.document_id.bytes
+        + row.proposer_id.bytes
+        + reviewer
+        + row.status.encode("ascii")
+    )
+
+
+def seal(data_key: bytes, row: Redaction, sealed: SealedRedaction) -> bytes:
+    """``sealed`` as the record of ``row``, whose clear columns hold its new state."""
+    return crypto.seal_record(
+        data_key, sealed.to_bytes(), label=_LABEL, subject_id=row.id, bound=binding(row)
+    )
+
+
+def unseal(data_key: bytes, row: Redaction) -> SealedRedaction:
+    """The record of ``row``: ``IntegrityError`` naming the redaction if it, or a clear
+    column it vouches for, was changed outside the vault."""
+    try:
+        raw = crypto.open_record(
+            data_key, row.sealed, label=_LABEL, subject_id=row.id, bound=binding(row)
+        )
+    except IntegrityError:
+        try:
+            # Sealed before records were bound to their columns (bound to the id alone): such
+            # a record opens, and its row's seal (vault.services.row_seals) covers the columns.
+            raw = crypto.open_record(data_key, row.sealed, label=_LABEL, subject_id=row.id)
+        except IntegrityError:
+            raise IntegrityError(
+                f"redaction {row.id}: its sealed record does not match its row (status, "
+                "proposer or reviewer changed outside the vault)",
+                reason="sealed-record",
+            ) from None
     return SealedRedaction.from_bytes(raw)

@@ -34,7 +34,9 @@ from vault.services.redaction_core import (
     target,
     unseal_row,
     usable,
+    witnessed,
 )
+from vault.services.redaction_ledger import check_redactions
 from vault.services.redaction_records import (
     Proposal,
     SealedRedaction,
@@ -62,6 +64,7 @@ class RedactionService(RedactionCore):
 
     # -- proposing -----------------------------------------------------------------------------
 
+    @witnessed
     def propose(
         self,
         actor: Actor,
@@ -110,9 +113,10 @@ class RedactionService(RedactionCore):
             document_id=opened.row.id,
             status=Status.PROPOSED.value,
             proposer_id=actor.user_id,
-            sealed=seal(opened.data_key, rid, sealed),
+            sealed=b"",
             created_at=self._clock(),
         )
+        row.sealed = seal(opened.data_key, row, sealed)
         db.add(row)
         return row
 
@@ -125,6 +129,7 @@ class RedactionService(RedactionCore):
 
     # -- reviewing -----------------------------------------------------------------------------
 
+    @witnessed
     def approve(
         self, actor: Actor, redaction_id: UUID, *, note: str | None = None
     ) -> RedactionInfo:
@@ -147,6 +152,7 @@ class RedactionService(RedactionCore):
             extra = {"self_approved": "true"} if own else None
             return self._review(work, actor, row, opened, sealed, Status.APPROVED, note, extra)
 
+    @witnessed
     def reject(self, actor: Actor, redaction_id: UUID, *, note: str) -> RedactionInfo:
         """Reject a proposed redaction, saying why (any editor of the case, its proposer too)."""
         note = required_note(note, "a rejection needs a note saying why")
@@ -176,6 +182,7 @@ class RedactionService(RedactionCore):
     # absurd coordinates that breaks every export, a term that hides too much) needs a way
     # out that keeps four eyes: one editor asks, another approves, and until then it applies.
 
+    @witnessed
     def withdraw(self, actor: Actor, redaction_id: UUID, *, note: str) -> RedactionInfo:
         """Ask to withdraw an approved redaction, saying why (any editor of the case). It still
         applies until another editor approves the withdrawal."""
@@ -186,6 +193,7 @@ class RedactionService(RedactionCore):
             sealed = replace(unseal_row(opened.data_key, row), withdrawal=asked)
             return self._store(work, row, opened, sealed, Status.WITHDRAWING, None)
 
+    @witnessed
     def approve_withdrawal(
         self, actor: Actor, redaction_id: UUID, *, note: str | None = None
     ) -> RedactionInfo:
@@ -218,6 +226,7 @@ class RedactionService(RedactionCore):
                 {"self_approved": "true"} if own else None,
             )
 
+    @witnessed
     def reject_withdrawal(self, actor: Actor, redaction_id: UUID, *, note: str) -> RedactionInfo:
         """Reject a withdrawal, saying why (any editor of the case): the redaction stays
         approved."""
@@ -238,6 +247,7 @@ class RedactionService(RedactionCore):
 
     # -- suggesting ----------------------------------------------------------------------------
 
+    @witnessed
     def suggest(self, actor: Actor, document_id: UUID, *, accept_all: bool = False) -> Suggestions:
         """Spans worth redacting: contact details, handles, ID-like numbers, and the recorded
         names and aliases of the document's source when the actor is its handler. With
@@ -252,7 +262,16 @@ class RedactionService(RedactionCore):
             if accept_all:
                 for item in items:
                     proposal = Proposal(Kind.SPAN, item.category, start=item.start, end=item.end)
-                    created.append(self._insert(work.db, actor, opened, proposal, item.text))
+                    row = self._insert(work.db, actor, opened, proposal, item.text)
+                    created.append(row)
+                    # Each proposal is its own entry, as if proposed by hand: the export
+                    # checks the document's redactions against the log, one by one.
+                    work.record(
+                        Action.REDACTION_PROPOSE,
+                        document=opened.row.id,
+                        case=opened.row.case_id,
+                        redaction=row.id,
+                    )
             self._about(work, opened)
             work.add(extra={"proposed": str(len(created))})
         return Suggestions(items, [self._info(r, opened) for r in created], used)
@@ -299,6 +318,8 @@ class RedactionService(RedactionCore):
             # Everything that could refuse a stored copy is checked before any work or log.
             draft = derived_document(opened.meta.title, document_id) if store else None
             rows = self._rows(db, document_id)
+            # Before anything else about them: the rows must be the log's, all of them.
+            check_redactions(self._engine, db, document_id, rows, pin_path=self._pin_path)
             pending = [str(r.id) for r in rows if r.status == Status.PROPOSED]
             if pending:
                 raise Conflict(

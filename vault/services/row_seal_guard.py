@@ -20,6 +20,8 @@ statements marked ``execution_options(row_seals=UNCHECKED)`` are let through (fs
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -36,7 +38,7 @@ from vault.audit.seal_key import read_seal_key
 from vault.errors import StorageError
 from vault.services.row_seals import BOUND, Binding, check_values, row_key, seal_record
 
-__all__ = ["UNCHECKED", "load_key", "register", "row_key_of"]
+__all__ = ["UNCHECKED", "load_key", "pepper_of", "register", "row_key_of"]
 
 UNCHECKED = "unchecked"
 """``execution_options(row_seals=UNCHECKED)``: a raw-column select whose bound rows are not
@@ -50,10 +52,16 @@ _BY_TABLE: dict[str, Binding] = {b.table: b for b in BOUND.values()}
 _KEYS: weakref.WeakKeyDictionary[Engine, bytes] = weakref.WeakKeyDictionary()
 
 
+_PEPPERS: weakref.WeakKeyDictionary[Engine, bytes] = weakref.WeakKeyDictionary()
+_PEPPER_LABEL = b"source-vault/v2 token-pepper"
+
+
 def register(engine: Engine, seal_key: bytes) -> None:
     """Seal and check the records of ``engine``'s database with the key derived from
-    ``seal_key`` (the seal key file's 32 bytes)."""
+    ``seal_key`` (the seal key file's 32 bytes), and salt the keys that bearer tokens and
+    enrolment codes seal with the pepper derived from it (docs/format.md §6.2)."""
     _KEYS[engine] = row_key(seal_key)
+    _PEPPERS[engine] = hmac.new(seal_key, _PEPPER_LABEL, hashlib.sha256).digest()
 
 
 def load_key(engine: Engine, seal_key_path: Path, *, required: bool) -> bool:
@@ -69,6 +77,17 @@ def load_key(engine: Engine, seal_key_path: Path, *, required: bool) -> bool:
 def row_key_of(engine: Engine) -> bytes | None:
     """The row key registered for ``engine``, if any."""
     return _KEYS.get(engine)
+
+
+def pepper_of(session: OrmSession) -> bytes:
+    """The token pepper of ``session``'s vault: ``StorageError`` without a seal key (a vault
+    opened without it cannot seal a credential's key, nor open one)."""
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection | Engine) else None
+    pepper = _PEPPERS.get(engine) if engine is not None else None
+    if pepper is None:
+        raise StorageError("the seal key file is not loaded: credentials cannot be opened")
+    return pepper
 
 
 def _key_of(session: OrmSession) -> bytes | None:

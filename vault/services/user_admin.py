@@ -20,7 +20,7 @@ from vault.audit.actions import Action
 from vault.clock import Clock
 from vault.crypto import PrivateKey
 from vault.errors import Conflict, NotFound
-from vault.services import devices, grants, keyring, sources, throttle, users
+from vault.services import devices, grants, keyring, row_seal_guard, sources, throttle, users
 from vault.services.auth import ISSUER
 from vault.services.credentials import end_credentials
 from vault.services.uow import UnitOfWork
@@ -159,7 +159,9 @@ class UserAdminService:
             if recovered is not None:
                 public = recovered.public_key()
                 user.key_id, user.public_key = public.key_id, public.to_bytes()
-                user.sealed_recovered_key = crypto.seal_with_code(code, recovered, owner_id=user.id)
+                user.sealed_recovered_key = crypto.seal_with_code(
+                    code, recovered, owner_id=user.id, pepper=row_seal_guard.pepper_of(db)
+                )
             db.add(user)
             work.add(user=user.id)
         return code

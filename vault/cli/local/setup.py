@@ -122,13 +122,17 @@ def fsck(
                         {"table": table, "record": record, "seal": what}
                         for table, record, what in report.broken_seals
                     ],
+                    "unwitnessed_redactions": [
+                        {"record": record, "problem": what, "detail": detail}
+                        for record, what, detail in report.unwitnessed
+                    ],
                 },
                 indent=2,
             )
         )
     else:
         _print_report(report)
-    if report.broken_seals:
+    if report.broken_seals or report.unwitnessed:
         # Whatever --repair did: these records are never sealed again by it.
         raise typer.Exit(EXIT_INTEGRITY)
     if not report.clean and not (repair and report.seals_checked):
@@ -157,6 +161,8 @@ def _print_report(report: fsck_service.FsckReport) -> None:
             f"{name} record {'without seal' if what == 'missing' else 'not matching its seal'}"
         )
         table.add_row(problem, record, "changed outside the vault: left as it is, never resealed")
+    for record, _, detail in report.unwitnessed:
+        table.add_row(f"redaction not as logged: {detail}", record, "changed outside the vault")
     if not report.seals_checked:
         table.add_row("seal key file missing", "-", "records not checked against their seals")
     console.print(table)
