@@ -25,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -103,7 +104,7 @@ def bulk_fill(engine: Engine, count: int) -> bytes:
                 "idx": index,
                 "leaf": leaf,
                 "created_at": NOW,
-                "document_id": entry["targets"]["document"],
+                "document_id": uuid.UUID(entry["targets"]["document"]),
             }
         )
         if len(entries) >= _CHUNK:
