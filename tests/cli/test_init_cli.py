@@ -433,6 +433,7 @@ def test_fsck_json_has_the_documented_keys(vault_dir: Path) -> None:
         "missing_blobs",
         "seals_checked",
         "broken_seals",
+        "unwitnessed_redactions",
     }
     assert report["clean"] is True
     assert report["repaired"] is False

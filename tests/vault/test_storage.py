@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -14,7 +17,7 @@ from vault.settings import Settings
 from vault.storage import blobstore
 from vault.storage.blobstore import LocalBlobStore
 from vault.storage.database import connect, current_revision, describe_url, head_revision, migrate
-from vault.storage.models import metadata
+from vault.storage.models import AuditEntry, metadata
 
 
 def test_migrations_match_the_models(settings: Settings) -> None:
@@ -27,6 +30,48 @@ def test_migrations_match_the_models(settings: Settings) -> None:
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(context, metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_migration_0012_stores_audit_document_ids_like_every_other_id(settings: Settings) -> None:
+    # Before 0012 the access log's index column was the one id kept as dashed text.
+    from alembic import command
+
+    from vault.storage.database import _alembic_config
+
+    settings.data_dir.mkdir()
+    engine = connect(settings.resolved_database_url)
+    doc = uuid.UUID("6b1d1f57-0d53-4a0e-9a55-58a4c1c7a0b4")
+    try:
+        command.upgrade(_alembic_config(engine), "0011")
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO audit_entries (idx, leaf, created_at, document_id) "
+                    "VALUES (0, :leaf, :at, :doc), (1, :leaf, :at, NULL)"
+                ),
+                {"leaf": b"{}", "at": datetime.now(UTC), "doc": str(doc)},
+            )
+        migrate(engine)
+        with engine.connect() as conn:
+            raw = (
+                conn.execute(sa.text("SELECT document_id FROM audit_entries ORDER BY idx"))
+                .scalars()
+                .all()
+            )
+            typed = (
+                conn.execute(
+                    sa.select(AuditEntry.__table__.c.document_id).order_by(  # type: ignore[attr-defined]  # SQLModel sets it at runtime
+                        AuditEntry.__table__.c.idx  # type: ignore[attr-defined]  # as above
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        native = engine.dialect.name == "postgresql"
+        assert raw == [doc if native else doc.hex, None]
+        assert typed == [doc, None]
     finally:
         engine.dispose()
 
