@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlmodel import col
 
 from vault.errors import NotFound, StorageError
 from vault.settings import Settings
@@ -61,11 +62,7 @@ def test_migration_0012_stores_audit_document_ids_like_every_other_id(settings: 
                 .all()
             )
             typed = (
-                conn.execute(
-                    sa.select(AuditEntry.__table__.c.document_id).order_by(  # type: ignore[attr-defined]  # SQLModel sets it at runtime
-                        AuditEntry.__table__.c.idx  # type: ignore[attr-defined]  # as above
-                    )
-                )
+                conn.execute(sa.select(col(AuditEntry.document_id)).order_by(col(AuditEntry.idx)))
                 .scalars()
                 .all()
             )
