@@ -26,9 +26,9 @@ from vault.services.throttle import KdfLimiter
 from vault.services.uow import SYSTEM, UnitOfWork
 from vault.services.user_admin import UserAdminService
 from vault.settings import Settings
-from vault.storage.blobstore import LocalBlobStore
 from vault.storage.database import _alembic_config, connect, current_revision, migrate
 from vault.storage.models import RecoveryKey, Role
+from vault.storage.stores import blob_store
 
 __all__ = ["InitResult", "init_vault"]
 
@@ -105,7 +105,7 @@ def init_vault(
         if created_dir:
             undo.append(lambda: shutil.rmtree(first_missing, ignore_errors=True))
         share_files = write_shares(shares, recovery_out, undo)
-        LocalBlobStore(settings.blob_dir).create()
+        blob_store(settings).create()
         if engine is None:
             engine = connect(settings.resolved_database_url)
         migrate(engine)

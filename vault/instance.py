@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -31,9 +30,10 @@ from vault.services.uow import SYSTEM, UnitOfWork
 from vault.services.user_admin import UserAdminService
 from vault.settings import Settings
 from vault.storage import database
-from vault.storage.blobstore import LocalBlobStore
+from vault.storage.blobstore import BlobStore
 from vault.storage.database import connect, current_revision, head_revision
 from vault.storage.database import migrate as migrate_schema
+from vault.storage.stores import blob_store
 
 __all__ = ["Vault"]
 
@@ -46,7 +46,7 @@ class Vault:
     """Everything one process needs to serve a vault. Holds no per-request state."""
 
     def __init__(
-        self, *, settings: Settings, engine: Engine, blobs: LocalBlobStore, clock: Clock
+        self, *, settings: Settings, engine: Engine, blobs: BlobStore, clock: Clock
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -99,7 +99,7 @@ class Vault:
                 f"the vault's schema is at revision {revision}, this version expects "
                 f"{head_revision()}"
             )
-        blobs = LocalBlobStore(Path(settings.blob_dir))
+        blobs = blob_store(settings)
         vault = cls(settings=settings, engine=engine, blobs=blobs, clock=clock)
         if not read_only:
             vault._ensure_log_key()
@@ -148,7 +148,8 @@ class Vault:
 
     def ready(self) -> None:
         """Check that this vault can take work: its database answers, its blob store is
-        reachable and takes a write, and their disks have at least ``min_free_bytes`` free.
+        reachable and takes a write, and their disks have at least ``min_free_bytes`` free (an
+        object store, or a database server, has no free space to check).
         ``StorageError`` says what is wrong and never where (no path, no database URL): the
         readiness answer is read by anyone who can reach the server."""
         try:
@@ -160,9 +161,9 @@ class Vault:
         # Below the threshold uploads are about to fail (and, with SQLite, every request, since
         # each is recorded in the access log): a load balancer should stop sending work here.
         minimum = self.settings.min_free_bytes
-        free = [self.blobs.free_bytes(), database.free_bytes(self.engine)]
-        lowest = min(f for f in free if f is not None)
-        if lowest < minimum:
+        measured = (self.blobs.free_bytes(), database.free_bytes(self.engine))
+        lowest = min((f for f in measured if f is not None), default=None)
+        if lowest is not None and lowest < minimum:
             raise StorageError(
                 f"low disk space: {lowest // _MiB} MiB free, below the {minimum // _MiB} MiB "
                 "the server needs to take uploads"

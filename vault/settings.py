@@ -8,6 +8,7 @@ at import time: callers pass the environment in, so tests never depend on the pr
 from __future__ import annotations
 
 import ipaddress
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -20,6 +21,8 @@ from vault.errors import InvalidInput
 __all__ = ["Settings"]
 
 _PREFIX = "VAULT_"
+# S3's bucket naming rules (3-63 characters, lower case, digits, dots and hyphens).
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,11 @@ class Settings:
 
     data_dir: Path = Path("vault-data")
     database_url: str | None = None
+    # Blobs in an S3-compatible bucket instead of ``data_dir/blobs`` (docs/operations.md,
+    # "Object storage"); credentials come from the standard AWS sources, never from here.
+    blob_url: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
     segment_size: int = DEFAULT_SEGMENT_SIZE
     argon2_memory_kib: int = Argon2Params.memory_kib
     argon2_time_cost: int = Argon2Params.time_cost
@@ -99,6 +107,21 @@ class Settings:
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
 
+    @property
+    def s3_location(self) -> tuple[str, str] | None:
+        """The bucket and key prefix ``blob_url`` names (``s3://bucket/prefix``), or ``None``
+        when blobs stay in the local ``blob_dir``."""
+        if not self.blob_url:
+            return None
+        scheme, sep, rest = self.blob_url.partition("://")
+        bucket, _, prefix = rest.partition("/")
+        if scheme != "s3" or not sep or not _BUCKET.match(bucket):
+            raise InvalidInput("blob_url must be s3://bucket or s3://bucket/prefix")
+        prefix = prefix.strip("/")
+        if any(part in ("", ".", "..") for part in prefix.split("/")) and prefix:
+            raise InvalidInput("blob_url: the prefix must be plain names separated by /")
+        return bucket, prefix
+
     @classmethod
     def from_environ(
         cls,
@@ -152,6 +175,7 @@ class Settings:
         if not 72 <= self.export_dpi <= 600:
             raise InvalidInput("export_dpi must be between 72 and 600")
         self.proxy_networks  # noqa: B018 - parsing the addresses checks them
+        self.s3_location  # noqa: B018 - parsing the URL checks it
 
     @property
     def proxy_networks(self) -> list[str]:

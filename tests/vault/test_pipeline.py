@@ -1,24 +1,22 @@
-"""``put_pipelined``: a blob written on a second thread, all or nothing, whichever side fails."""
+"""``put_pipelined``: a blob written on a second thread, all or nothing, whichever side fails,
+on the local directory and on the S3-protocol server (``any_store``)."""
 
 from __future__ import annotations
 
 import hashlib
 import threading
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 import pytest
 
 from vault.errors import LimitExceeded, StorageError
-from vault.storage.blobstore import LocalBlobStore, StoredBlob
+from vault.storage.blobstore import BlobStore, StoredBlob
 from vault.storage.pipeline import put_pipelined
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> LocalBlobStore:
-    blobs = LocalBlobStore(tmp_path / "blobs")
-    blobs.create()
-    return blobs
+def store(any_store: BlobStore) -> BlobStore:
+    return any_store
 
 
 class Producer:
@@ -43,7 +41,7 @@ class Producer:
 
 
 @pytest.mark.parametrize("depth", [1, 2, 8])
-def test_writes_every_piece_in_order_and_observes_each(store: LocalBlobStore, depth: int) -> None:
+def test_writes_every_piece_in_order_and_observes_each(store: BlobStore, depth: int) -> None:
     producer = Producer(100)
     expected = b"".join(producer.pieces())
     seen = hashlib.sha256()
@@ -55,7 +53,7 @@ def test_writes_every_piece_in_order_and_observes_each(store: LocalBlobStore, de
     assert producer.thread == {threading.current_thread().name}
 
 
-def test_empty_input_is_an_empty_blob(store: LocalBlobStore) -> None:
+def test_empty_input_is_an_empty_blob(store: BlobStore) -> None:
     blob = put_pipelined(store, [])
     assert blob.size == 0
     assert b"".join(store.open(blob.blob_id)) == b""
@@ -63,14 +61,14 @@ def test_empty_input_is_an_empty_blob(store: LocalBlobStore) -> None:
 
 @pytest.mark.parametrize("fail_after", [0, 1, 50])
 def test_producer_error_is_raised_unchanged_and_leaves_nothing(
-    store: LocalBlobStore, fail_after: int
+    store: BlobStore, fail_after: int
 ) -> None:
     producer = Producer(100, fail_after=fail_after)
     with pytest.raises(LimitExceeded, match="too big"):
         put_pipelined(store, producer.pieces())
     assert producer.closed
     assert list(store.blob_ids()) == []
-    assert store.list_partial() == []
+    assert store.partial_writes() == []
 
 
 class FailingStore:
@@ -108,7 +106,7 @@ def test_store_error_is_raised_and_closes_the_producer(after: int) -> None:
     assert producer.closed
 
 
-def test_observer_error_is_raised_and_leaves_nothing(store: LocalBlobStore) -> None:
+def test_observer_error_is_raised_and_leaves_nothing(store: BlobStore) -> None:
     def observe(piece: bytes) -> None:
         raise StorageError("observer failed")
 
@@ -116,4 +114,4 @@ def test_observer_error_is_raised_and_leaves_nothing(store: LocalBlobStore) -> N
     with pytest.raises(StorageError, match="observer failed"):
         put_pipelined(store, producer.pieces(), observe=observe)
     assert producer.closed
-    assert store.list_partial() == []
+    assert store.partial_writes() == []

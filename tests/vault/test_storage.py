@@ -16,7 +16,7 @@ from sqlmodel import col
 from vault.errors import NotFound, StorageError
 from vault.settings import Settings
 from vault.storage import blobstore
-from vault.storage.blobstore import LocalBlobStore
+from vault.storage.blobstore import BlobStore, LocalBlobStore
 from vault.storage.database import connect, current_revision, describe_url, head_revision, migrate
 from vault.storage.models import AuditEntry, metadata
 
@@ -101,31 +101,49 @@ def test_invalid_database_url() -> None:
         connect("not a url")
 
 
-def test_blob_store_round_trip_and_delete(tmp_path: Path) -> None:
-    store = LocalBlobStore(tmp_path / "blobs")
-    store.create()
+# The blob-store tests run on every backend: the local directory and the S3-protocol server.
+
+
+def test_blob_store_round_trip_and_delete(any_store: BlobStore) -> None:
+    store = any_store
     store.check()
     blob = store.put([b"abc", b"", b"def"])
     assert blob.size == 6
     assert b"".join(store.open(blob.blob_id)) == b"abcdef"
     assert list(store.blob_ids()) == [blob.blob_id]
-    path = tmp_path / "blobs" / blob.blob_id[:2] / blob.blob_id
-    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert store.exists(blob.blob_id)
+    assert 0 <= store.age_seconds(blob.blob_id) < 600
+    if isinstance(store, LocalBlobStore):
+        path = store.root / blob.blob_id[:2] / blob.blob_id
+        assert oct(path.stat().st_mode & 0o777) == "0o600"
     store.delete(blob.blob_id)
     store.delete(blob.blob_id)  # absent is fine
     assert not store.exists(blob.blob_id)
     with pytest.raises(NotFound):
         store.open(blob.blob_id)
+    assert store.age_seconds(blob.blob_id) == 0.0
+    assert store.partial_writes() == []
 
 
-def test_blob_ids_are_random_and_never_paths(tmp_path: Path) -> None:
-    store = LocalBlobStore(tmp_path / "blobs")
-    store.create()
+def test_blob_ids_are_random_and_never_paths(any_store: BlobStore) -> None:
+    store = any_store
     ids = {store.put([b"same content"]).blob_id for _ in range(5)}
     assert len(ids) == 5
-    for bad in ("../../etc/passwd", "ABC", ""):
+    assert sorted(store.blob_ids()) == sorted(ids)
+    for bad in ("../../etc/passwd", "ABC", "", "0" * 31 + "/"):
         with pytest.raises(NotFound):
             store.open(bad)
+        with pytest.raises(NotFound):
+            store.delete(bad)
+
+
+def test_reading_a_blob_streams_it_in_chunks(any_store: BlobStore) -> None:
+    content = bytes(range(256)) * (3 << 12)  # 3 MiB: several read chunks
+    blob = any_store.put([content[i : i + 100_000] for i in range(0, len(content), 100_000)])
+    chunks = list(any_store.open(blob.blob_id))
+    assert len(chunks) > 1
+    assert max(len(c) for c in chunks) <= 1 << 20
+    assert b"".join(chunks) == content
 
 
 def test_unwritable_blob_store_is_a_storage_error(tmp_path: Path) -> None:

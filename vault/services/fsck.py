@@ -19,12 +19,8 @@ them as they are; what was changed, and what to restore, is the operator's to fi
 
 from __future__ import annotations
 
-import contextlib
-import os
-import time
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from uuid import UUID
 
 from sqlalchemy.engine import Engine
@@ -34,7 +30,7 @@ from vault.clock import system_clock
 from vault.services import keyring, redaction_ledger, row_seal_guard, row_seals
 from vault.services.row_seal_guard import UNCHECKED
 from vault.services.uow import UnitOfWork
-from vault.storage.blobstore import LocalBlobStore
+from vault.storage.blobstore import BlobStore
 from vault.storage.models import Document
 
 __all__ = ["DEFAULT_GRACE_SECONDS", "FsckReport", "check"]
@@ -72,13 +68,6 @@ class FsckReport:
         )
 
 
-def _age(path: Path) -> float:
-    try:
-        return time.time() - path.stat().st_mtime
-    except FileNotFoundError:
-        return 0.0
-
-
 def _batches(items: Collection[object]) -> Iterator[list[object]]:
     ordered = list(items)
     for start in range(0, len(ordered), _BATCH):
@@ -86,7 +75,7 @@ def _batches(items: Collection[object]) -> Iterator[list[object]]:
 
 
 def _still_without_blob(
-    uow: UnitOfWork, blobs: LocalBlobStore, candidates: dict[UUID, str]
+    uow: UnitOfWork, blobs: BlobStore, candidates: dict[UUID, str]
 ) -> list[UUID]:
     """The documents of ``candidates`` that still exist, with the same blob, and whose blob is
     still absent, read afresh."""
@@ -100,7 +89,7 @@ def _still_without_blob(
     return sorted(confirmed)
 
 
-def _still_orphans(uow: UnitOfWork, blobs: LocalBlobStore, candidates: set[str]) -> list[str]:
+def _still_orphans(uow: UnitOfWork, blobs: BlobStore, candidates: set[str]) -> list[str]:
     """The blobs of ``candidates`` that still exist and that no document refers to, read
     afresh."""
     referenced: set[str] = set()
@@ -113,7 +102,7 @@ def _still_orphans(uow: UnitOfWork, blobs: LocalBlobStore, candidates: set[str])
 
 def check(
     engine: Engine,
-    blobs: LocalBlobStore,
+    blobs: BlobStore,
     *,
     repair: bool = False,
     grace_seconds: float = DEFAULT_GRACE_SECONDS,
@@ -142,10 +131,10 @@ def check(
     without_blob = {doc_id: blob_id for doc_id, blob_id in rows.items() if blob_id not in stored}
     report.missing_blobs = _still_without_blob(uow, blobs, without_blob)
     for blob_id in _still_orphans(uow, blobs, stored - referenced):
-        old = _age(blobs.root / blob_id[:2] / blob_id) >= grace_seconds
+        old = blobs.age_seconds(blob_id) >= grace_seconds
         (report.orphan_blobs if old else report.recent_orphans).append(blob_id)
-    for partial in blobs.list_partial():
-        if _age(partial) >= grace_seconds:
+    for partial in blobs.partial_writes():
+        if partial.age_seconds >= grace_seconds:
             report.partial_files.append(partial.name)
     edited = {UUID(record) for table, record, _ in report.broken_seals if table == "documents"}
     if repair:
@@ -161,6 +150,5 @@ def check(
         for blob_id in report.orphan_blobs:
             blobs.delete(blob_id)
         for name in report.partial_files:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(blobs.root / ".tmp" / name)
+            blobs.discard_partial(name)
     return report

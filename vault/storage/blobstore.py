@@ -23,6 +23,7 @@ import os
 import re
 import secrets
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ from typing import BinaryIO, Protocol, cast
 
 from vault.errors import NotFound, StorageError
 
-__all__ = ["BlobStore", "LocalBlobStore", "StoredBlob", "new_blob_id"]
+__all__ = ["BlobStore", "LocalBlobStore", "PartialWrite", "StoredBlob", "is_blob_id", "new_blob_id"]
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +48,24 @@ def new_blob_id() -> str:
     return secrets.token_hex(16)
 
 
+def is_blob_id(text: str) -> bool:
+    """Whether ``text`` has the form of a blob id (32 lower-case hex digits)."""
+    return _BLOB_ID.match(text) is not None
+
+
 @dataclass(frozen=True)
 class StoredBlob:
     blob_id: str
     size: int
+
+
+@dataclass(frozen=True)
+class PartialWrite:
+    """A write that never finished (a crash mid-upload): ``name`` is what fsck reports and
+    hands back to ``discard_partial``; ``age_seconds`` how long ago it was started."""
+
+    name: str
+    age_seconds: float
 
 
 class BlobStore(Protocol):
@@ -76,6 +91,26 @@ class BlobStore(Protocol):
 
     def check(self) -> None:
         """Raise ``StorageError`` unless the store is reachable and writable."""
+        ...
+
+    def create(self) -> None:
+        """Make the store ready to take blobs (``vault init``); harmless if it is."""
+        ...
+
+    def free_bytes(self) -> int | None:
+        """Room left for blobs; ``None`` where the question has no meaning (an object store)."""
+        ...
+
+    def age_seconds(self, blob_id: str) -> float:
+        """How long ago a blob was written; 0 if it is absent (fsck's grace for orphans)."""
+        ...
+
+    def partial_writes(self) -> list[PartialWrite]:
+        """Writes that never finished, oldest first or in any order (for fsck)."""
+        ...
+
+    def discard_partial(self, name: str) -> None:
+        """Remove what a write named by ``partial_writes`` left; absent is not an error."""
         ...
 
 
@@ -214,6 +249,25 @@ class LocalBlobStore:
     def list_partial(self) -> list[Path]:
         """Temporary files left by writes that never finished (a crash mid-upload)."""
         return sorted(self._tmp.glob("*.partial")) if self._tmp.is_dir() else []
+
+    def age_seconds(self, blob_id: str) -> float:
+        return _age(self._path(blob_id))
+
+    def partial_writes(self) -> list[PartialWrite]:
+        return [PartialWrite(path.name, _age(path)) for path in self.list_partial()]
+
+    def discard_partial(self, name: str) -> None:
+        if Path(name).name != name or not name.endswith(".partial"):
+            return  # only ever a name partial_writes gave, inside the store's .tmp
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._tmp / name)
+
+
+def _age(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
 
 
 def _store_op(op: Callable[..., object], *args: object, **kwargs: object) -> None:
