@@ -47,7 +47,7 @@ from vault.backup import manifest as mf
 from vault.backup.archive import ArchiveWriter, MemberDigest
 from vault.backup.snapshot import snapshot_database
 from vault.clock import Clock, system_clock
-from vault.errors import Conflict, IntegrityError, NotFound, StorageError
+from vault.errors import Conflict, IntegrityError, InvalidInput, NotFound, StorageError
 from vault.instance import Vault
 from vault.services.uow import SYSTEM, UnitOfWork
 from vault.settings import Settings
@@ -93,9 +93,18 @@ def create_backup(
     """Write a verified, signed backup of the vault of ``settings`` to the new file ``output``.
 
     ``after_snapshot`` runs once the database copy is taken (tests race a deletion with it).
-    ``Conflict`` if ``output`` exists; ``StorageError`` or ``IntegrityError`` if the vault
+    ``Conflict`` if ``output`` exists; ``InvalidInput`` if the vault keeps its blobs in an
+    object store; ``StorageError`` or ``IntegrityError`` if the vault
     cannot be read whole or its log does not verify. Nothing is left behind on failure.
     """
+    if settings.s3_location is not None:
+        # A backup holds the blobs it read from the data directory, and a restore writes them
+        # back there; a vault whose blobs live in a bucket is backed up by the object store's
+        # tools and the database's (docs/operations.md, "Object storage").
+        raise InvalidInput(
+            "vault backup does not cover blobs in an object store: back up the bucket with "
+            "the object store's own tools, and the database with its own"
+        )
     output = output.absolute()
     if output.exists() or output.is_symlink():
         raise Conflict("the backup file already exists: choose a new name")

@@ -124,10 +124,16 @@ class S3BlobStore:
         probe = f"{self._root}.probe-{secrets.token_hex(8)}"
         try:
             self._client.head_bucket(Bucket=self.bucket)
+        except _FAILURES as exc:
+            # HeadBucket answers a bare 404, without a code, for a bucket that is not there.
+            if _code(exc) in _NO_BUCKET:
+                raise StorageError("the object store has no such bucket") from None
+            raise _failure(exc, "the object store is not reachable") from None
+        try:
             self._client.put_object(Bucket=self.bucket, Key=probe, Body=b"")
             self._client.delete_object(Bucket=self.bucket, Key=probe)
         except _FAILURES as exc:
-            raise _failure(exc, "the object store is not reachable or not writable") from None
+            raise _failure(exc, "the object store is not writable") from None
 
     def free_bytes(self) -> None:
         """An object store has no free space to speak of: ``None``, which readiness ignores."""
