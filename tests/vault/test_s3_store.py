@@ -5,12 +5,14 @@ backend must do is in test_storage.py and test_pipeline.py, run on both."""
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 import tracemalloc
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.exceptions import ResponseStreamingError
 
 from tests.support.s3 import REGION, fresh_bucket, s3_client
 from vault.errors import InvalidInput, NotFound, StorageError
@@ -118,6 +120,70 @@ def test_an_upload_cut_short_stays_invisible_until_discarded(s3_store: S3BlobSto
     s3_store.discard_partial(partial.name)  # gone already: not an error
     assert _uploads(s3_store) == []
     s3_store.discard_partial("not a name it gave")
+
+
+class BreakingBody:
+    """A download that breaks after ``keep`` bytes, as a reset connection does."""
+
+    def __init__(self, real: Any, keep: int) -> None:
+        self._real = real
+        self._keep = keep
+
+    def iter_chunks(self, size: int) -> Iterator[bytes]:
+        given = 0
+        for chunk in self._real.iter_chunks(size):
+            if given + len(chunk) > self._keep:
+                raise ResponseStreamingError(error="connection reset")
+            given += len(chunk)
+            yield chunk
+
+    def close(self) -> None:
+        self._real.close()
+
+
+class BreakingDownloads:
+    """The real client, except that every download breaks after ``keep`` bytes."""
+
+    def __init__(self, real: Any, keep: int) -> None:
+        self._real = real
+        self._keep = keep
+        self.ranges: list[str | None] = []
+
+    def get_object(self, **arguments: Any) -> Any:
+        self.ranges.append(arguments.get("Range"))
+        answer = self._real.get_object(**arguments)
+        return {**answer, "Body": BreakingBody(answer["Body"], self._keep)}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def test_a_broken_download_resumes_where_it_broke(s3_store: S3BlobStore) -> None:
+    content = os.urandom(5 * MiB)
+    blob = s3_store.put([content])
+    breaking = BreakingDownloads(s3_store._client, keep=2 * MiB)
+    s3_store._client = breaking
+    assert b"".join(s3_store.open(blob.blob_id)) == content
+    assert breaking.ranges == [None, "bytes=2097152-", "bytes=4194304-"]
+
+
+def test_a_download_that_keeps_breaking_is_a_storage_error(s3_store: S3BlobStore) -> None:
+    blob = s3_store.put([os.urandom(3 * MiB)])
+    s3_store._client = BreakingDownloads(s3_store._client, keep=0)
+    with pytest.raises(StorageError, match="cannot read the object store"):
+        b"".join(s3_store.open(blob.blob_id))
+
+
+def test_a_download_is_not_resumed_on_another_object(s3_store: S3BlobStore) -> None:
+    blob = s3_store.put([b"a" * (3 * MiB)])
+    s3_store._client = BreakingDownloads(s3_store._client, keep=1 * MiB)
+    stream = s3_store.open(blob.blob_id)
+    first = next(stream)
+    # The object is replaced meanwhile (only outside interference does that): If-Match fails.
+    key = s3_store.key(blob.blob_id)
+    s3_store._client.put_object(Bucket=s3_store.bucket, Key=key, Body=b"b" * (3 * MiB))
+    with pytest.raises(StorageError, match="cannot read the object store: PreconditionFailed"):
+        b"".join([first, *stream])
 
 
 def test_a_blob_of_exactly_one_part_round_trips(s3_store: S3BlobStore) -> None:

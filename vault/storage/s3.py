@@ -203,7 +203,38 @@ class S3BlobStore:
             if _code(exc) in _MISSING:
                 raise NotFound("blob is missing from the store") from None
             raise _failure(exc, "cannot read the object store") from None
-        return _read_chunks(answer["Body"])
+        return self._read(key, answer)
+
+    def _read(self, key: str, answer: dict[str, Any]) -> Iterator[bytes]:
+        """The object's bytes in ``READ_CHUNK`` pieces. A stream that breaks partway (a
+        connection reset in a long download) is resumed with a range request from the first
+        byte not yet given, up to ``MAX_ATTEMPTS`` times, and only while the object is the same
+        one (``If-Match`` its ETag): the caller never sees the break."""
+        body, done, size, resumed = answer["Body"], 0, answer.get("ContentLength"), 0
+        try:
+            while True:
+                try:
+                    for chunk in body.iter_chunks(READ_CHUNK):
+                        done += len(chunk)
+                        yield chunk
+                    return
+                except _FAILURES as exc:
+                    body.close()
+                    if done == size:
+                        return
+                    resumed += 1
+                    if resumed >= MAX_ATTEMPTS:
+                        raise _failure(exc, "cannot read the object store") from None
+                    log.warning("a blob's download broke (%s); resuming it", _code(exc))
+                    body = self._call(
+                        "cannot read the object store",
+                        "get_object",
+                        Key=key,
+                        Range=f"bytes={done}-",
+                        IfMatch=answer["ETag"],
+                    )["Body"]
+        finally:
+            body.close()
 
     def exists(self, blob_id: str) -> bool:
         return self._head(self.key(blob_id)) is not None
@@ -293,15 +324,6 @@ def _parts(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
             yield part
     if buffer:
         yield bytes(buffer)
-
-
-def _read_chunks(body: Any) -> Iterator[bytes]:
-    try:
-        yield from body.iter_chunks(READ_CHUNK)
-    except _FAILURES as exc:
-        raise _failure(exc, "cannot read the object store") from None
-    finally:
-        body.close()
 
 
 def _code(exc: BaseException) -> str:
