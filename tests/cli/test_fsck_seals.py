@@ -9,8 +9,6 @@ import subprocess
 import uuid
 from typing import Any
 
-import pytest
-
 from tests.support.cli import INTEGRITY, OK, run_vault, vault_env
 from tests.support.world import World
 from tests.vault.test_tampered_rows import sql, store, stored
@@ -142,12 +140,6 @@ def test_repair_reseals_nothing(world: World) -> None:
     assert _report(after)["blobs"] == before["blobs"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fsck stops at the first edited redaction (IntegrityError, one error line) instead "
-    "of listing it: redaction_ledger.unwitnessed loads Redaction records through the ORM, whose "
-    "load event checks the seal",
-)
 def test_an_edited_redaction_is_listed(world: World) -> None:
     _, rid = _approved_redaction(world)
     sql(world, "UPDATE redactions SET status = 'rejected' WHERE id = :r", r=stored(rid, world))

@@ -45,7 +45,9 @@ def commitment_of(db: Session, *, kind: str, subject_id: UUID) -> bytes | None:
 
 
 def active_recovery_key(db: Session) -> PublicKey:
-    row = db.exec(select(RecoveryKey).where(col(RecoveryKey.active).is_(True))).first()
+    # Every recovery key is loaded (there are a handful), not only the active one: loading
+    # checks each record's seal, so a key switched off in the database is named, not missed.
+    row = next((k for k in db.exec(select(RecoveryKey)).all() if k.active), None)
     if row is None:
         # Every vault has one from ``vault init``; storing a key nobody can recover would be
         # a silent loss, so refuse instead.
