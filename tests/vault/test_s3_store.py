@@ -186,6 +186,15 @@ def test_a_download_is_not_resumed_on_another_object(s3_store: S3BlobStore) -> N
         b"".join([first, *stream])
 
 
+@pytest.mark.parametrize("sizes", [[], [0], [5], [3, 4, 0, 9, 1], [25], [10, 10], [7, 13, 2]])
+def test_parts_regroup_any_chunks_into_whole_parts(sizes: list[int]) -> None:
+    chunks = [bytes([i]) * n for i, n in enumerate(sizes)]
+    parts = list(s3._parts(chunks, 10))
+    assert b"".join(parts) == b"".join(chunks)
+    assert all(len(p) == 10 for p in parts[:-1])
+    assert all(0 < len(p) <= 10 for p in parts)
+
+
 def test_a_blob_of_exactly_one_part_round_trips(s3_store: S3BlobStore) -> None:
     content = bytes(range(256)) * (PART_SIZE // 256)
     blob = s3_store.put([content[: 3 * MiB], content[3 * MiB :]])
@@ -213,8 +222,9 @@ def test_memory_stays_flat_for_a_200_mib_blob(s3_store: S3BlobStore) -> None:
         tracemalloc.stop()
     assert blob.size == total
     assert seen.digest() == expected.digest()
-    # About two 8 MiB parts and a chunk while writing, a few MiB while reading: never the blob.
-    assert put_peak < 4 * PART_SIZE, f"{put_peak / MiB:.1f} MiB held while writing"
+    # Two 8 MiB parts while writing (the one filling, the one joined to send; 16.4 MiB
+    # measured), a few MiB while reading: never the blob.
+    assert put_peak < 2.5 * PART_SIZE, f"{put_peak / MiB:.1f} MiB held while writing"
     assert read_peak < 8 * MiB, f"{read_peak / MiB:.1f} MiB held while reading"
     s3_store.delete(blob.blob_id)
 

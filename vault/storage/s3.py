@@ -158,6 +158,7 @@ class S3BlobStore:
             for number, part in enumerate(parts, start=2):
                 size += len(part)
                 done.append(self._upload_part(key, upload, number, part))
+                del part  # sent: free it before the next one is filled
             self._call(
                 "cannot write to the object store",
                 "complete_multipart_upload",
@@ -313,17 +314,24 @@ class S3BlobStore:
 
 def _parts(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
     """``chunks`` regrouped into pieces of ``size`` bytes (the last one shorter, and none if
-    there is nothing), holding at most one piece and one chunk at a time."""
-    buffer = bytearray()
+    there is nothing), holding at most one piece's worth of chunks and the piece being joined."""
+    pending: list[memoryview] = []
+    held = 0
     for chunk in chunks:
-        buffer += chunk
-        while len(buffer) >= size:
-            with memoryview(buffer) as view:
-                part = bytes(view[:size])
-            del buffer[:size]
-            yield part
-    if buffer:
-        yield bytes(buffer)
+        # Held as a view until joined: a chunk the producer could change later is copied first.
+        rest = memoryview(chunk if isinstance(chunk, bytes) else bytes(chunk))
+        while rest:
+            take, rest = rest[: size - held], rest[size - held :]
+            pending.append(take)
+            held += len(take)
+            if held == size:
+                part = b"".join(pending)
+                pending.clear()
+                held = 0
+                yield part
+                del part
+    if pending:
+        yield b"".join(pending)
 
 
 def _code(exc: BaseException) -> str:
