@@ -22,6 +22,7 @@ from tests.support.postgres import PG_ENV
 from tests.support.s3 import REGION, s3_client
 from tests.support.world import World, build_world, default_settings
 from vault.backup.create import create_backup
+from vault.backup.restore import restore_backup
 from vault.errors import InvalidInput, NotFound
 from vault.services import fsck
 from vault.services.documents import NewDocument
@@ -234,4 +235,13 @@ def test_backup_refuses_a_vault_whose_blobs_are_in_a_bucket(
     output = tmp_path / "vault.backup"
     with pytest.raises(InvalidInput, match="back up the bucket with the object store's own"):
         create_backup(s3_world.vault.settings, output)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_restore_refuses_a_vault_configured_for_a_bucket(s3_world: World, tmp_path: Path) -> None:
+    # Checked before the archive is read: whatever it holds, its blobs would land in the data
+    # directory, where a vault that reads a bucket would never find them.
+    target = dataclasses.replace(s3_world.vault.settings, data_dir=tmp_path / "restored")
+    with pytest.raises(InvalidInput, match="unset VAULT_BLOB_URL"):
+        restore_backup(tmp_path / "any.backup", target)
     assert list(tmp_path.iterdir()) == []

@@ -112,6 +112,13 @@ def restore_backup(
     ``log_key_file`` is the vault's ``log-seal.key``, needed unless the backup includes it;
     ``pinned_vkey`` the verifier key the manifest must be signed with.
     """
+    if settings.s3_location is not None:
+        # The archive's blobs are restored into the data directory; a vault configured to keep
+        # them in a bucket would not find them there (docs/operations.md, "Object storage").
+        raise InvalidInput(
+            "vault restore writes blobs into the data directory: unset VAULT_BLOB_URL to "
+            "restore, or restore the bucket with the object store's own tools"
+        )
     target = settings.data_dir.absolute()
     _check_target(target)
     seal_key = _read_seal_key(log_key_file) if log_key_file is not None else None
