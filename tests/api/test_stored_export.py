@@ -116,9 +116,8 @@ def _rename(api: ApiWorld, doc: str, title: str) -> None:
     from dataclasses import replace
     from uuid import UUID
 
-    from vault import crypto
     from vault.services import keyring
-    from vault.services.documents import open_metadata
+    from vault.services.documents import open_metadata, seal_metadata
     from vault.storage.models import Document
 
     with api.world.db() as db:
@@ -129,8 +128,6 @@ def _rename(api: ApiWorld, doc: str, title: str) -> None:
         )
         assert key is not None
         meta = replace(open_metadata(row, key), title=title)
-        row.sealed_metadata = crypto.seal_record(
-            key, meta.to_bytes(), label="document-metadata", subject_id=row.id
-        )
+        row.sealed_metadata = seal_metadata(key, row, meta)
         db.add(row)
         db.commit()
