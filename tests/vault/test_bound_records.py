@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ from tests.conftest import World
 from vault import crypto
 from vault.errors import IntegrityError
 from vault.redaction.model import Category, Kind, Status
-from vault.services import fsck, grants, keyring
+from vault.services import fsck, grants, keyring, redaction_ledger
 from vault.services.documents import NewDocument
 from vault.services.redaction_records import Proposal
 from vault.services.users import Actor
@@ -354,3 +355,13 @@ def test_a_document_moved_into_another_case_is_not_granted_to_its_members(
             key_id=tomas.require_key().public_key().key_id,
         )
     assert held is None
+
+
+def test_a_status_written_in_the_database_is_not_echoed() -> None:
+    # fsck reads the column as it is; an escape sequence put there must not reach a terminal.
+    rid = uuid.uuid4()
+    row = SimpleNamespace(id=rid, status="\x1b[31mapproved")
+    found = redaction_ledger.problems({str(rid): Status.APPROVED}, [row])
+    assert found == [
+        (str(rid), "state", "it is in an unknown state in the database but approved in the log")
+    ]

@@ -96,6 +96,12 @@ class _Row:
     status: str
 
 
+def _said(status: str) -> str:
+    # Whatever a database writer put in the column is not echoed into messages or terminals.
+    known = {s.value for s in Status}
+    return status if status in known else "in an unknown state"
+
+
 def problems(logged: dict[str, Status], rows: Iterable[_Stated]) -> list[tuple[str, str, str]]:
     """(redaction id, "missing" or "state", what is wrong) for every way ``rows`` (one
     document's redactions) differ from what the log says of them."""
@@ -107,14 +113,18 @@ def problems(logged: dict[str, Status], rows: Iterable[_Stated]) -> list[tuple[s
             found.append((rid, "missing", "it is in the access log but not in the database"))
         elif row.status != state.value:
             found.append(
-                (rid, "state", f"it is {row.status} in the database but {state.value} in the log")
+                (
+                    rid,
+                    "state",
+                    f"it is {_said(row.status)} in the database but {state.value} in the log",
+                )
             )
     for rid, row in held.items():
         # Proposals made by accepting every suggestion were not logged one by one before
         # this check existed: such a row may be absent from the log, but only as proposed,
         # which no export passes anyway.
         if rid not in logged and row.status != Status.PROPOSED.value:
-            found.append((rid, "state", f"it is {row.status} but the log never recorded it"))
+            found.append((rid, "state", f"it is {_said(row.status)} but the log never recorded it"))
     return found
 
 
