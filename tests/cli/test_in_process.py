@@ -60,3 +60,29 @@ def test_in_process_leaves_this_process_as_it_was(tmp_path: Path) -> None:
     done = run_in_process(["--debug", "fsck"], env=env, stdin="ignored\n", cwd=tmp_path)
     assert done.returncode == NOT_FOUND, done.stderr
     assert _process_state() == before
+
+
+def test_an_error_message_is_one_line_that_cannot_drive_the_terminal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # What a database writer put in a column can reach a message (a record's id): never an
+    # escape sequence or a second line on the operator's terminal.
+    from vault.cli import main
+    from vault.errors import IntegrityError
+
+    def edited() -> None:
+        raise IntegrityError(
+            "the recovery_keys record \x1b[2Jwiped\nfake line was changed", reason="row-seal"
+        )
+
+    monkeypatch.setattr(main, "app", edited)
+    monkeypatch.setitem(main._state, "debug", False)  # --debug prints the traceback as asked
+    with pytest.raises(SystemExit) as exit_info:
+        main.run()
+    assert exit_info.value.code == 5
+    err = capsys.readouterr().err
+    assert "\x1b" not in err
+    assert err.count("\n") == 1
+    assert err.startswith(
+        "vault: error: the recovery_keys record \N{REPLACEMENT CHARACTER}[2Jwiped"
+    )

@@ -17,6 +17,7 @@ import typer
 from vault._version import __version__
 from vault.cli.errors import exit_code_for
 from vault.cli.local import audit, backup, demo, recover, retention, serve, setup, users
+from vault.cli.output import printable
 from vault.cli.remote import (
     account,
     cases,
@@ -98,7 +99,10 @@ def run() -> None:
     except VaultError as exc:
         if _state["debug"]:
             traceback.print_exc()
-        typer.echo(f"vault: error: {exc}", err=True)
+        # One line that cannot drive the terminal: a message may quote what a database writer
+        # put in a column (a record's id, say), and stderr is the operator's terminal.
+        line = " ".join(printable(str(exc)).split())
+        typer.echo(f"vault: error: {line}", err=True)
         sys.exit(exit_code_for(exc))
     except KeyboardInterrupt:
         typer.echo("vault: interrupted", err=True)
