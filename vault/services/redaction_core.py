@@ -230,9 +230,14 @@ class RedactionCore:
     # -- reviewing -----------------------------------------------------------------------------
 
     def _reviewable(
-        self, db: Session, actor: Actor, redaction_id: UUID, expected: Status = Status.PROPOSED
+        self, work: Work, actor: Actor, redaction_id: UUID, expected: Status = Status.PROPOSED
     ) -> tuple[Redaction, Opened]:
-        row = db.get(Redaction, redaction_id)
+        """The redaction, in ``expected`` state, and its document opened for ``actor``. Read
+        under the appenders' lock: of two decisions on one redaction (from two replicas, or
+        two threads of one), the second sees the first's outcome and is refused."""
+        work.lock()
+        db = work.db
+        row = db.get(Redaction, redaction_id, populate_existing=True)
         if row is None:
             raise NotFound("no such redaction")
         try:

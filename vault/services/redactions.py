@@ -137,7 +137,7 @@ class RedactionService(RedactionCore):
         allows self-approval, which the access log then records)."""
         check_note(note)
         with self._uow.audited(actor, Action.REDACTION_APPROVE) as work:
-            row, opened = self._reviewable(work.db, actor, redaction_id)
+            row, opened = self._reviewable(work, actor, redaction_id)
             sealed = unseal_row(opened.data_key, row)
             if sealed.content_sha256 != opened.meta.sha256:
                 raise Conflict("stale: this redaction was made on other content")
@@ -157,7 +157,7 @@ class RedactionService(RedactionCore):
         """Reject a proposed redaction, saying why (any editor of the case, its proposer too)."""
         note = required_note(note, "a rejection needs a note saying why")
         with self._uow.audited(actor, Action.REDACTION_REJECT) as work:
-            row, opened = self._reviewable(work.db, actor, redaction_id)
+            row, opened = self._reviewable(work, actor, redaction_id)
             sealed = unseal_row(opened.data_key, row)
             return self._review(work, actor, row, opened, sealed, Status.REJECTED, note, None)
 
@@ -188,7 +188,7 @@ class RedactionService(RedactionCore):
         applies until another editor approves the withdrawal."""
         note = required_note(note, "a withdrawal needs a note saying why")
         with self._uow.audited(actor, Action.REDACTION_WITHDRAW) as work:
-            row, opened = self._reviewable(work.db, actor, redaction_id, Status.APPROVED)
+            row, opened = self._reviewable(work, actor, redaction_id, Status.APPROVED)
             asked = Withdrawal(actor.user_id, note, self._clock())
             sealed = replace(unseal_row(opened.data_key, row), withdrawal=asked)
             return self._store(work, row, opened, sealed, Status.WITHDRAWING, None)
@@ -202,7 +202,7 @@ class RedactionService(RedactionCore):
         applies to exports."""
         check_note(note)
         with self._uow.audited(actor, Action.REDACTION_WITHDRAW_APPROVE) as work:
-            row, opened = self._reviewable(work.db, actor, redaction_id, Status.WITHDRAWING)
+            row, opened = self._reviewable(work, actor, redaction_id, Status.WITHDRAWING)
             sealed = unseal_row(opened.data_key, row)
             asked = pending_withdrawal(sealed, row)
             own = asked.proposer_id == actor.user_id
@@ -232,7 +232,7 @@ class RedactionService(RedactionCore):
         approved."""
         note = required_note(note, "a rejection needs a note saying why")
         with self._uow.audited(actor, Action.REDACTION_WITHDRAW_REJECT) as work:
-            row, opened = self._reviewable(work.db, actor, redaction_id, Status.WITHDRAWING)
+            row, opened = self._reviewable(work, actor, redaction_id, Status.WITHDRAWING)
             sealed = unseal_row(opened.data_key, row)
             reviewed = replace(
                 pending_withdrawal(sealed, row),

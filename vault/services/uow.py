@@ -14,6 +14,8 @@ change and forgets the entry. Inside the block:
 - ``work.log()`` appends the entry now instead of at the end. The append takes the appenders'
   lock, which orders the unit against every other audited change (a deletion must see a hold
   set meanwhile), and gives the entry's index (an upload's receipt);
+- ``work.lock()`` takes that lock without appending, before a check whose outcome another
+  unit could change (a decision on a redaction still proposed);
 - ``work.record(action, ...)`` appends a further entry of the same transaction, now;
 - ``work.unchanged()`` says that nothing changed: the unit commits nothing and records nothing
   (setting a hold that is set already);
@@ -122,6 +124,13 @@ class Work:
                 self._action, outcome=self._outcome, extra=self._extra, **self._targets
             )
         return self._index
+
+    def lock(self) -> None:
+        """Take the appenders' lock now, without appending: no other audited change commits
+        until this unit ends, and what the block reads next is current. For decisions that
+        check a state before changing it (a redaction still proposed), which two replicas
+        could otherwise both take on the same state."""
+        audit.lock(self.db)
 
     def record(
         self,
