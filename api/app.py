@@ -13,7 +13,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import docs_page, errors
 from api.bodies import BodyLimit
-from api.limits import RequestLimits, UploadGate
+from api.limits import DRAIN_SECONDS, RequestLimits, UploadGate
 from api.middleware import SecurityMiddleware
 from api.routes import (
     account,
@@ -67,6 +67,9 @@ def create_app(
         try:
             yield
         finally:
+            # Uploads still receiving after the server's grace period are cut off here, and
+            # their partial blobs removed, before the vault closes under them.
+            await app.state.upload_gate.drain(timeout=DRAIN_SECONDS)
             if schedule is not None:
                 schedule.stop()
             if opened:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -285,6 +286,12 @@ class UploadGate:
         self._by_user: Counter[UUID] = Counter()
         self._active = 0
         self._threads: anyio.CapacityLimiter | None = None
+        self._receiving: set[anyio.CancelScope] = set()
+        self._closing = False
+        # Upload threads still running: counted by the threads themselves, since the request
+        # task that started one may be cancelled (uvicorn's grace period) while it runs on.
+        self._working = 0
+        self._working_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> UploadGate:
@@ -329,6 +336,54 @@ class UploadGate:
             self._by_user[user_id] -= 1
             if not self._by_user[user_id]:
                 del self._by_user[user_id]
+
+    @contextmanager
+    def receiving(self) -> Iterator[None]:
+        """Around an upload's wait for more of its body (in the event loop): ``drain`` ends the
+        wait with ``Unavailable``, as does any wait that starts after it."""
+        if self._closing:
+            raise Unavailable(_SHUTTING_DOWN, retry_after=RETRY_AFTER_SECONDS)
+        scope = anyio.CancelScope()
+        self._receiving.add(scope)
+        try:
+            with scope:
+                yield
+        finally:
+            self._receiving.discard(scope)
+        if scope.cancelled_caught:
+            raise Unavailable(_SHUTTING_DOWN, retry_after=RETRY_AFTER_SECONDS)
+
+    @contextmanager
+    def working(self) -> Iterator[None]:
+        """Around an upload's whole thread: ``drain`` waits until none is inside."""
+        with self._working_lock:
+            self._working += 1
+        try:
+            yield
+        finally:
+            with self._working_lock:
+                self._working -= 1
+
+    async def drain(self, *, timeout: float) -> int:
+        """Interrupt every upload still receiving and wait, at most ``timeout`` seconds, until
+        their threads have cleaned up; returns how many were still running then."""
+        self._closing = True
+        deadline = anyio.current_time() + timeout
+        while anyio.current_time() < deadline:
+            # Again on every round: a thread that was encrypting or writing when the drain
+            # began waits for its next piece only afterwards.
+            for scope in list(self._receiving):
+                scope.cancel()
+            if not self._working:
+                return 0
+            await anyio.sleep(0.05)
+        log.warning("uploads still running at shutdown: %d", self._working)
+        return self._working
+
+
+_SHUTTING_DOWN = "the server is shutting down; send the upload again"
+# Long enough for a store to abandon a partial blob (a multipart abort is one request).
+DRAIN_SECONDS = 10.0
 
 
 def _upload_gate(request: Request) -> UploadGate:

@@ -31,7 +31,7 @@ from vault.services.user_admin import UserAdminService
 from vault.settings import Settings
 from vault.storage import database
 from vault.storage.blobstore import BlobStore
-from vault.storage.database import connect, current_revision, head_revision
+from vault.storage.database import PoolSize, connect, current_revision, head_revision
 from vault.storage.database import migrate as migrate_schema
 from vault.storage.stores import blob_store
 
@@ -184,7 +184,12 @@ def _existing_database(settings: Settings, *, read_only: bool) -> tuple[Engine, 
     data_dir = settings.data_dir
     if settings.database_url is None and not (data_dir / DATABASE_FILE).is_file():
         raise NotFound(f"no vault in {data_dir} (create one with `vault init`)")
-    engine = connect(settings.resolved_database_url, read_only=read_only)
+    pool = PoolSize(
+        settings.database_pool_size,
+        settings.database_max_overflow,
+        settings.database_pool_timeout_seconds,
+    )
+    engine = connect(settings.resolved_database_url, read_only=read_only, pool=pool)
     try:
         revision = current_revision(engine)
     except BaseException:

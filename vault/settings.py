@@ -31,6 +31,11 @@ class Settings:
 
     data_dir: Path = Path("vault-data")
     database_url: str | None = None
+    # Connections each server process keeps open, may open beyond that under load, and waits
+    # for when all are busy (docs/deployment.md sizes them against PostgreSQL's max_connections).
+    database_pool_size: int = 5
+    database_max_overflow: int = 10
+    database_pool_timeout_seconds: int = 30
     # Blobs in an S3-compatible bucket instead of ``data_dir/blobs`` (docs/operations.md,
     # "Object storage"); credentials come from the standard AWS sources, never from here.
     blob_url: str | None = None
@@ -68,6 +73,9 @@ class Settings:
     body_grace_seconds: int = 20
     body_min_bytes_per_second: int = 1024
     max_concurrent_uploads: int = 16
+    # On SIGTERM, `vault serve` stops taking requests and lets those in flight finish for this
+    # long; an upload still running then is cut off and leaves nothing (docs/deployment.md).
+    shutdown_grace_seconds: int = 30
     max_concurrent_uploads_per_user: int = 4
     # `vault serve` runs retention this often (0: never; docs/operations.md, "Retention").
     retention_interval_minutes: int = 0
@@ -170,6 +178,8 @@ class Settings:
         for name in _POSITIVE:
             if getattr(self, name) < 1:
                 raise InvalidInput(f"setting {name} must be at least 1")
+        if not 0 <= self.database_max_overflow <= 1000:
+            raise InvalidInput("database_max_overflow must be between 0 and 1000")
         if not 0 <= self.retention_interval_minutes <= 7 * 24 * 60:
             raise InvalidInput("retention_interval_minutes must be between 0 (off) and 10080")
         if not 72 <= self.export_dpi <= 600:
@@ -196,6 +206,10 @@ class Settings:
 
 
 _INT_FIELDS = {
+    "shutdown_grace_seconds",
+    "database_pool_size",
+    "database_max_overflow",
+    "database_pool_timeout_seconds",
     "segment_size",
     "argon2_memory_kib",
     "argon2_time_cost",
@@ -225,7 +239,13 @@ _INT_FIELDS = {
 _BOOL_FIELDS = {"log_client_addresses", "redaction_self_approval"}
 _POSITIVE = sorted(
     _INT_FIELDS
-    - {"segment_size", "argon2_memory_kib", "argon2_time_cost", "retention_interval_minutes"}
+    - {
+        "segment_size",
+        "argon2_memory_kib",
+        "argon2_time_cost",
+        "retention_interval_minutes",
+        "database_max_overflow",
+    }
 )
 
 

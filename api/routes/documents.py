@@ -109,14 +109,15 @@ async def upload(
         # An empty list means the body has ended.
         pieces: list[bytes] = []
         size = 0
-        while size < _PULL_BYTES:
-            try:
-                piece = await body.__anext__()
-            except StopAsyncIteration:
-                break
-            if piece:
-                pieces.append(piece)
-                size += len(piece)
+        with uploads.receiving():
+            while size < _PULL_BYTES:
+                try:
+                    piece = await body.__anext__()
+                except StopAsyncIteration:
+                    break
+                if piece:
+                    pieces.append(piece)
+                    size += len(piece)
         return pieces
 
     def pull() -> Iterator[bytes]:
@@ -124,6 +125,10 @@ async def upload(
             yield from pieces
 
     def store() -> DocumentInfo:
+        with uploads.working():
+            return receive_and_store()
+
+    def receive_and_store() -> DocumentInfo:
         fields, file = StreamingForm(pull(), boundary).read()
         unknown = sorted(set(fields) - _FIELDS)
         if unknown:

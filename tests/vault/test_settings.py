@@ -52,6 +52,9 @@ def test_unprefixed_and_unknown_variables_are_not_settings() -> None:
         ({"VAULT_SEGMENT_SIZE": "8"}, "segment_size must be between"),
         ({"VAULT_RECOVERY_THRESHOLD": "4"}, "threshold <= shares"),
         ({"VAULT_RECOVERY_THRESHOLD": "1"}, "threshold of 1"),
+        ({"VAULT_DATABASE_POOL_SIZE": "0"}, "database_pool_size must be at least 1"),
+        ({"VAULT_DATABASE_MAX_OVERFLOW": "-1"}, "database_max_overflow must be between"),
+        ({"VAULT_DATABASE_POOL_TIMEOUT_SECONDS": "0"}, "database_pool_timeout_seconds must"),
     ],
 )
 def test_bad_values_name_the_setting(env: dict[str, str], message: str) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
@@ -25,13 +26,16 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, DataError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
-from vault.errors import InvalidInput, StorageError
+from vault.errors import InvalidInput, StorageError, Unavailable
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 __all__ = [
+    "PoolSize",
     "connect",
     "current_revision",
     "describe_url",
@@ -130,10 +134,43 @@ def _read_only_sqlite_url(parsed: URL) -> URL:
     return make_url(f"sqlite:///file:{quote(str(path))}?{options}&uri=true")
 
 
-def connect(url: str, *, check: bool = True, read_only: bool = False) -> Engine:
+@dataclass(frozen=True)
+class PoolSize:
+    """The connection pool of one process: ``size`` kept open, ``overflow`` more under load,
+    ``timeout`` seconds to wait for one when all are busy (then ``Unavailable``, a 503)."""
+
+    size: int = 5
+    overflow: int = 10
+    timeout: float = 30.0
+
+
+class _BoundedPool(QueuePool):
+    """A queue pool whose wait for a free connection ends in ``Unavailable`` (503 with
+    Retry-After: the client may try again) instead of SQLAlchemy's ``TimeoutError``, which
+    nothing above storage knows (the API must not import SQLAlchemy)."""
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        # _do_get is where QueuePool waits and raises; overriding it is the documented way to
+        # customise a pool's checkout (sqlalchemy.pool.Pool subclasses all do).
+        try:
+            return super()._do_get()
+        except PoolTimeout:
+            log.warning("every database connection of this process is busy")
+            raise Unavailable("the server is busy; try again", retry_after=1) from None
+
+
+# SQLAlchemy names a pool's logger after its class, and keeps only its own "sqlalchemy" tree at
+# WARNING: without this, a server logging at INFO would log every pool disposal of this one.
+logging.getLogger(f"{__name__}.{_BoundedPool.__name__}").setLevel(logging.WARNING)
+
+
+def connect(
+    url: str, *, check: bool = True, read_only: bool = False, pool: PoolSize | None = None
+) -> Engine:
     """Create an engine for ``url`` and (with ``check``) prove the database answers.
 
     With ``read_only``, nothing is ever written: for commands that only check a vault.
+    ``pool`` sizes the connection pool (SQLAlchemy's defaults without it).
     Raises ``StorageError`` naming the database (never its credentials) if it cannot be reached.
     """
     try:
@@ -147,6 +184,9 @@ def connect(url: str, *, check: bool = True, read_only: bool = False) -> Engine:
     else:
         kwargs["pool_pre_ping"] = True
         kwargs["connect_args"] = {"connect_timeout": 5}
+    if pool is not None:
+        kwargs.update(pool_size=pool.size, max_overflow=pool.overflow, pool_timeout=pool.timeout)
+        kwargs["poolclass"] = _BoundedPool
     target = _read_only_sqlite_url(parsed) if sqlite and read_only else parsed
     try:
         engine = sa.create_engine(target, **kwargs)

@@ -110,6 +110,7 @@ def serve(
         timeout_worker_healthcheck=_WORKER_HEALTHCHECK_SECONDS,
         server_header=False,
         proxy_headers=False,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
         # h11 with a deadline for the request head: uvicorn alone waits for ever for a client
         # that connects and sends nothing, or half a request line (api.protocol).
         http="api.protocol:HeadTimeoutProtocol",
