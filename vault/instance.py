@@ -29,7 +29,7 @@ from vault.services.throttle import KdfLimiter
 from vault.services.uow import SYSTEM, UnitOfWork
 from vault.services.user_admin import UserAdminService
 from vault.settings import Settings
-from vault.storage import database
+from vault.storage import database, schema_compat
 from vault.storage.blobstore import BlobStore
 from vault.storage.database import PoolSize, connect, current_revision, head_revision
 from vault.storage.database import migrate as migrate_schema
@@ -93,12 +93,11 @@ class Vault:
         ``log-rollback``, otherwise); only ``vault audit accept-rollback`` opens it without
         ``check_rollback``."""
         engine, revision = _existing_database(settings, read_only=read_only)
-        if revision != head_revision():
+        try:
+            schema_compat.check(engine, revision, head_revision())
+        except BaseException:
             engine.dispose()
-            raise StorageError(
-                f"the vault's schema is at revision {revision}, this version expects "
-                f"{head_revision()}"
-            )
+            raise
         blobs = blob_store(settings)
         vault = cls(settings=settings, engine=engine, blobs=blobs, clock=clock)
         if not read_only:
@@ -124,6 +123,11 @@ class Vault:
         engine, current = _existing_database(settings, read_only=False)
         try:
             head = head_revision()
+            if current > head:
+                raise StorageError(
+                    f"the vault's schema is at revision {current}, newer than this version's "
+                    f"({head}): nothing to do here; upgrade this version instead"
+                )
             if current != head and not check:
                 # Trust on first use: crossing the revision that gave records their seals,
                 # they are sealed as the upgrade found them (the key is read first).

@@ -36,6 +36,7 @@ __all__ = [
     "Redaction",
     "RetentionStart",
     "Role",
+    "SchemaCompat",
     "Source",
     "Throttle",
     "User",
@@ -344,6 +345,16 @@ class AuditHead(SQLModel, table=True):
     # largest first), concatenated: all an append needs, so appends read no stored node.
     frontier: bytes = b""
     updated_at: datetime = Field(default_factory=_utcnow, sa_type=UTCDateTime)
+
+
+class SchemaCompat(SQLModel, table=True):
+    """One row: the oldest release (by its schema revision) that may still serve this
+    database, kept by the migrations (``vault.storage.schema_compat``)."""
+
+    __tablename__ = "schema_compat"
+
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    oldest_release: str = Field(max_length=32)
 
 
 class LogKey(SQLModel, table=True):
