@@ -7,7 +7,9 @@ Suites, in order: ``content`` (encrypt-and-store and decrypt-and-read through th
 bare ASGI endpoint on the same server stack), ``audit`` (the access log on SQLite and
 PostgreSQL), ``metadata`` (listing a case of 10,000 documents), ``login`` (one login, and 50 at
 once), ``export`` (seconds per page of a redacted 20-page text PDF and scan, beside pdftoppm and
-tesseract). Prints a Markdown table on stdout and writes JSON (default ``benchmarks/results.json``).
+tesseract), ``scale`` (64 KiB uploads from eight clients at once on one and three replicas,
+SQLite and PostgreSQL with an S3 server, and a 1 GiB ``curl -F`` upload beside ``cp``).
+Prints a Markdown table on stdout and writes JSON (default ``benchmarks/results.json``).
 
 ``--quick`` keeps the 1 GiB content and transfer cases and the 10,000-document case, but
 repeats less and fills the access log to 10^5 entries instead of 10^6: a few minutes on two
@@ -32,7 +34,7 @@ from pathlib import Path
 
 from benchmarks.common import Context, Result, machine, markdown, say
 
-SUITES = ("content", "transfer", "audit", "metadata", "login", "export")
+SUITES = ("content", "transfer", "audit", "metadata", "login", "export", "scale")
 
 
 def main(argv: list[str] | None = None) -> int:

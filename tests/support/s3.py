@@ -34,6 +34,8 @@ __all__ = [
     "s3_client",
     "s3_server",
     "s3_store",
+    "start_moto",
+    "stop_moto",
 ]
 
 REGION = "us-east-1"
@@ -63,9 +65,10 @@ def _answers(endpoint: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[str]:
-    """The endpoint URL of a moto server started for this test process."""
+def start_moto() -> tuple[str, subprocess.Popen[bytes]]:
+    """A moto S3 server on a free port of 127.0.0.1 (the benchmarks start theirs here too):
+    its endpoint URL once it answers, and its process. Sets the dummy AWS credentials in this
+    process's environment, which the servers and commands it starts inherit."""
     os.environ.update(_DUMMY_ENV)
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"
@@ -74,20 +77,32 @@ def s3_server() -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    deadline = time.monotonic() + _START_SECONDS
+    while not _answers(endpoint):
+        if server.poll() is not None or time.monotonic() > deadline:
+            stop_moto(server)
+            raise RuntimeError("the moto S3 server did not start")
+        time.sleep(0.1)
+    return endpoint, server
+
+
+def stop_moto(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
     try:
-        deadline = time.monotonic() + _START_SECONDS
-        while not _answers(endpoint):
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the moto S3 server did not start")
-            time.sleep(0.1)
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """The endpoint URL of a moto server started for this test process."""
+    endpoint, server = start_moto()
+    try:
         yield endpoint
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_moto(server)
 
 
 @functools.cache
