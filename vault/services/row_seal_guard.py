@@ -149,6 +149,26 @@ def _tables(froms: Sequence[sa.FromClause]) -> Iterator[sa.Table]:
             yield item
 
 
+# The tables of a statement's final FROM list, by the statement's cache key. Working them out
+# compiles the statement's ORM state (milliseconds per call: most of an upload's time before
+# this cache); the statements the services run are a few hundred shapes, each computed once.
+_FROMS: dict[object, tuple[sa.Table, ...]] = {}
+_FROMS_LIMIT = 4096
+
+
+def _final_tables(statement: sa.Select[Any]) -> tuple[sa.Table, ...]:
+    cache_key = statement._generate_cache_key()  # noqa: SLF001 - SQLAlchemy's own cache key
+    if cache_key is None:  # a statement SQLAlchemy cannot cache either
+        return tuple(_tables(statement.get_final_froms()))
+    found = _FROMS.get(cache_key.key)
+    if found is None:
+        found = tuple(_tables(statement.get_final_froms()))
+        if len(_FROMS) >= _FROMS_LIMIT:
+            _FROMS.clear()
+        _FROMS[cache_key.key] = found
+    return found
+
+
 def _loaded(statement: sa.Select[Any]) -> set[object]:
     """The models whose whole records the statement loads (the load event checks those)."""
     return {
@@ -174,7 +194,7 @@ def _check_raw(state: ORMExecuteState) -> None:
     if key is None:
         return
     loaded = _loaded(statement)
-    for table in _tables(statement.get_final_froms()):
+    for table in _final_tables(statement):
         binding = _BY_TABLE.get(table.name)
         if binding is None or binding.model in loaded:
             continue
