@@ -1,5 +1,6 @@
-"""``put_pipelined``: a blob written on a second thread, all or nothing, whichever side fails,
-on the local directory and on the S3-protocol server (``any_store``)."""
+"""``put_pipelined``: a blob written on a second thread (or, under ``INLINE_BYTES``, on the
+caller's), all or nothing, whichever side fails, on the local directory and on the S3-protocol
+server (``any_store``). ``SMALL`` pieces make a blob written inline, ``LARGE`` a pipelined one."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ import pytest
 
 from vault.errors import LimitExceeded, StorageError
 from vault.storage.blobstore import BlobStore, StoredBlob
-from vault.storage.pipeline import put_pipelined
+from vault.storage.pipeline import INLINE_BYTES, put_pipelined
+
+SMALL, LARGE = 100, 1000  # pieces of 3 KiB: 300 KiB and 3 MiB
+assert SMALL * 3072 < INLINE_BYTES < LARGE * 3072
 
 
 @pytest.fixture
@@ -40,9 +44,12 @@ class Producer:
             self.closed = True
 
 
+@pytest.mark.parametrize("count", [SMALL, LARGE])
 @pytest.mark.parametrize("depth", [1, 2, 8])
-def test_writes_every_piece_in_order_and_observes_each(store: BlobStore, depth: int) -> None:
-    producer = Producer(100)
+def test_writes_every_piece_in_order_and_observes_each(
+    store: BlobStore, depth: int, count: int
+) -> None:
+    producer = Producer(count)
     expected = b"".join(producer.pieces())
     seen = hashlib.sha256()
     blob = put_pipelined(store, producer.pieces(), observe=seen.update, depth=depth)
@@ -59,11 +66,13 @@ def test_empty_input_is_an_empty_blob(store: BlobStore) -> None:
     assert b"".join(store.open(blob.blob_id)) == b""
 
 
-@pytest.mark.parametrize("fail_after", [0, 1, 50])
+@pytest.mark.parametrize(
+    ("count", "fail_after"), [(SMALL, 0), (SMALL, 50), (LARGE, 1), (LARGE, 500)]
+)
 def test_producer_error_is_raised_unchanged_and_leaves_nothing(
-    store: BlobStore, fail_after: int
+    store: BlobStore, count: int, fail_after: int
 ) -> None:
-    producer = Producer(100, fail_after=fail_after)
+    producer = Producer(count, fail_after=fail_after)
     with pytest.raises(LimitExceeded, match="too big"):
         put_pipelined(store, producer.pieces())
     assert producer.closed
@@ -106,12 +115,36 @@ def test_store_error_is_raised_and_closes_the_producer(after: int) -> None:
     assert producer.closed
 
 
-def test_observer_error_is_raised_and_leaves_nothing(store: BlobStore) -> None:
+@pytest.mark.parametrize("count", [SMALL, LARGE])
+def test_observer_error_is_raised_and_leaves_nothing(store: BlobStore, count: int) -> None:
     def observe(piece: bytes) -> None:
         raise StorageError("observer failed")
 
-    producer = Producer(100)
+    producer = Producer(count)
     with pytest.raises(StorageError, match="observer failed"):
         put_pipelined(store, producer.pieces(), observe=observe)
     assert producer.closed
     assert store.partial_writes() == []
+
+
+class RecordingStore:
+    """Remembers the thread each blob was written on."""
+
+    def __init__(self, inner: BlobStore) -> None:
+        self.inner = inner
+        self.threads: list[str] = []
+
+    def put(self, chunks: Iterable[bytes]) -> StoredBlob:
+        self.threads.append(threading.current_thread().name)
+        return self.inner.put(chunks)
+
+
+def test_a_small_blob_is_written_on_the_callers_thread_and_a_large_one_beside_it(
+    store: BlobStore,
+) -> None:
+    recording = RecordingStore(store)
+    put_pipelined(recording, Producer(SMALL).pieces())  # type: ignore[arg-type]  # a put() is all it needs
+    put_pipelined(recording, Producer(LARGE).pieces())  # type: ignore[arg-type]  # a put() is all it needs
+    here = threading.current_thread().name
+    assert recording.threads[0] == here
+    assert recording.threads[1] != here

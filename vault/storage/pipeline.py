@@ -17,6 +17,7 @@ already split about evenly, and every further hand-off costs.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +28,8 @@ from vault.storage.blobstore import BlobStore, StoredBlob
 __all__ = ["put_pipelined"]
 
 DEPTH = 2
+INLINE_BYTES = 1 << 20
+"""A blob that ends within this many bytes is written on the caller's thread."""
 
 
 class _ProducerFailed(Exception):
@@ -98,11 +101,35 @@ def put_pipelined(
     depth: int = DEPTH,
 ) -> StoredBlob:
     """``blobs.put(pieces)``, with ``pieces`` drawn on this thread and handed to ``put`` (and
-    to ``observe``, e.g. a hash's ``update``) on a worker thread.
+    to ``observe``, e.g. a hash's ``update``) on a worker thread; a blob that ends within
+    ``INLINE_BYTES`` is drawn whole and written on this thread instead.
 
     An error from ``pieces`` is raised here unchanged once the store has abandoned the partial
     blob; an error from the store (or ``observe``) is raised here once ``pieces`` is closed.
     """
+    source = iter(pieces)
+    # A small blob (most documents) is drawn whole first and written on this thread: a second
+    # thread would overlap nothing, and starting it and handing over costs more (measured:
+    # about 4 ms of a 64 KiB upload's 36 ms). Memory stays bounded by INLINE_BYTES.
+    head: list[bytes] = []
+    size = 0
+    for piece in source:
+        head.append(piece)
+        size += len(piece)
+        if size >= INLINE_BYTES:
+            break
+    else:
+        return blobs.put(_observed(head, observe))
+    return _pipelined(blobs, itertools.chain(head, source), source, observe, depth)
+
+
+def _pipelined(
+    blobs: BlobStore,
+    pieces: Iterator[bytes],
+    source: Iterator[bytes],
+    observe: Callable[[bytes], None] | None,
+    depth: int,
+) -> StoredBlob:
     handoff = _Handoff(depth)
 
     def write() -> StoredBlob:
@@ -113,11 +140,10 @@ def put_pipelined(
             # alive, and the producer would wait for a reader that is gone.
             handoff.stop_consuming()
 
-    source = iter(pieces)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="blob-writer") as pool:
         writing = pool.submit(write)
         try:
-            for piece in source:
+            for piece in pieces:
                 handoff.put(piece)
         except _WriterStopped:
             pass  # the writer's own error is raised by ``result()`` below
