@@ -663,12 +663,11 @@ def test_address_throttle_spans_usernames(env: Env, monkeypatch: pytest.MonkeyPa
         response = env.login(f"guess-{n}", WRONG_PASSPHRASE)
         assert_problem(response, 401, "unauthenticated")
     derivations = count_derivations(monkeypatch)
-    started = time.perf_counter()
     retry_after(env.login("guess-new", WRONG_PASSPHRASE))
     retry_after(env.login("jules"))  # an account with no failures, and the right passphrase
-    elapsed = time.perf_counter() - started
+    # Refused before any key derivation: that, not a wall-clock bound a busy machine can miss,
+    # is what makes a blocked attempt cheap.
     assert derivations() == 0
-    assert elapsed < 0.1, elapsed
     # "testclient" is blocked, not everyone.
     with TestClient(env.app, client=("192.0.2.10", 50000)) as other:
         assert env.login("jules", client=other).status_code == 200

@@ -157,7 +157,8 @@ _FROMS_LIMIT = 4096
 
 
 def _final_tables(statement: sa.Select[Any]) -> tuple[sa.Table, ...]:
-    cache_key = statement._generate_cache_key()  # noqa: SLF001 - SQLAlchemy's own cache key
+    # The key SQLAlchemy itself caches compiled statements by: the shape, not the values.
+    cache_key = statement._generate_cache_key()
     if cache_key is None:  # a statement SQLAlchemy cannot cache either
         return tuple(_tables(statement.get_final_froms()))
     found = _FROMS.get(cache_key.key)
