@@ -165,6 +165,7 @@ def _vault(env: dict[str, str], *args: str) -> None:
 def _replicas(root: Path, count: int, extra: dict[str, str]) -> Iterator[list[Server]]:
     """A new vault (administrator ``admin``, journalist ``jules``) served by ``count``
     replicas, each with its own copy of the key files."""
+    root.mkdir(parents=True)
     data_dir = root / "data"
     env = _env(data_dir, extra)
     secret = root / "passphrase"
