@@ -319,6 +319,12 @@ class Ledger:
     uncertain_reads: int = 0
     unexpected: list[str] = field(default_factory=list)
 
+    def standing(self) -> list[str]:
+        """The acknowledged documents that no deletion may have touched."""
+        with self.lock:
+            gone = self.deleted | self.uncertain_deletes
+            return [doc for doc in self.acked if doc not in gone]
+
     def note(self, what: str) -> None:
         with self.lock:
             self.unexpected.append(what)
@@ -384,9 +390,7 @@ def _reader(load: Load) -> None:
     headers = load.cluster.auth("rosa")
     with load.cluster.proxied() as client:
         while not load.stop.is_set():
-            with load.ledger.lock:
-                choices = [d for d in load.ledger.acked if d not in load.ledger.deleted]
-                choices = [d for d in choices if d not in load.ledger.uncertain_deletes]
+            choices = load.ledger.standing()
             if not choices:
                 time.sleep(0.05)
                 continue
@@ -416,9 +420,7 @@ def _deleter(load: Load) -> None:
     with load.cluster.proxied() as client:
         while not load.stop.is_set():
             time.sleep(0.3)
-            with load.ledger.lock:
-                choices = [d for d in load.ledger.acked if d not in load.ledger.deleted]
-                choices = [d for d in choices if d not in load.ledger.uncertain_deletes]
+            choices = load.ledger.standing()
             if len(choices) < 5:
                 continue
             doc = _RNG.choice(choices)
