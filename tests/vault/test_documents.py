@@ -314,3 +314,26 @@ def test_source_notes_only_for_the_handler(world: World) -> None:
         world.journalist.require_key().public_key().key_id,
         world.init.recovery_key_id,
     }
+
+
+def test_a_read_that_races_a_deletion_is_told_the_document_is_gone(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the read of the document's row and of its wrapped key, the deletion commits
+    (another replica's): the reader gets NotFound, not "access pending"."""
+    doc = world.vault.documents.add(
+        world.journalist,
+        case_id=world.case_id,
+        content=[b"testimony"],
+        document=NewDocument(title="t", media_type="text/plain"),
+    ).id
+    service = type(world.vault.documents)
+    original = service._data_key
+
+    def deleted_meanwhile(self: object, db: object, row: Document, actor: object) -> bytes | None:
+        world.vault.documents.delete(world.editor, doc)
+        return original(self, db, row, actor)  # type: ignore[arg-type]  # the method, unbound
+
+    monkeypatch.setattr(service, "_data_key", deleted_meanwhile)
+    with pytest.raises(NotFound):
+        world.vault.documents.open(world.editor, doc)

@@ -294,6 +294,11 @@ class DocumentService:
         row = self._visible(db, actor, document_id)
         data_key = self._data_key(db, row, actor)
         if data_key is None:
+            # On PostgreSQL each read sees what was committed before it: a deletion that
+            # commits between the two reads takes the key with the document, which is then
+            # gone, not pending.
+            if db.exec(select(Document.id).where(col(Document.id) == row.id)).first() is None:
+                raise NotFound("no such document")
             raise Conflict("access to this document is pending: a case member must grant it")
         return row, data_key
 
