@@ -482,6 +482,24 @@ def test_session_ends_after_30_idle_minutes(env: Env) -> None:
     assert_problem(env.me(token), 401, "unauthenticated")
 
 
+def test_a_sessions_last_use_is_recorded_when_it_moved_by_15_seconds(env: Env) -> None:
+    """Not on every request (a commit each): a use 10 s after the stored one is not written,
+    so the session ends up to that much early; a use 20 s after it is written."""
+    env.add_user("jules")
+    token = env.session("jules")
+    env.clock.advance(seconds=20)
+    assert env.me(token).status_code == 200  # recorded: 20 s after the login
+    env.clock.advance(seconds=10)
+    assert env.me(token).status_code == 200  # not recorded: 10 s after the stored use
+    env.clock.advance(minutes=29, seconds=55)  # 29:55 after the last use, 30:05 after the stored
+    assert_problem(env.me(token), 401, "unauthenticated")
+    token = env.session("jules")
+    env.clock.advance(seconds=20)
+    assert env.me(token).status_code == 200
+    env.clock.advance(minutes=29, seconds=50)  # 30:10 after the login, 29:50 after the use
+    assert env.me(token).status_code == 200
+
+
 def test_session_ends_after_12_hours_despite_activity(env: Env) -> None:
     env.add_user("jules")
     started = env.clock()

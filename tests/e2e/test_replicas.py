@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import hashlib
 import json
 import os
@@ -357,6 +358,16 @@ class Load:
             self.ledger.note(f"read of {doc} on replica {replica}: {answer.status_code}")
 
 
+def _answer(send: Callable[[], httpx.Response]) -> httpx.Response | None:
+    """What a replica answered; ``None`` when no replica's answer came back (the connection
+    broke, or nginx answered for a replica that died: ``UNANSWERED``)."""
+    try:
+        answer = send()
+    except httpx.TransportError:
+        return None
+    return None if answer.status_code in UNANSWERED else answer
+
+
 def _uploader(load: Load, username: str) -> None:
     """Uploads through the proxy; each acknowledged one is read at once from every replica."""
     ledger, headers = load.ledger, load.cluster.auth(username)
@@ -367,11 +378,9 @@ def _uploader(load: Load, username: str) -> None:
             digest = hashlib.sha256(body).hexdigest()
             with ledger.lock:
                 ledger.sent[title] = digest
-            try:
-                answer = _upload(client, headers, load.cluster.live.case_id, title, body)
-            except httpx.TransportError:
-                answer = None
-            if answer is None or answer.status_code in UNANSWERED:
+            case = load.cluster.live.case_id
+            answer = _answer(functools.partial(_upload, client, headers, case, title, body))
+            if answer is None:
                 with ledger.lock:
                     ledger.uncertain_titles.add(title)
                 continue
@@ -396,11 +405,10 @@ def _reader(load: Load) -> None:
                 time.sleep(0.05)
                 continue
             doc = _RNG.choice(choices)
-            try:
-                answer = client.get(f"/v1/documents/{doc}/content", headers=headers)
-            except httpx.TransportError:
-                answer = None
-            if answer is None or answer.status_code in UNANSWERED:
+            answer = _answer(
+                functools.partial(client.get, f"/v1/documents/{doc}/content", headers=headers)
+            )
+            if answer is None:
                 with load.ledger.lock:
                     load.ledger.uncertain_reads += 1
                 continue
@@ -427,12 +435,11 @@ def _deleter(load: Load) -> None:
             doc = _RNG.choice(choices)
             with load.ledger.lock:
                 load.ledger.deleting.add(doc)
-            try:
-                answer = client.delete(f"/v1/documents/{doc}", headers=headers)
-            except httpx.TransportError:
-                answer = None
+            answer = _answer(
+                functools.partial(client.delete, f"/v1/documents/{doc}", headers=headers)
+            )
             with load.ledger.lock:
-                if answer is None or answer.status_code in UNANSWERED:
+                if answer is None:
                     load.ledger.uncertain_deletes.add(doc)
                 elif answer.status_code in (204, 404):
                     # 404: nginx sent the DELETE (idempotent) on to another replica when the
@@ -448,13 +455,9 @@ def _logins(load: Load) -> None:
     with load.cluster.proxied() as client:
         while not load.stop.is_set():
             username = _RNG.choice(list(USERS))
-            try:
-                answer = client.post(
-                    "/v1/auth/login", json={"username": username, "passphrase": PASSPHRASE}
-                )
-            except httpx.TransportError:
-                answer = None
-            if answer is None or answer.status_code in UNANSWERED:
+            login = {"username": username, "passphrase": PASSPHRASE}
+            answer = _answer(functools.partial(client.post, "/v1/auth/login", json=login))
+            if answer is None:
                 with load.ledger.lock:
                     load.ledger.uncertain_logins += 1
                 continue

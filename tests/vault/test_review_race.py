@@ -54,12 +54,7 @@ def test_an_approval_and_a_rejection_at_once_on_two_replicas_take_one_decision(
 ) -> None:
     rosa = world.add_user("rosa", Role.EDITOR)
     eve = world.add_user("eve", Role.EDITOR)
-    doc = world.vault.documents.add(
-        world.editor,
-        case_id=world.case_id,
-        content=[b"Testimony of the attendee. " * 20],
-        document=NewDocument(title="testimony", media_type="text/plain"),
-    ).id
+    doc = _statement(world)
     decided: dict[uuid.UUID, str] = {}
     for number in range(ROUNDS):
         proposal = Proposal(Kind.TERM, Category.SOURCE_IDENTITY, term=f"attendee {number}")
@@ -74,7 +69,63 @@ def test_an_approval_and_a_rejection_at_once_on_two_replicas_take_one_decision(
         decided[redaction] = "approved" if isinstance(rejection, Conflict) else "rejected"
     stored = {info.id: info.status for info in world.vault.redactions.of_document(rosa, doc)}
     assert {r: stored[r].value for r in decided} == decided
+    decisions = _decision_entries(world, doc, b'"redaction.approve"')
+    decisions += _decision_entries(world, doc, b'"redaction.reject"')
+    assert decisions == ROUNDS
+
+
+def test_two_approvals_at_once_take_one(world: World, second_replica: Vault) -> None:
+    rosa = world.add_user("rosa", Role.EDITOR)
+    eve = world.add_user("eve", Role.EDITOR)
+    doc = _statement(world)
+    for number in range(ROUNDS):
+        proposal = Proposal(Kind.TERM, Category.SOURCE_IDENTITY, term=f"attendee {number}")
+        redaction = world.vault.redactions.propose(world.editor, doc, proposal).id
+        results = _at_once(
+            lambda r=redaction: world.vault.redactions.approve(rosa, r),
+            lambda r=redaction: second_replica.redactions.approve(eve, r),
+        )
+        assert sorted(type(result).__name__ for result in results) == [
+            "Conflict",
+            "RedactionInfo",
+        ], results
+    assert _decision_entries(world, doc, b'"redaction.approve"') == ROUNDS
+
+
+def test_a_withdrawal_approved_and_rejected_at_once_takes_one_decision(
+    world: World, second_replica: Vault
+) -> None:
+    rosa = world.add_user("rosa", Role.EDITOR)
+    eve = world.add_user("eve", Role.EDITOR)
+    doc = _statement(world)
+    for number in range(ROUNDS):
+        proposal = Proposal(Kind.TERM, Category.SOURCE_IDENTITY, term=f"attendee {number}")
+        redaction = world.vault.redactions.propose(world.editor, doc, proposal).id
+        world.vault.redactions.approve(rosa, redaction)
+        world.vault.redactions.withdraw(world.editor, redaction, note="hides too much")
+        results = _at_once(
+            lambda r=redaction: world.vault.redactions.approve_withdrawal(rosa, r),
+            lambda r=redaction: second_replica.redactions.reject_withdrawal(eve, r, note="keep"),
+        )
+        assert sorted(type(result).__name__ for result in results) == [
+            "Conflict",
+            "RedactionInfo",
+        ], results
+    decided = _decision_entries(world, doc, b'"redaction.withdraw.approve"')
+    decided += _decision_entries(world, doc, b'"redaction.withdraw.reject"')
+    assert decided == ROUNDS
+
+
+def _statement(world: World) -> uuid.UUID:
+    return world.vault.documents.add(
+        world.editor,
+        case_id=world.case_id,
+        content=[b"Testimony of the attendee. " * 20],
+        document=NewDocument(title="testimony", media_type="text/plain"),
+    ).id
+
+
+def _decision_entries(world: World, doc: uuid.UUID, action: bytes) -> int:
     with world.db() as db:
         entries = db.exec(select(AuditEntry.leaf).where(col(AuditEntry.document_id) == doc)).all()
-    decisions = [e for e in entries if b'"redaction.approve"' in e or b'"redaction.reject"' in e]
-    assert len(decisions) == ROUNDS
+    return sum(1 for entry in entries if action in entry)

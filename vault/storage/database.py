@@ -150,8 +150,9 @@ class _BoundedPool(QueuePool):
     nothing above storage knows (the API must not import SQLAlchemy)."""
 
     def _do_get(self) -> ConnectionPoolEntry:
-        # _do_get is where QueuePool waits and raises; overriding it is the documented way to
-        # customise a pool's checkout (sqlalchemy.pool.Pool subclasses all do).
+        # _do_get is QueuePool's checkout, where it waits and raises: a private method that
+        # every pool class of SQLAlchemy's overrides. tests/vault/test_pool.py fails if a
+        # release renames it (the timeout would then reach the API as an unexpected error).
         try:
             return super()._do_get()
         except PoolTimeout:

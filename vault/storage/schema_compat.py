@@ -28,8 +28,8 @@ def _oldest_release(engine: Engine) -> str | None:
             found = conn.execute(
                 sa.text("SELECT oldest_release FROM schema_compat WHERE id = 1")
             ).scalar_one_or_none()
-    except sa.exc.SQLAlchemyError:
-        return None  # no such table: a schema from before 0013
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError):
+        return None  # no such table (SQLite, PostgreSQL): a schema from before 0013
     return None if found is None else str(found)
 
 
