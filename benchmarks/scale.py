@@ -10,6 +10,7 @@ and a 1 GiB upload sent by ``curl -F``.
   (the inverse of the throughput); details give uploads per second and each upload's p50 and
   p99 latency. Setups:
   - ``sqlite-1``: one ``vault serve`` on SQLite and a local blob directory, over HTTP;
+  - ``sqlite-1x2``: the same with ``--workers 2`` (one process per core, on one SQLite file);
   - ``postgres-s3-1``: one replica on PostgreSQL and moto's S3 server, over HTTP;
   - ``postgres-s3-3``: three replicas on PostgreSQL and moto, behind nginx terminating TLS.
   The peer (``asgi``) is the bare endpoint of ``benchmarks.transfer`` (the same uvicorn, a
@@ -162,9 +163,11 @@ def _vault(env: dict[str, str], *args: str) -> None:
 
 
 @contextlib.contextmanager
-def _replicas(root: Path, count: int, extra: dict[str, str]) -> Iterator[list[Server]]:
+def _replicas(
+    root: Path, count: int, extra: dict[str, str], workers: int = 1
+) -> Iterator[list[Server]]:
     """A new vault (administrator ``admin``, journalist ``jules``) served by ``count``
-    replicas, each with its own copy of the key files."""
+    replicas of ``workers`` processes each, each replica with its own copy of the key files."""
     root.mkdir(parents=True)
     data_dir = root / "data"
     env = _env(data_dir, extra)
@@ -183,7 +186,9 @@ def _replicas(root: Path, count: int, extra: dict[str, str]) -> Iterator[list[Se
                     shutil.copy2(data_dir / name, own / name)
             log = root / f"replica-{number}.log"
             servers.append(
-                start_vault_serve(own, env=env | {"VAULT_DATA_DIR": str(own)}, log_path=log)
+                start_vault_serve(
+                    own, env=env | {"VAULT_DATA_DIR": str(own)}, log_path=log, workers=workers
+                )
             )
         yield servers
     finally:
@@ -208,13 +213,14 @@ def _case_and_token(base_url: str, verify: ssl.SSLContext | bool) -> tuple[str, 
         return case_id, login("jules")
 
 
-def _bare(root: Path, count: int) -> list[Server]:
+def _bare(root: Path, count: int, workers: int = 1) -> list[Server]:
     servers = []
     for number in range(count):
         port = free_port()
         command = [sys.executable, "-m", "uvicorn", "benchmarks.transfer:create_bare_app"]
         command += ["--factory", "--host", "127.0.0.1", "--port", str(port)]
         command += ["--no-access-log", "--no-server-header", "--log-level", "warning"]
+        command += ["--workers", str(workers)]
         command += ["--app-dir", str(Path(__file__).parent.parent)]
         log = root / f"bare-{number}.log"
         servers.append(start_server(command, port=port, env=os.environ, log_path=log))
@@ -236,9 +242,10 @@ def _measure(
     count: int,
     extra: dict[str, str],
     seconds: float,
+    workers: int = 1,
 ) -> Result:
     root.mkdir()
-    with _replicas(root / "vault", count, extra) as servers:
+    with _replicas(root / "vault", count, extra, workers) as servers:
         with contextlib.ExitStack() as stack:
             verify: ssl.SSLContext | bool = False
             base = servers[0].base_url
@@ -250,7 +257,7 @@ def _measure(
             fields = {"case": case_id, "title": "filed"}
             say(f"   {name}: vault")
             vault = _ingest(_Target(base, "/v1/documents", fields, headers, verify), seconds)
-    bare_servers = _bare(root, count)
+    bare_servers = _bare(root, count, workers)
     try:
         with contextlib.ExitStack() as stack:
             verify = False
@@ -269,6 +276,7 @@ def _measure(
     details: dict[str, object] = {
         "clients": CLIENTS,
         "replicas": count,
+        "workers": workers,
         "seconds": round(vault.seconds, 1),
         **vault.details(),
         **bare.details("asgi_"),
@@ -327,6 +335,11 @@ def run(ctx: Context) -> list[Result]:
     seconds = 5.0 if ctx.quick else 15.0
     results = [_curl_upload(ctx)]
     results.append(_measure("ingest-64KiB-sqlite-1", ctx.workdir / "sqlite-1", 1, {}, seconds))
+    # One server with a worker per core, as docs/deployment.md runs it: two processes on one
+    # SQLite file, each recording its own uploads in groups.
+    results.append(
+        _measure("ingest-64KiB-sqlite-1x2", ctx.workdir / "sqlite-1x2", 1, {}, seconds, workers=2)
+    )
     if ctx.database_url is None:
         say("   no PostgreSQL (--database-url): the PostgreSQL and S3 cases are skipped")
         return results

@@ -117,7 +117,7 @@ def _rename(api: ApiWorld, doc: str, title: str) -> None:
     from uuid import UUID
 
     from vault.services import keyring
-    from vault.services.documents import open_metadata, seal_metadata
+    from vault.services.document_records import open_metadata, seal_metadata
     from vault.storage.models import Document
 
     with api.world.db() as db:

@@ -70,7 +70,8 @@ _CHILD = textwrap.dedent(
     """
     import os, sys
     from vault.instance import Vault
-    from vault.services.documents import DocumentService, NewDocument
+    from vault.services.documents import NewDocument
+    from vault.services.upload_batch import UploadRecorder
     from vault.services.users import Actor
     from vault.settings import Settings
     from vault.storage.models import Role
@@ -79,7 +80,7 @@ _CHILD = textwrap.dedent(
     def crash(*args, **kwargs):
         os._exit(17)  # the process dies between the blob write and the metadata commit
 
-    DocumentService._record = crash
+    UploadRecorder.record = crash
     vault = Vault.open(Settings.from_environ(os.environ))
     actor = Actor(user_id=uuid.UUID(sys.argv[1]), username="jules", role=Role.JOURNALIST)
     vault.documents.add(actor, case_id=uuid.UUID(sys.argv[2]), content=[b"x" * 100_000],

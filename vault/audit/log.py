@@ -241,9 +241,11 @@ def record(
     clock: Clock,
     outcome: str = "ok",
     extra: Mapping[str, str] | None = None,
+    request_id: str | None = None,
     **targets: UUID | str,
 ) -> int:
-    """``append`` for services: the time from ``clock``, the request id from the context,
+    """``append`` for services: the time from ``clock``, the request id from the context
+    unless given (an entry written for another request's thread, by a group commit),
     targets as keyword arguments (ids only, never names or content). Services reach it through
     ``vault.services.uow``, which commits the entry with the action."""
     return append(
@@ -253,7 +255,7 @@ def record(
         time=clock(),
         outcome=outcome,
         targets={name: str(value) for name, value in targets.items()},
-        request_id=context.request_id.get(),
+        request_id=request_id if request_id is not None else context.request_id.get(),
         extra=extra,
     )
 

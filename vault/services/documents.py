@@ -18,11 +18,9 @@ from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from vault import crypto, mediatypes
-from vault.audit import log as audit
 from vault.audit.actions import Action
 from vault.clock import Clock
 from vault.crypto import PrivateKey
@@ -34,11 +32,11 @@ from vault.services.document_records import (
     NewDocument,
     document_info,
     open_metadata,
-    seal_metadata,
 )
 from vault.services.grants import is_member
 from vault.services.shredding import discard_blobs, shred
 from vault.services.uow import RECOVERY, UnitOfWork
+from vault.services.upload_batch import UploadRecorder
 from vault.services.users import Actor
 from vault.storage.blobstore import BlobStore
 from vault.storage.models import Document, RecoveryKey, Role, Source
@@ -65,6 +63,7 @@ class DocumentService:
     ) -> None:
         self._engine = engine
         self._uow = UnitOfWork(engine, clock)
+        self._recorder = UploadRecorder(engine, clock)
         self._blobs = blobs
         self._clock = clock
         self._segment_size = segment_size
@@ -128,69 +127,23 @@ class DocumentService:
             size=size,
             derived_from=document.derived_from,
         )
+        stored_upload = self._recorder.stored(
+            actor,
+            case_id=case_id,
+            doc_id=doc_id,
+            data_key=data_key,
+            blob_id=blob.blob_id,
+            ciphertext_size=blob.size,
+            ciphertext_sha256=stored.hexdigest(),
+            meta=meta,
+        )
         try:
-            row, receipt = self._record(
-                actor,
-                case_id,
-                doc_id,
-                data_key,
-                blob.blob_id,
-                blob.size,
-                meta,
-                stored.hexdigest(),
-            )
+            # Recorded together with uploads that finish meanwhile: one commit for all.
+            row, receipt = self._recorder.record(stored_upload)
         except BaseException:
             self._blobs.delete(blob.blob_id)
             raise
         return replace(document_info(row, meta), receipt=receipt)
-
-    def _record(
-        self,
-        actor: Actor,
-        case_id: UUID,
-        doc_id: UUID,
-        data_key: bytes,
-        blob_id: str,
-        ciphertext_size: int,
-        meta: DocumentMetadata,
-        ciphertext_sha256: str,
-    ) -> tuple[Document, audit.Receipt]:
-        try:
-            # The entry names the key commitment as well as the ciphertext digest (which covers
-            # it too, in the header): the document every reader opens is the one logged.
-            commitment = crypto.key_commitment(data_key, kind=keyring.DOCUMENT, subject_id=doc_id)
-            extra = {"ciphertext_sha256": ciphertext_sha256, "key_commitment": commitment.hex()}
-            with self._uow.audited(
-                actor, Action.DOCUMENT_UPLOAD, extra=extra, document=doc_id, case=case_id
-            ) as work:
-                row = Document(
-                    id=doc_id,
-                    case_id=case_id,
-                    uploader_id=actor.user_id,
-                    blob_id=blob_id,
-                    ciphertext_size=ciphertext_size,
-                    created_at=self._clock(),
-                    sealed_metadata=b"",
-                    key_commitment=commitment,
-                )
-                row.sealed_metadata = seal_metadata(data_key, row, meta)
-                work.db.add(row)
-                # Recipients are read in the same transaction as the insert, so a member added
-                # while the upload streamed is not missed.
-                keyring.store_wrapped(
-                    work.db,
-                    kind=keyring.DOCUMENT,
-                    subject_id=doc_id,
-                    data_key=data_key,
-                    recipients=keyring.case_recipients(work.db, case_id, also=actor.user_id),
-                    clock=self._clock,
-                )
-                # The uploader's receipt holds the entry's bytes, read before the commit.
-                receipt = audit.receipt(work.db, work.log())
-            return row, receipt
-        except SQLAlchemyError as exc:
-            log.debug("document metadata write failed: %s", type(exc).__name__)
-            raise StorageError("the document could not be recorded in the database") from None
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ __all__ = [
     "open_data_key",
     "rewrap",
     "store_wrapped",
+    "store_wrapped_new",
     "transfer_all",
 ]
 
@@ -62,15 +63,17 @@ def case_recipients(db: Session, case_id: UUID, *, also: UUID | None = None) -> 
     approved: ColumnElement[bool] = col(CaseMember.approved_at).is_not(None)
     if also is not None:
         approved = or_(approved, col(CaseMember.user_id) == also)
+    # Whole records, not just the key column: loading checks each one's seal in the same
+    # query, where a column select would be checked by a second one per table (row_seal_guard).
     rows = db.exec(
-        select(User.public_key)
+        select(User, CaseMember)
         .join(CaseMember, col(CaseMember.user_id) == col(User.id))
         .where(CaseMember.case_id == case_id)
         .where(approved)
         .where(col(User.public_key).is_not(None))
         .where(col(User.enabled).is_(True))
     ).all()
-    recipients = [PublicKey(raw) for raw in rows if raw is not None]
+    recipients = [PublicKey(user.public_key) for user, _ in rows if user.public_key is not None]
     recipients.append(active_recovery_key(db))
     return recipients
 
@@ -93,11 +96,41 @@ def store_wrapped(
         ).all()
     )
     commitment = commitment_of(db, kind=kind, subject_id=subject_id)
-    added = 0
+    fresh: list[PublicKey] = []
     for recipient in recipients:
-        if recipient.key_id in held:
-            continue
-        held.add(recipient.key_id)
+        if recipient.key_id not in held:
+            held.add(recipient.key_id)
+            fresh.append(recipient)
+    _add_wrapped(db, kind, subject_id, data_key, commitment, fresh, clock)
+    return len(fresh)
+
+
+def store_wrapped_new(
+    db: Session,
+    *,
+    kind: str,
+    subject_id: UUID,
+    data_key: bytes,
+    commitment: bytes,
+    recipients: Iterable[PublicKey],
+    clock: Clock,
+) -> None:
+    """``store_wrapped`` for a subject added in this transaction, which nobody holds yet and
+    whose commitment the caller has: without the two reads that would look them up."""
+    unique = {r.key_id: r for r in recipients}
+    _add_wrapped(db, kind, subject_id, data_key, commitment, unique.values(), clock)
+
+
+def _add_wrapped(
+    db: Session,
+    kind: str,
+    subject_id: UUID,
+    data_key: bytes,
+    commitment: bytes | None,
+    recipients: Iterable[PublicKey],
+    clock: Clock,
+) -> None:
+    for recipient in recipients:
         wrapped = crypto.wrap_key(
             data_key, recipient, kind=kind, subject_id=subject_id, commitment=commitment
         )
@@ -110,8 +143,6 @@ def store_wrapped(
                 created_at=clock(),
             )
         )
-        added += 1
-    return added
 
 
 def find_wrapped(db: Session, *, kind: str, subject_id: UUID, key_id: str) -> WrappedKey | None:

@@ -121,7 +121,11 @@ class Work:
             raise RuntimeError("this unit has no entry of its own: use record()")
         if self._index is None:
             self._index = self.record(
-                self._action, outcome=self._outcome, extra=self._extra, **self._targets
+                self._action,
+                outcome=self._outcome,
+                extra=self._extra,
+                request_id=None,
+                **self._targets,
             )
         return self._index
 
@@ -139,12 +143,21 @@ class Work:
         actor: Who | Literal[_Same.SAME] = SAME,
         outcome: str = "ok",
         extra: Mapping[str, str] | None = None,
+        request_id: str | None = None,
         **targets: UUID | str,
     ) -> int:
-        """Append a further entry in this unit's transaction, now; return its index."""
+        """Append a further entry in this unit's transaction, now; return its index. The
+        entry names the current request unless ``request_id`` names the one it was done for."""
         who = self._actor if actor is SAME else actor
         index = audit.record(
-            self.db, action, _who(who), clock=self._clock, outcome=outcome, extra=extra, **targets
+            self.db,
+            action,
+            _who(who),
+            clock=self._clock,
+            outcome=outcome,
+            extra=extra,
+            request_id=request_id,
+            **targets,
         )
         self._entries += 1
         return index
@@ -166,7 +179,7 @@ class Work:
         after it is ordered by its lock) with what the block writes after it."""
         self.db.rollback()
         self._index = -1  # the unit's own entry is not written
-        self.record(action, actor=actor, outcome="denied", extra=extra, **targets)
+        self.record(action, actor=actor, outcome="denied", extra=extra, request_id=None, **targets)
         self._failed = True
 
     def _finish(self) -> bool:
