@@ -8,6 +8,7 @@ tools it replaces (``peers``). The table reports ratios against each peer.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import shutil
@@ -32,11 +33,13 @@ __all__ = [
     "MiB",
     "Result",
     "RssSampler",
+    "cp_fsync",
     "human_size",
     "machine",
     "markdown",
     "median_seconds",
     "percentile",
+    "random_file",
     "say",
 ]
 
@@ -234,3 +237,28 @@ def _table(results: list[Result]) -> str:
             cells.append(f"{r.rss_growth_mib:.0f} MiB" if r.rss_growth_mib is not None else "")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def random_file(path: Path, size: int) -> str:
+    """``size`` random bytes, streamed to ``path`` and fsynced; their SHA-256 (hex)."""
+    digest = hashlib.sha256()
+    with path.open("wb") as fh:
+        left = size
+        while left:
+            chunk = os.urandom(min(left, MiB))
+            digest.update(chunk)
+            fh.write(chunk)
+            left -= len(chunk)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return digest.hexdigest()
+
+
+def cp_fsync(src: Path, dst: Path) -> None:
+    """``cp`` and an fsync of the copy: the peer every upload and store figure is set against."""
+    subprocess.run(["cp", str(src), str(dst)], check=True)  # noqa: S603, S607 - coreutils
+    fd = os.open(dst, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

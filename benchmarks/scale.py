@@ -41,10 +41,9 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.common import Context, GiB, KiB, Result, percentile, say
-from benchmarks.transfer import PASSPHRASE, _cp_fsync, _random_file, _start_vault
+from benchmarks.common import Context, GiB, KiB, Result, cp_fsync, percentile, random_file, say
+from benchmarks.transfer import PASSPHRASE, start_vault, vault_cli
 from tests.support import postgres
-from tests.support.cli import VAULT
 from tests.support.nginx import Nginx, start_nginx, stop_nginx
 from tests.support.s3 import REGION, start_moto, stop_moto
 from tests.support.server import Server, free_port, start_server, start_vault_serve, stop_server
@@ -154,14 +153,6 @@ def _env(data_dir: Path, extra: dict[str, str]) -> dict[str, str]:
     return env | extra
 
 
-def _vault(env: dict[str, str], *args: str) -> None:
-    done = subprocess.run(  # noqa: S603 - our own console script
-        [VAULT, *args], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=300
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"vault {args[0]} failed: {done.stderr.decode(errors='replace')}")
-
-
 @contextlib.contextmanager
 def _replicas(
     root: Path, count: int, extra: dict[str, str], workers: int = 1
@@ -174,8 +165,8 @@ def _replicas(
     secret = root / "passphrase"
     secret.write_text(PASSPHRASE + "\n")
     common = ["--data-dir", str(data_dir), "--passphrase-file", str(secret)]
-    _vault(env, "init", "--admin", "admin", *common, "--recovery-out", str(root / "shares"))
-    _vault(env, "users", "add", "jules", "--role", "journalist", *common)
+    vault_cli(env, "init", "--admin", "admin", *common, "--recovery-out", str(root / "shares"))
+    vault_cli(env, "users", "add", "jules", "--role", "journalist", *common)
     servers: list[Server] = []
     try:
         for number in range(count):
@@ -295,9 +286,9 @@ def _curl_upload(ctx: Context) -> Result:
     root = ctx.workdir / "curl"
     root.mkdir()
     source = root / "upload.bin"
-    _random_file(source, GiB)
+    random_file(source, GiB)
     copy = root / "copy.bin"
-    served = _start_vault(root / "vault", 2 * GiB)
+    served = start_vault(root / "vault", 2 * GiB)
     curl = shutil.which("curl")
     if curl is None:
         raise RuntimeError("curl is not installed")
@@ -310,7 +301,7 @@ def _curl_upload(ctx: Context) -> Result:
         for _ in range(ctx.repeat):
             copy.unlink(missing_ok=True)
             began = time.perf_counter()
-            _cp_fsync(source, copy)
+            cp_fsync(source, copy)
             cp_s.append(time.perf_counter() - began)
             began = time.perf_counter()
             done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603

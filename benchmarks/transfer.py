@@ -41,7 +41,6 @@ after one untimed 1 MiB round that pays every first-request cost.
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import statistics
 import subprocess
@@ -57,7 +56,17 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 
-from benchmarks.common import Context, GiB, MiB, Result, RssSampler, human_size, say
+from benchmarks.common import (
+    Context,
+    GiB,
+    MiB,
+    Result,
+    RssSampler,
+    cp_fsync,
+    human_size,
+    random_file,
+    say,
+)
 from tests.support.cli import VAULT
 from tests.support.server import Server, free_port, start_server, start_vault_serve, stop_server
 from vault.crypto import Argon2Params
@@ -131,13 +140,15 @@ def _start_bare(root: Path) -> Server:
 
 
 @dataclass
-class _Vault:
+class ServedVault:
+    """A vault served on a free port, a case, and a journalist's authorisation header."""
+
     server: Server
     case_id: str
     headers: dict[str, str]
 
 
-def _vault_cli(env: dict[str, str], *args: str) -> None:
+def vault_cli(env: dict[str, str], *args: str) -> None:
     done = subprocess.run(  # noqa: S603 - our own console script
         [VAULT, *args], env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=300
     )
@@ -145,7 +156,7 @@ def _vault_cli(env: dict[str, str], *args: str) -> None:
         raise RuntimeError(f"vault {args[0]} failed: {done.stderr.decode(errors='replace')}")
 
 
-def _start_vault(root: Path, max_upload: int) -> _Vault:
+def start_vault(root: Path, max_upload: int) -> ServedVault:
     """``vault init`` (administrator ``admin``), a journalist ``jules``, ``vault serve`` on a
     free port, a case with ``jules`` in it, and ``jules``'s token."""
     root.mkdir()
@@ -163,8 +174,8 @@ def _start_vault(root: Path, max_upload: int) -> _Vault:
     secret = root / "passphrase"
     secret.write_text(PASSPHRASE + "\n")
     common = ["--data-dir", str(data_dir), "--passphrase-file", str(secret)]
-    _vault_cli(env, "init", "--admin", "admin", *common, "--recovery-out", str(root / "shares"))
-    _vault_cli(env, "users", "add", "jules", "--role", "journalist", *common)
+    vault_cli(env, "init", "--admin", "admin", *common, "--recovery-out", str(root / "shares"))
+    vault_cli(env, "users", "add", "jules", "--role", "journalist", *common)
     server = start_vault_serve(data_dir, env=env, log_path=root / "server.log")
     try:
         with _client(server.base_url) as client:
@@ -180,7 +191,7 @@ def _start_vault(root: Path, max_upload: int) -> _Vault:
     except BaseException:
         stop_server(server)
         raise
-    return _Vault(server, case_id, {"Authorization": f"Bearer {token}"})
+    return ServedVault(server, case_id, {"Authorization": f"Bearer {token}"})
 
 
 def _login(client: httpx.Client, username: str) -> str:
@@ -239,30 +250,6 @@ def _download(
 
 
 # -- the run ---------------------------------------------------------------------------------------
-
-
-def _random_file(path: Path, size: int) -> str:
-    """``size`` random bytes, streamed to ``path`` and fsynced; their SHA-256 (hex)."""
-    digest = hashlib.sha256()
-    with path.open("wb") as fh:
-        left = size
-        while left:
-            chunk = os.urandom(min(left, _CHUNK))
-            digest.update(chunk)
-            fh.write(chunk)
-            left -= len(chunk)
-        fh.flush()
-        os.fsync(fh.fileno())
-    return digest.hexdigest()
-
-
-def _cp_fsync(src: Path, dst: Path) -> None:
-    subprocess.run(["cp", str(src), str(dst)], check=True)  # noqa: S603, S607 - coreutils
-    fd = os.open(dst, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _cat(src: Path) -> None:
@@ -335,13 +322,13 @@ def _result(
 
 
 def _measure_size(
-    ctx: Context, vault: _Vault, bare: Server, client: httpx.Client, size: int, *, repeat: int
+    ctx: Context, vault: ServedVault, bare: Server, client: httpx.Client, size: int, *, repeat: int
 ) -> tuple[Result, Result]:
     label = _label(size)
     src = ctx.workdir / f"transfer-{label}.bin"
     dst = ctx.workdir / f"transfer-{label}.copy"
     say(f"transfer: writing {label} of random bytes")
-    sha256 = _random_file(src, size)
+    sha256 = random_file(src, size)
     fields = {"case": vault.case_id, "title": f"transfer benchmark {label}"}
     uploaded: list[str] = []
 
@@ -362,7 +349,7 @@ def _measure_size(
     pids = {"vault": _serving_pid(vault.server), "asgi": _serving_pid(bare)}
     say(f"transfer: upload {label} x{repeat}")
     up = _interleaved(
-        {"cp": lambda: _cp_fsync(src, dst), "asgi": bare_upload, "vault": vault_upload},
+        {"cp": lambda: cp_fsync(src, dst), "asgi": bare_upload, "vault": vault_upload},
         repeat=repeat,
         watch=pids,
         setup=lambda: dst.unlink(missing_ok=True),
@@ -384,7 +371,7 @@ def _measure_size(
     say(f"transfer: download {label} x{repeat}")
     down = _interleaved(
         {
-            "cp": lambda: _cp_fsync(src, dst),
+            "cp": lambda: cp_fsync(src, dst),
             "asgi": lambda: bare_download(dst),
             "vault": lambda: vault_download(dst),
         },
@@ -410,8 +397,8 @@ def _measure_size(
 
 
 @contextmanager
-def _servers(ctx: Context) -> Iterator[tuple[_Vault, Server]]:
-    vault = _start_vault(ctx.workdir / "vault", max_upload=2 * max(ctx.sizes()))
+def _servers(ctx: Context) -> Iterator[tuple[ServedVault, Server]]:
+    vault = start_vault(ctx.workdir / "vault", max_upload=2 * max(ctx.sizes()))
     try:
         bare = _start_bare(ctx.workdir)
         try:
