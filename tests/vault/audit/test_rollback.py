@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlmodel import col, select
+from sqlmodel import col, delete, select
 
 from tests.conftest import World
 from tests.support import postgres
@@ -32,7 +32,7 @@ from vault.clock import system_clock
 from vault.errors import Conflict, IntegrityError
 from vault.instance import Vault
 from vault.settings import Settings
-from vault.storage.models import AuditCheckpoint, AuditEntry
+from vault.storage.models import AuditCheckpoint, AuditEntry, AuditNode
 
 
 def _act(vault: Vault, count: int = 1) -> None:
@@ -141,6 +141,29 @@ def test_a_fork_that_grew_past_the_pinned_size_is_refused(world: World) -> None:
     _act(world.vault, 4)  # a different history, longer than the pinned one
     assert verify_vault(world.vault.engine).ok
     _refused_everywhere(world, pinned, pinned + 3)
+
+
+def test_a_log_whose_stored_nodes_were_cut_is_refused(world: World) -> None:
+    """Deleting the stored subtree hashes leaves no consistency proof to check: that fails
+    closed, as a rollback, rather than letting the database's head stand unproven."""
+    _act(world.vault, 6)
+    pinned = _sign(world)
+    _act(world.vault, 9)
+    size = _head(world.vault)
+    with world.vault.session() as db:
+        db.exec(delete(AuditNode))
+        db.commit()
+    with pytest.raises(IntegrityError) as opened:
+        Vault.open(world.vault.settings)
+    assert opened.value.reason == "log-rollback"
+    assert "does not extend" in str(opened.value)
+    assert f"pinned size {pinned}, database size {size}" in str(opened.value)
+    with pytest.raises(IntegrityError) as signing:
+        world.vault.audit.checkpoint(world.admin)
+    assert signing.value.reason == "log-rollback"
+    # The verifier, which recomputes every hash from the entries, finds the nodes gone.
+    report = verify_vault(world.vault.engine, world.vault.settings.checkpoint_pin_path)
+    assert not report.ok
 
 
 def test_a_pinned_file_no_key_of_the_log_opens_is_refused(world: World) -> None:
