@@ -117,7 +117,12 @@ def rotate_key(
     work.record(
         Action.USER_KEY_ROTATE,
         actor=user.id,
-        extra={"rewrapped": str(rewrapped), "old_key": old_id, "new_key": recipient.key_id},
+        extra={
+            "rewrapped": str(rewrapped),
+            "old_key": old_id,
+            "new_key": recipient.key_id,
+            "key_id": recipient.key_id,
+        },
         user=user.id,
     )
     return new

@@ -107,7 +107,8 @@ class AuthService:
             user.enrolment_code_hash = None
             user.enrolment_expires_at = None
             db.add(user)
-            work.add(actor=user.id, user=user.id)
+            # Every key a user is given is named in the log (key transparency).
+            work.add(actor=user.id, user=user.id, extra={"key_id": user.key_id or "none"})
         if secret is None:
             return Enrolment(active=True)
         return Enrolment(

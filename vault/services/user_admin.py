@@ -127,7 +127,9 @@ class UserAdminService:
                     user.totp_confirmed = True
                     uri = crypto.totp_uri(secret, account=username, issuer=ISSUER)
             db.add(user)
-            work.add(user=user.id)
+            # The key the account starts with, if any (key transparency: every key a user is
+            # given, and every change of it, is named in the log).
+            work.add(user=user.id, extra={"key_id": user.key_id or "none"})
         return user, code, uri
 
     def reset_enrolment(self, username: str, *, recovered: PrivateKey | None = None) -> str:
@@ -163,7 +165,8 @@ class UserAdminService:
                     code, recovered, owner_id=user.id, pepper=row_seal_guard.pepper_of(db)
                 )
             db.add(user)
-            work.add(user=user.id)
+            # The recovered key the account now has, or none until it enrols.
+            work.add(user=user.id, extra={"key_id": user.key_id or "none"})
         return code
 
     def set_enabled(self, username: str, enabled: bool) -> User:
