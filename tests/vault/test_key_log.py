@@ -20,9 +20,7 @@ def _logged_keys(world: World) -> dict[str, list[tuple[str, str]]]:
     for row in rows:
         entry = json.loads(row.leaf)
         if entry["outcome"] == "ok" and "key_id" in entry:
-            keys.setdefault(entry["targets"]["user"], []).append(
-                (entry["action"], entry["key_id"])
-            )
+            keys.setdefault(entry["targets"]["user"], []).append((entry["action"], entry["key_id"]))
     return keys
 
 
