@@ -136,3 +136,36 @@ def test_an_interrupted_leader_fails_its_whole_batch_and_later_writers_go_on() -
         group.submit(1)
     assert group.submit(2) == 2
     assert calls == [[1], [2]]
+
+
+def test_a_leader_interrupted_while_writing_items_one_by_one_leaves_none_waiting() -> None:
+    """The group failed, and the leader's thread is torn down during the first retry: every
+    other writer of the group is told, none waits for ever."""
+    calls: list[list[int]] = []
+
+    def write(items: Sequence[int]) -> list[int]:
+        calls.append(list(items))
+        if not items:  # as the vault's own writer: an empty group commits nothing
+            return []
+        if len(items) > 1:
+            raise Poison("the group is refused")
+        raise KeyboardInterrupt
+
+    group: GroupCommit[int, int] = GroupCommit(write)
+    with group._leader:
+        outcomes: dict[int, int | BaseException] = {}
+        done = threading.Thread(target=lambda: outcomes.update(_submit_all(group, [1, 2, 3])))
+        done.start()
+        _waiting(group, 3)
+    done.join(10)
+    assert not done.is_alive()
+    assert sorted(outcomes) == [1, 2, 3]
+    assert all(isinstance(outcome, KeyboardInterrupt) for outcome in outcomes.values())
+    assert len(calls) == 2  # the group, then the first retry, which was interrupted
+
+
+def test_a_write_that_answers_for_too_few_items_fails_them_all_and_blocks_nobody() -> None:
+    group: GroupCommit[int, int] = GroupCommit(lambda items: [])
+    with pytest.raises(ValueError, match="too many values|not enough values|zip"):
+        group.submit(1)
+    assert group._waiting == []

@@ -77,6 +77,18 @@ class GroupCommit(Generic[T, R]):
 
     def _lead(self, batch: list[_Slot[T, R]]) -> None:
         try:
+            self._write_group(batch)
+        except BaseException as exc:
+            # The leader's thread is being torn down (an interrupt) or ``write`` broke its
+            # contract: no writer of the group is left waiting for ever, each not yet settled
+            # hears what stopped it.
+            for slot in batch:
+                if not slot.done:
+                    _settle(slot, error=exc)
+            raise
+
+    def _write_group(self, batch: list[_Slot[T, R]]) -> None:
+        try:
             results = self._write([slot.item for slot in batch])
         except Exception as exc:
             if len(batch) == 1:
@@ -91,12 +103,6 @@ class GroupCommit(Generic[T, R]):
                 else:
                     _settle(slot, result=result)
             return
-        except BaseException as exc:
-            # The leader's thread is being torn down (an interrupt): nothing was committed, and
-            # every writer of the batch hears so rather than waiting for ever.
-            for slot in batch:
-                _settle(slot, error=exc)
-            raise
         for slot, result in zip(batch, results, strict=True):
             _settle(slot, result=result)
 
