@@ -166,6 +166,6 @@ def test_a_leader_interrupted_while_writing_items_one_by_one_leaves_none_waiting
 
 def test_a_write_that_answers_for_too_few_items_fails_them_all_and_blocks_nobody() -> None:
     group: GroupCommit[int, int] = GroupCommit(lambda items: [])
-    with pytest.raises(ValueError, match="too many values|not enough values|zip"):
+    with pytest.raises(ValueError, match=r"zip\(\) argument 2 is shorter"):
         group.submit(1)
     assert group._waiting == []
