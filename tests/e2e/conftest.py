@@ -173,8 +173,13 @@ def live_vault_factory(
     """Start ``vault serve`` against a fresh vault; several may run in one test."""
     started: list[LiveVault] = []
 
-    def start(*, workers: int = 1) -> LiveVault:
-        live = start_live_vault(tmp_path / f"server-{len(started)}", database_url, workers=workers)
+    def start(*, workers: int = 1, extra_env: dict[str, str] | None = None) -> LiveVault:
+        live = start_live_vault(
+            tmp_path / f"server-{len(started)}",
+            database_url,
+            workers=workers,
+            extra_env=extra_env,
+        )
         started.append(live)
         return live
 
