@@ -12,7 +12,6 @@ import json
 import threading
 from collections.abc import Callable
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import LiveVault
