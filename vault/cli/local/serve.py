@@ -111,8 +111,9 @@ def serve(
         server_header=False,
         proxy_headers=False,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-        # h11 with a deadline for the request head: uvicorn alone waits for ever for a client
-        # that connects and sends nothing, or half a request line (api.protocol).
+        # httptools with a deadline and a size limit for the request head: uvicorn alone waits
+        # for ever for a client that connects and sends nothing, or half a request line, and
+        # lets a head grow as large as the client likes (api.protocol).
         http="api.protocol:HeadTimeoutProtocol",
     )
 
