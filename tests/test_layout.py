@@ -610,3 +610,35 @@ def test_the_http_commands_open_no_data_directory(path: Path) -> None:
         f"{_rel(path)} imports {found}: a command that opens a data directory "
         "belongs in vault/cli/local"
     )
+
+
+# -- every server runs with the head limits ------------------------------------------------------
+
+_HEAD_PROTOCOL = "api.protocol:HeadTimeoutProtocol"
+
+
+def _uvicorn_calls() -> list[tuple[Path, ast.Call]]:
+    """Every ``uvicorn.run(...)`` and ``uvicorn.Config(...)`` in the package and the web layer."""
+    calls = []
+    for path in sorted([*PACKAGE.rglob("*.py"), *(PACKAGE.parent / "api").rglob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "uvicorn"
+                and node.func.attr in ("run", "Config")
+            ):
+                calls.append((path, node))
+    return calls
+
+
+def test_every_server_the_vault_starts_has_the_head_deadline_and_size_limit() -> None:
+    """uvicorn on its own waits for ever for a request head and lets it grow as large as the
+    client likes: every server started here names the protocol that bounds both."""
+    calls = _uvicorn_calls()
+    assert len(calls) >= 2  # vault serve and the demo: the scan sees them
+    for path, call in calls:
+        http = {k.arg: k.value for k in call.keywords}.get("http")
+        assert isinstance(http, ast.Constant), f"{_rel(path)}:{call.lineno} sets no http="
+        assert http.value == _HEAD_PROTOCOL, f"{_rel(path)}:{call.lineno}"

@@ -63,6 +63,9 @@ class Server:
             proxy_headers=False,
             lifespan="on",
             timeout_graceful_shutdown=3,
+            # The same head deadline and size limit as ``vault serve`` (api.protocol): the demo
+            # listens on loopback only, but a server of this project never runs without them.
+            http="api.protocol:HeadTimeoutProtocol",
         )
         self._server = uvicorn.Server(config)
         port = sock.getsockname()[1]
