@@ -8,7 +8,6 @@ tools it replaces (``peers``). The table reports ratios against each peer.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 import shutil
@@ -39,7 +38,6 @@ __all__ = [
     "markdown",
     "median_seconds",
     "percentile",
-    "random_file",
     "say",
 ]
 
@@ -237,21 +235,6 @@ def _table(results: list[Result]) -> str:
             cells.append(f"{r.rss_growth_mib:.0f} MiB" if r.rss_growth_mib is not None else "")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def random_file(path: Path, size: int) -> str:
-    """``size`` random bytes, streamed to ``path`` and fsynced; their SHA-256 (hex)."""
-    digest = hashlib.sha256()
-    with path.open("wb") as fh:
-        left = size
-        while left:
-            chunk = os.urandom(min(left, MiB))
-            digest.update(chunk)
-            fh.write(chunk)
-            left -= len(chunk)
-        fh.flush()
-        os.fsync(fh.fileno())
-    return digest.hexdigest()
 
 
 def cp_fsync(src: Path, dst: Path) -> None:

@@ -41,9 +41,10 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.common import Context, GiB, KiB, Result, cp_fsync, percentile, random_file, say
+from benchmarks.common import Context, GiB, KiB, Result, cp_fsync, percentile, say
 from benchmarks.transfer import PASSPHRASE, start_vault, vault_cli
 from tests.support import postgres
+from tests.support.files import random_file
 from tests.support.nginx import Nginx, start_nginx, stop_nginx
 from tests.support.s3 import REGION, start_moto, stop_moto
 from tests.support.server import Server, free_port, start_server, start_vault_serve, stop_server

@@ -64,10 +64,10 @@ from benchmarks.common import (
     RssSampler,
     cp_fsync,
     human_size,
-    random_file,
     say,
 )
 from tests.support.cli import VAULT
+from tests.support.files import random_file
 from tests.support.server import Server, free_port, start_server, start_vault_serve, stop_server
 from vault.crypto import Argon2Params
 

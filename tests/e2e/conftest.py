@@ -10,6 +10,7 @@ from __future__ import annotations
 import ssl
 import subprocess
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,22 @@ def start_live_vault(
 def stop_live_vault(live: LiveVault) -> list[str]:
     """Stop the server; describe (and kill) any process it started that outlived it."""
     return stop_server(live.server)
+
+
+@contextmanager
+def checked_live_vault(root: Path, **options: Any) -> Iterator[LiveVault]:
+    """``start_live_vault(root, None, **options)`` for a module of raw-socket tests: on the way
+    out the server is stopped, nothing it started may outlive it, and its log may hold no
+    traceback and no unhandled error."""
+    server = start_live_vault(root, None, **options)
+    try:
+        yield server
+    finally:
+        leftovers = stop_live_vault(server)
+        assert not leftovers, leftovers
+        log = server.log()
+        assert "Traceback" not in log
+        assert '"unhandled error"' not in log
 
 
 @pytest.fixture

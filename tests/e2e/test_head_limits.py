@@ -8,53 +8,35 @@ Raw sockets, since no HTTP client library sends such heads on purpose."""
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 
 import pytest
 
 from api.protocol import MAX_HEAD_BYTES
-from tests.e2e.conftest import LiveVault, start_live_vault, stop_live_vault
+from tests.e2e.conftest import LiveVault, checked_live_vault
+from tests.support.raw_http import connect, read_until_closed
 
 pytestmark = pytest.mark.slow  # a live server
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveVault]:
-    root = tmp_path_factory.mktemp("head-limits") / "server"
-    server = start_live_vault(root, None, users={})
-    try:
+    with checked_live_vault(tmp_path_factory.mktemp("head-limits") / "server", users={}) as server:
         yield server
-    finally:
-        leftovers = stop_live_vault(server)
-        assert not leftovers, leftovers
-        assert "Traceback" not in server.log()
 
 
 def _exchange(live: LiveVault, *pieces: bytes, seconds: float = 10) -> tuple[bytes, bool]:
     """Send ``pieces`` (stopping if the server closes), then read until it closes or
     ``seconds`` pass: what it answered, and whether it closed."""
-    received = b""
-    with socket.create_connection(("127.0.0.1", live.port), timeout=10) as sock:
+    with connect(live.port) as sock:
         try:
             for piece in pieces:
                 sock.sendall(piece)
         except (BrokenPipeError, ConnectionResetError):
             pass
-        sock.settimeout(0.2)
-        started = time.monotonic()
-        while time.monotonic() - started < seconds:
-            try:
-                data = sock.recv(65536)
-            except TimeoutError:
-                continue
-            except ConnectionResetError:
-                return received, True
-            if not data:
-                return received, True
-            received += data
-    return received, False
+        closed, received, _ = read_until_closed(sock, seconds)
+    return received, closed
 
 
 def _status(answer: bytes) -> int:

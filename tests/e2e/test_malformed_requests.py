@@ -7,12 +7,12 @@ Raw sockets, since no HTTP client library sends these on purpose."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.conftest import LiveVault, start_live_vault, stop_live_vault
+from tests.e2e.conftest import LiveVault, checked_live_vault
+from tests.support.raw_http import connect, read_until_closed
 
 pytestmark = pytest.mark.slow  # a live server
 
@@ -56,29 +56,17 @@ SERVED = {
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveVault]:
-    server = start_live_vault(tmp_path_factory.mktemp("malformed") / "server", None, users={})
-    try:
+    root = tmp_path_factory.mktemp("malformed") / "server"
+    with checked_live_vault(root, users={}) as server:
         yield server
-    finally:
-        leftovers = stop_live_vault(server)
-        assert not leftovers, leftovers
-        log = server.log()
-        assert "Traceback" not in log
-        assert '"status": 500' not in log
+    assert '"status": 500' not in server.log()
 
 
 def _answer(live: LiveVault, request: bytes) -> tuple[int, bool]:
     """The status the server answered ``request`` with, and whether it then closed."""
-    received = b""
-    with socket.create_connection(("127.0.0.1", live.port), timeout=10) as sock:
+    with connect(live.port) as sock:
         sock.sendall(request)
-        sock.settimeout(5)
-        try:
-            while data := sock.recv(65536):
-                received += data
-            closed = True
-        except (TimeoutError, ConnectionResetError) as exc:
-            closed = isinstance(exc, ConnectionResetError)
+        closed, received, _ = read_until_closed(sock, 5)
     return int(received.split(b" ", 2)[1]), closed
 
 

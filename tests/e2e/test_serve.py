@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from tests.e2e.conftest import PASSPHRASE, LiveVault
+from tests.support.files import random_file
 
 pytestmark = pytest.mark.slow  # end to end: a vault made by the CLI and served by a process
 
@@ -24,18 +25,6 @@ MiB = 1 << 20
 SIZE = 12 * MiB + 12_345  # not a multiple of the default 1 MiB segment
 HEADER_SIZE = 96  # content format version 2 (docs/format.md §2.1)
 SEGMENT_ON_DISK = MiB + 16
-
-
-def _write_random(path: Path, size: int) -> str:
-    digest = hashlib.sha256()
-    with path.open("wb") as fh:
-        remaining = size
-        while remaining:
-            chunk = os.urandom(min(remaining, MiB))
-            digest.update(chunk)
-            fh.write(chunk)
-            remaining -= len(chunk)
-    return digest.hexdigest()
 
 
 def _upload(client: httpx.Client, live: LiveVault, path: Path, token: str) -> dict[str, Any]:
@@ -68,7 +57,7 @@ def _check_round_trip(
     live: LiveVault, tmp_path: Path, upload_client: httpx.Client, download_client: httpx.Client
 ) -> str:
     source = tmp_path / "upload.bin"
-    expected = _write_random(source, SIZE)
+    expected = random_file(source, SIZE)
     token = live.tokens["jules"]
     created = _upload(upload_client, live, source, token)
     assert created["size"] == SIZE

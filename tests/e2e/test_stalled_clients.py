@@ -22,7 +22,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import PASSPHRASE, LiveVault, start_live_vault, stop_live_vault
+from tests.e2e.conftest import PASSPHRASE, LiveVault, checked_live_vault
+from tests.support.raw_http import connect, read_until_closed
 
 pytestmark = pytest.mark.slow  # a live server and waits of a few seconds by design
 
@@ -48,40 +49,13 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveVault]:
     }
     root = tmp_path_factory.mktemp("stalled") / "server"
     users = {"jules": "journalist", "mara": "journalist"}
-    server = start_live_vault(root, None, users=users, extra_env=settings)
-    try:
+    with checked_live_vault(root, users=users, extra_env=settings) as server:
         yield server
-    finally:
-        leftovers = stop_live_vault(server)
-        assert not leftovers, leftovers
-        log = server.log()
-        assert "Traceback" not in log
-        assert '"unhandled error"' not in log
-        assert "ClientDisconnect" not in log
+    assert "ClientDisconnect" not in server.log()
 
 
 def _connect(live: LiveVault) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", live.port), timeout=10)
-    sock.settimeout(10)
-    return sock
-
-
-def _closed_within(sock: socket.socket, seconds: float) -> tuple[bool, bytes, float]:
-    """Read until the server closes (True) or ``seconds`` pass (False); what it sent."""
-    started = time.monotonic()
-    received = b""
-    sock.settimeout(0.2)
-    while time.monotonic() - started < seconds:
-        try:
-            data = sock.recv(65536)
-        except TimeoutError:
-            continue
-        except ConnectionResetError:
-            return True, received, time.monotonic() - started
-        if not data:
-            return True, received, time.monotonic() - started
-        received += data
-    return False, received, time.monotonic() - started
+    return connect(live.port)
 
 
 def _upload_head(live: LiveVault, token: str, *, length: int = 10 << 20) -> bytes:
@@ -117,7 +91,7 @@ def _partials(live: LiveVault) -> list[Path]:
 
 def test_silent_connection_is_closed(live: LiveVault) -> None:
     with _connect(live) as sock:
-        closed, sent, took = _closed_within(sock, HEAD_SECONDS + 6)
+        closed, sent, took = read_until_closed(sock, HEAD_SECONDS + 6)
     assert closed, "a connection that sent nothing was kept open"
     assert sent == b""
     assert took < HEAD_SECONDS + 3
@@ -126,7 +100,7 @@ def test_silent_connection_is_closed(live: LiveVault) -> None:
 def test_half_sent_headers_are_cut_off(live: LiveVault) -> None:
     with _connect(live) as sock:
         sock.sendall(b"POST /v1/documents HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty")
-        closed, _, took = _closed_within(sock, HEAD_SECONDS + 6)
+        closed, _, took = read_until_closed(sock, HEAD_SECONDS + 6)
     assert closed, "a connection that stopped inside its headers was kept open"
     assert took < HEAD_SECONDS + 3
 
@@ -160,7 +134,7 @@ def test_half_sent_upload_gets_408_and_stores_nothing(live: LiveVault) -> None:
     with _connect(live) as sock:
         sock.sendall(_upload_head(live, live.tokens.get("jules") or live.login("jules")))
         sock.sendall(b"k" * 300_000)  # several segments: the blob is being written
-        closed, answer, took = _closed_within(sock, IDLE_SECONDS + 8)
+        closed, answer, took = read_until_closed(sock, IDLE_SECONDS + 8)
     assert closed
     assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
     head, _, body = answer.partition(b"\r\n\r\n")
@@ -260,7 +234,7 @@ def test_trickling_uploads_do_not_starve_the_server(live: LiveVault, tmp_path: P
 
         statuses = []
         for sock in sockets:
-            _, answer, _ = _closed_within(sock, 0.5)
+            _, answer, _ = read_until_closed(sock, 0.5)
             statuses.append(int(answer.split(b" ", 2)[1]) if answer else None)
         # Each account may have two uploads at once; those four are still trickling, every
         # other one was refused at once with 429 and its connection closed.
