@@ -156,6 +156,10 @@ class Templates:
     def __init__(self, root: Path) -> None:
         self._root = root
         self._made: dict[str, _Template] = {}
+        # Each database copy, by the template database it was made from: a template rebuilt
+        # between a test's database and its world (it ages out) has another seal key file, so
+        # the new template's data directory must not be paired with the old template's copy.
+        self._copied_from: dict[str, str] = {}
 
     def _get(self, backend: str) -> _Template:
         template = self._made.get(backend)
@@ -202,7 +206,9 @@ class Templates:
         """A new PostgreSQL database made from the template; its name."""
         template = self._get("postgresql")
         name = f"{_COPY_PREFIX}{uuid.uuid4().hex[:16]}"
+        assert template.database is not None
         postgres.create_database(base, name, template=template.database)
+        self._copied_from[name] = template.database
         return name
 
     def world(self, settings: Settings) -> World | None:
@@ -214,8 +220,9 @@ class Templates:
             return None
         if template.database is not None:
             assert settings.database_url is not None
-            if not postgres.database_name(settings.database_url).startswith(_COPY_PREFIX):
-                return None
+            name = postgres.database_name(settings.database_url)
+            if self._copied_from.get(name) != template.database:
+                return None  # not a copy, or a copy of a template since rebuilt
         shutil.copytree(template.settings.data_dir, settings.data_dir)
         vault = Vault.open(settings)
         return World(
