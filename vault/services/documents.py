@@ -10,7 +10,6 @@ as *pending* until a member completes their grant (``vault.services.grants``).
 from __future__ import annotations
 
 import hashlib
-import logging
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
@@ -50,7 +49,6 @@ __all__ = [
     "open_metadata",
 ]
 
-log = logging.getLogger(__name__)
 _NO_CASE = UUID(int=0)
 
 
