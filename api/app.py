@@ -23,6 +23,7 @@ from api.routes import (
     documents,
     health,
     holds,
+    keys,
     redactions,
     sources,
     tokens,
@@ -90,7 +91,7 @@ def create_app(
     if vault is not None:
         app.state.vault = vault
     errors.install(app)
-    for module in (health, auth, account, tokens, cases, holds, sources, documents, audit):
+    for module in (health, auth, account, tokens, cases, holds, sources, documents, audit, keys):
         app.include_router(module.router)
     for router in redactions.routers:
         app.include_router(router)

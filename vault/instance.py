@@ -21,6 +21,7 @@ from vault.services.auth import AuthService
 from vault.services.cases import CaseService
 from vault.services.documents import DocumentService
 from vault.services.holds import HoldService
+from vault.services.key_directory import KeyDirectory
 from vault.services.recovery import RecoveryService
 from vault.services.redactions import RedactionService
 from vault.services.retention import RetentionService
@@ -75,6 +76,7 @@ class Vault:
         self.holds = HoldService(engine=engine, clock=clock)
         self.retention = RetentionService(engine=engine, blobs=blobs, clock=clock)
         self.account = AccountService(engine=engine, settings=settings, clock=clock, kdf=self.kdf)
+        self.keys = KeyDirectory(engine=engine, clock=clock, witness=self.audit.witness)
 
     @classmethod
     def open(

@@ -129,8 +129,9 @@ def test_bad_parameters_are_problems(api: ApiWorld) -> None:
 
 
 def test_journalists_see_only_what_a_receipt_needs(api: ApiWorld) -> None:
-    """Entries, consistency proofs and other people's inclusion proofs are for auditors; a
-    journalist can fetch the checkpoint, the key, and inclusion proofs of their own entries."""
+    """Entries and other people's inclusion proofs are for auditors; a journalist can fetch
+    the checkpoint, the key, consistency proofs (every client checks that the log it sees
+    only grows) and inclusion proofs of their own entries."""
     api.upload("jules", b"a statement")  # jules acts, so that entry 0 is not his
     auditor_only = [route for route in AUDIT_ROUTES if route[0] not in SHARED]
     for path, params in AUDIT_ROUTES:
@@ -144,7 +145,7 @@ def test_journalists_see_only_what_a_receipt_needs(api: ApiWorld) -> None:
         assert api.client.get(path, params=params).status_code == 401
 
 
-SHARED = {"/v1/audit/key", "/v1/audit/checkpoint"}
+SHARED = {"/v1/audit/key", "/v1/audit/checkpoint", "/v1/audit/proof/consistency"}
 
 
 def test_an_upload_receipt_verifies_against_a_signed_checkpoint(api: ApiWorld) -> None:

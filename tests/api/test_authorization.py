@@ -127,7 +127,8 @@ MATRIX: dict[str, str] = {
     "GET /v1/audit/entries":                          "200 200 200  200 200  404 404 404  404 200  401 401",
     "GET /v1/audit/proof/inclusion":                  "200 200 200  200 200  404 404 404  404 200  401 401",
     "GET /v1/audit/proof/inclusion @upload":          "200 200 200  200 200  200 404 404  404 200  401 401",
-    "GET /v1/audit/proof/consistency":                "200 200 200  200 200  404 404 404  404 200  401 401",
+    "GET /v1/audit/proof/consistency":                "200 200 200  200 200  200 200 200  404 200  401 401",
+    "GET /v1/users/{username}/key":                   "200 200 200  200 200  200 200 200  200 200  401 401",
 }
 # fmt: on
 
@@ -1093,6 +1094,9 @@ HOW: dict[str, How] = {
     "GET /v1/audit/proof/inclusion @upload": How(_receipt, _no_such_route("GET")),
     "GET /v1/audit/proof/consistency": How(
         _audit("/v1/audit/proof/consistency", first="1", second="1"), _no_such_route("GET")
+    ),
+    "GET /v1/users/{username}/key": How(
+        _audit("/v1/users/erin/key", since="1"), _absent("GET", "/v1/users/{}/key")
     ),
 }
 

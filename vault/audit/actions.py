@@ -33,6 +33,7 @@ class Action(StrEnum):
     USER_ROLE_CHANGED = "user.role.changed"
     USER_KEY_ROTATION_REQUIRED = "user.key.rotation.required"
     USER_KEY_ROTATE = "user.key.rotate"
+    USER_KEY_LOGGED = "user.key.logged"
 
     # Enrolment, login, sessions and tokens.
     AUTH_ENROLL = "auth.enroll"

@@ -23,7 +23,7 @@ from sqlalchemy import TextClause, bindparam, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 
-from vault.audit import context, merkle
+from vault.audit import context, merkle, transparency
 from vault.audit.actions import Action
 from vault.clock import Clock
 from vault.errors import IntegrityError, StorageError, Unavailable
@@ -194,7 +194,13 @@ def append_many(db: Session, entries: Sequence[NewEntry]) -> list[int]:
         frontier, completed = merkle.extend_frontier(frontier, index, merkle.leaf_hash(leaf))
         nodes.extend({"level": lv, "idx": at, "hash": value} for lv, at, value in completed)
         rows.append(
-            {"idx": index, "leaf": leaf, "created_at": new.time, "document_id": _document_of(new)}
+            {
+                "idx": index,
+                "leaf": leaf,
+                "created_at": new.time,
+                "document_id": _document_of(new),
+                "key_id": transparency.logged_key(new.action, new.outcome, new.extra),
+            }
         )
     conn.execute(_ADD_NODES, nodes)
     conn.execute(_ADD_ENTRIES, rows)

@@ -21,15 +21,17 @@ so a witness's ``vault audit verify --server`` imports it as it is.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from vault.audit import checkpoint, merkle
 from vault.audit.actions import Action
 from vault.errors import IntegrityError, InvalidInput
 
-__all__ = ["ACTION", "Transition", "follow", "verify_transition"]
+__all__ = ["ACTION", "Transition", "follow", "parse_transitions", "verify_transition"]
 
 ACTION: str = Action.LOG_KEY_ROTATE.value
 """The action of the entry that records a rotation of the log's signing key."""
@@ -128,3 +130,24 @@ def follow(
         retired.add(current)
         current = _decode(transition.new_key, "new")
     return chain
+
+
+def parse_transitions(body: Any) -> list[Transition]:
+    """The rotations in a server's answer to ``GET /v1/audit/key/rotations``; a malformed
+    answer is the server's integrity failure (reason ``rotation``)."""
+    try:
+        return [
+            Transition(
+                index=int(item["index"]),
+                old_key=str(item["old_key"]),
+                new_key=str(item["new_key"]),
+                entry=base64.b64decode(item["entry"], validate=True),
+                checkpoint=str(item["checkpoint"]),
+                proof=tuple(base64.b64decode(p, validate=True) for p in item["proof"]),
+            )
+            for item in body["rotations"]
+        ]
+    except (KeyError, TypeError, ValueError):
+        raise IntegrityError(
+            "the server's list of key rotations is malformed", reason="rotation"
+        ) from None

@@ -160,7 +160,8 @@ class AuditService:
             return log.inclusion_proof(db, index, tree_size)
 
     def consistency(self, actor: Actor, first: int, second: int) -> list[bytes]:
-        self._require_auditor(actor)
+        """For every reader: a client checks that each checkpoint it sees extends the last one
+        (key transparency), and the proof's node hashes say nothing of any entry."""
         with self._uow.read() as db:
             if not 0 < first <= second <= self._size(db):
                 raise InvalidInput("need 0 < first <= second <= the log's size")

@@ -318,6 +318,9 @@ class AuditEntry(SQLModel, table=True):
     created_at: datetime = Field(default_factory=_utcnow, sa_type=UTCDateTime)
     # Copied from the entry's targets so that a document's history is one indexed lookup.
     document_id: uuid.UUID | None = Field(default=None, index=True)
+    # Copied from a key entry's ``key_id`` (``vault.audit.transparency``): the entry that logs a
+    # user's key is one indexed lookup. Only a pointer: clients check the entry itself.
+    key_id: str | None = Field(default=None, max_length=64, index=True)
 
 
 class AuditNode(SQLModel, table=True):

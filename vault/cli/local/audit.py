@@ -5,7 +5,6 @@ and read it."""
 from __future__ import annotations
 
 import base64
-import itertools
 import json
 import os
 from datetime import datetime
@@ -16,10 +15,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from vault.audit import checkpoint, merkle, rotation
+from vault.audit import checkpoint, rotation, witness
 from vault.cli.local.options import DataDir, load_settings
 from vault.cli.output import say
-from vault.errors import AuthenticationFailed, IntegrityError, InvalidInput, StorageError
+from vault.errors import AuthenticationFailed, InvalidInput, StorageError
 
 __all__ = ["app"]
 
@@ -164,89 +163,47 @@ def _witness(server: str, saved: Path | None, key: str | None) -> None:
         _witness_with(client, saved, key)
 
 
-def _transitions(client: Any) -> list[rotation.Transition]:
-    """The server's key rotations; a malformed answer is the server's integrity failure."""
-    body = _get(client, "/v1/audit/key/rotations").json()
-    try:
-        return [
-            rotation.Transition(
-                index=int(item["index"]),
-                old_key=str(item["old_key"]),
-                new_key=str(item["new_key"]),
-                entry=base64.b64decode(item["entry"], validate=True),
-                checkpoint=str(item["checkpoint"]),
-                proof=tuple(base64.b64decode(p, validate=True) for p in item["proof"]),
-            )
-            for item in body["rotations"]
-        ]
-    except (KeyError, TypeError, ValueError):
-        raise IntegrityError(
-            "the server's list of key rotations is malformed", reason="rotation"
-        ) from None
+class _HttpLog:
+    """The witness's view of the server (``vault.audit.witness.LogSource``) over ``client``."""
 
+    def __init__(self, client: Any) -> None:
+        self._client = client
 
-def _extends(client: Any, old: checkpoint.Checkpoint, new: checkpoint.Checkpoint) -> None:
-    """Check that ``new`` extends ``old`` with the server's RFC 9162 consistency proof."""
-    if old.size > new.size:
-        raise IntegrityError("the log is smaller than the saved checkpoint", reason="shrunk")
-    if not old.size:
-        return
-    proof = [
-        base64.b64decode(p)
-        for p in _get(
-            client, "/v1/audit/proof/consistency", first=old.size, second=new.size
-        ).json()["proof"]
-    ]
-    if not merkle.verify_consistency(old.size, new.size, old.root, new.root, proof):
-        raise IntegrityError(
-            f"the log at size {new.size} does not extend the saved checkpoint "
-            f"at size {old.size}: it was rewritten",
-            reason="inconsistent",
-        )
+    def verifier_key(self) -> str:
+        return str(_get(self._client, "/v1/audit/key").text.strip())
+
+    def rotations(self) -> list[rotation.Transition]:
+        return rotation.parse_transitions(_get(self._client, "/v1/audit/key/rotations").json())
+
+    def consistency(self, first: int, second: int) -> list[bytes]:
+        body = _get(self._client, "/v1/audit/proof/consistency", first=first, second=second)
+        return [base64.b64decode(p) for p in body.json()["proof"]]
 
 
 def _witness_with(client: Any, saved: Path | None, key: str | None) -> None:
     """The witness's checks with an HTTP client that already carries the credentials."""
     pin = saved.with_name(saved.name + ".key") if saved else None
-    served_key = _get(client, "/v1/audit/key").text.strip()
     pinned = key.strip() if key is not None else None
     if pinned is None and pin is not None and pin.exists():
         pinned = pin.read_text().strip()
-    trusted = checkpoint.decode_vkey(pinned if pinned is not None else served_key)
-    served = checkpoint.decode_vkey(served_key)
-    # Each transition is a checkpoint signed by the key trusted so far that introduces the
-    # next key; the chain must end at the key the server now serves.
-    chain: list[tuple[rotation.Transition, checkpoint.Checkpoint]] = []
-    if pinned is not None and trusted != served:
-        chain = rotation.follow(pinned, _transitions(client))
-    if trusted != served and (not chain or checkpoint.decode_vkey(chain[-1][0].new_key) != served):
-        raise IntegrityError(
-            "the server's log key is not the pinned key, and no rotation from the pinned key "
-            "leads to it",
-            reason="key",
-        )
-    name, public = served
     note = _get(client, "/v1/audit/checkpoint").text
-    new = checkpoint.open_checkpoint(note, name=name, public=public)
-    steps = [head for _, head in chain]
-    if saved is not None and saved.exists():
-        steps.insert(
-            0, checkpoint.open_checkpoint(saved.read_text(), name=trusted[0], public=trusted[1])
-        )
-    steps.append(new)
-    for old, later in itertools.pairwise(steps):
-        _extends(client, old, later)
+    last = saved.read_text() if saved is not None and saved.exists() else None
+    done = witness.advance(_HttpLog(client), note, pinned_key=pinned, saved=last)
     if saved is not None and pin is not None:
         saved.write_text(note)
-        pin.write_text(served_key + "\n")
-    for transition, _ in chain:
+        pin.write_text(done.key + "\n")
+    for transition in done.rotations:
         typer.echo(
             f"followed a key rotation at entry {transition.index}: "
             f"the log's key is now {transition.new_key}"
         )
-    if chain:
-        typer.echo(f"pin the new key: {served_key}")
-    typer.echo(f"ok: checkpoint at size {new.size} is signed by {name} and extends the last one")
+    if done.rotations:
+        typer.echo(f"pin the new key: {done.key}")
+    name = checkpoint.decode_vkey(done.key)[0]
+    typer.echo(
+        f"ok: checkpoint at size {done.checkpoint.size} is signed by {name} and extends the "
+        "last one"
+    )
 
 
 @app.command("log")

@@ -1,4 +1,5 @@
-"""``vault passphrase`` and ``vault keys rotate``: your own passphrase and key pair.
+"""``vault passphrase``, ``vault keys rotate`` and ``vault keys show``: your own passphrase and
+key pair, and anyone's key as the access log holds it.
 
 Both need your current passphrase, even at a live session (a wrong one counts as a failed
 login), and read it and the new one from a terminal without echo or from files, never from
@@ -13,9 +14,11 @@ from typing import Annotated, Any
 
 import typer
 
-from vault.cli.output import say
+from vault.audit import transparency
+from vault.cli.output import AsJson, emit_one, say
 from vault.cli.prompts import read_passphrase
 from vault.cli.remote import profiles
+from vault.cli.remote.key_check import checked_key, tell
 from vault.cli.remote.session import ProfileOpt, open_client, open_session
 from vault.errors import AuthenticationFailed
 
@@ -57,7 +60,7 @@ def passphrase(
     )
 
 
-keys = typer.Typer(help="Your key pair.", no_args_is_help=True)
+keys = typer.Typer(help="Your key pair, and colleagues' public keys.", no_args_is_help=True)
 
 
 @keys.command("rotate")
@@ -87,6 +90,51 @@ def rotate(
         "it, the old one is destroyed, and every other session and API token has ended. You "
         f"are logged in again (profile '{name}')."
     )
+    tell(opened.key, own=True, rotated=True)
+
+
+@keys.command("show")
+def show(
+    username: Annotated[str, typer.Argument(help="Whose key: a colleague's username, or yours.")],
+    profile: ProfileOpt = None,
+    as_json: AsJson = False,
+) -> None:
+    """Show a user's public key fingerprint, checked against the server's access log.
+
+    The key must be the one the log holds for that account, in a log that extends the one this
+    machine saw last (exit status 5 otherwise: the server is showing something it did not log,
+    or a rewritten log). Compare the fingerprint with the colleague in person or on a call;
+    they see theirs with `vault keys show` and their own name.
+    """
+    with open_client(profile) as client:
+        checked = checked_key(client, username)
+    entry = checked.entry
+    head = entry.checkpoint
+    item = {
+        "username": entry.username,
+        "user_id": str(entry.user_id),
+        "key_id": entry.key_id,
+        "fingerprint": transparency.fingerprint(entry.key_id),
+        "entry": entry.index,
+        "action": entry.action,
+        "logged_at": entry.time,
+        "checkpoint_size": head.size,
+        "checkpoint_root": head.root.hex(),
+    }
+    emit_one(
+        item,
+        [
+            ("username", "user"),
+            ("fingerprint", "fingerprint"),
+            ("entry", "log entry"),
+            ("action", "logged as"),
+            ("logged_at", "logged at"),
+            ("checkpoint_size", "checkpoint"),
+            ("checkpoint_root", "root"),
+        ],
+        as_json=as_json,
+    )
+    tell(checked, own=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -39,6 +39,7 @@ __all__ = [
     "remove",
     "resolve",
     "save",
+    "write_private",
 ]
 
 DEFAULT = "default"
@@ -151,16 +152,21 @@ def _write(
         },
         "devices": dict(sorted((_devices(environ) if devices is None else devices).items())),
     }
+    write_private(directory / _FILE, body)
+
+
+def write_private(path: Path, body: Mapping[str, Any]) -> None:
+    """Write ``body`` as JSON to ``path``, readable by this user only, in one step."""
     # mkstemp creates the file 0600 before anything is written to it; rename replaces the old
-    # file in one step, so a crash leaves either the old logins or the new ones.
-    fd, temp = tempfile.mkstemp(dir=directory, prefix=".profiles-", suffix=".tmp")
+    # file in one step, so a crash leaves either the old contents or the new ones.
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             json.dump(body, out, indent=2)
             out.write("\n")
             out.flush()
             os.fsync(out.fileno())
-        os.replace(temp, directory / _FILE)
+        os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)

@@ -3,6 +3,7 @@ profile so that the review commands can use it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from vault.cli.client import Client
 from vault.cli.output import AsJson, emit_one, say
 from vault.cli.prompts import read_passphrase
 from vault.cli.remote import profiles
-from vault.errors import AuthenticationFailed, InvalidInput, OtpRequired
+from vault.cli.remote.key_check import CheckedKey, checked_key, tell
+from vault.errors import AuthenticationFailed, IntegrityError, InvalidInput, OtpRequired, VaultError
 
 __all__ = ["ProfileOpt", "open_client", "open_session", "register"]
 
@@ -76,6 +78,7 @@ def login(
         f"Logged in to {saved.server} as [bold]{saved.username}[/] ({saved.role}). "
         f"Session saved as profile '{name}' in {path}."
     )
+    tell(saved.key, own=True)
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class Opened:
     server: str
     username: str
     role: str
+    key: CheckedKey
 
 
 def open_session(
@@ -119,10 +123,24 @@ def open_session(
         token=answer["token"],
         expires_at=answer["expires_at"],
     )
-    path = profiles.save(saved)
     if answer.get("device_token"):
         profiles.remember_device(client.server, saved.username, answer["device_token"])
-    return Opened(saved.server, saved.username, answer["user"]["role"]), path
+    checked = _check_log(saved)
+    path = profiles.save(saved)
+    return Opened(saved.server, saved.username, answer["user"]["role"], checked), path
+
+
+def _check_log(saved: profiles.Profile) -> CheckedKey:
+    """Every login checks that the server's log extends the one this machine saw last, and
+    that the log holds the key the server keeps for this account. A server failing either
+    gets its new session ended, and no profile is saved."""
+    with Client(saved.server, saved.token) as client:
+        try:
+            return checked_key(client, saved.username)
+        except IntegrityError:
+            with contextlib.suppress(VaultError):
+                client.request("POST", "/v1/auth/logout")
+            raise
 
 
 def logout(profile: ProfileOpt = None) -> None:
