@@ -1,0 +1,95 @@
+"""A malicious server for the CLI's tests: a reverse proxy in front of a real ``vault serve``
+that passes every request through and lets a test rewrite chosen answers.
+
+A rule maps a path to a function from the real answer's JSON (or text) to what the proxy
+serves instead. What the CLI then sees is exactly what a compromised server could send: the
+proxy holds whatever the test gives it (another user's record, a checkpoint signed with the
+log's own key), and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+
+__all__ = ["Rewrite", "TamperingProxy", "tampering_proxy"]
+
+Rewrite = Callable[[Any], Any]
+"""The real answer's body (JSON decoded, or text) -> the body to serve."""
+
+# Not passed on: they describe the connection or the body's encoding, which the proxy redoes.
+_HOP = {"connection", "content-length", "transfer-encoding", "content-encoding", "keep-alive"}
+
+
+class TamperingProxy:
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.rules: dict[str, Rewrite] = {}
+        self.seen: list[str] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
+                headers.pop("Host", None)
+                with httpx.Client(timeout=60) as client:
+                    answer = client.request(
+                        self.command, proxy.upstream + self.path, headers=headers, content=body
+                    )
+                path = self.path.split("?", 1)[0]
+                proxy.seen.append(path)
+                content = answer.content
+                rule = proxy.rules.get(path)
+                if rule is not None and answer.status_code == 200:
+                    if answer.headers.get("content-type", "").startswith("application/json"):
+                        content = json.dumps(rule(answer.json())).encode()
+                    else:
+                        content = str(rule(answer.text)).encode()
+                self.send_response(answer.status_code)
+                for name, value in answer.headers.items():
+                    if name.lower() not in _HOP:
+                        self.send_header(name, value)
+                self.send_header("content-length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
+
+        return Handler
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+
+@contextmanager
+def tampering_proxy(upstream: str) -> Iterator[TamperingProxy]:
+    proxy = TamperingProxy(upstream)
+    proxy.start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
