@@ -108,7 +108,12 @@ def check_key_record(record: KeyRecord, *, log_key: str) -> KeyEntry:
     """The record's key, checked as the module docstring says against the log's verifier key
     ``log_key`` (``name+keyid+base64``); ``IntegrityError`` (reason ``key``) otherwise."""
     name, public = checkpoint.decode_vkey(log_key)
-    head = checkpoint.open_checkpoint(record.checkpoint, name=name, public=public)
+    try:
+        head = checkpoint.open_checkpoint(record.checkpoint, name=name, public=public)
+    except IntegrityError:
+        raise _refuse("the checkpoint is not signed by the log's key") from None
+    if head.origin != name:
+        raise _refuse("the checkpoint is of another log")
     if not 0 <= record.index < head.size:
         raise _refuse("the entry is not in the checkpoint's tree")
     if not merkle.verify_inclusion(
@@ -146,7 +151,9 @@ def gives(leaf: bytes, *, user_id: UUID, key_id: str) -> bool:
 
 def _problem(entry: dict[str, Any], user_id: UUID, key_id: str) -> str | None:
     """What keeps ``entry`` from giving ``user_id`` the key ``key_id``, if anything."""
-    if entry.get("action") not in KEY_ACTIONS or entry.get("outcome") != "ok":
+    action = entry.get("action")
+    # A malicious log can hold any JSON: an unhashable action must be a refusal, not a crash.
+    if not isinstance(action, str) or action not in KEY_ACTIONS or entry.get("outcome") != "ok":
         return "the entry does not give a key"
     targets = entry.get("targets")
     if not isinstance(targets, dict) or targets.get("user") != str(user_id):

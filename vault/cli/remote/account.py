@@ -1,7 +1,7 @@
 """``vault passphrase``, ``vault keys rotate`` and ``vault keys show``: your own passphrase and
 key pair, and anyone's key as the access log holds it.
 
-Both need your current passphrase, even at a live session (a wrong one counts as a failed
+The first two need your current passphrase, even at a live session (a wrong one counts as a failed
 login), and read it and the new one from a terminal without echo or from files, never from
 the command line.
 """
