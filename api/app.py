@@ -21,10 +21,12 @@ from api.routes import (
     auth,
     cases,
     documents,
+    e2e,
     health,
     holds,
     keys,
     redactions,
+    sealed,
     sources,
     tokens,
 )
@@ -91,7 +93,20 @@ def create_app(
     if vault is not None:
         app.state.vault = vault
     errors.install(app)
-    for module in (health, auth, account, tokens, cases, holds, sources, documents, audit, keys):
+    for module in (
+        health,
+        auth,
+        e2e,
+        account,
+        tokens,
+        cases,
+        holds,
+        sources,
+        documents,
+        sealed,
+        audit,
+        keys,
+    ):
         app.include_router(module.router)
     for router in redactions.routers:
         app.include_router(router)

@@ -25,10 +25,12 @@ from vault.errors import (
     Conflict,
     IntegrityError,
     InvalidInput,
+    KeyNotHeld,
     LegalHold,
     LimitExceeded,
     NotFound,
     OtpRequired,
+    RangeNotSatisfiable,
     RateLimited,
     RedactionLeak,
     StorageError,
@@ -88,6 +90,13 @@ class ProblemType(Enum):
     )
     CONFLICT = (409, "conflict", "Conflict", "conflicts with the current state")
     LEGAL_HOLD = (409, "legal-hold", "Under legal hold", "a deletion of something under legal hold")
+    KEY_NOT_HELD = (
+        409,
+        "key-not-held",
+        "Key not on the server",
+        "the action needs the private key on the server, which an end-to-end session keeps on "
+        "the client",
+    )
     TOO_LARGE = (
         413,
         "too-large",
@@ -99,6 +108,12 @@ class ProblemType(Enum):
         "unsupported-media-type",
         "Unsupported media type",
         "a media type this operation does not handle",
+    )
+    RANGE_NOT_SATISFIABLE = (
+        416,
+        "range-not-satisfiable",
+        "Range not satisfiable",
+        "no byte of the resource is in the range asked for",
     )
     VALIDATION = (
         422,
@@ -159,8 +174,10 @@ PROBLEM_TYPES: dict[type[VaultError], ProblemType] = {
     AuthenticationFailed: ProblemType.UNAUTHENTICATED,
     NotFound: ProblemType.NOT_FOUND,
     LegalHold: ProblemType.LEGAL_HOLD,
+    KeyNotHeld: ProblemType.KEY_NOT_HELD,
     Conflict: ProblemType.CONFLICT,
     UnsupportedType: ProblemType.UNSUPPORTED_MEDIA_TYPE,
+    RangeNotSatisfiable: ProblemType.RANGE_NOT_SATISFIABLE,
     InvalidInput: ProblemType.INVALID_INPUT,
     RateLimited: ProblemType.RATE_LIMITED,
     LimitExceeded: ProblemType.TOO_LARGE,
@@ -233,6 +250,8 @@ def _vault_error(request: Request, exc: Exception) -> JSONResponse:
     retry_after = getattr(exc, "retry_after", None)
     if isinstance(retry_after, int):
         headers["Retry-After"] = str(retry_after)
+    if isinstance(exc, RangeNotSatisfiable):
+        headers["Content-Range"] = f"bytes */{exc.size}"  # RFC 9110 §15.5.17
     if isinstance(exc, IntegrityError):
         log.error("integrity failure", extra={"reason": exc.reason})
     return problem_response(kind, str(exc), headers, **exc.details)

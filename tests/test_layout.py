@@ -244,6 +244,12 @@ UNAUDITED = {
         "fsck --repair removes rows whose content is gone, at the operator's request, who reads "
         "the report",
     ),
+    ("vault/services/e2e_login.py", "login"): (
+        1,
+        "an end-to-end login's challenge is deleted at its first answer, committed before the "
+        "answer is checked so that a wrong answer uses it up too; the login's own audited unit "
+        "follows and logs the answer",
+    ),
     ("vault/backup/restore.py", "_record_restore"): (
         1,
         "the restored log's first signed checkpoint, after the restore's own audited unit",

@@ -10,9 +10,11 @@ The tree, drawn once so that the web layer and the CLI can each map it in one ta
     │   └── OtpRequired       the passphrase was right and a one-time code is needed
     ├── NotFound              no such object, or one outside the caller's reach
     ├── Conflict              the operation clashes with existing state (vault already exists, ...)
-    │   └── LegalHold         a deletion of something under legal hold
+    │   ├── LegalHold         a deletion of something under legal hold
+    │   └── KeyNotHeld        the private key it needs is on the client (end-to-end session)
     ├── InvalidInput          the caller's input is malformed or breaks a policy
-    │   └── UnsupportedType   the operation does not handle this media type
+    │   ├── UnsupportedType   the operation does not handle this media type
+    │   └── RangeNotSatisfiable  no byte of the content is in the range asked for
     ├── LimitExceeded         a size limit was hit
     │   └── RateLimited       too many attempts; try again after ``retry_after`` seconds
     ├── Unavailable           the server is too busy right now (``retry_after`` seconds)
@@ -32,11 +34,13 @@ __all__ = [
     "DigestMismatch",
     "IntegrityError",
     "InvalidInput",
+    "KeyNotHeld",
     "LegalHold",
     "LimitExceeded",
     "NotFound",
     "NotText",
     "OtpRequired",
+    "RangeNotSatisfiable",
     "RateLimited",
     "RedactionLeak",
     "StorageError",
@@ -95,8 +99,28 @@ class LegalHold(Conflict):
     its case: nothing is deleted until the hold is released."""
 
 
+class KeyNotHeld(Conflict):
+    """Raised when an action needs the user's private key on the server and the credential holds
+    none because the client keeps it: a session opened end to end (``vault.services.e2e_login``)
+    or a token made from one. The client does such work itself, or logs in server-side."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this needs your private key on the server, and your end-to-end session keeps it "
+            "on your machine"
+        )
+
+
 class InvalidInput(VaultError):
     """Raised when input is malformed or breaks a policy (a passphrase too long, bad settings)."""
+
+
+class RangeNotSatisfiable(InvalidInput):
+    """Raised when a byte range asked for holds no byte of content ``size`` bytes long."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"the content is {size} bytes: no byte is in the range asked for")
+        self.size = size
 
 
 class LimitExceeded(VaultError):

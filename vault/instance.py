@@ -20,6 +20,7 @@ from vault.services.audit import AuditService
 from vault.services.auth import AuthService
 from vault.services.cases import CaseService
 from vault.services.documents import DocumentService
+from vault.services.e2e_login import EndToEndLogin
 from vault.services.holds import HoldService
 from vault.services.key_directory import KeyDirectory
 from vault.services.recovery import RecoveryService
@@ -77,6 +78,7 @@ class Vault:
         self.retention = RetentionService(engine=engine, blobs=blobs, clock=clock)
         self.account = AccountService(engine=engine, settings=settings, clock=clock, kdf=self.kdf)
         self.keys = KeyDirectory(engine=engine, clock=clock, witness=self.audit.witness)
+        self.e2e = EndToEndLogin(engine=engine, settings=settings, clock=clock)
 
     @classmethod
     def open(

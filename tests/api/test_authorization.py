@@ -27,6 +27,7 @@ failing run lists every cell that disagrees with the table.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import time
 import uuid
@@ -45,7 +46,7 @@ from tests.api.conftest import ApiWorld
 from tests.conftest import PASSPHRASE
 from vault import crypto
 from vault.clock import system_clock
-from vault.services import grants, users
+from vault.services import grants, row_seal_guard, users
 from vault.settings import Settings
 from vault.storage.models import Case, Credential, Document, Redaction, Role, Source, User
 
@@ -78,6 +79,9 @@ MATRIX: dict[str, str] = {
     "POST /v1/auth/enroll":                           "200 200 200  200 200  200 200 200  200 200  200 200",
     "POST /v1/auth/enroll/confirm":                   "204 204 204  204 204  204 204 204  204 204  204 204",
     "POST /v1/auth/login":                            "200 200 200  200 200  200 200 200  200 200  200 200",
+    "POST /v1/auth/e2e/params":                       "200 200 200  200 200  200 200 200  200 200  200 200",
+    "POST /v1/auth/e2e/challenge":                    "200 200 200  200 200  200 200 200  200 200  200 200",
+    "POST /v1/auth/e2e/login":                        "200 200 200  200 200  200 200 200  200 200  200 200",
     "POST /v1/auth/logout":                           "204 204 204  204 204  204 204 204  204 204  401 401",
     "GET /v1/auth/me":                                "200 200 200  200 200  200 200 200  200 200  401 401",
     "POST /v1/me/passphrase":                         "200 200 200  200 200  200 200 200  404 404  401 401",
@@ -106,6 +110,8 @@ MATRIX: dict[str, str] = {
     "GET /v1/documents":                              "404 200 200  200 404  200 404 404  404 200  401 401",
     "GET /v1/documents/{document_id}":                "404 200 200  200 404  200 404 404  404 200  401 401",
     "GET /v1/documents/{document_id}/content":        "404 200 409  200 404  200 404 404  404 200  401 401",
+    "GET /v1/documents/{document_id}/sealed":         "404 200 200  200 404  200 404 404  404 200  401 401",
+    "GET /v1/documents/{document_id}/ciphertext":     "404 200 409  200 404  200 404 404  404 200  401 401",
     "DELETE /v1/documents/{document_id}":             "404 204 404  204 404  404 404 404  404 404  401 401",
     "PUT /v1/documents/{document_id}/hold":           "200 200 200  200 404  404 404 404  404 404  401 401",
     "DELETE /v1/documents/{document_id}/hold":        "200 200 200  200 404  404 404 404  404 404  401 401",
@@ -517,6 +523,61 @@ def _login(cast: Cast, actor: str) -> Call:
     return Call("POST", "/v1/auth/login", json=body, after=after)
 
 
+_DERIVED: dict[bytes, crypto.PassphraseKeys] = {}
+
+
+def _jules_keys(cast: Cast) -> crypto.PassphraseKeys:
+    """jules's passphrase keys, derived as an end-to-end client does (once per salt)."""
+    found = cast.api.client.post("/v1/auth/e2e/params", json={"username": "jules"}).json()
+    salt = base64.b64decode(found["salt"])
+    if salt not in _DERIVED:
+        params = crypto.Argon2Params(found["memory_kib"], found["time_cost"], found["lanes"])
+        _DERIVED[salt] = crypto.derive_passphrase_keys(PASSPHRASE, salt, params)
+    return _DERIVED[salt]
+
+
+def _e2e_params(cast: Cast, actor: str) -> Call:
+    return Call("POST", "/v1/auth/e2e/params", json={"username": "jules"})
+
+
+def _e2e_verifier(cast: Cast) -> dict[str, str]:
+    verifier = base64.b64encode(_jules_keys(cast).verifier).decode()
+    return {"username": "jules", "verifier": verifier}
+
+
+def _e2e_challenge(cast: Cast, actor: str) -> Call:
+    return Call("POST", "/v1/auth/e2e/challenge", json=_e2e_verifier(cast))
+
+
+def _e2e_login(cast: Cast, actor: str) -> Call:
+    """A fresh challenge, answered as the client does; whatever header the caller sends."""
+    body = cast.api.client.post("/v1/auth/e2e/challenge", json=_e2e_verifier(cast)).json()
+    key = crypto.open_private_key(
+        _jules_keys(cast).kek,
+        base64.b64decode(body["sealed_private_key"]),
+        owner_id=uuid.UUID(body["user_id"]),
+        key_id=body["key_id"],
+    )
+    secret = crypto.unwrap_key(
+        base64.b64decode(body["wrapped_secret"]),
+        key,
+        kind="login-challenge",
+        subject_id=uuid.UUID(body["challenge_id"]),
+        commitment=None,
+    )
+
+    def after(r: httpx.Response) -> None:
+        if r.is_success:
+            assert r.json()["user"]["username"] == "jules"
+
+    answer = {
+        "username": "jules",
+        "challenge_id": body["challenge_id"],
+        "answer": base64.b64encode(secret).decode(),
+    }
+    return Call("POST", "/v1/auth/e2e/login", json=answer, after=after)
+
+
 def _logout(cast: Cast, actor: str) -> Call:
     def after(r: httpx.Response) -> None:
         if r.status_code == 204:
@@ -550,6 +611,7 @@ def _change_passphrase(cast: Cast, actor: str) -> Call:
                 PASSPHRASE,
                 settings.argon2,
                 totp_secret=unlocked.totp_secret,
+                pepper=row_seal_guard.pepper_of(db),
             )
             db.add(unlocked.user)
             db.commit()
@@ -757,6 +819,24 @@ def _download(cast: Cast, actor: str) -> Call:
             assert r.content == CONTENT
 
     return Call("GET", f"/v1/documents/{cast.document()}/content", after=after)
+
+
+def _sealed(cast: Cast, actor: str) -> Call:
+    def after(r: httpx.Response) -> None:
+        if r.status_code == 200:
+            # A member awaiting approval sees that the document exists, and holds no key to it.
+            assert (r.json()["wrapped_key"] is None) == (actor == "admin-self")
+
+    return Call("GET", f"/v1/documents/{cast.document()}/sealed", after=after)
+
+
+def _ciphertext(cast: Cast, actor: str) -> Call:
+    def after(r: httpx.Response) -> None:
+        if r.status_code == 200:
+            assert CONTENT not in r.content
+            assert len(r.content) == int(r.headers["content-length"]) > len(CONTENT)
+
+    return Call("GET", f"/v1/documents/{cast.document()}/ciphertext", after=after)
 
 
 def _delete_document(cast: Cast, actor: str) -> Call:
@@ -972,6 +1052,9 @@ HOW: dict[str, How] = {
     "POST /v1/auth/enroll": How(_enroll),
     "POST /v1/auth/enroll/confirm": How(_confirm),
     "POST /v1/auth/login": How(_login),
+    "POST /v1/auth/e2e/params": How(_e2e_params),
+    "POST /v1/auth/e2e/challenge": How(_e2e_challenge),
+    "POST /v1/auth/e2e/login": How(_e2e_login),
     "POST /v1/auth/logout": How(_logout),
     "GET /v1/auth/me": How(_me),
     "POST /v1/me/passphrase": How(_change_passphrase, _no_such_route("POST")),
@@ -1030,6 +1113,12 @@ HOW: dict[str, How] = {
     "GET /v1/documents/{document_id}": How(_get_document, _absent("GET", "/v1/documents/{}")),
     "GET /v1/documents/{document_id}/content": How(
         _download, _absent("GET", "/v1/documents/{}/content")
+    ),
+    "GET /v1/documents/{document_id}/sealed": How(
+        _sealed, _absent("GET", "/v1/documents/{}/sealed")
+    ),
+    "GET /v1/documents/{document_id}/ciphertext": How(
+        _ciphertext, _absent("GET", "/v1/documents/{}/ciphertext")
     ),
     "DELETE /v1/documents/{document_id}": How(
         _delete_document, _absent("DELETE", "/v1/documents/{}")

@@ -21,7 +21,7 @@ import httpx
 __all__ = ["Rewrite", "TamperingProxy", "tampering_proxy"]
 
 Rewrite = Callable[[Any], Any]
-"""The real answer's body (JSON decoded, or text) -> the body to serve."""
+"""The real answer's body (JSON decoded, text, or bytes) -> the body to serve."""
 
 # Not passed on: they describe the connection or the body's encoding, which the proxy redoes.
 _HOP = {"connection", "content-length", "transfer-encoding", "content-encoding", "keep-alive"}
@@ -31,7 +31,12 @@ class TamperingProxy:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.rstrip("/")
         self.rules: dict[str, Rewrite] = {}
+        # Answered by the proxy alone, from the request's JSON body: the real server never sees
+        # the request (a server that makes up its part of a protocol).
+        self.fabricated: dict[str, Rewrite] = {}
         self.seen: list[str] = []
+        self.received: list[bytes] = []  # every request's target, headers and body, as sent
+        self.sent: list[bytes] = []  # every answer's body, as the client got it
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -49,21 +54,36 @@ class TamperingProxy:
             def _forward(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
+                proxy.received.append(
+                    self.requestline.encode() + b"\n" + bytes(self.headers) + b"\n" + body
+                )
+                path = self.path.split("?", 1)[0]
+                if path in proxy.fabricated:
+                    made = json.dumps(proxy.fabricated[path](json.loads(body or b"{}"))).encode()
+                    self.send_response(200)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(made)))
+                    self.end_headers()
+                    self.wfile.write(made)
+                    return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
                 headers.pop("Host", None)
                 with httpx.Client(timeout=60) as client:
                     answer = client.request(
                         self.command, proxy.upstream + self.path, headers=headers, content=body
                     )
-                path = self.path.split("?", 1)[0]
                 proxy.seen.append(path)
                 content = answer.content
                 rule = proxy.rules.get(path)
                 if rule is not None and answer.status_code == 200:
-                    if answer.headers.get("content-type", "").startswith("application/json"):
+                    kind = answer.headers.get("content-type", "")
+                    if kind.startswith("application/json"):
                         content = json.dumps(rule(answer.json())).encode()
-                    else:
+                    elif kind.startswith("text/"):
                         content = str(rule(answer.text)).encode()
+                    else:
+                        content = bytes(rule(answer.content))
+                proxy.sent.append(content)
                 self.send_response(answer.status_code)
                 for name, value in answer.headers.items():
                     if name.lower() not in _HOP:

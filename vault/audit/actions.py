@@ -40,6 +40,7 @@ class Action(StrEnum):
     AUTH_ENROLL_CONFIRM = "auth.enroll.confirm"
     AUTH_ENROLL_FAILED = "auth.enroll.failed"
     AUTH_LOGIN = "auth.login"
+    AUTH_LOGIN_CHALLENGE = "auth.login.challenge"
     AUTH_LOGIN_FAILED = "auth.login.failed"
     AUTH_LOGOUT = "auth.logout"
     AUTH_TOKEN_CREATE = "auth.token.create"  # noqa: S105 - an action's name

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
 from collections.abc import Iterable, Iterator
 from uuid import UUID
 
 from vault.crypto import _commit, _keys, _passphrase, _sealed, _signing, _stream, _totp
 from vault.crypto._keys import PrivateKey, PublicKey
+from vault.crypto._passphrase import SALT_SIZE as PASSPHRASE_SALT_SIZE
 from vault.crypto._passphrase import Argon2Params, PassphraseKeys
 from vault.crypto._signing import SigningKey
 from vault.crypto._stream import DEFAULT_SEGMENT_SIZE, HEADER_SIZE, ciphertext_size
@@ -37,6 +39,7 @@ from vault.errors import IntegrityError
 __all__ = [
     "DEFAULT_SEGMENT_SIZE",
     "HEADER_SIZE",
+    "PASSPHRASE_SALT_SIZE",
     "Argon2Params",
     "PassphraseKeys",
     "PrivateKey",
@@ -56,11 +59,13 @@ __all__ = [
     "new_totp_secret",
     "open_private_key",
     "open_record",
+    "open_totp_secret",
     "open_with_code",
     "open_with_kek",
     "open_with_token",
     "seal_private_key",
     "seal_record",
+    "seal_totp_secret",
     "seal_with_code",
     "seal_with_kek",
     "seal_with_token",
@@ -336,6 +341,27 @@ def seal_with_kek(kek: bytes, secret: bytes, *, label: str, owner_id: UUID) -> b
 def open_with_kek(kek: bytes, sealed: bytes, *, label: str, owner_id: UUID) -> bytes:
     aad = b"source-vault/v1 " + label.encode("ascii") + b"\x00" + owner_id.bytes
     return _sealed.open_sealed(kek, sealed, aad=aad)
+
+
+_TOTP_KEY_LABEL = b"source-vault/v2 totp-key"
+_TOTP_AAD = b"source-vault/v2 totp-secret\x00"
+
+
+def _totp_key(pepper: bytes) -> bytes:
+    if len(pepper) != 32:
+        raise ValueError("the pepper is 32 bytes")
+    return hmac.new(pepper, _TOTP_KEY_LABEL, hashlib.sha256).digest()
+
+
+def seal_totp_secret(pepper: bytes, secret: bytes, *, owner_id: UUID) -> bytes:
+    """Seal a user's TOTP secret under the server's key (derived from its pepper), not the
+    passphrase's: the server checks one-time codes at logins where it never sees the
+    passphrase (end-to-end logins, docs/format.md §4.4)."""
+    return _sealed.seal(_totp_key(pepper), secret, aad=_TOTP_AAD + owner_id.bytes)
+
+
+def open_totp_secret(pepper: bytes, sealed: bytes, *, owner_id: UUID) -> bytes:
+    return _sealed.open_sealed(_totp_key(pepper), sealed, aad=_TOTP_AAD + owner_id.bytes)
 
 
 def new_totp_secret() -> bytes:

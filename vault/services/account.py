@@ -25,7 +25,7 @@ from vault import crypto
 from vault.audit.actions import Action
 from vault.clock import Clock
 from vault.errors import AuthenticationFailed, InvalidInput, OtpRequired
-from vault.services import keyring, throttle, users
+from vault.services import keyring, row_seal_guard, throttle, users
 from vault.services.credentials import end_credentials
 from vault.services.uow import UnitOfWork, Work
 from vault.services.users import Actor
@@ -86,6 +86,7 @@ class AccountService:
                     new,
                     self._settings.argon2,
                     totp_secret=unlocked.totp_secret,
+                    pepper=row_seal_guard.pepper_of(work.db),
                 )
             ended = end_credentials(
                 work.db, actor.user_id, self._clock, keep=actor.credential_id, sessions_only=True
@@ -110,7 +111,14 @@ def rotate_key(
     old_id, recipient = old.public_key().key_id, new.public_key()
     rewrapped = keyring.transfer_all(work.db, old, recipient, clock=clock)
     user = unlocked.user
-    users.reseal(user, new, passphrase, settings.argon2, totp_secret=unlocked.totp_secret)
+    users.reseal(
+        user,
+        new,
+        passphrase,
+        settings.argon2,
+        totp_secret=unlocked.totp_secret,
+        pepper=row_seal_guard.pepper_of(work.db),
+    )
     user.key_rotation_required = False
     work.db.add(user)
     end_credentials(work.db, user.id, clock, keep=None, sessions_only=False)

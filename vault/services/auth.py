@@ -8,14 +8,11 @@ checked on every use. Account administration is ``vault.services.user_admin``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 from uuid import UUID
 
-from sqlalchemy import CursorResult, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -28,12 +25,13 @@ from vault.services import (
     credentials,
     devices,
     grants,
+    login_checks,
     row_seal_guard,
     throttle,
     users,
 )
 from vault.services.credentials import CredentialInfo, IssuedCredential, credential_info
-from vault.services.uow import UnitOfWork, Work
+from vault.services.uow import UnitOfWork
 from vault.services.users import ALL_SCOPES, Actor
 from vault.settings import Settings
 from vault.storage.models import Credential, CredentialKind, Role, User
@@ -121,12 +119,12 @@ class AuthService:
         keys = [throttle.account_key(username), throttle.address_key(address)]
         free = self._address_free(address)
         with self._uow.audited(None, Action.AUTH_ENROLL_CONFIRM) as work:
-            with self._counted(work, keys, now, username, Action.AUTH_ENROLL_FAILED, free):
+            with login_checks.counted(work, keys, now, username, Action.AUTH_ENROLL_FAILED, free):
                 unlocked = self._verify(work.db, username, passphrase)
                 user = unlocked.user
                 if unlocked.totp_secret is None or user.totp_confirmed:
                     raise AuthenticationFailed()
-                self._use_code(work.db, user, unlocked.totp_secret, otp, now)
+                login_checks.use_code(work.db, user, unlocked.totp_secret, otp, now)
                 user.totp_confirmed = True
                 work.db.add(user)
                 work.add(actor=user.id, user=user.id)
@@ -157,7 +155,7 @@ class AuthService:
                 throttle.device_key(device) if device else throttle.address_key(address),
             ]
             free = {} if device else self._address_free(address)
-            with self._counted(work, keys, now, username, Action.AUTH_LOGIN_FAILED, free):
+            with login_checks.counted(work, keys, now, username, Action.AUTH_LOGIN_FAILED, free):
                 unlocked = self._verify(db, username, passphrase)
                 user = unlocked.user
                 needs_totp = unlocked.totp_secret is not None or self.totp_required(user.role)
@@ -166,7 +164,7 @@ class AuthService:
                         raise AuthenticationFailed()
                     if not otp:
                         raise OtpRequired()
-                    self._use_code(db, user, unlocked.totp_secret, otp, now)
+                    login_checks.use_code(db, user, unlocked.totp_secret, otp, now)
             work.add(actor=unlocked.user.id)
             throttle.clear(db, keys[0])
             if device:
@@ -200,50 +198,9 @@ class AuthService:
             work.add(credential=issued.credential.id)
         return replace(issued, device_token=next_device)
 
-    @contextmanager
-    def _counted(
-        self,
-        work: Work,
-        keys: list[str],
-        now: datetime,
-        username: str,
-        failed: Action,
-        free: dict[str, int],
-    ) -> Iterator[None]:
-        """Refuse a blocked attempt before any work; turn a failed one into the one generic
-        failure, logged as ``failed`` and counted (committed at once, whatever else the
-        request did)."""
-        throttle.check(work.db, keys, now)
-        try:
-            yield
-        except OtpRequired:
-            raise  # the passphrase was right: not a failure
-        except AuthenticationFailed:
-            user_id = work.db.exec(select(User.id).where(User.username == username)).first()
-            work.fail(failed, actor=None, user=user_id or "unknown")
-            throttle.record_failure(work.db, keys, now, free=free)
-            raise AuthenticationFailed() from None
-
     def _verify(self, db: Session, username: str, passphrase: str) -> users.Unlocked:
         with self._kdf.slot():
             return users.verify_passphrase(db, username, passphrase, params=self._settings.argon2)
-
-    def _use_code(self, db: Session, user: User, secret: bytes, otp: str, now: datetime) -> None:
-        step = crypto.totp_step(secret, otp.strip(), now.timestamp())
-        if step is None:
-            raise AuthenticationFailed()
-        # Compare-and-set in the database, not in this process: of two logins racing with the
-        # same code (on any replicas), exactly one moves the step forward.
-        used: CursorResult[Any] = db.execute(  # type: ignore[assignment]  # an UPDATE gives a CursorResult; Session.execute is typed as Result
-            update(User)
-            .where(col(User.id) == user.id)
-            .where(or_(col(User.totp_last_step).is_(None), col(User.totp_last_step) < step))
-            .values(totp_last_step=step)
-            .execution_options(synchronize_session=False)
-        )
-        if used.rowcount != 1:
-            raise AuthenticationFailed()  # replayed within its window
-        user.totp_last_step = step
 
     def authenticate(self, token: str) -> Actor:
         """The actor a bearer token stands for, with their key unlocked where the credential
@@ -267,7 +224,7 @@ class AuthService:
                 # vault's settings, changed since): it must not outlive the requirement.
                 raise AuthenticationFailed("this session predates a one-time code requirement")
             key = None
-            if row.sealed_key is not None:
+            if row.sealed_key is not None and not row.end_to_end:
                 key = crypto.open_with_token(
                     token,
                     row.sealed_key,
@@ -283,6 +240,7 @@ class AuthService:
                 scopes=frozenset(s for s in row.scopes.split(",") if s),
                 credential_id=row.id,
                 via_token=row.kind == CredentialKind.TOKEN,
+                end_to_end=row.end_to_end,
             )
             if key is not None:
                 # The member's next authenticated action completes grants they can complete
@@ -342,6 +300,7 @@ class AuthService:
                 idle=None,
                 with_otp=row.with_otp,
                 clock=self._clock,
+                end_to_end=row.end_to_end,
             )
             work.add(credential=issued.credential.id)
         return issued

@@ -75,8 +75,10 @@ def issue(
     idle: timedelta | None,
     with_otp: bool,
     clock: Clock,
+    end_to_end: bool = False,
 ) -> IssuedCredential:
-    """A new credential of ``actor`` (not committed), and the actor it stands for."""
+    """A new credential of ``actor`` (not committed), and the actor it stands for. An
+    ``end_to_end`` one holds no key whatever its scopes: its client keeps the key."""
     now = clock()
     token = crypto.new_bearer_token()
     scope_set = frozenset(scopes)
@@ -91,8 +93,9 @@ def issue(
         expires_at=now + lifetime,
         idle_seconds=int(idle.total_seconds()) if idle is not None else None,
         with_otp=with_otp,
+        end_to_end=end_to_end,
     )
-    if READ in scope_set:
+    if READ in scope_set and not end_to_end:
         row.sealed_key = crypto.seal_with_token(
             token, actor.require_key(), credential_id=row.id, pepper=row_seal_guard.pepper_of(db)
         )
@@ -101,10 +104,11 @@ def issue(
         user_id=actor.user_id,
         username=actor.username,
         role=actor.role,
-        key=actor.key if READ in scope_set else None,
+        key=actor.key if READ in scope_set and not end_to_end else None,
         scopes=scope_set,
         credential_id=row.id,
         via_token=kind == CredentialKind.TOKEN,
+        end_to_end=end_to_end,
     )
     return IssuedCredential(token=token, credential=credential_info(row), actor=holder)
 

@@ -7,14 +7,14 @@ derived from the document's data key; the rows in the clear say only ids, sizes 
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
-from vault import canonical, crypto, freetext, mediatypes
+from vault import document_record, freetext, mediatypes
 from vault.audit import log as audit
-from vault.errors import IntegrityError, InvalidInput
+from vault.document_record import DocumentMetadata
+from vault.errors import InvalidInput
 from vault.storage.models import Document
 
 __all__ = [
@@ -29,9 +29,6 @@ __all__ = [
     "seal_metadata",
 ]
 
-_METADATA_LABEL = "document-metadata"
-_BOUND_DOCUMENT = b"source-vault/v2 document\x00"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_TITLE = 500
 MAX_NOTES = 64 * 1024
 
@@ -67,40 +64,6 @@ class NewDocument:
 
 
 @dataclass(frozen=True)
-class DocumentMetadata:
-    """The sealed record, as a reader sees it once opened."""
-
-    title: str
-    filename: str | None
-    media_type: str
-    notes: str | None
-    source_id: UUID | None
-    kind: str | None
-    sha256: str
-    size: int
-    # The original a redacted export was made from: sealed like the rest, so the link between
-    # a shareable version and its source document is visible to readers only.
-    derived_from: UUID | None = None
-
-    def to_bytes(self) -> bytes:
-        data = asdict(self)
-        for name in _UUID_FIELDS:
-            data[name] = str(data[name]) if data[name] else None
-        return canonical.dumps(data)
-
-    @classmethod
-    def from_bytes(cls, raw: bytes) -> DocumentMetadata:
-        data = json.loads(raw)
-        for name in _UUID_FIELDS:
-            # Records sealed before a field existed simply lack it.
-            data[name] = UUID(data[name]) if data.get(name) else None
-        return cls(**data)
-
-
-_UUID_FIELDS = ("source_id", "derived_from")
-
-
-@dataclass(frozen=True)
 class DocumentInfo:
     """A document as one reader sees it; ``metadata`` is ``None`` while their grant is pending."""
 
@@ -120,56 +83,26 @@ class DocumentInfo:
         return self.metadata is None
 
 
-def _micros(at: datetime) -> bytes:
-    """A UTC time as signed 64-bit big-endian microseconds since the Unix epoch."""
-    return ((at - _EPOCH) // timedelta(microseconds=1)).to_bytes(8, "big", signed=True)
-
-
 def metadata_binding(row: Document) -> bytes | None:
-    """The clear columns the metadata record vouches for (docs/format.md §5.1): its case,
-    uploader, upload time and key commitment, so that moving the document to another case or
-    crediting another uploader makes the record refuse to open. ``None`` for a document
-    stored before key commitments, whose record is bound to its id alone."""
-    if row.key_commitment is None:
-        return None
-    return (
-        _BOUND_DOCUMENT
-        + row.case_id.bytes
-        + row.uploader_id.bytes
-        + _micros(row.created_at)
-        + row.key_commitment
+    """The clear columns of ``row`` its metadata record vouches for (``document_record``)."""
+    return document_record.binding(
+        case_id=row.case_id,
+        uploader_id=row.uploader_id,
+        created_at=row.created_at,
+        key_commitment=row.key_commitment,
     )
 
 
 def seal_metadata(data_key: bytes, row: Document, meta: DocumentMetadata) -> bytes:
     """``meta`` sealed for ``row`` (whose clear columns are set)."""
-    return crypto.seal_record(
-        data_key,
-        meta.to_bytes(),
-        label=_METADATA_LABEL,
-        subject_id=row.id,
-        bound=metadata_binding(row),
-    )
+    return document_record.seal(data_key, meta, document_id=row.id, bound=metadata_binding(row))
 
 
 def open_metadata(row: Document, data_key: bytes) -> DocumentMetadata:
-    """The sealed record of ``row``, opened with its data key: ``IntegrityError`` naming the
-    document if the record, or a clear column it vouches for, was changed."""
-    try:
-        raw = crypto.open_record(
-            data_key,
-            row.sealed_metadata,
-            label=_METADATA_LABEL,
-            subject_id=row.id,
-            bound=metadata_binding(row),
-        )
-    except IntegrityError as exc:
-        raise IntegrityError(
-            f"document {row.id}: its metadata record does not match its row (case, uploader, "
-            "time or key commitment changed outside the vault)",
-            reason=exc.reason,
-        ) from None
-    return DocumentMetadata.from_bytes(raw)
+    """The sealed record of ``row``, opened with its data key."""
+    return document_record.open_sealed(
+        data_key, row.sealed_metadata, document_id=row.id, bound=metadata_binding(row)
+    )
 
 
 def document_info(row: Document, meta: DocumentMetadata | None) -> DocumentInfo:

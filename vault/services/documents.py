@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable, Iterator
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
@@ -23,7 +23,14 @@ from vault import crypto, mediatypes
 from vault.audit.actions import Action
 from vault.clock import Clock
 from vault.crypto import PrivateKey
-from vault.errors import Conflict, IntegrityError, LimitExceeded, NotFound, StorageError
+from vault.errors import (
+    Conflict,
+    IntegrityError,
+    InvalidInput,
+    LimitExceeded,
+    NotFound,
+    StorageError,
+)
 from vault.services import grants, keyring
 from vault.services.document_records import (
     DocumentInfo,
@@ -38,7 +45,7 @@ from vault.services.uow import RECOVERY, UnitOfWork
 from vault.services.upload_batch import UploadRecorder
 from vault.services.users import Actor
 from vault.storage.blobstore import BlobStore
-from vault.storage.models import Document, RecoveryKey, Role, Source
+from vault.storage.models import Document, RecoveryKey, Role, Source, User
 from vault.storage.pipeline import put_pipelined
 
 __all__ = [
@@ -46,10 +53,32 @@ __all__ = [
     "DocumentMetadata",
     "DocumentService",
     "NewDocument",
+    "SealedDocument",
+    "StoredCiphertext",
     "open_metadata",
 ]
 
 _NO_CASE = UUID(int=0)
+_E2E = {"mode": "end-to-end"}  # how a sealed read is told apart in the log
+
+
+@dataclass(frozen=True)
+class SealedDocument:
+    """A document as stored, for a client that opens it with its own key."""
+
+    info: DocumentInfo  # the clear row (metadata not opened)
+    key_commitment: bytes | None
+    sealed_metadata: bytes
+    recipient_key_id: str  # whose copy ``wrapped_key`` is
+    wrapped_key: bytes | None  # None while the caller's grant is pending
+
+
+@dataclass(frozen=True)
+class StoredCiphertext:
+    """A document's ciphertext: its size, and its bytes from an offset on."""
+
+    size: int
+    read_from: Callable[[int], Iterator[bytes]]
 
 
 class DocumentService:
@@ -272,6 +301,57 @@ class DocumentService:
             ) from None
         plaintext = crypto.decrypt_stream(data_key, row.id, chunks, commitment=row.key_commitment)
         return document_info(row, meta), plaintext
+
+    # -- end-to-end reads ---------------------------------------------------------------------
+
+    def sealed(self, actor: Actor, document_id: UUID) -> SealedDocument:
+        """What a client that holds its own key needs to open a document itself: the clear
+        row, the metadata record as stored, and the caller's wrapped copy of the data key
+        (``None`` while their grant is pending). Logged as a metadata read."""
+        with self._uow.audited(actor, Action.DOCUMENT_METADATA_READ, extra=_E2E) as work:
+            row = self._visible(work.db, actor, document_id)
+            key_id, wrapped = self._wrapped_for(work.db, actor, row)
+            work.add(document=row.id, case=row.case_id)
+        return SealedDocument(
+            info=document_info(row, None),
+            key_commitment=row.key_commitment,
+            sealed_metadata=bytes(row.sealed_metadata),
+            recipient_key_id=key_id,
+            wrapped_key=wrapped,
+        )
+
+    def ciphertext(self, actor: Actor, document_id: UUID) -> StoredCiphertext:
+        """The document's stored ciphertext, for a client that decrypts it itself; ``Conflict``
+        while the caller's grant is pending. Logged as a content read before it returns, so
+        before any byte leaves."""
+        with self._uow.audited(actor, Action.DOCUMENT_CONTENT_READ, extra=_E2E) as work:
+            row = self._visible(work.db, actor, document_id)
+            if self._wrapped_for(work.db, actor, row)[1] is None:
+                raise Conflict("access to this document is pending: a case member must grant it")
+            work.add(document=row.id, case=row.case_id)
+        blob_id, size = row.blob_id, row.ciphertext_size
+
+        def read_from(start: int) -> Iterator[bytes]:
+            if not 0 <= start <= size:
+                raise InvalidInput("the range starts past the end of the ciphertext")
+            try:
+                return self._blobs.open(blob_id, start)
+            except NotFound:
+                raise StorageError(
+                    "the document's content is missing from the blob store (run `vault fsck`)"
+                ) from None
+
+        return StoredCiphertext(size, read_from)
+
+    def _wrapped_for(self, db: Session, actor: Actor, row: Document) -> tuple[str, bytes | None]:
+        """The key id of ``actor``'s account, and the data key of ``row`` wrapped for it."""
+        user = db.get(User, actor.user_id)
+        if user is None or user.key_id is None:
+            raise NotFound("no such document")
+        found = keyring.find_wrapped(
+            db, kind=keyring.DOCUMENT, subject_id=row.id, key_id=user.key_id
+        )
+        return user.key_id, None if found is None else bytes(found.wrapped)
 
     # -- deleting ----------------------------------------------------------------------------
 

@@ -18,7 +18,14 @@ from sqlmodel import Session, select
 
 from vault import crypto
 from vault.crypto import Argon2Params, PrivateKey
-from vault.errors import AuthenticationFailed, IntegrityError, InvalidInput, NotFound
+from vault.errors import (
+    AuthenticationFailed,
+    Conflict,
+    IntegrityError,
+    InvalidInput,
+    KeyNotHeld,
+    NotFound,
+)
 from vault.services.passphrase_policy import check_passphrase
 from vault.settings import Settings
 from vault.storage.models import CaseMember, Role, User
@@ -58,12 +65,15 @@ class Actor:
     scopes: frozenset[str] = ALL_SCOPES
     credential_id: UUID | None = None
     via_token: bool = False
+    end_to_end: bool = False  # the client holds the key (vault.services.e2e_login)
 
     def can(self, scope: str) -> bool:
         return scope in self.scopes
 
     def require_key(self) -> PrivateKey:
         if self.key is None:
+            if self.end_to_end:
+                raise KeyNotHeld()
             raise AuthenticationFailed("this action needs an unlocked key")
         return self.key
 
@@ -126,7 +136,8 @@ def set_passphrase(
     committed)."""
     check_passphrase(passphrase)
     key = key or crypto.generate_private_key()
-    reseal(user, key, passphrase, params, totp_secret=totp_secret)
+    pepper = _pepper(db)
+    reseal(user, key, passphrase, params, totp_secret=totp_secret, pepper=pepper)
     db.add(user)
     # A new key pair holds no document key yet: every case of theirs has grants to complete.
     for member in db.exec(select(CaseMember).where(CaseMember.user_id == user.id)):
@@ -145,9 +156,10 @@ def reseal(
     params: Argon2Params,
     *,
     totp_secret: bytes | None,
+    pepper: bytes,
 ) -> None:
-    """Seal ``key`` (it becomes the user's key pair) and ``totp_secret`` under ``passphrase``
-    with fresh salt and ``params`` (not committed)."""
+    """Seal ``key`` (it becomes the user's key pair) under ``passphrase`` with fresh salt and
+    ``params``, and ``totp_secret`` under the server's key from ``pepper`` (not committed)."""
     salt = crypto.new_passphrase_salt()
     keys = crypto.derive_passphrase_keys(passphrase, salt, params)
     public = key.public_key()
@@ -162,8 +174,43 @@ def reseal(
     user.sealed_totp = (
         None
         if totp_secret is None
-        else crypto.seal_with_kek(keys.kek, totp_secret, label=_TOTP_LABEL, owner_id=user.id)
+        else crypto.seal_totp_secret(pepper, totp_secret, owner_id=user.id)
     )
+
+
+def _pepper(db: Session) -> bytes:
+    # Imported here: the guard's module imports the units of work, which import this one.
+    from vault.services.row_seal_guard import pepper_of
+
+    return pepper_of(db)
+
+
+def open_totp(user: User, pepper: bytes, kek: bytes | None = None) -> bytes | None:
+    """``user``'s TOTP secret, or ``None`` if they have none. Sealed under the server's key
+    (format version 2); one sealed under the passphrase's key (version 1) opens only with
+    ``kek``, and is moved under the server's key then (not committed). ``TotpNotMoved`` for a
+    version-1 secret without ``kek``: an end-to-end login cannot check its codes yet."""
+    if user.sealed_totp is None:
+        return None
+    try:
+        return crypto.open_totp_secret(pepper, user.sealed_totp, owner_id=user.id)
+    except IntegrityError:
+        if kek is None:
+            raise TotpNotMoved() from None
+    secret = crypto.open_with_kek(kek, user.sealed_totp, label=_TOTP_LABEL, owner_id=user.id)
+    user.sealed_totp = crypto.seal_totp_secret(pepper, secret, owner_id=user.id)
+    return secret
+
+
+class TotpNotMoved(Conflict):
+    """The account's TOTP secret is still sealed under its passphrase (from before end-to-end
+    logins): one login with the passphrase moves it under the server's key."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this account's one-time-code secret predates end-to-end logins: log in once "
+            "with the passphrase (vault login --server-side) to move it"
+        )
 
 
 @dataclass(frozen=True)
@@ -230,13 +277,11 @@ def verify_passphrase(
     if not hmac.compare_digest(keys.verifier, record.verifier):
         raise AuthenticationFailed()
     key = crypto.open_private_key(keys.kek, record.sealed, owner_id=user.id, key_id=record.key_id)
-    totp_secret = None
-    if user.sealed_totp is not None:
-        totp_secret = crypto.open_with_kek(
-            keys.kek, user.sealed_totp, label=_TOTP_LABEL, owner_id=user.id
-        )
+    before, pepper = user.sealed_totp, _pepper(db)
+    totp_secret = open_totp(user, pepper, keys.kek)
     if _weaker(record.params, params):
-        reseal(user, key, passphrase, params, totp_secret=totp_secret)
+        reseal(user, key, passphrase, params, totp_secret=totp_secret, pepper=pepper)
+    if _weaker(record.params, params) or user.sealed_totp != before:
         db.add(user)
     return Unlocked(user=user, key=key, totp_secret=totp_secret)
 

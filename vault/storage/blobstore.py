@@ -75,8 +75,8 @@ class BlobStore(Protocol):
         """Store the concatenated chunks durably under a new random id; all or nothing."""
         ...
 
-    def open(self, blob_id: str) -> Iterator[bytes]:
-        """Stream a blob's bytes; ``NotFound`` if it does not exist."""
+    def open(self, blob_id: str, start: int = 0) -> Iterator[bytes]:
+        """Stream a blob's bytes from offset ``start``; ``NotFound`` if it does not exist."""
         ...
 
     def delete(self, blob_id: str) -> None:
@@ -213,10 +213,12 @@ class LocalBlobStore:
         _store_op(_fsync_dir, directory.parent)
         self._durable_dirs.add(directory.name)
 
-    def open(self, blob_id: str) -> Iterator[bytes]:
+    def open(self, blob_id: str, start: int = 0) -> Iterator[bytes]:
         path = self._path(blob_id)
         try:
             fh = path.open("rb")
+            if start:
+                fh.seek(start)
         except FileNotFoundError:
             raise NotFound("blob is missing from the store") from None
         except OSError as exc:

@@ -278,8 +278,27 @@ class Credential(SQLModel, table=True):
     # Opened with a one-time code (or made from a session that was): a session from before a
     # TOTP requirement applied to its user is refused instead of outliving the requirement.
     with_otp: bool = False
+    # Opened by a client that derived the keys itself (vault.services.e2e_login): the server
+    # holds no key of the user for it, whatever the scopes. Not sealed: setting or clearing it
+    # leaves the credential without a key all the same, and only causes refusals.
+    end_to_end: bool = False
     # The server's seal over this record's clear columns (vault.services.row_seals).
     seal: bytes | None = None
+
+
+class LoginChallenge(SQLModel, table=True):
+    """One end-to-end login in progress: a secret encapsulated to the user's public key, which
+    only the holder of the private key can answer with (``vault.services.e2e_login``). Only a
+    hash of the secret is kept, and the row goes at the first answer."""
+
+    __tablename__ = "login_challenges"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    key_id: str = Field(max_length=64)
+    answer_hash: bytes
+    with_otp: bool = False  # the challenge was given after a one-time code
+    expires_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class Device(SQLModel, table=True):

@@ -196,17 +196,18 @@ class S3BlobStore:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def open(self, blob_id: str) -> Iterator[bytes]:
+    def open(self, blob_id: str, start: int = 0) -> Iterator[bytes]:
         key = self.key(blob_id)
+        ranged = {"Range": f"bytes={start}-"} if start else {}
         try:
-            answer = self._client.get_object(Bucket=self.bucket, Key=key)
+            answer = self._client.get_object(Bucket=self.bucket, Key=key, **ranged)
         except _FAILURES as exc:
             if _code(exc) in _MISSING:
                 raise NotFound("blob is missing from the store") from None
             raise _failure(exc, "cannot read the object store") from None
-        return self._read(key, answer)
+        return self._read(key, answer, start)
 
-    def _read(self, key: str, answer: dict[str, Any]) -> Iterator[bytes]:
+    def _read(self, key: str, answer: dict[str, Any], start: int = 0) -> Iterator[bytes]:
         """The object's bytes in ``READ_CHUNK`` pieces. A stream that breaks partway (a
         connection reset in a long download) is resumed with a range request from the first
         byte not yet given, up to ``MAX_ATTEMPTS`` times, and only while the object is the same
@@ -231,7 +232,7 @@ class S3BlobStore:
                         "cannot read the object store",
                         "get_object",
                         Key=key,
-                        Range=f"bytes={done}-",
+                        Range=f"bytes={start + done}-",
                         IfMatch=answer["ETag"],
                     )["Body"]
         finally:

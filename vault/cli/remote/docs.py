@@ -22,6 +22,7 @@ from rich.markup import escape
 
 from vault.cli.client import Client
 from vault.cli.output import AsJson, emit, emit_one, printable, progress, say, when
+from vault.cli.remote import reading
 from vault.cli.remote.lookup import (
     as_uuid,
     case_id_of,
@@ -31,16 +32,14 @@ from vault.cli.remote.lookup import (
     resolve_document,
     source_id_of,
 )
-from vault.cli.remote.session import ProfileOpt, open_client
+from vault.cli.remote.session import ProfileOpt, open_client, own_key
 from vault.cli.remote.transfer import (
     HashingReader,
-    content_length,
     human_size,
     read_whole,
     safe_filename,
     save,
     to_stdout,
-    verified_download,
 )
 from vault.errors import (
     Conflict,
@@ -255,22 +254,21 @@ def get(
     status is 5. With -o - the content streams to standard output as it arrives, so a consumer
     MUST check the exit status: anything but 0 means the bytes are not to be trusted.
     """
+    key = own_key(profile)
     with open_client(profile) as client:
         doc_id = resolve_document(client, document)
         if output == "-":
-            with verified_download(client, f"/v1/documents/{doc_id}/content") as (response, body):
-                to_stdout(body, content_length(response))
+            with reading.content(client, key, doc_id) as found:
+                to_stdout(found.body, found.size)
             return
         target = Path(output) if output else Path()
         if output is None or target.is_dir():
-            meta = client.get(f"/v1/documents/{doc_id}")
-            if meta.get("pending"):
-                raise Conflict("access to this document is pending: a case member must grant it")
-            target = target / safe_filename(meta.get("filename"), fallback=doc_id)
+            name = reading.filename(client, key, doc_id)
+            target = target / safe_filename(name, fallback=doc_id)
         if os.path.lexists(target) and not force:
             raise Conflict(f"{target} already exists (use --force to overwrite it)")
-        with verified_download(client, f"/v1/documents/{doc_id}/content") as (response, body):
-            written = save(body, target, content_length(response), force=force)
+        with reading.content(client, key, doc_id) as found:
+            written = save(found.body, target, found.size, force=force)
     say(f"Saved {escape(str(target))} ({human_size(written)}, SHA-256 verified).")
 
 
@@ -288,6 +286,7 @@ def read(
     unless --force; so are texts over 20 MiB: save those with `vault docs get`. On a terminal,
     control characters are shown as U+FFFD so that a document cannot drive your terminal.
     """
+    key = own_key(profile)
     with open_client(profile) as client:
         doc_id = resolve_document(client, document)
         short = doc_id[:8]
@@ -295,9 +294,9 @@ def read(
             f"document {short} is larger than {human_size(READ_LIMIT)}: "
             f"save it with `vault docs get {short}`"
         )
-        with verified_download(client, f"/v1/documents/{doc_id}/content") as (response, body):
-            media_type = response.headers.get("x-content-media-type", "application/octet-stream")
-            data = read_whole(response, body, READ_LIMIT, too_big)
+        with reading.content(client, key, doc_id) as found:
+            media_type = found.media_type
+            data = read_whole(found.size, found.body, READ_LIMIT, too_big)
     try:
         text = data.decode("utf-8")
         is_text = "\x00" not in text

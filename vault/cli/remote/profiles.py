@@ -13,6 +13,7 @@ others at the same address are being throttled.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -22,10 +23,13 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import platformdirs
 
-from vault.errors import AuthenticationFailed, InvalidInput
+from vault import crypto
+from vault.crypto import PrivateKey
+from vault.errors import AuthenticationFailed, IntegrityError, InvalidInput
 
 __all__ = [
     "DEFAULT",
@@ -35,10 +39,12 @@ __all__ = [
     "device_token",
     "load",
     "load_all",
+    "open_key",
     "remember_device",
     "remove",
     "resolve",
     "save",
+    "seal_key",
     "write_private",
 ]
 
@@ -53,6 +59,15 @@ class Profile:
     username: str
     token: str
     expires_at: str  # ISO 8601, as the server gave it
+    # An end-to-end session's private key, sealed under its token (docs/cli.md, "End-to-end
+    # sessions"), with the account id and key id it opens for; empty for a server-side one.
+    user_id: str = ""
+    key_id: str = ""
+    sealed_key: str = ""
+
+    @property
+    def end_to_end(self) -> bool:
+        return bool(self.sealed_key)
 
     @property
     def expired(self) -> bool:
@@ -70,6 +85,15 @@ class Target:
     server: str
     token: str
     profile: str | None  # None when both came from the environment
+    key: PrivateKey | None = None  # an end-to-end session's, opened
+
+    def require_key(self) -> PrivateKey:
+        """The private key this command needs on this machine."""
+        if self.key is None:
+            raise InvalidInput(
+                "this command works on your own machine: log in with `vault login --end-to-end`"
+            )
+        return self.key
 
 
 def config_dir(environ: Mapping[str, str] = os.environ) -> Path:
@@ -124,13 +148,18 @@ def load_all(environ: Mapping[str, str] = os.environ) -> dict[str, Profile]:
     found = {}
     for name, fields in profiles.items():
         try:
-            found[name] = Profile(name=name, **{k: str(fields[k]) for k in _FIELDS})
+            found[name] = Profile(
+                name=name,
+                **{k: str(fields[k]) for k in _FIELDS},
+                **{k: str(fields.get(k) or "") for k in _KEY_FIELDS},
+            )
         except (KeyError, TypeError):
             continue  # a damaged entry is as good as no login
     return found
 
 
 _FIELDS = ("server", "username", "token", "expires_at")
+_KEY_FIELDS = ("user_id", "key_id", "sealed_key")
 
 
 def load(name: str, environ: Mapping[str, str] = os.environ) -> Profile | None:
@@ -147,7 +176,10 @@ def _write(
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     body: dict[str, Any] = {
         "profiles": {
-            name: {k: v for k, v in asdict(p).items() if k != "name"}
+            # A server-side session's profile has no key fields at all.
+            name: {
+                k: v for k, v in asdict(p).items() if k != "name" and (v or k not in _KEY_FIELDS)
+            }
             for name, p in sorted(profiles.items())
         },
         "devices": dict(sorted((_devices(environ) if devices is None else devices).items())),
@@ -205,4 +237,27 @@ def resolve(name: str | None, environ: Mapping[str, str] = os.environ) -> Target
             f"not logged in (profile '{chosen}'): run `vault login --server URL --username NAME`"
             " or set VAULT_SERVER and VAULT_TOKEN"
         )
-    return Target(server.rstrip("/"), token, None if profile is None else chosen)
+    key = None
+    if profile is not None and profile.end_to_end and token == profile.token:
+        key = open_key(profile)
+    return Target(server.rstrip("/"), token, None if profile is None else chosen, key)
+
+
+def seal_key(token: str, key: PrivateKey, user_id: UUID) -> str:
+    """An end-to-end session's private key as its profile keeps it: sealed under the session
+    token, so that it opens only while the profile holds the token (and is gone with it)."""
+    return base64.b64encode(crypto.seal_with_token(token, key, credential_id=user_id)).decode()
+
+
+def open_key(profile: Profile) -> PrivateKey:
+    try:
+        return crypto.open_with_token(
+            profile.token,
+            base64.b64decode(profile.sealed_key, validate=True),
+            credential_id=UUID(profile.user_id),
+            key_id=profile.key_id,
+        )
+    except (ValueError, IntegrityError):
+        raise InvalidInput(
+            f"the key saved in profile '{profile.name}' does not open: run `vault login` again"
+        ) from None

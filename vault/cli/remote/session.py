@@ -9,17 +9,19 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
+from uuid import UUID
 
 import typer
 
 from vault.cli.client import Client
 from vault.cli.output import AsJson, emit_one, say
 from vault.cli.prompts import read_passphrase
-from vault.cli.remote import profiles
+from vault.cli.remote import e2e_login, profiles
 from vault.cli.remote.key_check import CheckedKey, checked_key, tell
+from vault.crypto import PrivateKey
 from vault.errors import AuthenticationFailed, IntegrityError, InvalidInput, OtpRequired, VaultError
 
-__all__ = ["ProfileOpt", "open_client", "open_session", "register"]
+__all__ = ["ProfileOpt", "open_client", "open_session", "own_key", "register"]
 
 ProfileOpt = Annotated[
     str | None,
@@ -36,6 +38,12 @@ def open_client(profile: str | None) -> Client:
     """A client for the review commands, with the session of ``profile`` (or the environment)."""
     target = profiles.resolve(profile)
     return Client(target.server, target.token)
+
+
+def own_key(profile: str | None) -> PrivateKey | None:
+    """The private key of ``profile``'s end-to-end session, opened here; ``None`` for a
+    server-side session (the server opens what the command reads)."""
+    return profiles.resolve(profile).key
 
 
 def login(
@@ -57,6 +65,14 @@ def login(
         typer.Option("--otp", help="The code from your authenticator app, if your role needs one."),
     ] = None,
     profile: ProfileOpt = None,
+    end_to_end: Annotated[
+        bool,
+        typer.Option(
+            "--end-to-end",
+            help="Derive your keys here: the server never receives your passphrase and holds "
+            "no key for the session (commands that need your key then run on this machine).",
+        ),
+    ] = False,
 ) -> None:
     """Log in to a vault server and keep the session in a profile (mode 0600, never the
     passphrase). Prompts, without echo, for what is not given."""
@@ -73,9 +89,10 @@ def login(
         else:
             raise InvalidInput("pass --username NAME")
     passphrase = read_passphrase(passphrase_file, confirm=False)
-    saved, path = open_session(name, server, username, passphrase, otp)
+    saved, path = open_session(name, server, username, passphrase, otp, end_to_end=end_to_end)
+    mode = "end to end" if end_to_end else "server-side"
     say(
-        f"Logged in to {saved.server} as [bold]{saved.username}[/] ({saved.role}). "
+        f"Logged in to {saved.server} as [bold]{saved.username}[/] ({saved.role}, {mode}). "
         f"Session saved as profile '{name}' in {path}."
     )
     tell(saved.key, own=True)
@@ -97,9 +114,17 @@ def open_session(
     otp: str | None,
     *,
     rotate_key: bool = False,
+    end_to_end: bool = False,
 ) -> tuple[Opened, Path]:
     """Log in (asking for a one-time code at a terminal if the server wants one), save the
-    session as profile ``name`` and the device token beside it."""
+    session as profile ``name`` and the device token beside it. ``end_to_end``: the keys are
+    derived here and only the login verifier and the challenge's answer are sent
+    (``vault.cli.remote.e2e_login``); the private key is kept in the profile, sealed under the
+    session's token."""
+    if end_to_end:
+        if rotate_key:
+            raise InvalidInput("a key rotation is a server-side login: leave out --end-to-end")
+        return _open_end_to_end(name, server, username, passphrase, otp)
     body: dict[str, object] = {
         "username": username,
         "passphrase": passphrase,
@@ -130,13 +155,50 @@ def open_session(
     return Opened(saved.server, saved.username, answer["user"]["role"], checked), path
 
 
+def _open_end_to_end(
+    name: str, server: str, username: str, passphrase: str, otp: str | None
+) -> tuple[Opened, Path]:
+    device = profiles.device_token(server.rstrip("/"), username)
+    with Client(server) as client:
+        try:
+            opened = e2e_login.log_in(client.post, username, passphrase, otp, device_token=device)
+        except OtpRequired:
+            if otp is not None or not sys.stdin.isatty():
+                raise
+            code = typer.prompt("One-time code")
+            opened = e2e_login.log_in(client.post, username, passphrase, code, device_token=device)
+    answer = opened.answer
+    user_id = UUID(str(answer["user"]["id"]))
+    saved = profiles.Profile(
+        name=name,
+        server=client.server,
+        username=answer["user"]["username"],
+        token=answer["token"],
+        expires_at=answer["expires_at"],
+        user_id=str(user_id),
+        key_id=opened.key.public_key().key_id,
+        sealed_key=profiles.seal_key(answer["token"], opened.key, user_id),
+    )
+    if answer.get("device_token"):
+        profiles.remember_device(client.server, saved.username, answer["device_token"])
+    checked = _check_log(saved)
+    path = profiles.save(saved)
+    return Opened(saved.server, saved.username, answer["user"]["role"], checked), path
+
+
 def _check_log(saved: profiles.Profile) -> CheckedKey:
     """Every login checks that the server's log extends the one this machine saw last, and
     that the log holds the key the server keeps for this account. A server failing either
     gets its new session ended, and no profile is saved."""
     with Client(saved.server, saved.token) as client:
         try:
-            return checked_key(client, saved.username)
+            checked = checked_key(client, saved.username)
+            if saved.end_to_end and checked.entry.key_id != saved.key_id:
+                raise IntegrityError(
+                    "the server's log holds another key for you than the one your passphrase opens",
+                    reason="key",
+                )
+            return checked
         except IntegrityError:
             with contextlib.suppress(VaultError):
                 client.request("POST", "/v1/auth/logout")

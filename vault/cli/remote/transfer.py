@@ -80,11 +80,11 @@ def verified_download(
 
 
 def read_whole(
-    response: httpx.Response, body: Iterator[bytes], limit: int, too_big: VaultError
+    total: int | None, body: Iterator[bytes], limit: int, too_big: VaultError
 ) -> bytearray:
-    """The whole body in memory, read to the end so that the digest is checked after the last
-    chunk; ``too_big`` as soon as it is declared or found to be over ``limit`` bytes."""
-    total = content_length(response)
+    """The whole body (of declared size ``total``) in memory, read to the end so that the
+    digest is checked after the last chunk; ``too_big`` as soon as it is declared or found to
+    be over ``limit`` bytes."""
     if total is not None and total > limit:
         raise too_big
     data = bytearray()
