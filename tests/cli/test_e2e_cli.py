@@ -65,9 +65,9 @@ def test_an_end_to_end_login_sends_no_passphrase_and_leaves_no_key_on_the_server
     shown = machine.show(name)
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["key_id"] == saved["key_id"]
-    # What needs the key on the server is refused, with what to do instead.
-    whoami = machine.run("whoami")
+    whoami = machine.run("whoami", "--json")
     assert whoami.returncode == 0, whoami.stderr
+    assert json.loads(whoami.stdout)["session"] == "end to end"
 
 
 def test_a_key_the_log_has_replaced_is_refused_at_login(
@@ -173,6 +173,10 @@ def test_an_end_to_end_session_reads_documents_on_this_machine(
     assert (out / f"{MARK}.txt").read_bytes() == content
     streamed = jules.run("docs", "get", doc_id, "-o", "-")
     assert streamed.stdout.encode() == content
+    # What needs the key on the server is refused, saying why.
+    shown = jules.run("docs", "show", doc_id)
+    assert shown.returncode == 1
+    assert "your end-to-end session keeps it on your machine" in shown.stderr
     crossed = b"\n".join(proxy.received + proxy.sent)
     assert MARK.encode() not in crossed
     assert b"/ciphertext" in b"\n".join(proxy.received)

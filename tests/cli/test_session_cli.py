@@ -114,12 +114,14 @@ def test_whoami_as_a_table_and_as_json(config: Config) -> None:
         "role:    editor",
         f"server:  {config.server.url}",
         "profile: default",
+        "session: server-side",
     ]
     answer = json.loads(config.ok("whoami", "--json"))
     assert answer["username"] == "erin"
     assert answer["role"] == "editor"
     assert answer["server"] == config.server.url
     assert answer["profile"] == "default"
+    assert answer["session"] == "server-side"
     assert "token" not in answer
 
 

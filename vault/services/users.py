@@ -188,7 +188,7 @@ def _pepper(db: Session) -> bytes:
 def open_totp(user: User, pepper: bytes, kek: bytes | None = None) -> bytes | None:
     """``user``'s TOTP secret, or ``None`` if they have none. Sealed under the server's key
     (format version 2); one sealed under the passphrase's key (version 1) opens only with
-    ``kek``, and is moved under the server's key then (not committed). ``TotpNotMoved`` for a
+    ``kek``, and is moved under the server's key then (not committed). ``Conflict`` for a
     version-1 secret without ``kek``: an end-to-end login cannot check its codes yet."""
     if user.sealed_totp is None:
         return None
@@ -196,21 +196,13 @@ def open_totp(user: User, pepper: bytes, kek: bytes | None = None) -> bytes | No
         return crypto.open_totp_secret(pepper, user.sealed_totp, owner_id=user.id)
     except IntegrityError:
         if kek is None:
-            raise TotpNotMoved() from None
+            raise Conflict(
+                "this account's one-time-code secret predates end-to-end logins: log in once "
+                "with the passphrase (without --end-to-end) to move it"
+            ) from None
     secret = crypto.open_with_kek(kek, user.sealed_totp, label=_TOTP_LABEL, owner_id=user.id)
     user.sealed_totp = crypto.seal_totp_secret(pepper, secret, owner_id=user.id)
     return secret
-
-
-class TotpNotMoved(Conflict):
-    """The account's TOTP secret is still sealed under its passphrase (from before end-to-end
-    logins): one login with the passphrase moves it under the server's key."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "this account's one-time-code secret predates end-to-end logins: log in once "
-            "with the passphrase (vault login --server-side) to move it"
-        )
 
 
 @dataclass(frozen=True)

@@ -228,10 +228,17 @@ def whoami(profile: ProfileOpt = None, as_json: AsJson = False) -> None:
     target = profiles.resolve(profile)
     with Client(target.server, target.token) as client:
         me = client.get("/v1/auth/me")
-    me = {**me, "server": target.server, "profile": target.profile}
+    mode = "end to end" if target.key is not None else "server-side"
+    me = {**me, "server": target.server, "profile": target.profile, "session": mode}
     emit_one(
         me,
-        [("username", "user"), ("role", "role"), ("server", "server"), ("profile", "profile")],
+        [
+            ("username", "user"),
+            ("role", "role"),
+            ("server", "server"),
+            ("profile", "profile"),
+            ("session", "session"),
+        ],
         as_json=as_json,
     )
     if me.get("redaction_self_approval"):
