@@ -5,6 +5,7 @@ database copy holds, nor a replayed or foreign challenge, logs in."""
 from __future__ import annotations
 
 import base64
+import gc
 from collections.abc import Mapping
 from typing import Any
 
@@ -286,3 +287,48 @@ def test_a_totp_secret_sealed_under_the_passphrase_moves_at_the_next_passphrase_
     env.clock.advance(seconds=31)
     opened = log_in(post, "erin", PASSPHRASE, otp_now(secret, env.clock))
     assert _credential(env, opened.answer["token"]).end_to_end
+
+
+def _server_held_keys(key_id: str, *, besides: object) -> list[object]:
+    """Every unlocked private key of ``key_id`` alive in this process, but the client's own
+    (``besides``): with the app in this process, any other one is the server's."""
+    gc.collect()
+    return [
+        obj
+        for obj in gc.get_objects()
+        if isinstance(obj, crypto.PrivateKey)
+        and obj is not besides
+        and obj.public_key().key_id == key_id
+    ]
+
+
+def test_the_server_holds_no_unlocked_key_of_an_end_to_end_user(env: Env) -> None:
+    """Through a whole end-to-end session (login, upload, sealed read, ciphertext, token,
+    logout), no private key of the account is alive in the server's process between
+    requests; a server-side login of the same account, for contrast, is found holding one
+    while its session's actor is in use."""
+    env.add_user("jules")
+    case = env.new_case("jules")
+    opened = log_in(_post(env), "jules", PASSPHRASE, None)
+    key_id = opened.key.public_key().key_id
+    assert _server_held_keys(key_id, besides=opened.key) == []
+    headers = {"Authorization": f"Bearer {opened.answer['token']}"}
+    up = env.client.post(
+        "/v1/documents",
+        headers=headers,
+        data={"case": case, "title": "t"},
+        files={"file": ("a.txt", b"statement", "text/plain")},
+    )
+    doc = up.json()["id"]
+    for path in (f"/v1/documents/{doc}/sealed", f"/v1/documents/{doc}/ciphertext"):
+        assert env.client.get(path, headers=headers).status_code == 200
+        assert _server_held_keys(key_id, besides=opened.key) == []
+    env.client.post(
+        "/v1/tokens", headers=headers, json={"name": "s", "scopes": ["read"], "expires_in": 600}
+    )
+    assert env.client.post("/v1/auth/logout", headers=headers).status_code == 204
+    assert _server_held_keys(key_id, besides=opened.key) == []
+    # The contrast: the check sees a key the server does hold.
+    actor = env.vault.auth.login("jules", PASSPHRASE, None, address="127.0.0.1").actor
+    assert len(_server_held_keys(key_id, besides=opened.key)) == 1
+    del actor

@@ -112,6 +112,22 @@ def test_sealed_totp_vector() -> None:
     assert AESGCM(h(v["kek"])).decrypt(sealed[:12], sealed[12:], aad).hex() == v["secret"]
 
 
+def test_sealed_totp_v2_vector() -> None:
+    """Format version 2 (§4.4): under a key from the server's pepper, not the passphrase."""
+    v = _by_id(PASSPHRASE["valid"], "sealed-totp-secret-v2")
+    pepper = hmac.new(h(v["seal_key"]), b"source-vault/v2 token-pepper", hashlib.sha256).digest()
+    assert pepper.hex() == v["pepper"]
+    totp_key = hmac.new(pepper, b"source-vault/v2 totp-key", hashlib.sha256).digest()
+    assert totp_key.hex() == v["totp_key"]
+    sealed = h(v["sealed"])
+    aad = b"source-vault/v2 totp-secret\x00" + UUID(v["owner_id"]).bytes
+    assert AESGCM(totp_key).decrypt(sealed[:12], sealed[12:], aad).hex() == v["secret"]
+    assert crypto.open_totp_secret(pepper, sealed, owner_id=UUID(v["owner_id"])) == h(v["secret"])
+    with _sealed.fixed_nonces(h(v["nonce"])):
+        again = crypto.seal_totp_secret(pepper, h(v["secret"]), owner_id=UUID(v["owner_id"]))
+    assert again == sealed
+
+
 def _reference_totp(secret: bytes, at: int) -> str:
     """RFC 6238 (RFC 4226 truncation) with HMAC-SHA-1, 6 digits, 30-second steps."""
     mac = hmac.new(secret, (at // 30).to_bytes(8, "big"), hashlib.sha1).digest()

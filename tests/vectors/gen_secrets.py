@@ -43,6 +43,10 @@ SEAL_KEY = bytes(range(100, 132))
 PEPPER_LABEL = b"source-vault/v2 token-pepper"
 
 
+def _pepper() -> bytes:
+    return hmac.new(SEAL_KEY, PEPPER_LABEL, hashlib.sha256).digest()
+
+
 def _seal(make: Any, *args: Any, **kwargs: Any) -> bytes:
     with _sealed.fixed_nonces(NONCE):
         sealed: bytes = make(*args, **kwargs)
@@ -122,6 +126,20 @@ def passphrase_vectors() -> dict[str, Any]:
                 "nonce": NONCE.hex(),
                 "sealed": sealed_totp.hex(),
             },
+            {
+                "id": "sealed-totp-secret-v2",
+                "seal_key": SEAL_KEY.hex(),
+                "pepper": _pepper().hex(),
+                "totp_key": hmac.new(_pepper(), b"source-vault/v2 totp-key", hashlib.sha256)
+                .digest()
+                .hex(),
+                "owner_id": str(USER_ID),
+                "secret": TOTP_SECRET.hex(),
+                "nonce": NONCE.hex(),
+                "sealed": _seal(
+                    crypto.seal_totp_secret, _pepper(), TOTP_SECRET, owner_id=USER_ID
+                ).hex(),
+            },
         ],
         "totp": [
             {"secret": TOTP_SECRET.hex(), "time": t, "code": crypto.totp_code(TOTP_SECRET, t)}
@@ -179,7 +197,7 @@ def token_vectors() -> dict[str, Any]:
          "with": "token", "secret": ENROLMENT_CODE, "subject_id": str(USER_ID),
          "key_id": key_id, "sealed": code_sealed.hex(), "reason": "sealed-record"},
     ]  # fmt: skip
-    pepper = hmac.new(SEAL_KEY, PEPPER_LABEL, hashlib.sha256).digest()
+    pepper = _pepper()
     token_v2 = _seal(crypto.seal_with_token, TOKEN, key, credential_id=CREDENTIAL_ID, pepper=pepper)
     code_v2 = _seal(crypto.seal_with_code, ENROLMENT_CODE, key, owner_id=USER_ID, pepper=pepper)
     invalid += [
