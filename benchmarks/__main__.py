@@ -8,7 +8,9 @@ bare ASGI endpoint on the same server stack), ``audit`` (the access log on SQLit
 PostgreSQL), ``metadata`` (listing a case of 10,000 documents), ``login`` (one login, and 50 at
 once), ``export`` (seconds per page of a redacted 20-page text PDF and scan, beside pdftoppm and
 tesseract), ``scale`` (64 KiB uploads from eight clients at once on one and three replicas,
-SQLite and PostgreSQL with an S3 server, and a 1 GiB ``curl -F`` upload beside ``cp``).
+SQLite and PostgreSQL with an S3 server, and a 1 GiB ``curl -F`` upload beside ``cp``), ``e2e``
+(a 1 GiB download through ``vault docs get`` in an end-to-end session beside a server-side one
+and ``cp``, and ``vault login`` of both kinds).
 Prints a Markdown table on stdout and writes JSON (default ``benchmarks/results.json``).
 
 ``--quick`` keeps the 1 GiB content and transfer cases and the 10,000-document case, but
@@ -34,7 +36,7 @@ from pathlib import Path
 
 from benchmarks.common import Context, Result, machine, markdown, say
 
-SUITES = ("content", "transfer", "audit", "metadata", "login", "export", "scale")
+SUITES = ("content", "transfer", "audit", "metadata", "login", "export", "scale", "e2e")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -173,10 +173,14 @@ def test_an_end_to_end_session_reads_documents_on_this_machine(
     assert (out / f"{MARK}.txt").read_bytes() == content
     streamed = jules.run("docs", "get", doc_id, "-o", "-")
     assert streamed.stdout.encode() == content
+    shown = jules.run("docs", "show", doc_id, "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["title"] == f"minutes {MARK}"
+    assert json.loads(shown.stdout)["size"] == len(content)
     # What needs the key on the server is refused, saying why.
-    shown = jules.run("docs", "show", doc_id)
-    assert shown.returncode == 1
-    assert "your end-to-end session keeps it on your machine" in shown.stderr
+    listed = jules.run("docs", "ls")
+    assert listed.returncode == 1
+    assert "your end-to-end session keeps it on your machine" in listed.stderr
     crossed = b"\n".join(proxy.received + proxy.sent)
     assert MARK.encode() not in crossed
     assert b"/ciphertext" in b"\n".join(proxy.received)

@@ -182,9 +182,11 @@ def ls(
 
 @app.command("show")
 def show(document: DocumentArg, as_json: AsJson = False, profile: ProfileOpt = None) -> None:
-    """Show a document's metadata (with --json: the server's answer as is)."""
+    """Show a document's metadata (with --json: the server's answer as is; in an end-to-end
+    session, the record opened here, in the same shape)."""
+    key = own_key(profile)
     with open_client(profile) as client:
-        doc: dict[str, Any] = client.get(f"/v1/documents/{resolve_document(client, document)}")
+        doc = reading.metadata(client, key, resolve_document(client, document))
         if as_json:
             emit_one(doc, [], as_json=True)
             return

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from vault.cli.client import Client
 from vault.cli.remote import sealed_read
@@ -14,7 +15,7 @@ from vault.cli.remote.transfer import content_length, verified_download
 from vault.crypto import PrivateKey
 from vault.errors import Conflict
 
-__all__ = ["Content", "content", "filename"]
+__all__ = ["Content", "content", "filename", "metadata"]
 
 
 @dataclass(frozen=True)
@@ -48,3 +49,29 @@ def filename(client: Client, key: PrivateKey | None, document_id: str) -> str | 
         raise Conflict("access to this document is pending: a case member must grant it")
     name = meta.get("filename")
     return None if name is None else str(name)
+
+
+def metadata(client: Client, key: PrivateKey | None, document_id: str) -> dict[str, Any]:
+    """The document's metadata in the shape of ``GET /v1/documents/{id}``: the server's answer,
+    or, end to end, the record opened here."""
+    if key is None:
+        found: dict[str, Any] = client.get(f"/v1/documents/{document_id}")
+        return found
+    opened = sealed_read.open_document(client, key, document_id)
+    meta = opened.metadata
+    return {
+        "id": str(opened.id),
+        "case": str(opened.case_id),
+        "uploader": str(opened.uploader_id),
+        "created_at": opened.created_at.isoformat().replace("+00:00", "Z"),
+        "pending": False,
+        "title": meta.title,
+        "filename": meta.filename,
+        "media_type": meta.media_type,
+        "kind": meta.kind,
+        "notes": meta.notes,
+        "source": None if meta.source_id is None else str(meta.source_id),
+        "size": meta.size,
+        "sha256": meta.sha256,
+        "derived_from": None if meta.derived_from is None else str(meta.derived_from),
+    }

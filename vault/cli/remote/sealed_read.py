@@ -36,6 +36,9 @@ class OpenedDocument:
     """A document's record opened here, and what its content needs to be opened."""
 
     id: UUID
+    case_id: UUID
+    uploader_id: UUID
+    created_at: datetime
     metadata: DocumentMetadata
     data_key: bytes
     commitment: bytes | None
@@ -91,7 +94,9 @@ def open_document(client: Client, key: PrivateKey, document_id: str) -> OpenedDo
     meta = document_record.open_sealed(
         data_key, _b64(body.get("sealed_metadata")), document_id=doc_id, bound=bound
     )
-    return OpenedDocument(doc_id, meta, data_key, commitment, size)
+    return OpenedDocument(
+        doc_id, case_id, uploader_id, created_at, meta, data_key, commitment, size
+    )
 
 
 @contextmanager
