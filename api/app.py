@@ -103,12 +103,11 @@ def create_app(
         holds,
         sources,
         documents,
-        sealed,
         audit,
         keys,
     ):
         app.include_router(module.router)
-    for router in redactions.routers:
+    for router in (*redactions.routers, *sealed.routers):
         app.include_router(router)
     app.include_router(docs_page.router)
     # The upload streams into encryption and enforces max_upload_bytes itself.

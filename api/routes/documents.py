@@ -198,12 +198,12 @@ def _public(info: DocumentInfo) -> DocumentPublic:
     return doc
 
 
-def _encode_cursor(info: DocumentInfo) -> str:
+def encode_cursor(info: DocumentInfo) -> str:
     raw = f"{info.created_at.isoformat()}|{info.id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         created, doc_id = raw.split("|")
@@ -235,7 +235,7 @@ async def list_documents(
 ) -> DocumentList:
     """A case's documents with their decrypted titles, oldest first, a page at a time.
     Documents whose key has not been granted to you yet are listed as ``pending``."""
-    after = _decode_cursor(cursor) if cursor else None
+    after = decode_cursor(cursor) if cursor else None
     infos = await run_in_threadpool(
         lambda: vault.documents.list(actor, case, source_id=source, after=after, limit=limit + 1)
     )
@@ -243,7 +243,7 @@ async def list_documents(
     page = infos[:limit]
     return DocumentList(
         documents=[_public(i) for i in page],
-        next_cursor=_encode_cursor(page[-1]) if more and page else None,
+        next_cursor=encode_cursor(page[-1]) if more and page else None,
     )
 
 

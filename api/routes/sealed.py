@@ -10,16 +10,28 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import Reader, VaultDep
 from api.routes import problems
+from api.routes.documents import decode_cursor, encode_cursor
 from vault.errors import RangeNotSatisfiable
+from vault.services.documents import SealedDocument
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
+by_case = APIRouter(prefix="/v1/cases", tags=["documents"])
+routers = (router, by_case)
+Cursor = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        pattern="^[A-Za-z0-9_-]+$",
+        description="from a previous page (next_cursor): opaque, base64url",
+    ),
+]
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -39,19 +51,16 @@ class SealedDocumentPublic(BaseModel):
     )
 
 
+class SealedDocumentList(BaseModel):
+    documents: list[SealedDocumentPublic]
+    next_cursor: str | None = None
+
+
 def _b64(data: bytes | None) -> str | None:
     return None if data is None else base64.b64encode(data).decode()
 
 
-@router.get(
-    "/{document_id}/sealed",
-    response_model=SealedDocumentPublic,
-    responses=problems(401, 404),
-)
-async def get_sealed(document_id: UUID, actor: Reader, vault: VaultDep) -> SealedDocumentPublic:
-    """The document as stored, to open with your own key: its metadata record, sealed, and
-    the data key wrapped for you. Logged as a metadata read (`mode` `end-to-end`)."""
-    found = await run_in_threadpool(vault.documents.sealed, actor, document_id)
+def _public(found: SealedDocument) -> SealedDocumentPublic:
     info = found.info
     return SealedDocumentPublic(
         id=info.id,
@@ -65,6 +74,44 @@ async def get_sealed(document_id: UUID, actor: Reader, vault: VaultDep) -> Seale
         recipient_key_id=found.recipient_key_id,
         wrapped_key=_b64(found.wrapped_key),
     )
+
+
+@by_case.get(
+    "/{case_id}/sealed-documents",
+    response_model=SealedDocumentList,
+    responses=problems(401, 404, 422),
+)
+async def list_sealed(
+    case_id: UUID,
+    actor: Reader,
+    vault: VaultDep,
+    cursor: Cursor = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> SealedDocumentList:
+    """A case's documents as stored, oldest first, a page at a time, as `GET /v1/documents`
+    pages them: each with its sealed record and its data key wrapped for you (`null` while
+    pending), to open with your own key. Logged as a listing (`mode` `end-to-end`)."""
+    after = decode_cursor(cursor) if cursor else None
+    found = await run_in_threadpool(
+        lambda: vault.documents.list_sealed(actor, case_id, after=after, limit=limit + 1)
+    )
+    page = found[:limit]
+    more = len(found) > limit
+    return SealedDocumentList(
+        documents=[_public(f) for f in page],
+        next_cursor=encode_cursor(page[-1].info) if more and page else None,
+    )
+
+
+@router.get(
+    "/{document_id}/sealed",
+    response_model=SealedDocumentPublic,
+    responses=problems(401, 404),
+)
+async def get_sealed(document_id: UUID, actor: Reader, vault: VaultDep) -> SealedDocumentPublic:
+    """The document as stored, to open with your own key: its metadata record, sealed, and
+    the data key wrapped for you. Logged as a metadata read (`mode` `end-to-end`)."""
+    return _public(await run_in_threadpool(vault.documents.sealed, actor, document_id))
 
 
 def _wanted(header: str | None, size: int) -> tuple[int, int] | bool | None:

@@ -111,6 +111,7 @@ MATRIX: dict[str, str] = {
     "GET /v1/documents/{document_id}":                "404 200 200  200 404  200 404 404  404 200  401 401",
     "GET /v1/documents/{document_id}/content":        "404 200 409  200 404  200 404 404  404 200  401 401",
     "GET /v1/documents/{document_id}/sealed":         "404 200 200  200 404  200 404 404  404 200  401 401",
+    "GET /v1/cases/{case_id}/sealed-documents":       "404 200 200  200 404  200 404 404  404 200  401 401",
     "GET /v1/documents/{document_id}/ciphertext":     "404 200 409  200 404  200 404 404  404 200  401 401",
     "DELETE /v1/documents/{document_id}":             "404 204 404  204 404  404 404 404  404 404  401 401",
     "PUT /v1/documents/{document_id}/hold":           "200 200 200  200 404  404 404 404  404 404  401 401",
@@ -821,6 +822,18 @@ def _download(cast: Cast, actor: str) -> Call:
     return Call("GET", f"/v1/documents/{cast.document()}/content", after=after)
 
 
+def _list_sealed(cast: Cast, actor: str) -> Call:
+    document = cast.document()
+
+    def after(r: httpx.Response) -> None:
+        if r.status_code == 200:
+            keys = {d["id"]: d["wrapped_key"] for d in r.json()["documents"]}
+            assert document in keys
+            assert (keys[document] is None) == (actor == "admin-self")
+
+    return Call("GET", f"/v1/cases/{cast.case_id}/sealed-documents", after=after)
+
+
 def _sealed(cast: Cast, actor: str) -> Call:
     def after(r: httpx.Response) -> None:
         if r.status_code == 200:
@@ -1113,6 +1126,9 @@ HOW: dict[str, How] = {
     "GET /v1/documents/{document_id}": How(_get_document, _absent("GET", "/v1/documents/{}")),
     "GET /v1/documents/{document_id}/content": How(
         _download, _absent("GET", "/v1/documents/{}/content")
+    ),
+    "GET /v1/cases/{case_id}/sealed-documents": How(
+        _list_sealed, _absent("GET", "/v1/cases/{}/sealed-documents")
     ),
     "GET /v1/documents/{document_id}/sealed": How(
         _sealed, _absent("GET", "/v1/documents/{}/sealed")

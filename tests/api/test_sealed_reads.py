@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from sqlmodel import select
@@ -129,3 +129,35 @@ def test_ranges_this_route_does_not_serve_get_the_whole(api: ApiWorld, header: s
     )
     assert answer.status_code == 200
     assert "content-range" not in answer.headers
+
+
+def test_a_sealed_listing_pages_like_the_listing_and_opens_with_the_readers_key(
+    api: ApiWorld,
+) -> None:
+    ids = [str(api.upload("erin", b"document %d" % i, title=f"t{i}")["id"]) for i in range(5)]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, str | int] = {"limit": 2}
+        if cursor:
+            params["cursor"] = cursor
+        page = api.client.get(
+            f"/v1/cases/{api.world.case_id}/sealed-documents",
+            headers=api.auth("jules"),
+            params=params,
+        )
+        assert page.status_code == 200, page.text
+        body = page.json()
+        assert len(body["documents"]) <= 2
+        seen += [d["id"] for d in body["documents"]]
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+    assert [i for i in seen if i in ids] == ids
+    listed = api.client.get(
+        f"/v1/cases/{api.world.case_id}/sealed-documents", headers=api.auth("jules")
+    ).json()["documents"]
+    one = next(d for d in listed if d["id"] == ids[0])
+    assert one == _opened(api, ids[0])[0]
+    outsider = api.client.get(f"/v1/cases/{uuid4()}/sealed-documents", headers=api.auth("jules"))
+    assert outsider.status_code == 404

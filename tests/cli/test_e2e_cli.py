@@ -177,10 +177,17 @@ def test_an_end_to_end_session_reads_documents_on_this_machine(
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["title"] == f"minutes {MARK}"
     assert json.loads(shown.stdout)["size"] == len(content)
-    # What needs the key on the server is refused, saying why.
-    listed = jules.run("docs", "ls")
-    assert listed.returncode == 1
-    assert "your end-to-end session keeps it on your machine" in listed.stderr
+    # Listed with titles opened here, and found by an id prefix.
+    listed = jules.run("docs", "ls", "--json")
+    assert listed.returncode == 0, listed.stderr
+    mine = [d for d in json.loads(listed.stdout)["documents"] if d["id"] == doc_id]
+    assert mine[0]["title"] == f"minutes {MARK}"
+    table = jules.run("docs", "ls")
+    assert table.returncode == 0, table.stderr
+    assert f"minutes {MARK}" in table.stdout
+    by_prefix = jules.run("docs", "read", doc_id[:8])
+    assert by_prefix.returncode == 0, by_prefix.stderr
+    assert by_prefix.stdout.encode() == content
     crossed = b"\n".join(proxy.received + proxy.sent)
     assert MARK.encode() not in crossed
     assert b"/ciphertext" in b"\n".join(proxy.received)

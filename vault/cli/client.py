@@ -16,6 +16,7 @@ from typing import IO, Any
 import httpx
 
 from vault._version import __version__
+from vault.crypto import PrivateKey
 from vault.errors import (
     AuthenticationFailed,
     Conflict,
@@ -92,8 +93,18 @@ def repr_digest(response: httpx.Response) -> bytes | None:
 class Client:
     """Requests to one server with one bearer token (or none, for logging in)."""
 
-    def __init__(self, server: str, token: str | None = None, *, timeout: float = 60) -> None:
+    def __init__(
+        self,
+        server: str,
+        token: str | None = None,
+        *,
+        timeout: float = 60,
+        key: PrivateKey | None = None,
+    ) -> None:
         headers = {"User-Agent": f"vault-cli/{__version__}"}
+        # An end-to-end session's private key: what the server holds none of, the commands
+        # open here (vault.cli.remote.reading). Never sent.
+        self.key = key
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self.server = server.rstrip("/")

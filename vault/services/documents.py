@@ -18,6 +18,7 @@ from uuid import UUID
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from vault import crypto, mediatypes
 from vault.audit.actions import Action
@@ -45,7 +46,7 @@ from vault.services.uow import RECOVERY, UnitOfWork
 from vault.services.upload_batch import UploadRecorder
 from vault.services.users import Actor
 from vault.storage.blobstore import BlobStore
-from vault.storage.models import Document, RecoveryKey, Role, Source, User
+from vault.storage.models import Document, RecoveryKey, Role, Source, User, WrappedKey
 from vault.storage.pipeline import put_pipelined
 
 __all__ = [
@@ -60,6 +61,18 @@ __all__ = [
 
 _NO_CASE = UUID(int=0)
 _E2E = {"mode": "end-to-end"}  # how a sealed read is told apart in the log
+
+
+def _page(case_id: UUID, after: tuple[datetime, UUID] | None) -> SelectOfScalar[Document]:
+    """The case's documents in upload order (then by id), from just after ``after``."""
+    stmt = select(Document).where(Document.case_id == case_id)
+    if after is not None:
+        created, last_id = after
+        stmt = stmt.where(
+            (col(Document.created_at) > created)
+            | ((col(Document.created_at) == created) & (col(Document.id) > last_id))
+        )
+    return stmt.order_by(col(Document.created_at), col(Document.id))
 
 
 @dataclass(frozen=True)
@@ -215,16 +228,7 @@ class DocumentService:
             infos: list[DocumentInfo] = []
             batch = max(limit or 200, 50)
             while limit is None or len(infos) < limit:
-                stmt = select(Document).where(Document.case_id == case_id)
-                if after is not None:
-                    created, last_id = after
-                    stmt = stmt.where(
-                        (col(Document.created_at) > created)
-                        | ((col(Document.created_at) == created) & (col(Document.id) > last_id))
-                    )
-                rows = db.exec(
-                    stmt.order_by(col(Document.created_at), col(Document.id)).limit(batch)
-                ).all()
+                rows = db.exec(_page(case_id, after).limit(batch)).all()
                 for row in rows:
                     after = (row.created_at, row.id)
                     data_key = self._data_key(db, row, actor)
@@ -318,6 +322,44 @@ class DocumentService:
             sealed_metadata=bytes(row.sealed_metadata),
             recipient_key_id=key_id,
             wrapped_key=wrapped,
+        )
+
+    def list_sealed(
+        self,
+        actor: Actor,
+        case_id: UUID,
+        *,
+        after: tuple[datetime, UUID] | None = None,
+        limit: int,
+    ) -> tuple[SealedDocument, ...]:
+        """A page of the case's documents as stored, in upload order from just after
+        ``after``: what ``list`` answers, for a client that opens the records itself."""
+        with self._uow.audited(actor, Action.DOCUMENT_LIST, extra=_E2E, case=case_id) as work:
+            db = work.db
+            if not is_member(db, case_id, actor.user_id):
+                raise NotFound("no such case")
+            user = db.get(User, actor.user_id)
+            if user is None or user.key_id is None:
+                raise NotFound("no such case")
+            rows = db.exec(_page(case_id, after).limit(limit)).all()
+            wrapped = {
+                w.subject_id: bytes(w.wrapped)
+                for w in db.exec(
+                    select(WrappedKey)
+                    .where(WrappedKey.kind == keyring.DOCUMENT)
+                    .where(WrappedKey.recipient_key_id == user.key_id)
+                    .where(col(WrappedKey.subject_id).in_([row.id for row in rows]))
+                )
+            }
+        return tuple(
+            SealedDocument(
+                info=document_info(row, None),
+                key_commitment=row.key_commitment,
+                sealed_metadata=bytes(row.sealed_metadata),
+                recipient_key_id=user.key_id,
+                wrapped_key=wrapped.get(row.id),
+            )
+            for row in rows
         )
 
     def ciphertext(self, actor: Actor, document_id: UUID) -> StoredCiphertext:

@@ -32,7 +32,7 @@ from vault.cli.remote.lookup import (
     resolve_document,
     source_id_of,
 )
-from vault.cli.remote.session import ProfileOpt, open_client, own_key
+from vault.cli.remote.session import ProfileOpt, open_client
 from vault.cli.remote.transfer import (
     HashingReader,
     human_size,
@@ -184,9 +184,8 @@ def ls(
 def show(document: DocumentArg, as_json: AsJson = False, profile: ProfileOpt = None) -> None:
     """Show a document's metadata (with --json: the server's answer as is; in an end-to-end
     session, the record opened here, in the same shape)."""
-    key = own_key(profile)
     with open_client(profile) as client:
-        doc = reading.metadata(client, key, resolve_document(client, document))
+        doc = reading.metadata(client, resolve_document(client, document))
         if as_json:
             emit_one(doc, [], as_json=True)
             return
@@ -256,20 +255,19 @@ def get(
     status is 5. With -o - the content streams to standard output as it arrives, so a consumer
     MUST check the exit status: anything but 0 means the bytes are not to be trusted.
     """
-    key = own_key(profile)
     with open_client(profile) as client:
         doc_id = resolve_document(client, document)
         if output == "-":
-            with reading.content(client, key, doc_id) as found:
+            with reading.content(client, doc_id) as found:
                 to_stdout(found.body, found.size)
             return
         target = Path(output) if output else Path()
         if output is None or target.is_dir():
-            name = reading.filename(client, key, doc_id)
+            name = reading.filename(client, doc_id)
             target = target / safe_filename(name, fallback=doc_id)
         if os.path.lexists(target) and not force:
             raise Conflict(f"{target} already exists (use --force to overwrite it)")
-        with reading.content(client, key, doc_id) as found:
+        with reading.content(client, doc_id) as found:
             written = save(found.body, target, found.size, force=force)
     say(f"Saved {escape(str(target))} ({human_size(written)}, SHA-256 verified).")
 
@@ -288,7 +286,6 @@ def read(
     unless --force; so are texts over 20 MiB: save those with `vault docs get`. On a terminal,
     control characters are shown as U+FFFD so that a document cannot drive your terminal.
     """
-    key = own_key(profile)
     with open_client(profile) as client:
         doc_id = resolve_document(client, document)
         short = doc_id[:8]
@@ -296,7 +293,7 @@ def read(
             f"document {short} is larger than {human_size(READ_LIMIT)}: "
             f"save it with `vault docs get {short}`"
         )
-        with reading.content(client, key, doc_id) as found:
+        with reading.content(client, doc_id) as found:
             media_type = found.media_type
             data = read_whole(found.size, found.body, READ_LIMIT, too_big)
     try:

@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from vault.cli.client import Client
+from vault.cli.remote import reading, sealed_read
 from vault.errors import InvalidInput, NotFound
 
 __all__ = [
@@ -79,9 +80,30 @@ def source_id_of(client: Client, case_id: str, ref: str) -> str:
 
 
 def documents_of(client: Client, case_id: str, source: str | None = None) -> list[dict[str, Any]]:
-    return list(
-        client.pages("/v1/documents", "documents", case=case_id, source=source, limit=_PAGE)
-    )
+    """The case's documents as ``GET /v1/documents`` lists them; in an end-to-end session the
+    records are fetched as stored and opened here, to the same shape."""
+    if client.key is None:
+        return list(
+            client.pages("/v1/documents", "documents", case=case_id, source=source, limit=_PAGE)
+        )
+    found = []
+    for item in client.pages(f"/v1/cases/{case_id}/sealed-documents", "documents", limit=_PAGE):
+        opened = sealed_read.open_stored(item, client.key)
+        doc = _pending(item) if opened is None else reading.public(opened)
+        if source is None or doc.get("source") == source:
+            found.append(doc)
+    return found
+
+
+def _pending(item: dict[str, Any]) -> dict[str, Any]:
+    """A document whose key this account does not hold yet, in the listing's shape."""
+    return {
+        "id": item.get("id"),
+        "case": item.get("case_id"),
+        "uploader": item.get("uploader_id"),
+        "created_at": item.get("created_at"),
+        "pending": True,
+    }
 
 
 def resolve_document(client: Client, ref: str) -> str:

@@ -12,10 +12,9 @@ from typing import Any
 from vault.cli.client import Client
 from vault.cli.remote import sealed_read
 from vault.cli.remote.transfer import content_length, verified_download
-from vault.crypto import PrivateKey
 from vault.errors import Conflict
 
-__all__ = ["Content", "content", "filename", "metadata"]
+__all__ = ["Content", "content", "filename", "metadata", "public"]
 
 
 @dataclass(frozen=True)
@@ -26,24 +25,24 @@ class Content:
 
 
 @contextmanager
-def content(client: Client, key: PrivateKey | None, document_id: str) -> Iterator[Content]:
+def content(client: Client, document_id: str) -> Iterator[Content]:
     """The document's plaintext. Its body raises at the end if it was not what was stored
     (the server's digest, or, end to end, the record's)."""
-    if key is None:
+    if client.key is None:
         path = f"/v1/documents/{document_id}/content"
         with verified_download(client, path) as (response, body):
             media_type = response.headers.get("x-content-media-type", "application/octet-stream")
             yield Content(media_type, content_length(response), body)
         return
-    opened = sealed_read.open_document(client, key, document_id)
+    opened = sealed_read.open_document(client, client.key, document_id)
     with sealed_read.plaintext(client, opened) as body:
         yield Content(opened.metadata.media_type, opened.metadata.size, body)
 
 
-def filename(client: Client, key: PrivateKey | None, document_id: str) -> str | None:
+def filename(client: Client, document_id: str) -> str | None:
     """The filename the uploader gave, if any; ``Conflict`` while access is pending."""
-    if key is not None:
-        return sealed_read.open_document(client, key, document_id).metadata.filename
+    if client.key is not None:
+        return sealed_read.open_document(client, client.key, document_id).metadata.filename
     meta = client.get(f"/v1/documents/{document_id}")
     if meta.get("pending"):
         raise Conflict("access to this document is pending: a case member must grant it")
@@ -51,13 +50,17 @@ def filename(client: Client, key: PrivateKey | None, document_id: str) -> str | 
     return None if name is None else str(name)
 
 
-def metadata(client: Client, key: PrivateKey | None, document_id: str) -> dict[str, Any]:
+def metadata(client: Client, document_id: str) -> dict[str, Any]:
     """The document's metadata in the shape of ``GET /v1/documents/{id}``: the server's answer,
     or, end to end, the record opened here."""
-    if key is None:
+    if client.key is None:
         found: dict[str, Any] = client.get(f"/v1/documents/{document_id}")
         return found
-    opened = sealed_read.open_document(client, key, document_id)
+    return public(sealed_read.open_document(client, client.key, document_id))
+
+
+def public(opened: sealed_read.OpenedDocument) -> dict[str, Any]:
+    """A document opened here, in the shape the server gives a document it opened."""
     meta = opened.metadata
     return {
         "id": str(opened.id),

@@ -26,7 +26,7 @@ from vault.crypto import PrivateKey
 from vault.document_record import DocumentMetadata
 from vault.errors import Conflict, IntegrityError
 
-__all__ = ["DOCUMENT_KIND", "OpenedDocument", "open_document", "plaintext"]
+__all__ = ["DOCUMENT_KIND", "OpenedDocument", "open_document", "open_stored", "plaintext"]
 
 DOCUMENT_KIND = "document"  # a document's wrapped key (docs/format.md §3)
 
@@ -63,7 +63,17 @@ def _b64(value: Any) -> bytes:
 
 def open_document(client: Client, key: PrivateKey, document_id: str) -> OpenedDocument:
     """Fetch the document as stored and open its key and record with ``key``."""
-    body = client.get(f"/v1/documents/{document_id}/sealed")
+    opened = open_stored(client.get(f"/v1/documents/{document_id}/sealed"), key)
+    if opened is None:
+        raise Conflict("access to this document is pending: a case member must grant it")
+    if str(opened.id) != document_id:
+        raise _refused("it is another document")
+    return opened
+
+
+def open_stored(body: Any, key: PrivateKey) -> OpenedDocument | None:
+    """A document as the server stored it (an answer of ``/sealed``, or an item of a sealed
+    listing), opened with ``key``; ``None`` while the caller's access is pending."""
     try:
         doc_id = UUID(str(body["id"]))
         created_at = datetime.fromisoformat(str(body["created_at"]))
@@ -71,10 +81,8 @@ def open_document(client: Client, key: PrivateKey, document_id: str) -> OpenedDo
         size = int(body["ciphertext_size"])
     except (KeyError, TypeError, ValueError):
         raise _refused("the record is malformed") from None
-    if str(doc_id) != document_id:
-        raise _refused("it is another document")
     if body.get("wrapped_key") is None:
-        raise Conflict("access to this document is pending: a case member must grant it")
+        return None
     if body.get("recipient_key_id") != key.public_key().key_id:
         raise _refused("its key is wrapped for another key than yours")
     commitment = _b64(body["key_commitment"]) if body.get("key_commitment") else None

@@ -18,10 +18,9 @@ from vault.cli.output import AsJson, emit_one, say
 from vault.cli.prompts import read_passphrase
 from vault.cli.remote import e2e_login, profiles
 from vault.cli.remote.key_check import CheckedKey, checked_key, tell
-from vault.crypto import PrivateKey
 from vault.errors import AuthenticationFailed, IntegrityError, InvalidInput, OtpRequired, VaultError
 
-__all__ = ["ProfileOpt", "open_client", "open_session", "own_key", "register"]
+__all__ = ["ProfileOpt", "open_client", "open_session", "register"]
 
 ProfileOpt = Annotated[
     str | None,
@@ -37,13 +36,7 @@ ProfileOpt = Annotated[
 def open_client(profile: str | None) -> Client:
     """A client for the review commands, with the session of ``profile`` (or the environment)."""
     target = profiles.resolve(profile)
-    return Client(target.server, target.token)
-
-
-def own_key(profile: str | None) -> PrivateKey | None:
-    """The private key of ``profile``'s end-to-end session, opened here; ``None`` for a
-    server-side session (the server opens what the command reads)."""
-    return profiles.resolve(profile).key
+    return Client(target.server, target.token, key=target.key)
 
 
 def login(
