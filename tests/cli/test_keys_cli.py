@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from tests.cli.conftest import PASSPHRASE, ReviewServer
 from tests.support.cli import INTEGRITY, run_vault
-from tests.support.tampering_proxy import TamperingProxy, tampering_proxy
+from tests.support.tampering_proxy import Refusal, TamperingProxy, tampering_proxy
 from vault import crypto
 from vault.audit import checkpoint, log, merkle, signer, transparency
 from vault.audit.actions import Action
@@ -281,3 +281,22 @@ def test_a_replaced_key_replayed_in_a_fresh_log_is_refused(
 
     proxy.rules[f"/v1/users/{name}/key"] = replay
     _refused(erin.show(name), "shows an older key")
+
+
+def test_a_server_that_stops_publishing_keys_does_not_switch_the_checks_off(
+    review_server: ReviewServer, proxy: TamperingProxy, tmp_path: Path
+) -> None:
+    """A server without the key route (an older release) is let through with a warning on a
+    machine that never saw its log; once this machine has, the same answer refuses the login,
+    and an end-to-end login refuses it always."""
+    proxy.fabricated["/v1/users/erin/key"] = lambda request: Refusal(404)
+    fresh = Machine(review_server, tmp_path / "fresh", proxy.url)
+    first = fresh.login("erin")
+    assert first.returncode == 0, first.stderr
+    assert "does not publish its users' keys" in first.stderr
+    _refused(fresh.login("erin", "--end-to-end", "--profile", "e2e"), "cannot be checked")
+    seen = Machine(review_server, tmp_path / "seen", proxy.url)
+    del proxy.fabricated["/v1/users/erin/key"]
+    assert seen.login("erin").returncode == 0
+    proxy.fabricated["/v1/users/erin/key"] = lambda request: Refusal(404)
+    _refused(seen.login("erin", "--profile", "again"), "cannot be checked")

@@ -13,15 +13,33 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 
-__all__ = ["Rewrite", "TamperingProxy", "tampering_proxy"]
+__all__ = ["Refusal", "Rewrite", "TamperingProxy", "tampering_proxy"]
 
 Rewrite = Callable[[Any], Any]
 """The real answer's body (JSON decoded, text, or bytes) -> the body to serve."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """What a fabricated answer returns to answer with an error instead."""
+
+    status: int
+    detail: str = "refused"
+
+    def problem(self) -> dict[str, Any]:
+        return {
+            "type": "about:blank",
+            "title": "refused",
+            "status": self.status,
+            "detail": self.detail,
+        }
+
 
 # Not passed on: they describe the connection or the body's encoding, which the proxy redoes.
 _HOP = {"connection", "content-length", "transfer-encoding", "content-encoding", "keep-alive"}
@@ -59,9 +77,13 @@ class TamperingProxy:
                 )
                 path = self.path.split("?", 1)[0]
                 if path in proxy.fabricated:
-                    made = json.dumps(proxy.fabricated[path](json.loads(body or b"{}"))).encode()
-                    self.send_response(200)
-                    self.send_header("content-type", "application/json")
+                    status, answer_body = 200, proxy.fabricated[path](json.loads(body or b"{}"))
+                    if isinstance(answer_body, Refusal):
+                        status, answer_body = answer_body.status, answer_body.problem()
+                    made = json.dumps(answer_body).encode()
+                    self.send_response(status)
+                    kind = "application/problem+json" if status >= 400 else "application/json"
+                    self.send_header("content-type", kind)
                     self.send_header("content-length", str(len(made)))
                     self.end_headers()
                     self.wfile.write(made)

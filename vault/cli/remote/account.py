@@ -90,7 +90,8 @@ def rotate(
         "it, the old one is destroyed, and every other session and API token has ended. You "
         f"are logged in again (profile '{name}')."
     )
-    tell(opened.key, own=True, rotated=True)
+    if opened.key is not None:
+        tell(opened.key, own=True, rotated=True)
 
 
 @keys.command("show")

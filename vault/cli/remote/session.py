@@ -16,9 +16,16 @@ import typer
 from vault.cli.client import Client
 from vault.cli.output import AsJson, emit_one, say
 from vault.cli.prompts import read_passphrase
-from vault.cli.remote import e2e_login, profiles
+from vault.cli.remote import e2e_login, profiles, trust
 from vault.cli.remote.key_check import CheckedKey, checked_key, tell
-from vault.errors import AuthenticationFailed, IntegrityError, InvalidInput, OtpRequired, VaultError
+from vault.errors import (
+    AuthenticationFailed,
+    IntegrityError,
+    InvalidInput,
+    NotFound,
+    OtpRequired,
+    VaultError,
+)
 
 __all__ = ["ProfileOpt", "open_client", "open_session", "register"]
 
@@ -88,7 +95,8 @@ def login(
         f"Logged in to {saved.server} as [bold]{saved.username}[/] ({saved.role}, {mode}). "
         f"Session saved as profile '{name}' in {path}."
     )
-    tell(saved.key, own=True)
+    if saved.key is not None:
+        tell(saved.key, own=True)
 
 
 @dataclass(frozen=True)
@@ -96,7 +104,7 @@ class Opened:
     server: str
     username: str
     role: str
-    key: CheckedKey
+    key: CheckedKey | None  # None: the server publishes no keys (see _check_log)
 
 
 def open_session(
@@ -179,13 +187,29 @@ def _open_end_to_end(
     return Opened(saved.server, saved.username, answer["user"]["role"], checked), path
 
 
-def _check_log(saved: profiles.Profile) -> CheckedKey:
+def _check_log(saved: profiles.Profile) -> CheckedKey | None:
     """Every login checks that the server's log extends the one this machine saw last, and
     that the log holds the key the server keeps for this account. A server failing either
-    gets its new session ended, and no profile is saved."""
+    gets its new session ended, and no profile is saved. A server that publishes no keys (a
+    release from before key transparency) is let through with a warning, unless the session
+    is end to end or the server published them to this machine before: a server that stops
+    answering must not switch the checks off."""
     with Client(saved.server, saved.token) as client:
         try:
-            checked = checked_key(client, saved.username)
+            try:
+                checked = checked_key(client, saved.username)
+            except NotFound:
+                if saved.end_to_end or trust.known(client.server):
+                    raise IntegrityError(
+                        "the server does not show the access log's record of your key: its "
+                        "keys cannot be checked",
+                        reason="key",
+                    ) from None
+                say(
+                    "[yellow]This server does not publish its users' keys in its access log "
+                    "(an older release): nothing was checked.[/]"
+                )
+                return None
             if saved.end_to_end and checked.entry.key_id != saved.key_id:
                 raise IntegrityError(
                     "the server's log holds another key for you than the one your passphrase opens",

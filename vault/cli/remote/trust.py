@@ -22,7 +22,7 @@ from typing import Any
 from vault.cli.remote.profiles import config_dir, write_private
 from vault.errors import InvalidInput
 
-__all__ = ["SeenKey", "ServerTrust", "held"]
+__all__ = ["SeenKey", "ServerTrust", "held", "known"]
 
 _FILE = "trust.json"
 
@@ -95,3 +95,14 @@ def held(server: str, environ: Mapping[str, str] = os.environ) -> Iterator[Serve
         servers = dict(raw.get("servers", {}))
         servers[server] = _dump(trust)
         write_private(path, {"servers": dict(sorted(servers.items()))})
+
+
+def known(server: str, environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether this machine pinned ``server``'s log key before."""
+    path = config_dir(environ) / _FILE
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    entry = raw.get("servers", {}).get(server) if isinstance(raw, dict) else None
+    return isinstance(entry, dict) and bool(entry.get("log_key"))
