@@ -22,6 +22,7 @@ from api.routes import (
     cases,
     documents,
     e2e,
+    grants,
     health,
     holds,
     keys,
@@ -105,6 +106,7 @@ def create_app(
         documents,
         audit,
         keys,
+        grants,
     ):
         app.include_router(module.router)
     for router in (*redactions.routers, *sealed.routers):

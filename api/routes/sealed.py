@@ -60,7 +60,7 @@ def _b64(data: bytes | None) -> str | None:
     return None if data is None else base64.b64encode(data).decode()
 
 
-def _public(found: SealedDocument) -> SealedDocumentPublic:
+def sealed_public(found: SealedDocument) -> SealedDocumentPublic:
     info = found.info
     return SealedDocumentPublic(
         id=info.id,
@@ -98,7 +98,7 @@ async def list_sealed(
     page = found[:limit]
     more = len(found) > limit
     return SealedDocumentList(
-        documents=[_public(f) for f in page],
+        documents=[sealed_public(f) for f in page],
         next_cursor=encode_cursor(page[-1].info) if more and page else None,
     )
 
@@ -111,7 +111,7 @@ async def list_sealed(
 async def get_sealed(document_id: UUID, actor: Reader, vault: VaultDep) -> SealedDocumentPublic:
     """The document as stored, to open with your own key: its metadata record, sealed, and
     the data key wrapped for you. Logged as a metadata read (`mode` `end-to-end`)."""
-    return _public(await run_in_threadpool(vault.documents.sealed, actor, document_id))
+    return sealed_public(await run_in_threadpool(vault.documents.sealed, actor, document_id))
 
 
 def _wanted(header: str | None, size: int) -> tuple[int, int] | bool | None:

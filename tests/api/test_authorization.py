@@ -112,6 +112,8 @@ MATRIX: dict[str, str] = {
     "GET /v1/documents/{document_id}/content":        "404 200 409  200 404  200 404 404  404 200  401 401",
     "GET /v1/documents/{document_id}/sealed":         "404 200 200  200 404  200 404 404  404 200  401 401",
     "GET /v1/cases/{case_id}/sealed-documents":       "404 200 200  200 404  200 404 404  404 200  401 401",
+    "GET /v1/grants":                                 "200 200 200  200 200  200 200 200  404 200  401 401",
+    "POST /v1/grants":                                "200 200 200  200 200  200 200 200  404 200  401 401",
     "GET /v1/documents/{document_id}/ciphertext":     "404 200 409  200 404  200 404 404  404 200  401 401",
     "DELETE /v1/documents/{document_id}":             "404 204 404  204 404  404 404 404  404 404  401 401",
     "PUT /v1/documents/{document_id}/hold":           "200 200 200  200 404  404 404 404  404 404  401 401",
@@ -834,6 +836,16 @@ def _list_sealed(cast: Cast, actor: str) -> Call:
     return Call("GET", f"/v1/cases/{cast.case_id}/sealed-documents", after=after)
 
 
+def _pending_grants(cast: Cast, actor: str) -> Call:
+    return Call("GET", "/v1/grants")
+
+
+def _complete_grants(cast: Cast, actor: str) -> Call:
+    """An empty batch: who may send copies at all (what each copy may be for is
+    tests/api/test_client_grants.py's)."""
+    return Call("POST", "/v1/grants", json={"grants": []})
+
+
 def _sealed(cast: Cast, actor: str) -> Call:
     def after(r: httpx.Response) -> None:
         if r.status_code == 200:
@@ -1127,6 +1139,8 @@ HOW: dict[str, How] = {
     "GET /v1/documents/{document_id}/content": How(
         _download, _absent("GET", "/v1/documents/{}/content")
     ),
+    "GET /v1/grants": How(_pending_grants, _no_such_route("GET")),
+    "POST /v1/grants": How(_complete_grants, _no_such_route("POST")),
     "GET /v1/cases/{case_id}/sealed-documents": How(
         _list_sealed, _absent("GET", "/v1/cases/{}/sealed-documents")
     ),

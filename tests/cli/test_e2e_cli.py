@@ -231,3 +231,60 @@ def _sealed_of(machine: Machine, doc_id: str) -> dict[str, Any]:
     assert answer.status_code == 200, answer.text
     body: dict[str, Any] = answer.json()
     return body
+
+
+def _case_with_a_newcomer(server: ReviewServer) -> tuple[str, str, str]:
+    """A case of its own (erin founded it, and uploaded a document), and a new journalist
+    added to it, awaiting approval: (case name, newcomer, document id)."""
+    name = f"kt-{uuid.uuid4().hex[:8]}"
+    newcomer = _new_account(server)
+    with server.live.client(headers=server.live.auth("admin")) as admin:
+        case = admin.post("/v1/cases", json={"name": name})
+        assert case.status_code == 201, case.text
+        case_id = case.json()["id"]
+        assert admin.post(f"/v1/cases/{case_id}/members", json={"username": "erin"}).is_success
+    with server.live.client(headers=server.live.auth("erin")) as erin:
+        up = erin.post(
+            "/v1/documents",
+            data={"case": case_id, "title": "before the newcomer"},
+            files={"file": ("a.txt", b"written before they joined\n", "text/plain")},
+        )
+        assert up.status_code == 201, up.text
+    with server.live.client(headers=server.live.auth("admin")) as admin:
+        added = admin.post(f"/v1/cases/{case_id}/members", json={"username": newcomer})
+        assert added.status_code == 204, added.text
+    return name, newcomer, up.json()["id"]
+
+
+def test_an_end_to_end_approval_wraps_the_newcomers_keys_here(
+    review_server: ReviewServer, proxy: TamperingProxy, tmp_path: Path
+) -> None:
+    case, newcomer, doc_id = _case_with_a_newcomer(review_server)
+    erin = Machine(review_server, tmp_path / "erin", proxy.url)
+    assert erin.login("erin", "--end-to-end").returncode == 0
+    approved = erin.run("cases", "approve", case, newcomer, "--yes")
+    assert approved.returncode == 0, approved.stderr
+    assert "1 document key(s) wrapped for them now" in approved.stderr
+    assert b"POST /v1/grants" in b"\n".join(proxy.received)
+    with review_server.live.client(headers=review_server.live.auth(newcomer)) as client:
+        read = client.get(f"/v1/documents/{doc_id}/content")
+    assert read.status_code == 200, read.text
+    assert read.content == b"written before they joined\n"
+
+
+def test_a_grant_for_a_key_the_log_does_not_hold_is_refused_and_nothing_is_sent(
+    review_server: ReviewServer, proxy: TamperingProxy, tmp_path: Path
+) -> None:
+    """The server names another key for the newcomer (one it holds the private half of): the
+    client checks the newcomer's key against the access log and sends nothing."""
+    case, newcomer, _ = _case_with_a_newcomer(review_server)
+    erin = Machine(review_server, tmp_path / "erin", proxy.url)
+    assert erin.login("erin", "--end-to-end").returncode == 0
+    substitute = _fresh(review_server, "rosa")["key_id"]
+    proxy.rules["/v1/grants"] = lambda body: {
+        "grants": [{**g, "key_id": substitute} for g in body["grants"]]
+    }
+    done = erin.run("cases", "approve", case, newcomer, "--yes")
+    assert done.returncode == INTEGRITY, done.stderr
+    assert "under another key than the one the access log holds" in done.stderr
+    assert not any(r.startswith(b"POST /v1/grants") for r in proxy.received)

@@ -60,6 +60,10 @@ class Action(StrEnum):
     HOLD_RELEASE = "hold.release"
     RETENTION_DELETE = "retention.delete"
 
+    # Grants completed by clients that hold their own key.
+    GRANT_PENDING_READ = "grant.pending.read"
+    GRANT_COMPLETE = "grant.complete"
+
     # Documents.
     DOCUMENT_UPLOAD = "document.upload"
     DOCUMENT_LIST = "document.list"

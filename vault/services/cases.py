@@ -174,9 +174,12 @@ def _approve(db: Session, actor: Actor, case_id: UUID, user_id: UUID, *, clock: 
     """Record ``actor``'s decision that ``user_id`` may read the case, and wrap for them every
     document key the actor can open (not committed). Returns how many keys were wrapped.
 
-    Only an approved member with an unlocked key decides (``NotFound`` otherwise, like every
-    refusal); a member who is approved already is a ``Conflict``."""
-    actor.require_key()
+    Only an approved member who can read decides (``NotFound`` otherwise, like every refusal):
+    with a key unlocked here, or an end-to-end session, whose client then wraps the keys
+    itself (``vault.services.client_grants``); a member who is approved already is a
+    ``Conflict``."""
+    if not actor.end_to_end:
+        actor.require_key()
     if not grants.is_approved(db, case_id, actor.user_id):
         raise NotFound("no such case")
     member = db.get(CaseMember, (case_id, user_id))
@@ -189,6 +192,8 @@ def _approve(db: Session, actor: Actor, case_id: UUID, user_id: UUID, *, clock: 
     member.keys_pending = True
     db.add(member)
     db.flush()
+    if actor.key is None:
+        return 0
     return grants.complete_grants(db, actor, case_id=case_id, user_id=user_id, clock=clock)
 
 

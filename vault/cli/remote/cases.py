@@ -15,6 +15,7 @@ import typer
 from rich.markup import escape
 
 from vault.cli.output import AsJson, emit, emit_one, say, when
+from vault.cli.remote.client_grants import complete_pending
 from vault.cli.remote.lookup import resolve_case
 from vault.cli.remote.session import ProfileOpt, open_client
 from vault.errors import InvalidInput, NotFound
@@ -229,9 +230,11 @@ def approve(
         answer: dict[str, Any] = client.post(
             f"/v1/cases/{target['id']}/approvals", {"username": user}
         )
+        # In an end-to-end session the server holds no key to wrap with: this machine does.
+        wrapped = answer["keys_wrapped"] + complete_pending(client)
     say(
         f"Approved {escape(user)} in case [bold]{escape(target['name'])}[/]: "
-        f"{answer['keys_wrapped']} document key(s) wrapped for them now."
+        f"{wrapped} document key(s) wrapped for them now."
     )
 
 

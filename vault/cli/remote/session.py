@@ -17,6 +17,7 @@ from vault.cli.client import Client
 from vault.cli.output import AsJson, emit_one, say
 from vault.cli.prompts import read_passphrase
 from vault.cli.remote import e2e_login, profiles, trust
+from vault.cli.remote.client_grants import complete_pending
 from vault.cli.remote.key_check import CheckedKey, checked_key, tell
 from vault.errors import (
     AuthenticationFailed,
@@ -184,6 +185,11 @@ def _open_end_to_end(
         profiles.remember_device(client.server, saved.username, answer["device_token"])
     checked = _check_log(saved)
     path = profiles.save(saved)
+    # The server holds no key to complete grants with in this session: this machine does.
+    with Client(saved.server, saved.token, key=opened.key) as session:
+        granted = complete_pending(session)
+    if granted:
+        say(f"Wrapped {granted} document key(s) for colleagues waiting for them.")
     return Opened(saved.server, saved.username, answer["user"]["role"], checked), path
 
 
