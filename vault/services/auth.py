@@ -19,11 +19,10 @@ from sqlmodel import Session, col, select
 from vault import crypto, freetext
 from vault.audit.actions import Action
 from vault.clock import Clock
-from vault.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound, OtpRequired
+from vault.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
 from vault.services import (
     account,
     credentials,
-    devices,
     grants,
     login_checks,
     row_seal_guard,
@@ -149,26 +148,17 @@ class AuthService:
         with self._uow.audited(None, Action.AUTH_LOGIN) as work:
             db = work.db
             user_id = db.exec(select(User.id).where(User.username == username)).first()
-            device = devices.recognise(db, device_token, user_id, now)
-            keys = [
-                throttle.account_key(username),
-                throttle.device_key(device) if device else throttle.address_key(address),
-            ]
-            free = {} if device else self._address_free(address)
-            with login_checks.counted(work, keys, now, username, Action.AUTH_LOGIN_FAILED, free):
+            tried = login_checks.attempt(
+                db, self._settings, username, user_id,
+                address=address, device_token=device_token, now=now,
+            )  # fmt: skip
+            failed = Action.AUTH_LOGIN_FAILED
+            with login_checks.counted(work, tried.keys, now, username, failed, tried.free):
                 unlocked = self._verify(db, username, passphrase)
-                user = unlocked.user
-                needs_totp = unlocked.totp_secret is not None or self.totp_required(user.role)
-                if needs_totp:
-                    if unlocked.totp_secret is None or not user.totp_confirmed:
-                        raise AuthenticationFailed()
-                    if not otp:
-                        raise OtpRequired()
-                    login_checks.use_code(db, user, unlocked.totp_secret, otp, now)
+                with_otp = login_checks.check_code(
+                    db, self._settings, unlocked.user, unlocked.totp_secret, otp, now
+                )
             work.add(actor=unlocked.user.id)
-            throttle.clear(db, keys[0])
-            if device:
-                throttle.clear(db, keys[1])
             if rotate_key or unlocked.user.key_rotation_required:
                 with self._kdf.slot():
                     key = account.rotate_key(
@@ -177,26 +167,9 @@ class AuthService:
                 unlocked = replace(unlocked, key=key)
             actor = unlocked.actor
             grants.complete_grants(db, actor, clock=self._clock)
-            issued = credentials.issue(
-                db,
-                actor,
-                kind=CredentialKind.SESSION,
-                name=None,
-                scopes=ALL_SCOPES,
-                lifetime=timedelta(hours=self._settings.session_max_hours),
-                idle=timedelta(minutes=self._settings.session_idle_minutes),
-                with_otp=needs_totp,
-                clock=self._clock,
+            return login_checks.open_session(
+                work, actor, tried, settings=self._settings, clock=self._clock, with_otp=with_otp
             )
-            next_device = devices.issue(
-                db,
-                actor.user_id,
-                now,
-                lifetime=timedelta(days=self._settings.device_days),
-                replaces=device,
-            )
-            work.add(credential=issued.credential.id)
-        return replace(issued, device_token=next_device)
 
     def _verify(self, db: Session, username: str, passphrase: str) -> users.Unlocked:
         with self._kdf.slot():

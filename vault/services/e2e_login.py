@@ -27,32 +27,29 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from dataclasses import dataclass, replace
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from vault import crypto
 from vault.audit.actions import Action
 from vault.clock import Clock
 from vault.crypto import Argon2Params, PublicKey
-from vault.errors import AuthenticationFailed, OtpRequired
+from vault.errors import AuthenticationFailed
 from vault.services import (
-    credentials,
-    devices,
     login_checks,
     row_seal_guard,
-    throttle,
     users,
 )
 from vault.services.credentials import IssuedCredential
 from vault.services.uow import UnitOfWork
-from vault.services.users import ALL_SCOPES, Actor
+from vault.services.users import Actor
 from vault.settings import Settings
-from vault.storage.models import CredentialKind, LoginChallenge, Role, User
+from vault.storage.models import LoginChallenge, Role, User
 
 __all__ = ["CHALLENGE_KIND", "CHALLENGE_SECONDS", "Challenge", "EndToEndLogin", "KdfParams"]
 
@@ -95,16 +92,20 @@ class EndToEndLogin:
         self._settings = settings
         self._clock = clock
 
-    def _keys(self, username: str, address: str, device: str | None) -> list[str]:
-        return [
-            throttle.account_key(username),
-            throttle.device_key(device) if device else throttle.address_key(address),
-        ]
-
-    def _free(self, address: str, device: str | None) -> dict[str, int]:
-        if device:
-            return {}
-        return {throttle.address_key(address): self._settings.address_free_failures}
+    def _attempt(
+        self, db: Session, username: str, address: str, device_token: str | None, now: datetime
+    ) -> tuple[User | None, login_checks.Attempt]:
+        user = db.exec(select(User).where(User.username == username)).first()
+        tried = login_checks.attempt(
+            db,
+            self._settings,
+            username,
+            user.id if user else None,
+            address=address,
+            device_token=device_token,
+            now=now,
+        )
+        return user, tried
 
     def params(self, username: str) -> KdfParams:
         """Step 1. Not logged: it reveals nothing that a failed attempt would not."""
@@ -142,11 +143,9 @@ class EndToEndLogin:
         now = self._clock()
         with self._uow.audited(None, Action.AUTH_LOGIN_CHALLENGE) as work:
             db = work.db
-            user = db.exec(select(User).where(User.username == username)).first()
-            device = devices.recognise(db, device_token, user.id if user else None, now)
-            keys = self._keys(username, address, device)
-            free = self._free(address, device)
-            with login_checks.counted(work, keys, now, username, Action.AUTH_LOGIN_FAILED, free):
+            user, tried = self._attempt(db, username, address, device_token, now)
+            failed = Action.AUTH_LOGIN_FAILED
+            with login_checks.counted(work, tried.keys, now, username, failed, tried.free):
                 if (
                     user is None
                     or not user.enabled
@@ -159,13 +158,7 @@ class EndToEndLogin:
                 ):
                     raise AuthenticationFailed()
                 totp = users.open_totp(user, row_seal_guard.pepper_of(db))
-                needs_totp = totp is not None or users.totp_required(self._settings, user.role)
-                if needs_totp:
-                    if totp is None or not user.totp_confirmed:
-                        raise AuthenticationFailed()
-                    if not otp:
-                        raise OtpRequired()
-                    login_checks.use_code(db, user, totp, otp, now)
+                with_otp = login_checks.check_code(db, self._settings, user, totp, otp, now)
             challenge_id = uuid4()
             secret = os.urandom(32)
             found = Challenge(
@@ -189,7 +182,7 @@ class EndToEndLogin:
                     user_id=user.id,
                     key_id=user.key_id,
                     answer_hash=_answer_hash(challenge_id, secret),
-                    with_otp=needs_totp,
+                    with_otp=with_otp,
                     expires_at=now + timedelta(seconds=CHALLENGE_SECONDS),
                 )
             )
@@ -214,11 +207,9 @@ class EndToEndLogin:
                 db.delete(row)
         with self._uow.audited(None, Action.AUTH_LOGIN, extra={"mode": "end-to-end"}) as work:
             db = work.db
-            user = db.exec(select(User).where(User.username == username)).first()
-            device = devices.recognise(db, device_token, user.id if user else None, now)
-            keys = self._keys(username, address, device)
-            free = self._free(address, device)
-            with login_checks.counted(work, keys, now, username, Action.AUTH_LOGIN_FAILED, free):
+            user, tried = self._attempt(db, username, address, device_token, now)
+            failed = Action.AUTH_LOGIN_FAILED
+            with login_checks.counted(work, tried.keys, now, username, failed, tried.free):
                 if (
                     user is None
                     or row is None
@@ -230,28 +221,13 @@ class EndToEndLogin:
                 ):
                     raise AuthenticationFailed()
             work.add(actor=user.id)
-            throttle.clear(db, keys[0])
-            if device:
-                throttle.clear(db, keys[1])
             actor = Actor(user_id=user.id, username=user.username, role=Role(user.role))
-            issued = credentials.issue(
-                db,
+            return login_checks.open_session(
+                work,
                 actor,
-                kind=CredentialKind.SESSION,
-                name=None,
-                scopes=ALL_SCOPES,
-                lifetime=timedelta(hours=self._settings.session_max_hours),
-                idle=timedelta(minutes=self._settings.session_idle_minutes),
-                with_otp=row.with_otp,
+                tried,
+                settings=self._settings,
                 clock=self._clock,
+                with_otp=row.with_otp,
                 end_to_end=True,
             )
-            next_device = devices.issue(
-                db,
-                user.id,
-                now,
-                lifetime=timedelta(days=self._settings.device_days),
-                replaces=device,
-            )
-            work.add(credential=issued.credential.id)
-        return replace(issued, device_token=next_device)

@@ -1,25 +1,120 @@
-"""What every kind of login checks the same way: the throttle around an attempt, and a one-time
-code (``vault.services.auth`` for logins with the passphrase, ``vault.services.e2e_login`` for
-logins where the client derived its keys)."""
+"""What every kind of login does the same way: the throttle around an attempt, the one-time
+code, and the session it opens (``vault.services.auth`` for logins with the passphrase,
+``vault.services.e2e_login`` for logins where the client derived its keys)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import CursorResult, or_, update
 from sqlmodel import Session, col, select
 
 from vault import crypto
 from vault.audit.actions import Action
+from vault.clock import Clock
 from vault.errors import AuthenticationFailed, OtpRequired
-from vault.services import throttle
+from vault.services import credentials, devices, throttle, users
+from vault.services.credentials import IssuedCredential
 from vault.services.uow import Work
-from vault.storage.models import User
+from vault.services.users import ALL_SCOPES, Actor
+from vault.settings import Settings
+from vault.storage.models import CredentialKind, User
 
-__all__ = ["counted", "use_code"]
+__all__ = ["Attempt", "attempt", "check_code", "counted", "open_session", "use_code"]
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """Who an attempt counts against: the account's key and the address's, or the device's
+    for a login that shows this account's device token (``vault.services.throttle``)."""
+
+    device: str | None
+    keys: list[str]
+    free: dict[str, int]
+
+
+def attempt(
+    db: Session,
+    settings: Settings,
+    username: str,
+    user_id: UUID | None,
+    *,
+    address: str,
+    device_token: str | None,
+    now: datetime,
+) -> Attempt:
+    device = devices.recognise(db, device_token, user_id, now)
+    if device:
+        return Attempt(device, [throttle.account_key(username), throttle.device_key(device)], {})
+    # An address may be shared by a whole newsroom: it gets more free failures.
+    free = {throttle.address_key(address): settings.address_free_failures}
+    return Attempt(None, [throttle.account_key(username), throttle.address_key(address)], free)
+
+
+def check_code(
+    db: Session,
+    settings: Settings,
+    user: User,
+    secret: bytes | None,
+    otp: str | None,
+    now: datetime,
+) -> bool:
+    """Check the one-time code where the account has a TOTP secret or its role needs one;
+    whether it did. ``OtpRequired`` without a code, ``AuthenticationFailed`` for a wrong or
+    used one, and for an account whose role needs a code it never set up."""
+    needed = secret is not None or users.totp_required(settings, user.role)
+    if needed:
+        if secret is None or not user.totp_confirmed:
+            raise AuthenticationFailed()
+        if not otp:
+            raise OtpRequired()
+        use_code(db, user, secret, otp, now)
+    return needed
+
+
+def open_session(
+    work: Work,
+    actor: Actor,
+    tried: Attempt,
+    *,
+    settings: Settings,
+    clock: Clock,
+    with_otp: bool,
+    end_to_end: bool = False,
+) -> IssuedCredential:
+    """The session a successful attempt opens, with the next device token (not committed);
+    the account's and the device's failures are forgotten (not the address's: another
+    account's success must not wipe out an attacker's count)."""
+    db = work.db
+    throttle.clear(db, tried.keys[0])
+    if tried.device:
+        throttle.clear(db, tried.keys[1])
+    issued = credentials.issue(
+        db,
+        actor,
+        kind=CredentialKind.SESSION,
+        name=None,
+        scopes=ALL_SCOPES,
+        lifetime=timedelta(hours=settings.session_max_hours),
+        idle=timedelta(minutes=settings.session_idle_minutes),
+        with_otp=with_otp,
+        clock=clock,
+        end_to_end=end_to_end,
+    )
+    next_device = devices.issue(
+        db,
+        actor.user_id,
+        clock(),
+        lifetime=timedelta(days=settings.device_days),
+        replaces=tried.device,
+    )
+    work.add(credential=issued.credential.id)
+    return replace(issued, device_token=next_device)
 
 
 @contextmanager
