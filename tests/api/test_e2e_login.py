@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import base64
 import gc
+import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
@@ -141,8 +144,6 @@ def _challenge(env: Env, user: str = "jules") -> tuple[dict[str, Any], bytes]:
         "/v1/auth/e2e/challenge",
         json={"username": user, "verifier": base64.b64encode(keys.verifier).decode()},
     ).json()
-    from uuid import UUID
-
     key = crypto.open_private_key(
         keys.kek,
         base64.b64decode(body["sealed_private_key"]),
@@ -332,3 +333,29 @@ def test_the_server_holds_no_unlocked_key_of_an_end_to_end_user(env: Env) -> Non
     actor = env.vault.auth.login("jules", PASSPHRASE, None, address="127.0.0.1").actor
     assert len(_server_held_keys(key_id, besides=opened.key)) == 1
     del actor
+
+
+def test_answers_racing_for_one_challenge_open_one_session(env: Env) -> None:
+    """Four answers to one challenge at once (threads, as replicas would): exactly one opens a
+    session, the others find the challenge used up, and none fails otherwise."""
+    env.add_user("jules")
+    body, secret = _challenge(env)
+    barrier = threading.Barrier(4)
+
+    def answer() -> str:
+        barrier.wait()
+        try:
+            env.vault.e2e.login(
+                "jules",
+                UUID(body["challenge_id"]),
+                secret,
+                address="127.0.0.1",
+                device_token=None,
+            )
+        except AuthenticationFailed:
+            return "refused"
+        return "session"
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = sorted(pool.map(lambda _: answer(), range(4)))
+    assert outcomes == ["refused", "refused", "refused", "session"]

@@ -29,9 +29,10 @@ import hmac
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import delete
+from sqlalchemy import CursorResult, delete
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -204,7 +205,13 @@ class EndToEndLogin:
         with self._uow.unaudited("an end-to-end login's challenge is answered once") as db:
             row = db.get(LoginChallenge, challenge_id)
             if row is not None:
-                db.delete(row)
+                # Of two answers racing (on any replicas), only the one whose delete removed
+                # the row goes on: the other finds the challenge used up.
+                gone: CursorResult[Any] = db.execute(  # type: ignore[assignment]  # a DELETE gives a CursorResult; Session.execute is typed as Result
+                    delete(LoginChallenge).where(col(LoginChallenge.id) == challenge_id)
+                )
+                if gone.rowcount != 1:
+                    row = None
         with self._uow.audited(None, Action.AUTH_LOGIN, extra={"mode": "end-to-end"}) as work:
             db = work.db
             user, tried = self._attempt(db, username, address, device_token, now)
