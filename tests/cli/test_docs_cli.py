@@ -394,7 +394,10 @@ def test_not_logged_in_is_an_authentication_error(
 
 
 class FakeClient:
-    """Answers the two listings that resolution uses; counts requests."""
+    """Answers the two listings that resolution uses; counts requests. A server-side session
+    (no key of its own: the server's listing is used)."""
+
+    key = None
 
     def __init__(self, cases: dict[str, list[str]]) -> None:
         self.cases = cases
