@@ -67,7 +67,7 @@ class TamperingProxy:
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, format: str, *args: Any) -> None:
-                pass
+                """Silent: the tests read what the proxy recorded, not a log on stderr."""
 
             def _forward(self) -> None:
                 length = int(self.headers.get("content-length") or 0)

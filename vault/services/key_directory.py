@@ -39,7 +39,6 @@ class PublishedKey:
     index: int
     leaf: bytes
     checkpoint: str
-    size: int
     inclusion: list[bytes]
     consistency: list[bytes]
 
@@ -82,7 +81,6 @@ class KeyDirectory:
                 index=index,
                 leaf=bytes(leaf),
                 checkpoint=note,
-                size=head.size,
                 inclusion=log.inclusion_proof(db, index, head.size),
                 consistency=(
                     log.consistency_proof(db, since, head.size)

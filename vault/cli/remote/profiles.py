@@ -87,14 +87,6 @@ class Target:
     profile: str | None  # None when both came from the environment
     key: PrivateKey | None = None  # an end-to-end session's, opened
 
-    def require_key(self) -> PrivateKey:
-        """The private key this command needs on this machine."""
-        if self.key is None:
-            raise InvalidInput(
-                "this command works on your own machine: log in with `vault login --end-to-end`"
-            )
-        return self.key
-
 
 def config_dir(environ: Mapping[str, str] = os.environ) -> Path:
     override = environ.get("VAULT_CONFIG_DIR")
