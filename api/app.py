@@ -28,6 +28,7 @@ from api.routes import (
     keys,
     redactions,
     sealed,
+    sealed_uploads,
     sources,
     tokens,
 )
@@ -105,16 +106,22 @@ def create_app(
         sources,
         documents,
         audit,
-        keys,
         grants,
     ):
         app.include_router(module.router)
-    for router in (*redactions.routers, *sealed.routers):
+    for router in (
+        *redactions.routers,
+        *sealed.routers,
+        *keys.routers,
+        *sealed_uploads.routers,
+    ):
         app.include_router(router)
     app.include_router(docs_page.router)
     # The upload streams into encryption and enforces max_upload_bytes itself.
     app.add_middleware(
-        BodyLimit, max_bytes=settings.max_json_bytes, exempt={("POST", "/v1/documents")}
+        BodyLimit,
+        max_bytes=settings.max_json_bytes,
+        exempt={("POST", "/v1/documents"), ("POST", "/v1/sealed-documents")},
     )
     # Inside the access log (which records its 408s and 499s), outside everything that reads.
     app.add_middleware(RequestLimits, settings=settings)

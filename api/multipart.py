@@ -5,14 +5,15 @@ must never happen to a source's material. This reader drives python-multipart's 
 from an iterator of body chunks and hands the file part out as an iterator of its own, so the
 bytes go straight from the socket into encryption. Text fields must come before the file part
 (every common client — curl ``-F`` in order, httpx, requests, browsers — sends them that way)
-and nothing may follow it.
+and nothing may follow it, except the fields a route names as ``trailing``: the end-to-end
+upload's sealed record, which its client can only seal once the whole file is encrypted.
 """
 
 from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +78,10 @@ class StreamingForm:
             },
         )
         self._headers: dict[bytes, bytes] = {}
+        self._limits: Mapping[str, int] = {}
+        self._trailing: frozenset[str] = frozenset()
+        self.trailing: dict[str, str] = {}
+        """The trailing fields, once the file part has been read to its end."""
 
     # python-multipart callbacks ---------------------------------------------------------------
 
@@ -137,8 +142,18 @@ class StreamingForm:
             ctype.decode("latin-1") if ctype else None,
         )
 
-    def read(self, *, file_field: str = "file") -> tuple[dict[str, str], FilePart]:
-        """The text fields before the file part, and the file part itself (to stream)."""
+    def read(
+        self,
+        *,
+        file_field: str = "file",
+        limits: Mapping[str, int] | None = None,
+        trailing: frozenset[str] = frozenset(),
+    ) -> tuple[dict[str, str], FilePart]:
+        """The text fields before the file part, and the file part itself (to stream).
+        ``limits`` raises ``MAX_FIELD_BYTES`` for the fields it names; ``trailing`` names the
+        fields that may follow the file part (in ``self.trailing`` once it is read)."""
+        self._limits = limits or {}
+        self._trailing = trailing
         fields: dict[str, str] = {}
         while True:
             kind, _ = self._next_event()
@@ -163,7 +178,7 @@ class StreamingForm:
             kind, data = self._next_event()
             if kind == "data":
                 value += data
-                if len(value) > MAX_FIELD_BYTES:
+                if len(value) > self._limits.get(name, MAX_FIELD_BYTES):
                     raise InvalidInput(f"field '{name}' is too long")
             elif kind == "end":
                 try:
@@ -182,7 +197,12 @@ class StreamingForm:
                 break
             else:
                 raise InvalidInput("the multipart body is malformed")
-        # Nothing may follow the file: a field sent after it would arrive too late to matter.
-        kind, _ = self._next_event()
-        if kind != "finished":
-            raise InvalidInput(f"the '{file_field}' part must be the last part of the upload")
+        # Nothing else may follow the file: a field sent after it would arrive too late to
+        # matter.
+        while (kind := self._next_event()[0]) != "finished":
+            if kind != "begin":
+                raise InvalidInput("the multipart body is malformed")
+            name, filename, _ = self._read_part_headers()
+            if name not in self._trailing or filename is not None or name in self.trailing:
+                raise InvalidInput(f"the '{file_field}' part must be the last part of the upload")
+            self.trailing[name] = self._field_value(name)

@@ -1,6 +1,7 @@
-"""A document's sealed metadata record (docs/format.md §5.1): what it holds, what it is bound
-to, and how it is sealed and opened. Core format code, shared by the server (which seals and,
-for server-side sessions, opens it) and by end-to-end clients (which open it themselves)."""
+"""A document's sealed metadata record (docs/format.md §5.1): what an uploader may say in it
+(``NewDocument``), what it holds, what it is bound to, and how it is sealed and opened. Core
+format code, shared by the server (which seals and, for server-side sessions, opens it) and by
+end-to-end clients (which seal and open it themselves)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,56 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from vault import canonical, crypto
-from vault.errors import IntegrityError
+from vault import canonical, crypto, freetext, mediatypes
+from vault.errors import IntegrityError, InvalidInput
 
-__all__ = ["DocumentMetadata", "binding", "open_sealed", "seal"]
+__all__ = [
+    "MAX_NOTES",
+    "MAX_TITLE",
+    "DocumentMetadata",
+    "NewDocument",
+    "binding",
+    "open_sealed",
+    "seal",
+]
 
 LABEL = "document-metadata"
 _BOUND_DOCUMENT = b"source-vault/v2 document\x00"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+MAX_TITLE = 500
+MAX_NOTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    """What the uploader says about a document; all of it is stored sealed."""
+
+    title: str
+    filename: str | None = None
+    media_type: str = "application/octet-stream"
+    notes: str | None = None
+    source_id: UUID | None = None
+    kind: str | None = None
+    derived_from: UUID | None = None
+
+    def validate(self) -> None:
+        if not self.title.strip() or len(self.title) > MAX_TITLE:
+            raise InvalidInput(f"title must be 1-{MAX_TITLE} characters")
+        if self.notes is not None and len(self.notes) > MAX_NOTES:
+            raise InvalidInput(f"notes must be at most {MAX_NOTES} characters")
+        if self.filename is not None and len(self.filename) > 1024:
+            raise InvalidInput("filename is too long")
+        if self.kind is not None and len(self.kind) > 64:
+            raise InvalidInput("kind must be at most 64 characters")
+        mediatypes.normalise(self.media_type)
+        freetext.check_line("title", self.title)
+        freetext.check_line("kind", self.kind)
+        freetext.check_text("notes", self.notes)
+        texts = (self.title, self.filename, self.media_type, self.notes, self.kind)
+        if any(t is not None and "\x00" in t for t in texts):
+            raise InvalidInput("text fields must not contain NUL characters")
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from vault.services.key_directory import KeyDirectory
 from vault.services.recovery import RecoveryService
 from vault.services.redactions import RedactionService
 from vault.services.retention import RetentionService
+from vault.services.sealed_uploads import SealedUploadService
 from vault.services.sources import SourceService
 from vault.services.throttle import KdfLimiter
 from vault.services.uow import SYSTEM, UnitOfWork
@@ -57,6 +58,10 @@ class Vault:
         self.clock = clock
         self.documents = DocumentService(
             engine=engine, blobs=blobs, clock=clock, segment_size=settings.segment_size
+        )
+        # End-to-end uploads join the same group commits as the server-side ones.
+        self.sealed_uploads = SealedUploadService(
+            engine=engine, blobs=blobs, clock=clock, recorder=self.documents.recorder
         )
         self.audit = AuditService(engine=engine, settings=settings, clock=clock)
         self.redactions = RedactionService(

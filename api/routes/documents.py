@@ -12,29 +12,24 @@ from typing import Annotated
 from urllib.parse import quote
 from uuid import UUID
 
-import anyio
-import anyio.from_thread
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import Reader, SessionActor, Uploader, VaultDep
 from api.limits import Uploads
-from api.multipart import StreamingForm, boundary_of
+from api.multipart import StreamingForm
 from api.routes import problems
 from api.schemas.documents import DocumentCreated, DocumentList, DocumentPublic
+from api.upload_body import multipart_boundary, store_upload
 from vault import mediatypes
-from vault.errors import Conflict, InvalidInput, LimitExceeded, StorageError, UnsupportedType
+from vault.errors import Conflict, InvalidInput, StorageError
 from vault.freetext import LINE_PATTERN, NONBLANK_LINE_PATTERN, TEXT_PATTERN
 from vault.services.documents import DocumentInfo, DocumentMetadata, NewDocument
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
-# Multipart framing around the file: boundaries, part headers and the text fields.
-_FRAMING_ALLOWANCE = 256 * 1024
 _FIELDS = {"case", "title", "source", "kind", "notes"}
-# How much of the request body the event loop gathers before handing it to the worker thread.
-_PULL_BYTES = 1 << 20
 _UPLOAD_BODY = {
     "requestBody": {
         "required": True,
@@ -65,7 +60,7 @@ _UPLOAD_BODY = {
 }
 
 
-def _uuid_field(fields: dict[str, str], name: str, *, required: bool) -> UUID | None:
+def uuid_field(fields: dict[str, str], name: str, *, required: bool) -> UUID | None:
     raw = fields.get(name, "").strip()
     if not raw:
         if required:
@@ -91,49 +86,15 @@ async def upload(
     ``case``, ``title`` and optionally ``source``, ``kind``, ``notes``, then the ``file`` part
     (last). The body is encrypted as it arrives; nothing is written in the clear, not even to
     a temporary file."""
-    boundary = boundary_of(request.headers.get("content-type", ""))
-    if boundary is None:
-        raise UnsupportedType("send the document as multipart/form-data")
     limit = vault.settings.max_upload_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit + _FRAMING_ALLOWANCE:
-        raise LimitExceeded(f"the upload is larger than the limit of {limit} bytes")
-    body = request.stream()
+    boundary = multipart_boundary(request, limit)
 
-    async def next_pieces() -> list[bytes]:
-        # uvicorn hands the body over in pieces of 64-256 KiB, and every hand-over to the
-        # worker thread is a round trip through the event loop (a self-pipe write and two
-        # thread switches, ~30 us). Taking about a segment's worth per trip makes that cost
-        # per MiB rather than per socket read. The pieces are passed on as they are, not
-        # joined, to spare a copy; memory stays bounded by _PULL_BYTES plus one piece.
-        # An empty list means the body has ended.
-        pieces: list[bytes] = []
-        size = 0
-        with uploads.receiving():
-            while size < _PULL_BYTES:
-                try:
-                    piece = await body.__anext__()
-                except StopAsyncIteration:
-                    break
-                if piece:
-                    pieces.append(piece)
-                    size += len(piece)
-        return pieces
-
-    def pull() -> Iterator[bytes]:
-        while pieces := anyio.from_thread.run(next_pieces):
-            yield from pieces
-
-    def store() -> DocumentInfo:
-        with uploads.working():
-            return receive_and_store()
-
-    def receive_and_store() -> DocumentInfo:
-        fields, file = StreamingForm(pull(), boundary).read()
+    def store(body: Iterator[bytes]) -> DocumentInfo:
+        fields, file = StreamingForm(body, boundary).read()
         unknown = sorted(set(fields) - _FIELDS)
         if unknown:
             raise InvalidInput(f"unknown field '{unknown[0]}'")
-        case_id = _uuid_field(fields, "case", required=True) or UUID(int=0)
+        case_id = uuid_field(fields, "case", required=True) or UUID(int=0)
         document = NewDocument(
             title=fields.get("title", ""),
             filename=file.filename,
@@ -141,17 +102,14 @@ async def upload(
             # of the file is read.
             media_type=file.content_type or mediatypes.DEFAULT,
             notes=fields.get("notes") or None,
-            source_id=_uuid_field(fields, "source", required=False),
+            source_id=uuid_field(fields, "source", required=False),
             kind=fields.get("kind") or None,
         )
         return vault.documents.add(
             actor, case_id=case_id, content=file.chunks, document=document, max_size=limit
         )
 
-    # An upload holds its thread while it waits for the client's bytes: only so many at once,
-    # and on threads of their own, so that slow ones never take those other requests need.
-    with uploads.admit(actor.user_id):
-        info = await anyio.to_thread.run_sync(store, limiter=uploads.threads)
+    info = await store_upload(request, uploads, actor.user_id, store)
     meta = _opened(info)
     if info.receipt is None:  # add() always sets it; checked rather than assumed
         raise StorageError("the upload has no access-log entry")

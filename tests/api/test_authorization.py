@@ -44,6 +44,7 @@ from sqlmodel import col, func, select
 from api import create_app
 from tests.api.conftest import ApiWorld
 from tests.conftest import PASSPHRASE
+from tests.support.sealed_uploads import build_sealed
 from vault import crypto
 from vault.clock import system_clock
 from vault.services import grants, row_seal_guard, users
@@ -138,6 +139,9 @@ MATRIX: dict[str, str] = {
     "GET /v1/audit/proof/inclusion @upload":          "200 200 200  200 200  200 404 404  404 200  401 401",
     "GET /v1/audit/proof/consistency":                "200 200 200  200 200  200 200 200  404 200  401 401",
     "GET /v1/users/{username}/key":                   "200 200 200  200 200  200 200 200  200 200  401 401",
+    "GET /v1/recovery-key":                           "200 200 200  200 200  200 200 200  200 200  401 401",
+    "GET /v1/cases/{case_id}/recipients":             "404 200 200  200 404  200 404 404  200 404  401 401",
+    "POST /v1/sealed-documents":                      "404 201 201  201 404  201 404 404  201 404  401 401",
 }
 # fmt: on
 
@@ -186,6 +190,8 @@ class Call:
     data: dict[str, str] | None = None
     files: dict[str, Any] | None = None
     after: Callable[[httpx.Response], None] | None = None
+    content: bytes | None = None
+    content_type: str | None = None
 
 
 class Cast:
@@ -268,14 +274,18 @@ class Cast:
         assert [s["handler"] for s in removed.json()["sources"]] == [None]
 
     def send(self, call: Call, actor: str) -> httpx.Response:
+        headers = self.headers(actor)
+        if call.content_type is not None:
+            headers = {**headers, "Content-Type": call.content_type}
         return self.api.client.request(
             call.method,
             call.url,
-            headers=self.headers(actor),
+            headers=headers,
             params=call.params,
             json=call.json,
             data=call.data,
             files=call.files,
+            content=call.content,
         )
 
     def new_token(self, username: str, scope: str = "upload") -> dict[str, str]:
@@ -836,6 +846,44 @@ def _list_sealed(cast: Cast, actor: str) -> Call:
     return Call("GET", f"/v1/cases/{cast.case_id}/sealed-documents", after=after)
 
 
+def _recipients(cast: Cast, actor: str) -> Call:
+    def after(r: httpx.Response) -> None:
+        if r.status_code == 200:
+            names = {m["username"] for m in r.json()["members"]}
+            assert {"erin", "jules"} <= names
+
+    return Call("GET", f"/v1/cases/{cast.case_id}/recipients", after=after)
+
+
+def _sealed_upload_call(cast: Cast, actor: str, case_id: str) -> Call:
+    """An end-to-end upload, wrapped for the recipients the caller is told (erin's, for a
+    caller who may not ask): valid in every part but who sends it."""
+    listing = cast.headers(actor)
+    if cast.api.client.get(f"/v1/cases/{cast.case_id}/recipients", headers=listing).is_error:
+        listing = cast.api.auth("erin")
+    sealed = build_sealed(
+        cast.api.client, listing, case_id=uuid.UUID(cast.case_id), uploader_id=uuid.uuid4()
+    )
+    sealed.case_id = case_id
+    return Call(
+        "POST",
+        "/v1/sealed-documents",
+        content=sealed.body(),
+        content_type="multipart/form-data; boundary=sealedb0undary",
+    )
+
+
+def _sealed_upload(cast: Cast, actor: str) -> Call:
+    call = _sealed_upload_call(cast, actor, cast.case_id)
+    before = cast.count(Document)
+
+    def after(r: httpx.Response) -> None:
+        assert cast.count(Document) == before + (r.status_code == 201)
+
+    call.after = after
+    return call
+
+
 def _pending_grants(cast: Cast, actor: str) -> Call:
     return Call("GET", "/v1/grants")
 
@@ -1139,6 +1187,12 @@ HOW: dict[str, How] = {
     "GET /v1/documents/{document_id}/content": How(
         _download, _absent("GET", "/v1/documents/{}/content")
     ),
+    "GET /v1/cases/{case_id}/recipients": How(
+        _recipients, _absent("GET", "/v1/cases/{}/recipients")
+    ),
+    "POST /v1/sealed-documents": How(
+        _sealed_upload, lambda c, a: _sealed_upload_call(c, a, _random_id())
+    ),
     "GET /v1/grants": How(_pending_grants, _no_such_route("GET")),
     "POST /v1/grants": How(_complete_grants, _no_such_route("POST")),
     "GET /v1/cases/{case_id}/sealed-documents": How(
@@ -1217,6 +1271,7 @@ HOW: dict[str, How] = {
     "GET /v1/users/{username}/key": How(
         _audit("/v1/users/erin/key", since="1"), _absent("GET", "/v1/users/{}/key")
     ),
+    "GET /v1/recovery-key": How(_audit("/v1/recovery-key", since="1"), _no_such_route("GET")),
 }
 
 

@@ -10,9 +10,8 @@ from types import SimpleNamespace
 import pytest
 
 from tests.api.conftest import ApiWorld
-from vault import mediatypes
+from vault import document_record, mediatypes
 from vault.errors import InvalidInput
-from vault.services import document_records
 from vault.services import documents as document_service
 from vault.services.documents import NewDocument
 
@@ -90,7 +89,7 @@ def test_a_stored_legacy_media_type_goes_out_as_octet_stream(
     # A document stored before media types were checked: the service is made to skip the
     # check for this one write (where the upload is validated, and where it is stored).
     unchecked = SimpleNamespace(normalise=lambda value: value, DEFAULT=mediatypes.DEFAULT)
-    for module in (document_records, document_service):
+    for module in (document_record, document_service):
         monkeypatch.setattr(module, "mediatypes", unchecked)
     info = api.world.vault.documents.add(
         api.world.journalist,

@@ -69,9 +69,21 @@ class TamperingProxy:
             def log_message(self, format: str, *args: Any) -> None:
                 """Silent: the tests read what the proxy recorded, not a log on stderr."""
 
+            def _body(self) -> bytes:
+                if self.headers.get("transfer-encoding", "").lower() != "chunked":
+                    length = int(self.headers.get("content-length") or 0)
+                    return self.rfile.read(length) if length else b""
+                # A streamed upload (an end-to-end one is produced as it is sent).
+                parts = []
+                while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                    parts.append(self.rfile.read(size))
+                    self.rfile.readline()
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers, if any
+                return b"".join(parts)
+
             def _forward(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length) if length else b""
+                body = self._body()
                 proxy.received.append(
                     self.requestline.encode() + b"\n" + bytes(self.headers) + b"\n" + body
                 )
@@ -97,7 +109,7 @@ class TamperingProxy:
                 proxy.seen.append(path)
                 content = answer.content
                 rule = proxy.rules.get(path)
-                if rule is not None and answer.status_code == 200:
+                if rule is not None and answer.is_success:
                     kind = answer.headers.get("content-type", "")
                     if kind.startswith("application/json"):
                         content = json.dumps(rule(answer.json())).encode()

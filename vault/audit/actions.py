@@ -92,3 +92,4 @@ class Action(StrEnum):
     RECOVERY_USED = "recovery.used"
     RECOVERY_RESHARE = "recovery.reshare"
     RECOVERY_KEY_ROTATE = "recovery.key.rotate"
+    RECOVERY_KEY_LOGGED = "recovery.key.logged"

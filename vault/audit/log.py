@@ -199,7 +199,7 @@ def append_many(db: Session, entries: Sequence[NewEntry]) -> list[int]:
                 "leaf": leaf,
                 "created_at": new.time,
                 "document_id": _document_of(new),
-                "key_id": transparency.logged_key(new.action, new.outcome, new.extra),
+                "key_id": transparency.logged_key(new.action, new.outcome, new.extra, new.targets),
             }
         )
     conn.execute(_ADD_NODES, nodes)

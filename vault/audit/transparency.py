@@ -33,11 +33,14 @@ from vault.errors import IntegrityError
 
 __all__ = [
     "KEY_ACTIONS",
+    "RECOVERY_KEY_ACTIONS",
     "KeyEntry",
     "KeyRecord",
     "check_key_record",
+    "check_recovery_record",
     "fingerprint",
     "gives",
+    "gives_recovery",
     "logged_key",
 ]
 
@@ -53,14 +56,27 @@ KEY_ACTIONS = frozenset(
 """The actions whose successful entries give the user in their ``user`` target a key: the one
 in ``key_id`` (``"none"`` when the account has none yet, as at creation)."""
 
+RECOVERY_KEY_ACTIONS = frozenset(
+    {Action.VAULT_INIT, Action.RECOVERY_KEY_ROTATE, Action.RECOVERY_KEY_LOGGED}
+)
+"""The actions whose successful entries make the key in their ``recovery_key`` target the
+vault's recovery key, which every document is wrapped for too."""
+
 NO_KEY = "none"
 
 
-def logged_key(action: str, outcome: str, extra: Mapping[str, str]) -> str | None:
-    """The key an entry with these fields gives a user, or ``None`` if it gives none: what the
-    log's storage indexes, so that the entry of a key is found without reading the log."""
+def logged_key(
+    action: str, outcome: str, extra: Mapping[str, str], targets: Mapping[str, str]
+) -> str | None:
+    """The key an entry with these fields gives a user or makes the recovery key, or ``None``:
+    what the log's storage indexes, so that the entry of a key is found without reading the
+    log. (Key ids are hashes of the keys: a user's and the recovery key's never collide.)"""
+    if outcome != "ok":
+        return None
+    if action in RECOVERY_KEY_ACTIONS:
+        return targets.get("recovery_key")
     key_id = extra.get("key_id")
-    if action not in KEY_ACTIONS or outcome != "ok" or key_id is None or key_id == NO_KEY:
+    if action not in KEY_ACTIONS or key_id is None or key_id == NO_KEY:
         return None
     return key_id
 
@@ -104,32 +120,82 @@ def _refuse(detail: str) -> IntegrityError:
     return IntegrityError(f"the server's key record is not trustworthy: {detail}", reason="key")
 
 
-def check_key_record(record: KeyRecord, *, log_key: str) -> KeyEntry:
-    """The record's key, checked as the module docstring says against the log's verifier key
-    ``log_key`` (``name+keyid+base64``); ``IntegrityError`` (reason ``key``) otherwise."""
+def _included(
+    note: str, index: int, leaf: bytes, inclusion: tuple[bytes, ...], log_key: str
+) -> tuple[checkpoint.Checkpoint, dict[str, Any]]:
+    """The checkpoint ``note``, signed by ``log_key``, and the entry ``leaf``, proven to be
+    entry ``index`` of its tree."""
     name, public = checkpoint.decode_vkey(log_key)
     try:
-        head = checkpoint.open_checkpoint(record.checkpoint, name=name, public=public)
+        head = checkpoint.open_checkpoint(note, name=name, public=public)
     except IntegrityError:
         raise _refuse("the checkpoint is not signed by the log's key") from None
     if head.origin != name:
         raise _refuse("the checkpoint is of another log")
-    if not 0 <= record.index < head.size:
+    if not 0 <= index < head.size:
         raise _refuse("the entry is not in the checkpoint's tree")
-    if not merkle.verify_inclusion(
-        merkle.leaf_hash(record.leaf), record.index, head.size, record.inclusion, head.root
-    ):
+    if not merkle.verify_inclusion(merkle.leaf_hash(leaf), index, head.size, inclusion, head.root):
         raise _refuse("the entry's inclusion proof does not lead to the checkpoint's root")
-    entry = _entry(record.leaf)
-    if entry.get("index") != record.index:
+    entry = _entry(leaf)
+    if entry.get("index") != index:
         raise _refuse("the entry names another index")
+    return head, entry
+
+
+def _public(raw: bytes) -> PublicKey:
     try:
-        key = PublicKey(record.public_key)
+        return PublicKey(raw)
     except IntegrityError:
         raise _refuse("the public key is malformed") from None
+
+
+def check_recovery_record(record: KeyRecord, *, log_key: str) -> KeyEntry:
+    """The vault's recovery key (a record with no user: ``username`` empty, ``user_id`` the
+    nil UUID), accepted only if the checkpoint is signed by ``log_key`` and its tree holds an
+    entry that makes exactly that key the recovery key (``RECOVERY_KEY_ACTIONS``);
+    ``IntegrityError`` (reason ``key``) otherwise."""
+    head, entry = _included(record.checkpoint, record.index, record.leaf, record.inclusion, log_key)
+    key = _public(record.public_key)
+    problem = _recovery_problem(entry, key.key_id)
+    if problem is not None:
+        raise _refuse(problem)
+    return _accepted(record, key, entry, head)
+
+
+def gives_recovery(leaf: bytes, *, key_id: str) -> bool:
+    """Whether the entry ``leaf`` makes ``key_id`` the recovery key."""
+    try:
+        return _recovery_problem(_entry(leaf), key_id) is None
+    except IntegrityError:
+        return False
+
+
+def _recovery_problem(entry: dict[str, Any], key_id: str) -> str | None:
+    action = entry.get("action")
+    if not isinstance(action, str) or action not in RECOVERY_KEY_ACTIONS:
+        return "the entry does not set the recovery key"
+    if entry.get("outcome") != "ok":
+        return "the entry does not set the recovery key"
+    targets = entry.get("targets")
+    if not isinstance(targets, dict) or targets.get("recovery_key") != key_id:
+        return "the log holds another recovery key"
+    return None
+
+
+def check_key_record(record: KeyRecord, *, log_key: str) -> KeyEntry:
+    """The record's key, checked as the module docstring says against the log's verifier key
+    ``log_key`` (``name+keyid+base64``); ``IntegrityError`` (reason ``key``) otherwise."""
+    head, entry = _included(record.checkpoint, record.index, record.leaf, record.inclusion, log_key)
+    key = _public(record.public_key)
     problem = _problem(entry, record.user_id, key.key_id)
     if problem is not None:
         raise _refuse(problem)
+    return _accepted(record, key, entry, head)
+
+
+def _accepted(
+    record: KeyRecord, key: PublicKey, entry: dict[str, Any], head: checkpoint.Checkpoint
+) -> KeyEntry:
     return KeyEntry(
         username=record.username,
         user_id=record.user_id,

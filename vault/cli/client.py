@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import secrets
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import IO, Any
@@ -209,6 +210,42 @@ class Client:
         reader = _Counting(file, progress) if progress else file
         files = {"file": (filename, reader, media_type)}
         return self.request("POST", path, data=dict(fields), files=files).json()
+
+    def upload_stream(
+        self,
+        path: str,
+        fields: Mapping[str, str],
+        file: tuple[str, Iterator[bytes]],
+        *,
+        trailing: Callable[[], Mapping[str, str]],
+    ) -> Any:
+        """POST ``multipart/form-data`` as it is produced: ``fields``, then the part ``file``
+        (a name and its chunks, never whole in memory), then the fields ``trailing`` returns
+        once the file's last chunk was sent (what can only be known then)."""
+        boundary = secrets.token_hex(16)
+
+        def text(name: str, value: str) -> bytes:
+            head = f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+            return head.encode() + value.encode() + b"\r\n"
+
+        def body() -> Iterator[bytes]:
+            for name, value in fields.items():
+                yield text(name, value)
+            name, chunks = file
+            yield (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+                f'filename="{name}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+            ).encode()
+            yield from chunks
+            yield b"\r\n"
+            for name, value in trailing().items():
+                yield text(name, value)
+            yield f"--{boundary}--\r\n".encode()
+
+        content_type = f"multipart/form-data; boundary={boundary}"
+        return self.request(
+            "POST", path, content=body(), headers={"Content-Type": content_type}
+        ).json()
 
 
 class _Counting:

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator
 from uuid import UUID
 
 from vault.crypto import _commit, _keys, _passphrase, _sealed, _signing, _stream, _totp
-from vault.crypto._keys import PrivateKey, PublicKey
+from vault.crypto._keys import WRAPPED_KEY_SIZE, PrivateKey, PublicKey
 from vault.crypto._passphrase import SALT_SIZE as PASSPHRASE_SALT_SIZE
 from vault.crypto._passphrase import Argon2Params, PassphraseKeys
 from vault.crypto._signing import SigningKey
@@ -40,11 +40,13 @@ __all__ = [
     "DEFAULT_SEGMENT_SIZE",
     "HEADER_SIZE",
     "PASSPHRASE_SALT_SIZE",
+    "WRAPPED_KEY_SIZE",
     "Argon2Params",
     "PassphraseKeys",
     "PrivateKey",
     "PublicKey",
     "SigningKey",
+    "check_ciphertext",
     "ciphertext_size",
     "decrypt_stream",
     "derive_passphrase_keys",
@@ -123,6 +125,23 @@ def decrypt_stream(
     received before the error.
     """
     return _stream.decrypt_segments(data_key, document_id, chunks, commitment=commitment)
+
+
+def check_ciphertext(
+    chunks: Iterable[bytes],
+    *,
+    document_id: UUID,
+    commitment: bytes,
+    max_plaintext: int | None = None,
+) -> Iterator[bytes]:
+    """Pass a content stream that a client encrypted through, lazily, checking its shape
+    without its key: a version 2 header for ``document_id`` committing to ``commitment``, a
+    plaintext within ``max_plaintext`` bytes (``LimitExceeded``), a length that a whole stream
+    has (``InvalidInput``). What a server can check of an end-to-end upload; readers check
+    the rest (every segment's tag) when they decrypt it."""
+    return _stream.checked_shape(
+        chunks, document_id=document_id, commitment=commitment, max_plaintext=max_plaintext
+    )
 
 
 def key_commitment(key: bytes, *, kind: str, subject_id: UUID) -> bytes:

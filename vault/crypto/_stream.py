@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from vault.crypto import _commit
-from vault.errors import IntegrityError
+from vault.errors import IntegrityError, InvalidInput, LimitExceeded
 
 log = logging.getLogger(__name__)
 
@@ -304,3 +304,72 @@ def ciphertext_size(plaintext_size: int, segment_size: int, version: int = VERSI
     segments = max(1, -(-plaintext_size // segment_size))
     header = HEADER_SIZE if version == VERSION else LEGACY_HEADER_SIZE
     return header + plaintext_size + segments * TAG_SIZE
+
+
+def plaintext_size(ciphertext_size_: int, segment_size: int) -> int | None:
+    """The plaintext size whose version 2 stream is ``ciphertext_size_`` bytes long, or ``None``
+    if no stream ``encrypt_segments`` writes has that length (the inverse of
+    ``ciphertext_size``)."""
+    body = ciphertext_size_ - HEADER_SIZE
+    if body < TAG_SIZE:
+        return None
+    segments = -(-body // (segment_size + TAG_SIZE))
+    size = body - segments * TAG_SIZE
+    if size < 0 or ciphertext_size(size, segment_size) != ciphertext_size_:
+        return None
+    return size
+
+
+def checked_shape(
+    chunks: Iterable[bytes],
+    *,
+    document_id: UUID,
+    commitment: bytes,
+    max_plaintext: int | None,
+) -> Iterator[bytes]:
+    """Pass through a version 2 stream encrypted by someone else, checking what can be checked
+    without its key: the header names ``document_id`` and ``commitment``, its segment size is
+    in bounds, the plaintext it holds stays within ``max_plaintext``, and its length is one a
+    whole stream has. ``InvalidInput`` or ``LimitExceeded`` at the first failure: the stream
+    is the sender's input. Whether the segments authenticate only a holder of the key can tell,
+    and every reader does (``decrypt_segments``)."""
+    source = iter(chunks)
+    head = bytearray()
+    total = 0
+    limit: int | None = None
+    segment_size = 0
+    try:
+        for chunk in source:
+            total += len(chunk)
+            if limit is None:
+                head += chunk
+                if len(head) < HEADER_SIZE:
+                    continue
+                segment_size = _checked_header(bytes(head[:HEADER_SIZE]), document_id, commitment)
+                limit = (
+                    ciphertext_size(max_plaintext, segment_size)
+                    if max_plaintext is not None
+                    else -1
+                )
+                head = bytearray()
+            if 0 <= limit < total:
+                raise LimitExceeded(f"document is larger than the limit of {max_plaintext} bytes")
+            yield chunk
+    finally:
+        _close(source)
+    if limit is None or plaintext_size(total, segment_size) is None:
+        raise InvalidInput("the ciphertext is not a whole content stream")
+
+
+def _checked_header(data: bytes, document_id: UUID, commitment: bytes) -> int:
+    try:
+        header = StreamHeader.unpack(data)
+    except IntegrityError:
+        raise InvalidInput("the ciphertext does not start with a content header") from None
+    if header.version != VERSION:
+        raise InvalidInput(f"new content must be in format version {VERSION}")
+    if header.document_id != document_id:
+        raise InvalidInput("the ciphertext's header names another document")
+    if not hmac.compare_digest(header.commitment or b"", commitment):
+        raise InvalidInput("the ciphertext's header commits to another key")
+    return header.segment_size

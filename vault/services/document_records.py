@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from vault import document_record, freetext, mediatypes
+from vault import document_record
 from vault.audit import log as audit
-from vault.document_record import DocumentMetadata
-from vault.errors import InvalidInput
+from vault.document_record import MAX_NOTES, MAX_TITLE, DocumentMetadata, NewDocument
 from vault.storage.models import Document
 
 __all__ = [
@@ -28,39 +27,6 @@ __all__ = [
     "open_metadata",
     "seal_metadata",
 ]
-
-MAX_TITLE = 500
-MAX_NOTES = 64 * 1024
-
-
-@dataclass(frozen=True)
-class NewDocument:
-    """What the uploader says about a document; all of it is stored sealed."""
-
-    title: str
-    filename: str | None = None
-    media_type: str = "application/octet-stream"
-    notes: str | None = None
-    source_id: UUID | None = None
-    kind: str | None = None
-    derived_from: UUID | None = None
-
-    def validate(self) -> None:
-        if not self.title.strip() or len(self.title) > MAX_TITLE:
-            raise InvalidInput(f"title must be 1-{MAX_TITLE} characters")
-        if self.notes is not None and len(self.notes) > MAX_NOTES:
-            raise InvalidInput(f"notes must be at most {MAX_NOTES} characters")
-        if self.filename is not None and len(self.filename) > 1024:
-            raise InvalidInput("filename is too long")
-        if self.kind is not None and len(self.kind) > 64:
-            raise InvalidInput("kind must be at most 64 characters")
-        mediatypes.normalise(self.media_type)
-        freetext.check_line("title", self.title)
-        freetext.check_line("kind", self.kind)
-        freetext.check_text("notes", self.notes)
-        texts = (self.title, self.filename, self.media_type, self.notes, self.kind)
-        if any(t is not None and "\x00" in t for t in texts):
-            raise InvalidInput("text fields must not contain NUL characters")
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from vault.services.document_records import (
 from vault.services.grants import is_member
 from vault.services.shredding import discard_blobs, shred
 from vault.services.uow import RECOVERY, UnitOfWork
-from vault.services.upload_batch import UploadRecorder
+from vault.services.upload_batch import ServerSealed, UploadRecorder
 from vault.services.users import Actor
 from vault.storage.blobstore import BlobStore
 from vault.storage.models import Document, RecoveryKey, Role, Source, User, WrappedKey
@@ -103,7 +103,7 @@ class DocumentService:
     ) -> None:
         self._engine = engine
         self._uow = UnitOfWork(engine, clock)
-        self._recorder = UploadRecorder(engine, clock)
+        self.recorder = UploadRecorder(engine, clock)  # shared with end-to-end uploads
         self._blobs = blobs
         self._clock = clock
         self._segment_size = segment_size
@@ -167,19 +167,18 @@ class DocumentService:
             size=size,
             derived_from=document.derived_from,
         )
-        stored_upload = self._recorder.stored(
+        stored_upload = self.recorder.stored(
             actor,
             case_id=case_id,
             doc_id=doc_id,
-            data_key=data_key,
+            sealing=ServerSealed(data_key, meta),
             blob_id=blob.blob_id,
             ciphertext_size=blob.size,
             ciphertext_sha256=stored.hexdigest(),
-            meta=meta,
         )
         try:
             # Recorded together with uploads that finish meanwhile: one commit for all.
-            row, receipt = self._recorder.record(stored_upload)
+            row, receipt = self.recorder.record(stored_upload)
         except BaseException:
             self._blobs.delete(blob.blob_id)
             raise

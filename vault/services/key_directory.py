@@ -14,6 +14,7 @@ from vault.audit import log, pin, transparency
 from vault.audit.actions import Action
 from vault.clock import Clock
 from vault.errors import InvalidInput, NotFound
+from vault.services import keyring
 from vault.services.uow import UnitOfWork
 from vault.services.users import Actor
 from vault.storage.models import AuditEntry, User
@@ -67,6 +68,32 @@ class KeyDirectory:
                 None, Action.USER_KEY_LOGGED, extra={"key_id": key_id}, user=user_id
             ) as work:
                 index = work.log()
+        return self._published(user.username, user_id, user.enabled, user.public_key, index, since)
+
+    def recovery_key(self, actor: Actor, *, since: int | None = None) -> PublishedKey:
+        """The vault's active recovery key, as ``key_of`` answers a user's: every document is
+        wrapped for it too, so an end-to-end client checks it like a colleague's. (The record
+        names no user: ``username`` is empty and ``user_id`` the nil UUID.)"""
+        with self._uow.read() as db:
+            recovery = keyring.active_recovery_key(db)
+            index = _recovery_entry_of(db, recovery.key_id)
+        if index is None:
+            # Made the recovery key before its entries were indexed.
+            with self._uow.audited(
+                None, Action.RECOVERY_KEY_LOGGED, recovery_key=recovery.key_id
+            ) as work:
+                index = work.log()
+        return self._published("", UUID(int=0), True, recovery.to_bytes(), index, since)
+
+    def _published(
+        self,
+        username: str,
+        user_id: UUID,
+        enabled: bool,
+        public_key: bytes,
+        index: int,
+        since: int | None,
+    ) -> PublishedKey:
         note = self._witness()
         with self._uow.read() as db:
             head = pin.open_pinned(note.encode(), pin.log_keys(db))
@@ -74,10 +101,10 @@ class KeyDirectory:
                 raise InvalidInput(f"since must be between 1 and the log's size ({head.size})")
             leaf = db.exec(select(AuditEntry.leaf).where(col(AuditEntry.idx) == index)).one()
             return PublishedKey(
-                username=user.username,
+                username=username,
                 user_id=user_id,
-                enabled=user.enabled,
-                public_key=user.public_key,
+                enabled=enabled,
+                public_key=public_key,
                 index=index,
                 leaf=bytes(leaf),
                 checkpoint=note,
@@ -90,15 +117,27 @@ class KeyDirectory:
             )
 
 
-def _entry_of(db: Session, user_id: UUID, key_id: str) -> int | None:
-    """The newest entry that gives ``user_id`` the key ``key_id``, if one is indexed."""
+def _candidates(db: Session, key_id: str) -> list[tuple[int, bytes]]:
     rows = db.exec(
         select(AuditEntry.idx, AuditEntry.leaf)
         .where(col(AuditEntry.key_id) == key_id)
         .order_by(col(AuditEntry.idx).desc())
         .limit(_CANDIDATES)
     ).all()
-    for index, leaf in rows:
-        if transparency.gives(bytes(leaf), user_id=user_id, key_id=key_id):
-            return int(index)
+    return [(int(index), bytes(leaf)) for index, leaf in rows]
+
+
+def _recovery_entry_of(db: Session, key_id: str) -> int | None:
+    """The newest entry that makes ``key_id`` the recovery key, if one is indexed."""
+    for index, leaf in _candidates(db, key_id):
+        if transparency.gives_recovery(leaf, key_id=key_id):
+            return index
+    return None
+
+
+def _entry_of(db: Session, user_id: UUID, key_id: str) -> int | None:
+    """The newest entry that gives ``user_id`` the key ``key_id``, if one is indexed."""
+    for index, leaf in _candidates(db, key_id):
+        if transparency.gives(leaf, user_id=user_id, key_id=key_id):
+            return index
     return None

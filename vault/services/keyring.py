@@ -3,7 +3,7 @@ copy, and removing copies (which is what crypto-shredding and membership removal
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, delete, or_
@@ -19,12 +19,15 @@ __all__ = [
     "DOCUMENT",
     "SOURCE",
     "active_recovery_key",
+    "case_readers",
     "case_recipients",
     "commitment_of",
     "delete_wrapped",
     "delete_wrapped_for_recipient",
     "open_data_key",
+    "require_recipients",
     "rewrap",
+    "store_client_wrapped",
     "store_wrapped",
     "store_wrapped_new",
     "transfer_all",
@@ -60,6 +63,13 @@ def case_recipients(db: Session, case_id: UUID, *, also: UUID | None = None) -> 
     """Every enrolled, enabled and approved member of the case (``also``, the uploader, even
     while awaiting approval: they hold the plaintext anyway), and the organisation recovery key.
     A member awaiting approval is not a recipient: see ``vault.services.grants``."""
+    recipients = [PublicKey(user.public_key or b"") for user in case_readers(db, case_id, also)]
+    recipients.append(active_recovery_key(db))
+    return recipients
+
+
+def case_readers(db: Session, case_id: UUID, also: UUID | None = None) -> list[User]:
+    """The members of ``case_recipients`` (the recovery key aside), as whole records."""
     approved: ColumnElement[bool] = col(CaseMember.approved_at).is_not(None)
     if also is not None:
         approved = or_(approved, col(CaseMember.user_id) == also)
@@ -73,9 +83,7 @@ def case_recipients(db: Session, case_id: UUID, *, also: UUID | None = None) -> 
         .where(col(User.public_key).is_not(None))
         .where(col(User.enabled).is_(True))
     ).all()
-    recipients = [PublicKey(user.public_key) for user, _ in rows if user.public_key is not None]
-    recipients.append(active_recovery_key(db))
-    return recipients
+    return [user for user, _ in rows]
 
 
 def store_wrapped(
@@ -119,6 +127,42 @@ def store_wrapped_new(
     whose commitment the caller has: without the two reads that would look them up."""
     unique = {r.key_id: r for r in recipients}
     _add_wrapped(db, kind, subject_id, data_key, commitment, unique.values(), clock)
+
+
+def store_client_wrapped(
+    db: Session,
+    *,
+    kind: str,
+    subject_id: UUID,
+    wrapped: Mapping[str, bytes],
+    recipients: Iterable[PublicKey],
+    clock: Clock,
+) -> None:
+    """Store copies of a new subject's key that an end-to-end client wrapped (by recipient key
+    id), which must be exactly one for each of ``recipients``: ``Conflict`` if the client
+    wrapped for a set that is no longer the case's (a member came or went meanwhile; listing
+    the recipients again and retrying settles it). The server cannot open the copies; every
+    recipient checks theirs against the subject's commitment when they unwrap it."""
+    require_recipients(wrapped, recipients)
+    for key_id, copy in sorted(wrapped.items()):
+        db.add(
+            WrappedKey(
+                kind=kind,
+                subject_id=subject_id,
+                recipient_key_id=key_id,
+                wrapped=copy,
+                created_at=clock(),
+            )
+        )
+
+
+def require_recipients(wrapped: Iterable[str], recipients: Iterable[PublicKey]) -> None:
+    """``Conflict`` unless the key ids ``wrapped`` are exactly those of ``recipients``."""
+    if set(wrapped) != {r.key_id for r in recipients}:
+        raise Conflict(
+            "the key was not wrapped for exactly the case's current recipients: list them "
+            "again and retry"
+        ).with_details(reason="recipients-changed")
 
 
 def _add_wrapped(

@@ -11,8 +11,9 @@ lock for all of them, instead of one each.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy.engine import Engine
@@ -33,9 +34,28 @@ from vault.services.uow import SYSTEM, UnitOfWork
 from vault.services.users import Actor
 from vault.storage.models import Document
 
-__all__ = ["StoredUpload", "UploadRecorder"]
+__all__ = ["ClientSealed", "ServerSealed", "StoredUpload", "UploadRecorder"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServerSealed:
+    """An upload the server encrypted: it seals the record and wraps the key itself."""
+
+    data_key: bytes
+    meta: DocumentMetadata
+
+
+@dataclass(frozen=True)
+class ClientSealed:
+    """An upload an end-to-end client encrypted: its record sealed and its key wrapped (for
+    each recipient, by key id) by the client; the server holds no key to any of it."""
+
+    created_at: datetime
+    commitment: bytes
+    sealed_metadata: bytes
+    wrapped: Mapping[str, bytes]
 
 
 @dataclass(frozen=True)
@@ -45,11 +65,10 @@ class StoredUpload:
     actor: Actor
     case_id: UUID
     doc_id: UUID
-    data_key: bytes
+    sealing: ServerSealed | ClientSealed
     blob_id: str
     ciphertext_size: int
     ciphertext_sha256: str
-    meta: DocumentMetadata
     request_id: str | None
 
 
@@ -70,11 +89,10 @@ class UploadRecorder:
         *,
         case_id: UUID,
         doc_id: UUID,
-        data_key: bytes,
+        sealing: ServerSealed | ClientSealed,
         blob_id: str,
         ciphertext_size: int,
         ciphertext_sha256: str,
-        meta: DocumentMetadata,
     ) -> StoredUpload:
         """What ``record`` needs of an upload, with the request it belongs to (the entry
         names it, whichever thread writes it)."""
@@ -82,11 +100,10 @@ class UploadRecorder:
             actor,
             case_id,
             doc_id,
-            data_key,
+            sealing,
             blob_id,
             ciphertext_size,
             ciphertext_sha256,
-            meta,
             context.request_id.get(),
         )
 
@@ -116,6 +133,8 @@ class UploadRecorder:
                     "ciphertext_sha256": upload.ciphertext_sha256,
                     "key_commitment": commitment.hex(),
                 }
+                if isinstance(upload.sealing, ClientSealed):
+                    extra["mode"] = "end-to-end"
                 indices.append(
                     work.record(
                         Action.DOCUMENT_UPLOAD,
@@ -137,20 +156,24 @@ class UploadRecorder:
         recipients: dict[tuple[UUID, UUID], list[PublicKey]],
     ) -> tuple[Document, bytes]:
         """Add ``upload``'s row and wrapped keys; return the row and its key commitment."""
-        commitment = crypto.key_commitment(
-            upload.data_key, kind=keyring.DOCUMENT, subject_id=upload.doc_id
-        )
+        sealing = upload.sealing
+        if isinstance(sealing, ClientSealed):
+            commitment, created_at = sealing.commitment, sealing.created_at
+        else:
+            commitment = crypto.key_commitment(
+                sealing.data_key, kind=keyring.DOCUMENT, subject_id=upload.doc_id
+            )
+            created_at = self._clock()
         row = Document(
             id=upload.doc_id,
             case_id=upload.case_id,
             uploader_id=upload.actor.user_id,
             blob_id=upload.blob_id,
             ciphertext_size=upload.ciphertext_size,
-            created_at=self._clock(),
+            created_at=created_at,
             sealed_metadata=b"",
             key_commitment=commitment,
         )
-        row.sealed_metadata = seal_metadata(upload.data_key, row, upload.meta)
         db.add(row)
         # Recipients are read in the same transaction as the insert, so a member added while
         # the upload streamed is not missed.
@@ -159,11 +182,23 @@ class UploadRecorder:
             recipients[whose] = keyring.case_recipients(
                 db, upload.case_id, also=upload.actor.user_id
             )
+        if isinstance(sealing, ClientSealed):
+            row.sealed_metadata = sealing.sealed_metadata
+            keyring.store_client_wrapped(
+                db,
+                kind=keyring.DOCUMENT,
+                subject_id=upload.doc_id,
+                wrapped=sealing.wrapped,
+                recipients=recipients[whose],
+                clock=self._clock,
+            )
+            return row, commitment
+        row.sealed_metadata = seal_metadata(sealing.data_key, row, sealing.meta)
         keyring.store_wrapped_new(
             db,
             kind=keyring.DOCUMENT,
             subject_id=upload.doc_id,
-            data_key=upload.data_key,
+            data_key=sealing.data_key,
             commitment=commitment,
             recipients=recipients[whose],
             clock=self._clock,

@@ -18,10 +18,13 @@ import pytest
 from vault.audit import checkpoint, log, merkle, rotation, witness
 from vault.audit.transparency import (
     KEY_ACTIONS,
+    RECOVERY_KEY_ACTIONS,
     KeyRecord,
     check_key_record,
+    check_recovery_record,
     fingerprint,
     gives,
+    gives_recovery,
     logged_key,
 )
 from vault.crypto import PrivateKey, PublicKey, SigningKey
@@ -38,6 +41,8 @@ BOB = UUID("00000000-0000-4000-8000-000000000b0b")
 ALICE_KEY = PrivateKey(b"\x01" * 32).public_key()
 ALICE_NEW_KEY = PrivateKey(b"\x02" * 32).public_key()
 BOB_KEY = PrivateKey(b"\x03" * 32).public_key()
+RECOVERY_KEY = PrivateKey(b"\x04" * 32).public_key()
+NEW_RECOVERY_KEY = PrivateKey(b"\x05" * 32).public_key()
 
 
 def _leaf(index: int, action: str, user: UUID, key_id: str, *, outcome: str = "ok") -> bytes:
@@ -230,15 +235,100 @@ def test_gives_only_for_the_entrys_user_and_key() -> None:
 
 @pytest.mark.parametrize("action", sorted(KEY_ACTIONS))
 def test_logged_key_of_every_key_action(action: str) -> None:
-    assert logged_key(action, "ok", {"key_id": ALICE_KEY.key_id}) == ALICE_KEY.key_id
-    assert logged_key(action, "ok", {"key_id": "none"}) is None
-    assert logged_key(action, "denied", {"key_id": ALICE_KEY.key_id}) is None
-    assert logged_key(action, "ok", {}) is None
+    user = {"user": str(ALICE)}
+    assert logged_key(action, "ok", {"key_id": ALICE_KEY.key_id}, user) == ALICE_KEY.key_id
+    assert logged_key(action, "ok", {"key_id": "none"}, user) is None
+    assert logged_key(action, "denied", {"key_id": ALICE_KEY.key_id}, user) is None
+    assert logged_key(action, "ok", {}, user) is None
+    # A user entry's recovery_key target (there is none) is not what it gives.
+    assert logged_key(action, "ok", {}, {"recovery_key": ALICE_KEY.key_id}) is None
 
 
-@pytest.mark.parametrize("action", ["document.upload", "auth.login", "log.key.rotate", ""])
+@pytest.mark.parametrize("action", sorted(RECOVERY_KEY_ACTIONS))
+def test_logged_key_of_every_recovery_key_action(action: str) -> None:
+    targets = {"recovery_key": RECOVERY_KEY.key_id}
+    assert logged_key(action, "ok", {}, targets) == RECOVERY_KEY.key_id
+    assert logged_key(action, "denied", {}, targets) is None
+    assert logged_key(action, "ok", {"key_id": ALICE_KEY.key_id}, {}) is None
+
+
+@pytest.mark.parametrize(
+    "action", ["document.upload", "auth.login", "log.key.rotate", "recovery.reshare", ""]
+)
 def test_logged_key_of_other_actions_is_none(action: str) -> None:
-    assert logged_key(action, "ok", {"key_id": ALICE_KEY.key_id}) is None
+    targets = {"recovery_key": RECOVERY_KEY.key_id}
+    assert logged_key(action, "ok", {"key_id": ALICE_KEY.key_id}, targets) is None
+
+
+# -- check_recovery_record ---------------------------------------------------------------------
+
+
+def _recovery_leaf(index: int, action: str, key_id: str, *, outcome: str = "ok") -> bytes:
+    return log.NewEntry(
+        action=action, actor="system", time=TIME, outcome=outcome, targets={"recovery_key": key_id}
+    ).leaf(index)
+
+
+RECOVERY_LEAVES = [
+    _recovery_leaf(0, "vault.init", RECOVERY_KEY.key_id),
+    _leaf(1, "auth.enroll", ALICE, ALICE_KEY.key_id),
+    _recovery_leaf(2, "recovery.key.rotate", NEW_RECOVERY_KEY.key_id, outcome="denied"),
+    _recovery_leaf(3, "recovery.reshare", NEW_RECOVERY_KEY.key_id),
+    _recovery_leaf(4, "recovery.key.rotate", NEW_RECOVERY_KEY.key_id),
+]
+RECOVERY_TREE = _tree(RECOVERY_LEAVES)
+
+
+def _recovery_record(index: int, public: PublicKey) -> KeyRecord:
+    size = len(RECOVERY_LEAVES)
+    return KeyRecord(
+        username="",
+        user_id=UUID(int=0),
+        public_key=public.to_bytes(),
+        index=index,
+        leaf=RECOVERY_LEAVES[index],
+        checkpoint=_note(RECOVERY_TREE, size),
+        inclusion=tuple(merkle.inclusion_proof(RECOVERY_TREE, index, size)),
+    )
+
+
+def test_recovery_record_accepted_for_the_key_its_entry_sets() -> None:
+    first = check_recovery_record(_recovery_record(0, RECOVERY_KEY), log_key=VKEY)
+    assert (first.key_id, first.index, first.action) == (RECOVERY_KEY.key_id, 0, "vault.init")
+    rotated = check_recovery_record(_recovery_record(4, NEW_RECOVERY_KEY), log_key=VKEY)
+    assert rotated.action == "recovery.key.rotate"
+
+
+@pytest.mark.parametrize(
+    ("index", "public", "why"),
+    [
+        (0, NEW_RECOVERY_KEY, "another recovery key"),  # a substituted key
+        (1, ALICE_KEY, "does not set the recovery key"),  # a user's key entry
+        (2, NEW_RECOVERY_KEY, "does not set the recovery key"),  # a denied rotation
+        (3, NEW_RECOVERY_KEY, "does not set the recovery key"),  # a reshare sets no key
+    ],
+)
+def test_recovery_record_refused_unless_its_entry_sets_that_key(
+    index: int, public: PublicKey, why: str
+) -> None:
+    with pytest.raises(IntegrityError, match=why) as info:
+        check_recovery_record(_recovery_record(index, public), log_key=VKEY)
+    assert info.value.reason == "key"
+
+
+def test_recovery_record_refused_off_the_log() -> None:
+    record = _recovery_record(4, NEW_RECOVERY_KEY)
+    with pytest.raises(IntegrityError, match="not signed"):
+        check_recovery_record(record, log_key=OTHER_VKEY)
+    forged = dataclasses.replace(record, leaf=_recovery_leaf(4, "vault.init", ALICE_KEY.key_id))
+    with pytest.raises(IntegrityError, match="inclusion proof"):
+        check_recovery_record(
+            dataclasses.replace(forged, public_key=ALICE_KEY.to_bytes()), log_key=VKEY
+        )
+    assert gives_recovery(RECOVERY_LEAVES[4], key_id=NEW_RECOVERY_KEY.key_id)
+    assert not gives_recovery(RECOVERY_LEAVES[4], key_id=RECOVERY_KEY.key_id)
+    for garbage in (b"", b"null", b"\xff", LEAVES[1]):
+        assert not gives_recovery(garbage, key_id=ALICE_KEY.key_id)
 
 
 def test_fingerprint_groups_the_key_id_by_four() -> None:

@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Annotated, Any, cast
+from typing import Annotated, Any
 
 import click
 import typer
@@ -22,7 +22,7 @@ from rich.markup import escape
 
 from vault.cli.client import Client
 from vault.cli.output import AsJson, emit, emit_one, printable, progress, say, when
-from vault.cli.remote import reading
+from vault.cli.remote import reading, uploading
 from vault.cli.remote.lookup import (
     as_uuid,
     case_id_of,
@@ -34,7 +34,6 @@ from vault.cli.remote.lookup import (
 )
 from vault.cli.remote.session import ProfileOpt, open_client
 from vault.cli.remote.transfer import (
-    HashingReader,
     human_size,
     read_whole,
     safe_filename,
@@ -43,7 +42,6 @@ from vault.cli.remote.transfer import (
 )
 from vault.errors import (
     Conflict,
-    IntegrityError,
     InvalidInput,
     LimitExceeded,
     NotFound,
@@ -343,48 +341,41 @@ def put(
     ] = False,
     profile: ProfileOpt = None,
 ) -> None:
-    """Upload a file into a case, encrypted by the server as it arrives.
+    """Upload a file into a case: encrypted by the server as it arrives, or, in an end-to-end
+    session (`vault login --end-to-end`), encrypted here for the case's readers, whose keys are
+    checked against the access log first (exit 5 if the server names another key).
 
     Prints the new document's id on standard output and, on standard error, the receipt: the
-    index of the access-log entry that records the upload, and the SHA-256 of what the server
-    received (checked against the file: exit 5 if they differ).
+    index of the access-log entry that records the upload, and the file's SHA-256 (checked
+    against what the server received or, end to end, the entry against what was sent: exit 5
+    if they differ).
     """
     media_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
     with open_client(profile) as client:
         case_id = case_id_of(client, case)
-        fields = {"case": case_id, "title": title}
-        if source is not None:
-            fields["source"] = source_id_of(client, case_id, source)
-        if kind is not None:
-            fields["kind"] = kind
-        if notes is not None:
-            fields["notes"] = notes
+        source_id = source_id_of(client, case_id, source) if source is not None else None
         try:
             raw = file.open("rb")
         except OSError as exc:
             raise InvalidInput(f"cannot read {file}: {exc.strerror}") from None
         with raw, progress(f"Uploading {file.name}", file.stat().st_size) as step:
-            sent = HashingReader(raw)
-            answer: dict[str, Any] = client.upload(
-                "/v1/documents",
-                fields,
-                cast(IO[bytes], sent),  # file-like enough for httpx: read, seek, fileno
-                filename=file.name,
+            answer = uploading.upload_file(
+                client,
+                raw,
+                name=file.name,
+                case_id=case_id,
+                title=title,
                 media_type=media_type,
+                optional={"source": source_id, "kind": kind, "notes": notes},
                 progress=step,
             )
-    if answer["sha256"] != sent.hexdigest():
-        raise IntegrityError(
-            f"the server's SHA-256 of document {answer['id']} does not match {file}: check it "
-            f"and delete it with `vault docs rm {answer['id']}`",
-            reason="upload-digest",
-        )
     if as_json:
         emit_one(answer, [], as_json=True)
     else:
         typer.echo(answer["id"])
+    mode = ", end to end" if "ciphertext_sha256" in answer else ""
     say(
-        f"Uploaded {escape(file.name)} ({human_size(answer['size'])}) as {answer['id']}.\n"
+        f"Uploaded {escape(file.name)} ({human_size(answer['size'])}) as {answer['id']}{mode}.\n"
         f"Receipt: access-log entry {answer['log_index']}, SHA-256 {answer['sha256']}"
     )
 

@@ -28,7 +28,7 @@ from vault.cli.output import say
 from vault.cli.remote import trust
 from vault.errors import IntegrityError
 
-__all__ = ["CheckedKey", "checked_key", "tell"]
+__all__ = ["CheckedKey", "checked_key", "checked_recovery_key", "tell"]
 
 
 @dataclass(frozen=True)
@@ -99,35 +99,73 @@ def checked_key(client: Client, username: str) -> CheckedKey:
     ``IntegrityError`` (exit status 5) names the first check that failed, and nothing is
     saved then."""
     with trust.held(client.server) as state:
-        saved = None
-        if state.checkpoint is not None and state.log_key is not None:
-            name, public = checkpoint.decode_vkey(state.log_key)
-            saved = checkpoint.open_checkpoint(state.checkpoint, name=name, public=public)
-        params = {"since": saved.size} if saved is not None and saved.size else {}
-        body = client.get(f"/v1/users/{quote(username, safe='')}/key", **params)
+        body, moved = _advanced(client, state, f"/v1/users/{quote(username, safe='')}/key")
         record = _record(body)
         if record.username != username:
             raise IntegrityError(
                 f"asked for {username!r}, the server answered with another account", reason="key"
             )
-        head_size = _size(record.checkpoint)
-        known = {(saved.size, head_size): _proof(body.get("consistency"))} if saved else {}
-        moved = witness.advance(
-            _ServerLog(client, known),
-            record.checkpoint,
-            pinned_key=state.log_key,
-            saved=state.checkpoint,
-        )
         entry = transparency.check_key_record(record, log_key=moved.key)
         previous = _previous(state, username, entry)
         first_contact = state.log_key is None
-        state.log_key = moved.key
-        state.checkpoint = record.checkpoint
-        index = entry.index
-        if previous is not None and previous.key_id == entry.key_id:
-            index = max(index, previous.index)  # the same key, logged again
-        state.keys[str(entry.user_id)] = trust.SeenKey(username, entry.key_id, index)
+        _move(state, moved, body)
+        state.keys[str(entry.user_id)] = _seen(username, entry.key_id, entry.index, previous)
         return CheckedKey(entry, previous, first_contact, moved.rotations)
+
+
+def checked_recovery_key(client: Client) -> transparency.KeyEntry:
+    """The vault's recovery key, checked like a colleague's: signed, consistent with what this
+    machine saw, included, and made the recovery key by its entry; never older than the one
+    seen here before (a server replaying a replaced key). ``IntegrityError`` otherwise."""
+    with trust.held(client.server) as state:
+        body, moved = _advanced(client, state, "/v1/recovery-key")
+        entry = transparency.check_recovery_record(_record(body), log_key=moved.key)
+        previous = state.recovery
+        if previous is not None and entry.index < previous.index:
+            if previous.key_id != entry.key_id:
+                raise IntegrityError(
+                    f"the server shows an older recovery key (entry {entry.index}) than it "
+                    f"showed before (entry {previous.index}): it may be replaying a replaced key",
+                    reason="key",
+                )
+        if previous is not None and previous.key_id != entry.key_id:
+            say(
+                f"[yellow]The vault's recovery key changed since this machine last saw it (now "
+                f"entry {entry.index}, {entry.action}).[/]"
+            )
+        _move(state, moved, body)
+        state.recovery = _seen("", entry.key_id, entry.index, previous)
+        return entry
+
+
+def _advanced(client: Client, state: trust.ServerTrust, path: str) -> tuple[Any, witness.Advance]:
+    """The server's answer at ``path`` (a key with its proofs), and the checkpoint it carries
+    checked to extend the one saved in ``state``."""
+    saved = None
+    if state.checkpoint is not None and state.log_key is not None:
+        name, public = checkpoint.decode_vkey(state.log_key)
+        saved = checkpoint.open_checkpoint(state.checkpoint, name=name, public=public)
+    params = {"since": saved.size} if saved is not None and saved.size else {}
+    body = client.get(path, **params)
+    if not isinstance(body, dict):
+        raise _malformed()
+    note = str(body.get("checkpoint", ""))
+    known = {(saved.size, _size(note)): _proof(body.get("consistency"))} if saved else {}
+    moved = witness.advance(
+        _ServerLog(client, known), note, pinned_key=state.log_key, saved=state.checkpoint
+    )
+    return body, moved
+
+
+def _move(state: trust.ServerTrust, moved: witness.Advance, body: Any) -> None:
+    state.log_key = moved.key
+    state.checkpoint = str(body["checkpoint"])
+
+
+def _seen(username: str, key_id: str, index: int, previous: trust.SeenKey | None) -> trust.SeenKey:
+    if previous is not None and previous.key_id == key_id:
+        index = max(index, previous.index)  # the same key, logged again
+    return trust.SeenKey(username, key_id, index)
 
 
 def _size(note: str) -> int:

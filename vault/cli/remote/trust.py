@@ -1,6 +1,6 @@
 """What this machine has seen of each server's access log, kept between commands: the log's
-verifier key (pinned at first contact), the last checkpoint seen, and each colleague's key as
-last seen.
+verifier key (pinned at first contact), the last checkpoint seen, and each colleague's key (and
+the vault's recovery key) as last seen.
 
 One JSON file beside the profiles (``trust.json``, mode 0600 in the 0700 configuration
 directory), replaced atomically under a lock so that two commands at once do not lose each
@@ -45,6 +45,7 @@ class ServerTrust:
     log_key: str | None = None
     checkpoint: str | None = None
     keys: dict[str, SeenKey] = field(default_factory=dict)  # by user id
+    recovery: SeenKey | None = None  # the vault's recovery key (username "")
 
 
 def _load(raw: Mapping[str, Any], server: str) -> ServerTrust:
@@ -56,7 +57,9 @@ def _load(raw: Mapping[str, Any], server: str) -> ServerTrust:
             str(user_id): SeenKey(str(k["username"]), str(k["key_id"]), int(k["index"]))
             for user_id, k in entry.get("keys", {}).items()
         }
-        return ServerTrust(server, entry.get("log_key"), entry.get("checkpoint"), keys)
+        saved = entry.get("recovery")
+        recovery = SeenKey("", str(saved["key_id"]), int(saved["index"])) if saved else None
+        return ServerTrust(server, entry.get("log_key"), entry.get("checkpoint"), keys, recovery)
     except (KeyError, TypeError, ValueError, AttributeError):
         raise InvalidInput(f"the saved log state in {config_dir() / _FILE} is damaged") from None
 
@@ -69,6 +72,11 @@ def _dump(trust: ServerTrust) -> dict[str, Any]:
             user_id: {"username": k.username, "key_id": k.key_id, "index": k.index}
             for user_id, k in sorted(trust.keys.items())
         },
+        "recovery": (
+            {"key_id": trust.recovery.key_id, "index": trust.recovery.index}
+            if trust.recovery
+            else None
+        ),
     }
 
 

@@ -1,0 +1,179 @@
+"""``vault docs put`` in an end-to-end session, against a live server behind a proxy that records
+every byte: the file is encrypted on this machine for keys checked against the access log, the
+server never sees its content, title, filename or notes, and what it stores opens for every
+reader. A server that substitutes a key, or forges the receipt, is caught and nothing is
+uploaded."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli.conftest import ReviewServer
+from tests.cli.test_e2e_cli import _fresh
+from tests.cli.test_keys_cli import Machine
+from tests.support.cli import INTEGRITY
+from tests.support.tampering_proxy import TamperingProxy, tampering_proxy
+from vault import crypto
+
+MARK = "quayside-informant-bellweather"  # in the content, title, filename and notes
+
+
+@pytest.fixture
+def proxy(review_server: ReviewServer) -> Any:
+    with tampering_proxy(review_server.url) as running:
+        yield running
+
+
+def _file(tmp_path: Path, content: bytes) -> Path:
+    path = tmp_path / f"{MARK}.txt"
+    path.write_bytes(content)
+    return path
+
+
+def _put(machine: Machine, server: ReviewServer, path: Path) -> Any:
+    return machine.run(
+        "docs", "put", str(path), "--case", server.case_id,
+        "--title", f"notes from {MARK}", "--notes", f"met {MARK} at the quay",
+    )  # fmt: skip
+
+
+def _uploads(proxy: TamperingProxy) -> list[bytes]:
+    return [r for r in proxy.received if r.startswith(b"POST /v1/sealed-documents")]
+
+
+def test_an_end_to_end_upload_never_shows_the_server_the_document(
+    review_server: ReviewServer, proxy: TamperingProxy, tmp_path: Path
+) -> None:
+    content = (f"The informant {MARK} described the quay.\n" * 5000).encode()
+    jules = Machine(review_server, tmp_path / "jules", proxy.url)
+    assert jules.login("jules", "--end-to-end").returncode == 0
+    done = _put(jules, review_server, _file(tmp_path, content))
+    assert done.returncode == 0, done.stderr
+    doc_id = done.stdout.strip()
+    assert "end to end" in done.stderr
+    assert len(_uploads(proxy)) == 1
+    assert b"/v1/recovery-key" in b"\n".join(proxy.received)
+    crossed = b"\n".join(proxy.received + proxy.sent)
+    assert MARK.encode() not in crossed
+    assert content[:40] not in crossed
+    # erin, in a server-side session, reads it through the server: what the client sealed is
+    # the format the server reads.
+    with review_server.live.client(headers=review_server.live.auth("erin")) as erin:
+        read = erin.get(f"/v1/documents/{doc_id}/content")
+        shown = erin.get(f"/v1/documents/{doc_id}").json()
+        trail = erin.get(f"/v1/documents/{doc_id}/access-log").json()
+    assert read.status_code == 200, read.text
+    assert read.content == content
+    assert shown["title"] == f"notes from {MARK}"
+    assert shown["filename"] == f"{MARK}.txt"
+    assert shown["notes"] == f"met {MARK} at the quay"
+    assert (shown["media_type"], shown["size"]) == ("text/plain", len(content))
+    assert trail["entries"][0]["action"] == "document.upload"
+    # And jules reads it back end to end.
+    again = jules.run("docs", "read", doc_id)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.encode() == content
+
+
+def _swap_member_key(substitute: str) -> Any:
+    def rule(body: Any) -> Any:
+        for member in body["members"]:
+            if member["username"] == "erin":
+                member["key_id"] = substitute
+        return body
+
+    return rule
+
+
+@pytest.mark.parametrize("where", ["recipients", "key-answer", "recovery", "recovery-id"])
+def test_a_substituted_key_is_caught_and_nothing_is_uploaded(
+    review_server: ReviewServer, proxy: TamperingProxy, tmp_path: Path, where: str
+) -> None:
+    """The server names a key it holds the private half of: for erin in the recipients list,
+    as erin's key itself (with the proofs of the real one), as the recovery key, or as the
+    recovery key's id."""
+    jules = Machine(review_server, tmp_path / "jules", proxy.url)
+    assert jules.login("jules", "--end-to-end").returncode == 0
+    attacker = crypto.generate_private_key().public_key()
+    rosa = _fresh(review_server, "rosa")
+    recipients = f"/v1/cases/{review_server.case_id}/recipients"
+    if where == "recipients":
+        proxy.rules[recipients] = _swap_member_key(rosa["key_id"])
+    elif where == "key-answer":
+        proxy.rules["/v1/users/erin/key"] = lambda body: {
+            **body,
+            "public_key": base64.b64encode(attacker.to_bytes()).decode(),
+            "key_id": attacker.key_id,
+        }
+        proxy.rules[recipients] = _swap_member_key(attacker.key_id)
+    elif where == "recovery":
+        proxy.rules["/v1/recovery-key"] = lambda body: {
+            **body,
+            "public_key": base64.b64encode(attacker.to_bytes()).decode(),
+            "key_id": attacker.key_id,
+        }
+    else:
+        proxy.rules[recipients] = lambda body: {**body, "recovery_key_id": attacker.key_id}
+    done = _put(jules, review_server, _file(tmp_path, f"about {MARK}\n".encode()))
+    assert done.returncode == INTEGRITY, (done.stdout, done.stderr)
+    assert "access log" in done.stderr or "not trustworthy" in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) <= 2, done.stderr
+    assert _uploads(proxy) == []
+    assert MARK.encode() not in b"\n".join(proxy.received)
+
+
+def test_a_list_that_leaves_out_this_account_is_refused(
+    review_server: ReviewServer, proxy: TamperingProxy, tmp_path: Path
+) -> None:
+    jules = Machine(review_server, tmp_path / "jules", proxy.url)
+    assert jules.login("jules", "--end-to-end").returncode == 0
+    proxy.rules[f"/v1/cases/{review_server.case_id}/recipients"] = lambda body: {
+        **body,
+        "members": [m for m in body["members"] if m["username"] != "jules"],
+    }
+    done = _put(jules, review_server, _file(tmp_path, b"x\n"))
+    assert done.returncode == INTEGRITY, done.stderr
+    assert "your own key" in done.stderr
+    assert _uploads(proxy) == []
+
+
+def test_a_list_that_leaves_out_a_colleague_is_refused_by_the_server(
+    review_server: ReviewServer, proxy: TamperingProxy, tmp_path: Path
+) -> None:
+    """A server (or proxy) that hides a reader makes the client wrap for too few: the real
+    server then refuses the upload, which stores nothing."""
+    jules = Machine(review_server, tmp_path / "jules", proxy.url)
+    assert jules.login("jules", "--end-to-end").returncode == 0
+    proxy.rules[f"/v1/cases/{review_server.case_id}/recipients"] = lambda body: {
+        **body,
+        "members": [m for m in body["members"] if m["username"] != "erin"],
+    }
+    done = _put(jules, review_server, _file(tmp_path, b"x\n"))
+    assert done.returncode != 0
+    assert "current recipients" in done.stderr, done.stderr
+    assert len(_uploads(proxy)) == 1
+
+
+@pytest.mark.parametrize("field", ["ciphertext_sha256", "id", "log_entry"])
+def test_a_forged_receipt_is_caught(
+    review_server: ReviewServer, proxy: TamperingProxy, tmp_path: Path, field: str
+) -> None:
+    jules = Machine(review_server, tmp_path / "jules", proxy.url)
+    assert jules.login("jules", "--end-to-end").returncode == 0
+
+    def forge(body: Any) -> Any:
+        if field == "log_entry":
+            entry = json.loads(base64.b64decode(body["log_entry"]))
+            entry["ciphertext_sha256"] = "0" * 64
+            return {**body, "log_entry": base64.b64encode(json.dumps(entry).encode()).decode()}
+        return {**body, field: "0" * 64 if field != "id" else "0" * 8 + body["id"][8:]}
+
+    proxy.rules["/v1/sealed-documents"] = forge
+    done = _put(jules, review_server, _file(tmp_path, b"x\n"))
+    assert done.returncode == INTEGRITY, done.stderr
+    assert "receipt" in done.stderr
