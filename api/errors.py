@@ -23,6 +23,7 @@ from api.credentials import authentication_error
 from vault.errors import (
     AuthenticationFailed,
     Conflict,
+    EndToEndOnly,
     IntegrityError,
     InvalidInput,
     KeyNotHeld,
@@ -74,6 +75,13 @@ class ProblemType(Enum):
         "otp-required",
         "One-time code required",
         "the account needs a one-time code to log in",
+    )
+    END_TO_END_ONLY = (
+        403,
+        "end-to-end-only",
+        "End-to-end login required",
+        "the account logs in end to end only (a passphrase login, or a credential holding its key "
+        "on the server)",
     )
     NOT_FOUND = (404, "not-found", "Not found", "not found, or outside the caller's reach")
     METHOD_NOT_ALLOWED = (
@@ -171,6 +179,7 @@ class ProblemType(Enum):
 # is the answer for an error of the vault's that nothing more specific names.
 PROBLEM_TYPES: dict[type[VaultError], ProblemType] = {
     OtpRequired: ProblemType.OTP_REQUIRED,
+    EndToEndOnly: ProblemType.END_TO_END_ONLY,
     AuthenticationFailed: ProblemType.UNAUTHENTICATED,
     NotFound: ProblemType.NOT_FOUND,
     LegalHold: ProblemType.LEGAL_HOLD,

@@ -7,7 +7,8 @@ The tree, drawn once so that the web layer and the CLI can each map it in one ta
     │   ├── DigestMismatch    downloaded bytes do not match the server's SHA-256 digest
     │   └── RedactionLeak     a redacted export failed its independent check; nothing released
     ├── AuthenticationFailed  wrong passphrase or unknown user (never says which)
-    │   └── OtpRequired       the passphrase was right and a one-time code is needed
+    │   ├── OtpRequired       the passphrase was right and a one-time code is needed
+    │   └── EndToEndOnly      the account logs in end to end only
     ├── NotFound              no such object, or one outside the caller's reach
     ├── Conflict              the operation clashes with existing state (vault already exists, ...)
     │   ├── LegalHold         a deletion of something under legal hold
@@ -32,6 +33,7 @@ __all__ = [
     "AuthenticationFailed",
     "Conflict",
     "DigestMismatch",
+    "EndToEndOnly",
     "IntegrityError",
     "InvalidInput",
     "KeyNotHeld",
@@ -141,6 +143,17 @@ class OtpRequired(AuthenticationFailed):
 
     def __init__(self) -> None:
         super().__init__("a one-time code is required for this account")
+
+
+class EndToEndOnly(AuthenticationFailed):
+    """Raised when an account that may log in end to end only (by an administrator's choice, or
+    its role's) tries a passphrase login, or a credential holding its key on the server."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this account logs in end to end only: use `vault login --end-to-end`, which keeps "
+            "the passphrase and the key on your machine"
+        )
 
 
 class RateLimited(LimitExceeded):

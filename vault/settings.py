@@ -48,6 +48,7 @@ class Settings:
     recovery_shares: int = 3
     recovery_threshold: int = 2
     totp_required_roles: str = "editor,admin"
+    end_to_end_only_roles: str = ""
     enrolment_hours: int = 24
     session_idle_minutes: int = 30
     session_max_hours: int = 12
@@ -204,6 +205,10 @@ class Settings:
     def totp_roles(self) -> frozenset[str]:
         return frozenset(r for r in self.totp_required_roles.split(",") if r)
 
+    @property
+    def end_to_end_roles(self) -> frozenset[str]:
+        return frozenset(r for r in self.end_to_end_only_roles.split(",") if r)
+
 
 _INT_FIELDS = {
     "shutdown_grace_seconds",
@@ -259,11 +264,11 @@ def _coerce(name: str, value: Any) -> Any:
         if text not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
             raise InvalidInput(f"setting {name} must be true or false")
         return text in ("1", "true", "yes", "on")
-    if name == "totp_required_roles":
+    if name in ("totp_required_roles", "end_to_end_only_roles"):
         roles = [r.strip() for r in str(value).split(",") if r.strip()]
         unknown = sorted(set(roles) - {"admin", "editor", "journalist"})
         if unknown:
-            raise InvalidInput(f"setting totp_required_roles: unknown role {unknown[0]}")
+            raise InvalidInput(f"setting {name}: unknown role {unknown[0]}")
         return ",".join(roles)
     if name in _INT_FIELDS:
         try:

@@ -222,8 +222,9 @@ def test_an_engine_without_a_key_loads_unchecked(engine: sa.Engine) -> None:
         conn.execute(
             sa.text(
                 "INSERT INTO users (id, username, role, enabled, created_at, totp_confirmed, "
-                "key_rotation_required) VALUES ('00000000000040008000000000000001', 'x', "
-                "'admin', 1, '2026-01-01 00:00:00', 0, 0)"
+                "key_rotation_required, end_to_end_only) VALUES "
+                "('00000000000040008000000000000001', 'x', 'admin', 1, '2026-01-01 00:00:00', "
+                "0, 0, 0)"
             )
         )
     with Session(engine) as db:

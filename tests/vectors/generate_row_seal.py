@@ -45,6 +45,21 @@ def _records() -> list[tuple[str, SQLModel]]:
             ),
         ),
         (
+            "user-end-to-end-only",
+            User(
+                id=uuid.UUID("00000000-0000-4000-8000-000000000002"),
+                username="eve",
+                role="editor",
+                enabled=True,
+                created_at=when,
+                key_id="k2",
+                public_key=bytes(range(32)),
+                totp_confirmed=True,
+                key_rotation_required=False,
+                end_to_end_only=True,
+            ),
+        ),
+        (
             "member-approved",
             CaseMember(
                 case_id=uuid.UUID("00000000-0000-4000-8000-00000000000c"),
@@ -89,7 +104,8 @@ def generate() -> str:
     for name, record in _records():
         binding = row_seals.BOUND[type(record)]
         row_seals.seal_record(key, record)
-        fields = [(c, k, getattr(record, c)) for c, k in binding.columns]
+        values = {c: getattr(record, c) for c, _ in binding.columns}
+        fields = row_seals.bound_fields(binding, values)
         valid.append(
             {
                 "id": name,

@@ -34,6 +34,7 @@ class Action(StrEnum):
     USER_KEY_ROTATION_REQUIRED = "user.key.rotation.required"
     USER_KEY_ROTATE = "user.key.rotate"
     USER_KEY_LOGGED = "user.key.logged"
+    USER_END_TO_END_ONLY = "user.end-to-end-only"
 
     # Enrolment, login, sessions and tokens.
     AUTH_ENROLL = "auth.enroll"

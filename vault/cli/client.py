@@ -22,6 +22,7 @@ from vault.errors import (
     AuthenticationFailed,
     Conflict,
     DigestMismatch,
+    EndToEndOnly,
     IntegrityError,
     InvalidInput,
     LimitExceeded,
@@ -53,6 +54,8 @@ def error_from(response: httpx.Response) -> VaultError:
     status = response.status_code
     if slug == "otp-required":
         return OtpRequired()
+    if slug == "end-to-end-only":
+        return EndToEndOnly()
     if slug == "redaction-leak":
         return IntegrityError(detail, reason="redaction-leak")
     if status == 401:

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from vault import crypto, freetext
 from vault.audit.actions import Action
 from vault.clock import Clock
-from vault.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
+from vault.errors import AuthenticationFailed, Conflict, EndToEndOnly, InvalidInput, NotFound
 from vault.services import (
     account,
     credentials,
@@ -159,6 +159,12 @@ class AuthService:
                     db, self._settings, unlocked.user, unlocked.totp_secret, otp, now
                 )
             work.add(actor=unlocked.user.id)
+            if users.end_to_end_only(self._settings, unlocked.user):
+                # Checked once the passphrase is right, so that the refusal tells nobody
+                # without it which accounts exist or how they log in. Not a failure: the
+                # throttle's counters are left alone.
+                work.fail(Action.AUTH_LOGIN, extra={"reason": "end-to-end-only"})
+                raise EndToEndOnly()
             if rotate_key or unlocked.user.key_rotation_required:
                 with self._kdf.slot():
                     key = account.rotate_key(
@@ -196,6 +202,9 @@ class AuthService:
                 # Opened before a one-time code was required of this account (its role, or the
                 # vault's settings, changed since): it must not outlive the requirement.
                 raise AuthenticationFailed("this session predates a one-time code requirement")
+            if row.sealed_key is not None and users.end_to_end_only(self._settings, user):
+                # Opened server-side before the account (or its role) was made end to end only.
+                raise EndToEndOnly()
             key = None
             if row.sealed_key is not None and not row.end_to_end:
                 key = crypto.open_with_token(

@@ -114,10 +114,17 @@ def issue(
 
 
 def end_credentials(
-    db: Session, user_id: UUID, clock: Clock, *, keep: UUID | None, sessions_only: bool
+    db: Session,
+    user_id: UUID,
+    clock: Clock,
+    *,
+    keep: UUID | None,
+    sessions_only: bool,
+    holding_key: bool = False,
 ) -> int:
-    """Revoke the live credentials of ``user_id`` (only its sessions with ``sessions_only``),
-    except ``keep``, and forget the keys they sealed (not committed). Returns how many ended."""
+    """Revoke the live credentials of ``user_id`` (only its sessions with ``sessions_only``;
+    only those the server sealed the key under with ``holding_key``), except ``keep``, and
+    forget the keys they sealed (not committed). Returns how many ended."""
     stmt = (
         select(Credential)
         .where(Credential.user_id == user_id)
@@ -125,6 +132,8 @@ def end_credentials(
     )
     if sessions_only:
         stmt = stmt.where(Credential.kind == CredentialKind.SESSION)
+    if holding_key:
+        stmt = stmt.where(col(Credential.sealed_key).is_not(None))
     ended = 0
     for row in db.exec(stmt):
         if row.id == keep:

@@ -50,6 +50,7 @@ __all__ = [
     "LABEL",
     "Binding",
     "Kind",
+    "bound_fields",
     "check_values",
     "encode",
     "row_key",
@@ -93,6 +94,10 @@ class Binding:
     model: type[SQLModel]
     columns: tuple[tuple[str, Kind], ...]
     ids: tuple[str, ...]  # the primary key, to name a record (random ids, never names)
+    # Columns added after records were sealed: encoded only when set (true, non-null), so
+    # that the seals of records that never set them still verify, and setting or clearing one
+    # without the seal key is caught like any other edit.
+    when_set: frozenset[str] = frozenset()
 
     def name(self, values: Mapping[Any, Any]) -> str:
         return "/".join(str(values[c]) for c in self.ids)
@@ -127,8 +132,10 @@ BOUND: dict[type[SQLModel], Binding] = {
                 ("enrolment_expires_at", D),
                 ("sealed_recovered_key", X),
                 ("key_rotation_required", B),  # keeps a reset or rotation from being skipped
+                ("end_to_end_only", B),  # clearing it would open passphrase logins
             ),
             ("id",),
+            when_set=frozenset({"end_to_end_only"}),
         ),
         Binding(
             "credentials",
@@ -284,12 +291,18 @@ def seal(key: bytes, table: str, fields: Sequence[tuple[str, Kind, object]]) -> 
     return hmac.new(key, encode(table, fields), hashlib.sha256).digest()
 
 
-def _fields(binding: Binding, values: Mapping[Any, Any]) -> list[tuple[str, Kind, object]]:
-    return [(name, kind, values[name]) for name, kind in binding.columns]
+def bound_fields(binding: Binding, values: Mapping[Any, Any]) -> list[tuple[str, Kind, object]]:
+    """The fields a record's seal covers, in order: its bound columns, less the ``when_set``
+    ones it does not set."""
+    return [
+        (name, kind, values[name])
+        for name, kind in binding.columns
+        if name not in binding.when_set or values[name]
+    ]
 
 
 def _seal_of(key: bytes, binding: Binding, values: Mapping[Any, Any]) -> bytes:
-    return seal(key, binding.table, _fields(binding, values))
+    return seal(key, binding.table, bound_fields(binding, values))
 
 
 def _fault(binding: Binding, values: Mapping[Any, Any], key: bytes) -> str | None:

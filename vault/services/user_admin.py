@@ -57,6 +57,7 @@ class UserInfo:
     enrolled: bool
     two_factor: bool
     created_at: datetime
+    end_to_end_only: bool = False  # set on the account (a role may require it too)
 
 
 def user_info(row: User) -> UserInfo:
@@ -69,6 +70,7 @@ def user_info(row: User) -> UserInfo:
         enrolled=row.key_id is not None,
         two_factor=row.sealed_totp is not None,
         created_at=row.created_at,
+        end_to_end_only=row.end_to_end_only,
     )
 
 
@@ -189,6 +191,25 @@ class UserAdminService:
             user.key_rotation_required = True
             work.db.add(user)
             work.add(user=user.id)
+
+    def set_end_to_end_only(self, username: str, only: bool) -> int:
+        """Make an account log in end to end only (or not): from now on the server refuses its
+        passphrase logins, and every session and token that holds its key on the server ends
+        at once. Returns how many ended; the same setting again changes and logs nothing."""
+        with self._uow.audited(None, Action.USER_END_TO_END_ONLY) as work:
+            user = users.find_user(work.db, username)
+            if user.end_to_end_only == only:
+                work.unchanged()
+                return 0
+            user.end_to_end_only = only
+            ended = 0
+            if only:
+                ended = end_credentials(
+                    work.db, user.id, self._clock, keep=None, sessions_only=False, holding_key=True
+                )
+            work.db.add(user)
+            work.add(extra={"only": "true" if only else "false", "ended": str(ended)}, user=user.id)
+        return ended
 
     def set_role(self, actor: Actor | None, username: str, role: Role) -> Role:
         """Change an account's role and return the role it had. The same role again changes

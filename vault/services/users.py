@@ -98,6 +98,12 @@ def totp_required(settings: Settings, role: Role | str) -> bool:
     return str(role) in settings.totp_roles
 
 
+def end_to_end_only(settings: Settings, user: User) -> bool:
+    """Whether ``user`` may log in end to end only: set on the account, or required of its
+    role by the vault (``end_to_end_only_roles``)."""
+    return user.end_to_end_only or str(user.role) in settings.end_to_end_roles
+
+
 def issue_enrolment_code(user: User, *, expires_at: datetime) -> str:
     """A new one-time enrolment code for ``user`` (not committed): only its hash is kept."""
     code = "-".join(secrets.token_hex(3) for _ in range(4))  # 96 bits, easy to read out

@@ -118,6 +118,9 @@ class User(SQLModel, table=True):
     sealed_recovered_key: bytes | None = None
     # An administrator asked for a new key pair: the next login makes it.
     key_rotation_required: bool = False
+    # Logins only end to end: the server refuses the passphrase and any credential holding the
+    # key (``vault.services.users.end_to_end_only``; a role can require it too).
+    end_to_end_only: bool = False
     # The server's seal over the columns a database writer could misuse (role, key), so that an
     # edit is refused instead of acted on (vault.services.row_seals).
     seal: bytes | None = None

@@ -22,6 +22,7 @@ from vault.roles import Role
 # not needed to start the review commands or to print help.
 if TYPE_CHECKING:
     from vault.instance import Vault
+    from vault.services.user_admin import UserInfo
 
 __all__ = ["app"]
 
@@ -90,6 +91,11 @@ def ls(
     """List accounts."""
     with _opened(data_dir) as vault:
         rows = vault.users.accounts()
+        roles = vault.settings.end_to_end_roles
+
+    def login(u: UserInfo) -> str:
+        return "end to end" if u.end_to_end_only or str(u.role) in roles else "either"
+
     items = [
         {
             "id": str(u.id),
@@ -98,6 +104,7 @@ def ls(
             "enabled": u.enabled,
             "state": "active" if u.enrolled else "awaiting enrolment",
             "two_factor": u.two_factor,
+            "login": login(u),
             "created_at": u.created_at.isoformat(),
         }
         for u in rows
@@ -105,7 +112,7 @@ def ls(
     if as_json:
         typer.echo(json.dumps({"users": items}, indent=2))
         return
-    table = Table("username", "role", "state", "enabled", "2FA", "created")
+    table = Table("username", "role", "state", "enabled", "2FA", "login", "created")
     for u in rows:
         table.add_row(
             u.username,
@@ -113,6 +120,7 @@ def ls(
             "active" if u.enrolled else "awaiting enrolment",
             "yes" if u.enabled else "no",
             "yes" if u.two_factor else "no",
+            login(u),
             u.created_at.strftime("%Y-%m-%d %H:%M"),
         )
     Console().print(table)
@@ -191,6 +199,36 @@ def require_rotation(username: NameArg, data_dir: DataDir = None) -> None:
     with _opened(data_dir) as vault:
         _on_user(username, lambda: vault.users.require_rotation(username))
     say(f"[bold]{username}[/]'s next login will replace their key pair.")
+
+
+@app.command("end-to-end")
+def end_to_end(
+    username: NameArg,
+    only: Annotated[
+        bool,
+        typer.Option(
+            "--only/--either",
+            help="--only: end-to-end logins only; --either: passphrase logins allowed again.",
+        ),
+    ] = True,
+    data_dir: DataDir = None,
+) -> None:
+    """Make an account log in end to end only (`vault login --end-to-end`), or not.
+
+    With --only the server refuses the account's passphrase logins from now on, and every
+    session and API token that holds its key on the server ends at once (those opened end to
+    end stay). The vault can require it of whole roles too (the setting end_to_end_only_roles).
+    Recorded in the access log.
+    """
+    with _opened(data_dir) as vault:
+        ended = _on_user(username, lambda: vault.users.set_end_to_end_only(username, only))
+    if only:
+        say(
+            f"[bold]{username}[/] now logs in end to end only; {ended} server-side session(s) "
+            "and token(s) ended."
+        )
+    else:
+        say(f"[bold]{username}[/] may log in either way again.")
 
 
 @app.command("role")

@@ -24,7 +24,7 @@ from uuid import UUID
 
 from vault import crypto, document_record, mediatypes
 from vault.cli.client import Client
-from vault.cli.remote.key_check import checked_key, checked_recovery_key
+from vault.cli.remote.key_check import checked_key, checked_recovery_key, tell
 from vault.cli.remote.sealed_read import DOCUMENT_KIND
 from vault.crypto import PublicKey
 from vault.document_record import DocumentMetadata, NewDocument
@@ -71,9 +71,11 @@ def _recipients(client: Client, case_id: str) -> tuple[datetime, UUID, list[Publ
     except (KeyError, TypeError, ValueError):
         raise IntegrityError("the server's list of recipients is malformed", reason="key") from None
     for username, user_id, key_id in members:
-        entry = checked_key(client, username).entry
+        checked = checked_key(client, username)
+        entry = checked.entry
         if str(entry.user_id) != user_id or entry.key_id != key_id:
             raise _substituted(repr(username))
+        tell(checked, own=key_id == own)
         if key_id == own:
             me = entry.user_id
         keys.append(entry.public_key)
