@@ -28,6 +28,7 @@ from api.routes import (
     keys,
     redactions,
     sealed,
+    sealed_sources,
     sealed_uploads,
     sources,
     tokens,
@@ -114,6 +115,7 @@ def create_app(
         *sealed.routers,
         *keys.routers,
         *sealed_uploads.routers,
+        *sealed_sources.routers,
     ):
         app.include_router(router)
     app.include_router(docs_page.router)

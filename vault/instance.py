@@ -27,6 +27,7 @@ from vault.services.key_directory import KeyDirectory
 from vault.services.recovery import RecoveryService
 from vault.services.redactions import RedactionService
 from vault.services.retention import RetentionService
+from vault.services.sealed_sources import SealedSources
 from vault.services.sealed_uploads import SealedUploadService
 from vault.services.sources import SourceService
 from vault.services.throttle import KdfLimiter
@@ -76,6 +77,7 @@ class Vault:
         )
         self.cases = CaseService(engine=engine, clock=clock)
         self.sources = SourceService(engine=engine, clock=clock)
+        self.sealed_sources = SealedSources(engine=engine, clock=clock)
         self.kdf = KdfLimiter(settings.kdf_concurrency)
         self.auth = AuthService(engine=engine, settings=settings, clock=clock, kdf=self.kdf)
         self.users = UserAdminService(engine=engine, settings=settings, clock=clock, kdf=self.kdf)

@@ -21,9 +21,19 @@ from vault.freetext import LINE_PATTERN
 from vault.services.sources import SourceInfo
 
 router = APIRouter(prefix="/v1/sources", tags=["sources"])
+Reason = Annotated[
+    str,
+    Query(
+        min_length=3,
+        max_length=500,
+        pattern=LINE_PATTERN,
+        description="why you need it: 3-500 characters once runs of spaces are one, on one "
+        "line, without control characters",
+    ),
+]
 
 
-def _public(source: SourceInfo) -> SourcePublic:
+def source_public(source: SourceInfo) -> SourcePublic:
     return SourcePublic(
         id=source.id,
         case=source.case_id,
@@ -41,7 +51,7 @@ async def create_source(body: SourceCreate, actor: SessionActor, vault: VaultDep
     source's names and aliases (which redaction suggestions look for) are encrypted for you and
     the recovery key only."""
     source = await run_in_threadpool(vault.sources.create, actor, body.case, body.notes, body.names)
-    return _public(source)
+    return source_public(source)
 
 
 @router.get("", response_model=SourceList, responses=problems(401, 404, 422))
@@ -50,7 +60,7 @@ async def list_sources(
 ) -> SourceList:
     """The sources of a case (pseudonyms only)."""
     rows = await run_in_threadpool(vault.sources.in_case, actor, case)
-    return SourceList(sources=[_public(s) for s in rows])
+    return SourceList(sources=[source_public(s) for s in rows])
 
 
 @router.get(
@@ -58,16 +68,7 @@ async def list_sources(
 )
 async def reveal_identity(
     source_id: UUID,
-    reason: Annotated[
-        str,
-        Query(
-            min_length=3,
-            max_length=500,
-            pattern=LINE_PATTERN,
-            description="why you need it: 3-500 characters once runs of spaces are one, on one "
-            "line, without control characters",
-        ),
-    ],
+    reason: Reason,
     actor: Reader,
     vault: VaultDep,
 ) -> SourceIdentity:
@@ -87,4 +88,4 @@ async def hand_over(
     """Hand a source you handle to another approved member of its case: its key is wrapped for
     them with yours, and your copy is deleted. Logged."""
     source = await run_in_threadpool(vault.sources.hand_over, actor, source_id, body.to)
-    return _public(source)
+    return source_public(source)

@@ -45,7 +45,7 @@ from api import create_app
 from tests.api.conftest import ApiWorld
 from tests.conftest import PASSPHRASE
 from tests.support.sealed_uploads import build_sealed
-from vault import crypto
+from vault import crypto, source_record
 from vault.clock import system_clock
 from vault.services import grants, row_seal_guard, users
 from vault.settings import Settings
@@ -106,6 +106,9 @@ MATRIX: dict[str, str] = {
     "GET /v1/sources/{source_id}/identity @jules":    "404 404 404  404 404  200 404 404  404 404  401 401",
     "GET /v1/sources/{source_id}/identity @erin":     "404 404 404  200 404  404 404 404  404 200  401 401",
     "GET /v1/sources/{source_id}/identity @rory":     "404 404 404  404 404  404 404 404  404 404  401 401",
+    "POST /v1/sealed-sources":                        "404 201 201  201 404  201 404 404  404 404  401 401",
+    "GET /v1/sources/{source_id}/sealed-identity @jules": "404 404 404  404 404  200 404 404  404 404  401 401",
+    "GET /v1/sources/{source_id}/sealed-identity @erin":  "404 404 404  200 404  404 404 404  404 200  401 401",
     "POST /v1/sources/{source_id}/handover @jules":   "404 404 404  404 404  200 404 404  404 404  401 401",
     "POST /v1/documents":                             "404 201 201  201 404  201 404 404  201 404  401 401",
     "GET /v1/documents":                              "404 200 200  200 404  200 404 404  404 200  401 401",
@@ -757,6 +760,68 @@ def _identity(handler: str) -> Builder:
     return build
 
 
+def _sealed_identity(handler: str) -> Builder:
+    def build(cast: Cast, actor: str) -> Call:
+        source = cast.source(handler)
+
+        def after(r: httpx.Response) -> None:
+            if r.status_code == 200:
+                body = r.json()
+                assert body["sealed_notes"] is not None
+                assert body["wrapped_key"] is not None
+                assert NOTES not in r.text
+
+        url = f"/v1/sources/{source}/sealed-identity"
+        return Call("GET", url, params={"reason": "fact check"}, after=after)
+
+    return build
+
+
+def _sealed_source_call(cast: Cast, actor: str, case_id: str) -> Call:
+    """A source sealed as a client seals it, for the caller's key and the recovery key."""
+    erin = cast.api.auth("erin")
+
+    def key(path: str) -> crypto.PublicKey:
+        answer = cast.api.client.get(path, headers=erin)
+        assert answer.status_code == 200, answer.text
+        return crypto.PublicKey(base64.b64decode(answer.json()["public_key"]))
+
+    source_id = uuid.uuid4()
+    data_key = crypto.new_data_key()
+    commitment = crypto.key_commitment(data_key, kind="source", subject_id=source_id)
+    sealed = source_record.seal_notes(
+        data_key, NOTES, source_id=source_id, case_id=uuid.UUID(case_id), commitment=commitment
+    )
+    keys = {}
+    for recipient in (key(f"/v1/users/{_owner(actor)}/key"), key("/v1/recovery-key")):
+        wrapped = crypto.wrap_key(
+            data_key, recipient, kind="source", subject_id=source_id, commitment=commitment
+        )
+        keys[recipient.key_id] = base64.b64encode(wrapped).decode()
+    body = {
+        "case": case_id,
+        "id": str(source_id),
+        "key_commitment": base64.b64encode(commitment).decode(),
+        "sealed_notes": base64.b64encode(sealed).decode(),
+        "keys": keys,
+    }
+    return Call("POST", "/v1/sealed-sources", json=body)
+
+
+def _create_sealed_source(cast: Cast, actor: str) -> Call:
+    call = _sealed_source_call(cast, actor, cast.case_id)
+    before = cast.count(Source)
+
+    def after(r: httpx.Response) -> None:
+        created = r.status_code == 201
+        assert cast.count(Source) == before + created
+        if created:
+            assert r.json()["handler"] == str(cast.user_id(_owner(actor)))
+
+    call.after = after
+    return call
+
+
 def _awaiting(cast: Cast, actor: str) -> Call:
     def after(r: httpx.Response) -> None:
         if r.status_code == 200:
@@ -1175,6 +1240,17 @@ HOW: dict[str, How] = {
     ),
     "GET /v1/sources/{source_id}/identity @rory": How(
         _identity("rory"), _absent("GET", "/v1/sources/{}/identity", params=REASON)
+    ),
+    "POST /v1/sealed-sources": How(
+        _create_sealed_source, lambda c, a: _sealed_source_call(c, a, _random_id())
+    ),
+    "GET /v1/sources/{source_id}/sealed-identity @jules": How(
+        _sealed_identity("jules"),
+        _absent("GET", "/v1/sources/{}/sealed-identity", params=REASON),
+    ),
+    "GET /v1/sources/{source_id}/sealed-identity @erin": How(
+        _sealed_identity("erin"),
+        _absent("GET", "/v1/sources/{}/sealed-identity", params=REASON),
     ),
     "POST /v1/sources/{source_id}/handover @jules": How(
         _handover, _absent("POST", "/v1/sources/{}/handover", json={"to": "erin"})

@@ -6,7 +6,6 @@ The account's flag is bound by its row seal."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -17,23 +16,13 @@ from sqlmodel import Session, col, func, select
 from api import create_app
 from tests.api.test_auth import Env
 from tests.api.test_auth import env as env  # a fixture, used by name
+from tests.api.test_e2e_login import _post
 from tests.conftest import PASSPHRASE
-from vault.cli.client import error_from
 from vault.cli.remote.e2e_login import log_in
 from vault.errors import IntegrityError
 from vault.instance import Vault
 from vault.roles import Role
 from vault.storage.models import AuditEntry, Credential, User
-
-
-def _post(env: Env) -> Any:
-    def post(path: str, body: Mapping[str, Any]) -> Any:
-        response = env.client.post(path, json=dict(body))
-        if response.status_code != 200:
-            raise error_from(response)
-        return response.json()
-
-    return post
 
 
 def _sessions(env: Env, username: str) -> int:

@@ -122,7 +122,8 @@ def test_a_substituted_key_is_caught_and_nothing_is_uploaded(
     done = _put(jules, review_server, _file(tmp_path, f"about {MARK}\n".encode()))
     assert done.returncode == INTEGRITY, (done.stdout, done.stderr)
     assert "access log" in done.stderr or "not trustworthy" in done.stderr, done.stderr
-    assert len(done.stderr.strip().splitlines()) <= 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("vault: error:")]
+    assert len(errors) == 1, done.stderr
     assert _uploads(proxy) == []
     assert MARK.encode() not in b"\n".join(proxy.received)
 
@@ -177,3 +178,52 @@ def test_a_forged_receipt_is_caught(
     done = _put(jules, review_server, _file(tmp_path, b"x\n"))
     assert done.returncode == INTEGRITY, done.stderr
     assert "receipt" in done.stderr
+
+
+def test_a_source_recorded_end_to_end_is_sealed_here_and_opens_either_way(
+    review_server: ReviewServer, proxy: TamperingProxy, tmp_path: Path
+) -> None:
+    jules = Machine(review_server, tmp_path / "jules", proxy.url)
+    assert jules.login("jules", "--end-to-end").returncode == 0
+    notes = tmp_path / "notes.txt"
+    notes.write_text(f"Harbour pilot, real name {MARK}.\n")
+    names = tmp_path / "names.txt"
+    names.write_text("Ilse Marquardt-Oyelowo\n")
+    added = jules.run(
+        "sources", "add", "--case", review_server.case_id,
+        "--notes-file", str(notes), "--names-file", str(names),
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    source_id, pseudonym = added.stdout.split()
+    revealed = jules.run("sources", "reveal", pseudonym, "--reason", "checking a quote")
+    assert revealed.returncode == 0, revealed.stderr
+    assert MARK in revealed.stdout
+    assert "Ilse Marquardt-Oyelowo" in revealed.stdout
+    crossed = b"\n".join(proxy.received + proxy.sent)
+    assert MARK.encode() not in crossed
+    assert b"Marquardt" not in crossed
+    # jules's server-side session reads what his client sealed.
+    with review_server.live.client(headers=review_server.live.auth("jules")) as client:
+        shown = client.get(
+            f"/v1/sources/{source_id}/identity", params={"reason": "checking a quote"}
+        ).json()
+    assert shown["notes"] == f"Harbour pilot, real name {MARK}.\n"
+    assert shown["names"] == ["Ilse Marquardt-Oyelowo"]
+
+
+def test_a_substituted_recovery_key_records_no_source(
+    review_server: ReviewServer, proxy: TamperingProxy, tmp_path: Path
+) -> None:
+    jules = Machine(review_server, tmp_path / "jules", proxy.url)
+    assert jules.login("jules", "--end-to-end").returncode == 0
+    attacker = crypto.generate_private_key().public_key()
+    proxy.rules["/v1/recovery-key"] = lambda body: {
+        **body,
+        "public_key": base64.b64encode(attacker.to_bytes()).decode(),
+        "key_id": attacker.key_id,
+    }
+    notes = tmp_path / "notes.txt"
+    notes.write_text(f"about {MARK}\n")
+    done = jules.run("sources", "add", "--case", review_server.case_id, "--notes-file", str(notes))
+    assert done.returncode == INTEGRITY, done.stderr
+    assert not any(r.startswith(b"POST /v1/sealed-sources") for r in proxy.received)

@@ -23,13 +23,14 @@ from vault.errors import StorageError, Unavailable
 from vault.services.document_records import DocumentMetadata
 from vault.services.documents import DocumentInfo, NewDocument
 from vault.services.group_commit import GroupCommit
+from vault.services.upload_batch import ServerSealed
 from vault.storage.models import AuditEntry, Document
 
 UPLOADS = 6
 
 
 def _group(world: World) -> GroupCommit[object, object]:
-    return world.vault.documents._recorder._group  # type: ignore[return-value]
+    return world.vault.documents.recorder._group  # type: ignore[return-value]
 
 
 @contextmanager
@@ -111,7 +112,7 @@ def test_uploads_arriving_during_a_commit_are_recorded_in_one(world: World) -> N
 
 
 def test_an_upload_refused_by_the_database_fails_alone(world: World) -> None:
-    recorder = world.vault.documents._recorder
+    recorder = world.vault.documents.recorder
     clash = uuid.uuid4()
 
     def stored(doc_id: uuid.UUID) -> object:
@@ -123,11 +124,10 @@ def test_an_upload_refused_by_the_database_fails_alone(world: World) -> None:
             world.journalist,
             case_id=world.case_id,
             doc_id=doc_id,
-            data_key=crypto.new_data_key(),
+            sealing=ServerSealed(crypto.new_data_key(), meta),
             blob_id=uuid.uuid4().hex,
             ciphertext_size=0,
             ciphertext_sha256="0" * 64,
-            meta=meta,
         )
 
     # The fourth upload reuses the third's id: the batch's transaction fails on it.

@@ -14,21 +14,21 @@ or leaves it to the recovery key alone (no handler).
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from vault import crypto, freetext
+from vault import crypto, source_record
 from vault.audit.actions import Action
 from vault.clock import Clock
 from vault.crypto import PrivateKey, PublicKey
-from vault.errors import Conflict, IntegrityError, InvalidInput, NotFound
+from vault.errors import Conflict, InvalidInput, NotFound
 from vault.services import grants, keyring
 from vault.services.grants import is_member
 from vault.services.uow import UnitOfWork
@@ -41,18 +41,14 @@ __all__ = [
     "SourceService",
     "await_recovery",
     "complete_handovers",
+    "free_pseudonym",
     "handled_by",
     "new_pseudonym",
     "read_names",
     "release_handled",
 ]
 
-_NOTES_LABEL = "source-notes"
-_BOUND_SOURCE = b"source-vault/v2 source\x00"
-_NAMES_LABEL = "source-names"
-MAX_NOTES = 64 * 1024
-MAX_NAMES = 50
-MAX_NAME = 200
+MAX_NOTES = source_record.MAX_NOTES
 _ADJECTIVES = (
     "amber azure brisk calm cedar coral crimson dusky ember fallow gentle golden hazel ivory "
     "jade keen lunar misty noble ochre pale quiet russet sable silver slate solar sombre swift "
@@ -108,17 +104,6 @@ def new_pseudonym() -> str:
     return f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_ANIMALS)}-{number:02d}"
 
 
-def _clean_names(names: Sequence[str]) -> list[str]:
-    cleaned = [" ".join(name.split()) for name in names]
-    if len(cleaned) > MAX_NAMES:
-        raise InvalidInput(f"at most {MAX_NAMES} names and aliases")
-    if any(not 2 <= len(name) <= MAX_NAME for name in cleaned):
-        raise InvalidInput(f"each name or alias must be 2-{MAX_NAME} characters")
-    for name in cleaned:
-        freetext.check_line("a name or alias", name)
-    return list(dict.fromkeys(cleaned))
-
-
 def _create_source(
     db: Session,
     actor: Actor,
@@ -132,44 +117,24 @@ def _create_source(
     source's names and aliases, which redaction suggestions look for in documents."""
     if not is_member(db, case_id, actor.user_id):
         raise NotFound("no such case")
-    if notes is not None and len(notes) > MAX_NOTES:
-        raise InvalidInput(f"identity notes must be at most {MAX_NOTES} characters")
-    freetext.check_text("identity notes", notes)
-    names = _clean_names(names)
+    source_record.check_notes(notes)
+    names = source_record.clean_names(names)
     handler = db.get(User, actor.user_id)
     if handler is None or handler.public_key is None:
         raise InvalidInput("the handler has no key yet: finish enrolment first")
-    for _ in range(20):
-        pseudonym = new_pseudonym()
-        if db.exec(select(Source.id).where(Source.pseudonym == pseudonym)).first() is None:
-            break
-    else:
-        raise Conflict("could not find a free pseudonym; try again")
     source = Source(
-        case_id=case_id, pseudonym=pseudonym, handler_id=actor.user_id, created_at=clock()
+        case_id=case_id, pseudonym=free_pseudonym(db), handler_id=actor.user_id, created_at=clock()
     )
     db.add(source)
     if notes is not None or names:
         data_key = crypto.new_data_key()
-        source.key_commitment = crypto.key_commitment(
-            data_key, kind=keyring.SOURCE, subject_id=source.id
-        )
+        commitment = crypto.key_commitment(data_key, kind=keyring.SOURCE, subject_id=source.id)
+        source.key_commitment = commitment
+        where = _where(source)
         if notes is not None:
-            source.sealed_notes = crypto.seal_record(
-                data_key,
-                notes.encode(),
-                label=_NOTES_LABEL,
-                subject_id=source.id,
-                bound=_binding(source),
-            )
+            source.sealed_notes = source_record.seal_notes(data_key, notes, **where)
         if names:
-            source.sealed_names = crypto.seal_record(
-                data_key,
-                json.dumps(names).encode(),
-                label=_NAMES_LABEL,
-                subject_id=source.id,
-                bound=_binding(source),
-            )
+            source.sealed_names = source_record.seal_names(data_key, names, **where)
         keyring.store_wrapped(
             db,
             kind=keyring.SOURCE,
@@ -181,26 +146,17 @@ def _create_source(
     return source
 
 
-def _binding(source: Source) -> bytes | None:
-    """The clear columns a source's sealed records vouch for (docs/format.md §5.1): its case
-    and key commitment. Not the handler: a handover changes it while nobody online holds the
-    key to seal again (the row seal covers it). ``None`` before key commitments."""
-    if source.key_commitment is None:
-        return None
-    return _BOUND_SOURCE + source.case_id.bytes + source.key_commitment
+def free_pseudonym(db: Session) -> str:
+    """A pseudonym no source has yet."""
+    for _ in range(20):
+        pseudonym = new_pseudonym()
+        if db.exec(select(Source.id).where(Source.pseudonym == pseudonym)).first() is None:
+            return pseudonym
+    raise Conflict("could not find a free pseudonym; try again")
 
 
-def _open(data_key: bytes, source: Source, sealed: bytes, label: str) -> bytes:
-    try:
-        return crypto.open_record(
-            data_key, sealed, label=label, subject_id=source.id, bound=_binding(source)
-        )
-    except IntegrityError as exc:
-        raise IntegrityError(
-            f"source {source.id}: its sealed record does not match its row (case or key "
-            "commitment changed outside the vault)",
-            reason=exc.reason,
-        ) from None
+def _where(source: Source) -> dict[str, Any]:
+    return {"source_id": source.id, "case_id": source.case_id, "commitment": source.key_commitment}
 
 
 def _list_sources(db: Session, actor: Actor, case_id: UUID) -> list[Source]:
@@ -351,7 +307,7 @@ def _read_identity_notes(db: Session, actor: Actor, source_id: UUID) -> str | No
     source, data_key = _handled_key(db, actor, source_id)
     if data_key is None or source.sealed_notes is None:
         return None
-    return _open(data_key, source, source.sealed_notes, _NOTES_LABEL).decode()
+    return source_record.open_notes(data_key, source.sealed_notes, **_where(source))
 
 
 def read_names(db: Session, actor: Actor, source_id: UUID) -> list[str]:
@@ -360,9 +316,7 @@ def read_names(db: Session, actor: Actor, source_id: UUID) -> list[str]:
     source, data_key = _handled_key(db, actor, source_id)
     if data_key is None or source.sealed_names is None:
         return []
-    raw = _open(data_key, source, source.sealed_names, _NAMES_LABEL)
-    names: list[str] = json.loads(raw)
-    return names
+    return source_record.open_names(data_key, source.sealed_names, **_where(source))
 
 
 class SourceService:

@@ -10,6 +10,7 @@ list would keep them: they come from a file or standard input.
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -17,6 +18,7 @@ import typer
 from rich.markup import escape
 
 from vault.cli.output import AsJson, emit, emit_one, printable, say, when
+from vault.cli.remote import sealed_sources
 from vault.cli.remote.lookup import as_uuid, by_prefix, resolve_case
 from vault.cli.remote.session import ProfileOpt, open_client
 from vault.errors import InvalidInput, NotFound
@@ -224,7 +226,12 @@ def add(
         body["names"] = names
     with open_client(profile) as client:
         target = resolve_case(client, case)
-        answer: dict[str, Any] = client.post("/v1/sources", {"case": target["id"], **body})
+        answer: dict[str, Any]
+        if client.key is not None:
+            # An end-to-end session: sealed here, for this key and the recovery key.
+            answer = sealed_sources.record_source(client, target["id"], notes, names)
+        else:
+            answer = client.post("/v1/sources", {"case": target["id"], **body})
     if as_json:
         emit_one(answer, [], as_json=True)
     else:
@@ -279,7 +286,11 @@ def reveal(
     with open_client(profile) as client:
         source_id = _resolve_source(client, source)
         try:
-            answer: dict[str, Any] = client.get(f"/v1/sources/{source_id}/identity", reason=reason)
+            if client.key is not None:
+                opened = sealed_sources.reveal_source(client, source_id, reason)
+                answer: dict[str, Any] = asdict(opened)
+            else:
+                answer = client.get(f"/v1/sources/{source_id}/identity", reason=reason)
         except InvalidInput as exc:
             raise InvalidInput(
                 f"the server refused the reason ({exc}): --reason must say, in 3 to 500 "
