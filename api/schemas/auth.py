@@ -66,6 +66,22 @@ class PassphraseChange(Body):
     new_passphrase: str = Field(min_length=1, max_length=1024)
 
 
+class ClientPassphraseChange(Body):
+    """A passphrase change done on the client (end to end); binary fields in base64."""
+
+    current_verifier: str = Field(
+        max_length=128, description="the login verifier of the current passphrase (format §4.2)"
+    )
+    salt: str = Field(max_length=128, description="the new passphrase's fresh salt")
+    memory_kib: int = Field(description="Argon2id parameters of the new sealing")
+    time_cost: int
+    lanes: int
+    verifier: str = Field(max_length=128, description="the new passphrase's login verifier")
+    sealed_private_key: str = Field(
+        max_length=1024, description="your same private key sealed under the new one (§4.3)"
+    )
+
+
 class PassphraseChanged(BaseModel):
     sessions_ended: int = Field(description="your other sessions, ended (API tokens stay)")
 

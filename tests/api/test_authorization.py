@@ -86,6 +86,7 @@ MATRIX: dict[str, str] = {
     "POST /v1/auth/logout":                           "204 204 204  204 204  204 204 204  204 204  401 401",
     "GET /v1/auth/me":                                "200 200 200  200 200  200 200 200  200 200  401 401",
     "POST /v1/me/passphrase":                         "200 200 200  200 200  200 200 200  404 404  401 401",
+    "POST /v1/me/passphrase/end-to-end":              "200 200 200  200 200  200 200 200  404 404  401 401",
     "POST /v1/tokens":                                "201 201 201  201 201  201 201 201  404 404  401 401",
     "GET /v1/tokens":                                 "200 200 200  200 200  200 200 200  200 200  401 401",
     "DELETE /v1/tokens/{token_id} @own":              "204 204 204  204 204  204 204 204  204 204  401 401",
@@ -611,9 +612,7 @@ def _me(cast: Cast, actor: str) -> Call:
     return Call("GET", "/v1/auth/me", after=after)
 
 
-def _change_passphrase(cast: Cast, actor: str) -> Call:
-    new = "amber ledger crosses the quay at dawn"
-
+def _restore_passphrase(cast: Cast, actor: str, new: str) -> Callable[[httpx.Response], None]:
     def after(r: httpx.Response) -> None:
         if r.status_code != 200:
             return
@@ -632,8 +631,44 @@ def _change_passphrase(cast: Cast, actor: str) -> Call:
             db.add(unlocked.user)
             db.commit()
 
+    return after
+
+
+def _change_passphrase(cast: Cast, actor: str) -> Call:
+    new = "amber ledger crosses the quay at dawn"
     body = {"current_passphrase": PASSPHRASE, "new_passphrase": new}
+    after = _restore_passphrase(cast, actor, new)
     return Call("POST", "/v1/me/passphrase", json=body, after=after)
+
+
+def _change_passphrase_e2e(cast: Cast, actor: str) -> Call:
+    """As a client does it: the verifier of the current passphrase, the key sealed under the
+    new one (the key taken here from the database with the table's passphrase)."""
+    new = "amber ledger crosses the quay at dusk"
+    settings = cast.vault.settings
+    with cast.world.db() as db:
+        unlocked = users.verify_passphrase(db, _owner(actor), PASSPHRASE, params=settings.argon2)
+        user = unlocked.user
+        assert user.kdf_salt is not None
+        old = crypto.derive_passphrase_keys(PASSPHRASE, bytes(user.kdf_salt), settings.argon2)
+        salt = crypto.new_passphrase_salt()
+        fresh = crypto.derive_passphrase_keys(new, salt, settings.argon2)
+        sealed = crypto.seal_private_key(fresh.kek, unlocked.key, owner_id=user.id)
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode()
+
+    body = {
+        "current_verifier": b64(old.verifier),
+        "salt": b64(salt),
+        "memory_kib": settings.argon2.memory_kib,
+        "time_cost": settings.argon2.time_cost,
+        "lanes": settings.argon2.lanes,
+        "verifier": b64(fresh.verifier),
+        "sealed_private_key": b64(sealed),
+    }
+    after = _restore_passphrase(cast, actor, new)
+    return Call("POST", "/v1/me/passphrase/end-to-end", json=body, after=after)
 
 
 def _create_token(cast: Cast, actor: str) -> Call:
@@ -1196,6 +1231,7 @@ HOW: dict[str, How] = {
     "POST /v1/auth/logout": How(_logout),
     "GET /v1/auth/me": How(_me),
     "POST /v1/me/passphrase": How(_change_passphrase, _no_such_route("POST")),
+    "POST /v1/me/passphrase/end-to-end": How(_change_passphrase_e2e, _no_such_route("POST")),
     "POST /v1/tokens": How(_create_token, _no_such_route("POST")),
     "GET /v1/tokens": How(_list_tokens, _no_such_route("GET")),
     "DELETE /v1/tokens/{token_id} @own": How(

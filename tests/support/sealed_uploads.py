@@ -80,7 +80,7 @@ def build_sealed(
 ) -> Sealed:
     """An upload of ``content`` into ``case_id``, built as a client builds it, for the
     recipients the caller of ``headers`` is told (keys taken as the server serves them: these
-    tests are about the server's checks; the client's are tests/cli/test_e2e_put_cli.py's)."""
+    tests are about the server's checks; the client's are tests/cli/test_e2e_writes_cli.py's)."""
     listed = client.get(f"/v1/cases/{case_id}/recipients", headers=headers)
     assert listed.status_code == 200, listed.text
     recipients = listed.json()

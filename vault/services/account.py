@@ -16,22 +16,25 @@ be enough to lock its owner out or to take their key.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
 from vault import crypto
 from vault.audit.actions import Action
 from vault.clock import Clock
-from vault.errors import AuthenticationFailed, InvalidInput, OtpRequired
+from vault.errors import AuthenticationFailed, EndToEndOnly, InvalidInput, OtpRequired
 from vault.services import keyring, row_seal_guard, throttle, users
 from vault.services.credentials import end_credentials
 from vault.services.uow import UnitOfWork, Work
 from vault.services.users import Actor
 from vault.settings import Settings
+from vault.storage.models import User
 
-__all__ = ["AccountService", "rotate_key"]
+__all__ = ["AccountService", "ClientSealing", "rotate_key"]
 
 
 class AccountService:
@@ -69,7 +72,12 @@ class AccountService:
 
     def change_passphrase(self, actor: Actor, current: str, new: str) -> int:
         """Re-seal the actor's key under ``new``; end their other sessions. Returns how many
-        sessions were ended."""
+        sessions were ended. ``EndToEndOnly`` for an account whose passphrase must never reach
+        the server: its client re-seals the key itself (``reseal_from_client``)."""
+        with self._uow.read() as db:
+            user = db.get(User, actor.user_id)
+            if user is not None and users.end_to_end_only(self._settings, user):
+                raise EndToEndOnly()
         if new == current:
             raise InvalidInput("the new passphrase is the same as the current one")
         users.check_passphrase(new)
@@ -93,6 +101,64 @@ class AccountService:
             )
             work.add(extra={"sessions_ended": str(ended)})
             return ended
+
+    def reseal_from_client(
+        self, actor: Actor, current_verifier: bytes, sealing: ClientSealing
+    ) -> int:
+        """A passphrase change done by an end-to-end client: it proves the current passphrase
+        with its login verifier and sends the same private key sealed under the new one, with
+        the new salt, parameters and verifier; the server never sees either passphrase. The
+        attempt is throttled, counted and logged like ``change_passphrase``; the other
+        sessions end. Returns how many."""
+        now = self._clock()
+        keys = [throttle.account_key(actor.username)]
+        with self._uow.audited(
+            actor, Action.AUTH_PASSPHRASE_CHANGE, extra={"mode": "end-to-end"}, user=actor.user_id
+        ) as work:
+            throttle.check(work.db, keys, now)
+            user = work.db.get(User, actor.user_id)
+            stored = None if user is None else user.login_verifier
+            if user is None or stored is None or user.sealed_private_key is None:
+                raise AuthenticationFailed()
+            if not hmac.compare_digest(bytes(stored), current_verifier):
+                work.fail(Action.AUTH_PASSPHRASE_CHANGE_FAILED, user=actor.user_id)
+                throttle.record_failure(work.db, keys, now)
+                raise AuthenticationFailed("the current passphrase is not right")
+            sealing.check(like=bytes(user.sealed_private_key), verifier=bytes(stored))
+            # A TOTP secret still sealed under the old passphrase (format version 1) would be
+            # lost: such an account changes its passphrase server-side once first.
+            users.open_totp(user, row_seal_guard.pepper_of(work.db))
+            user.kdf_salt = sealing.salt
+            user.kdf_memory_kib = sealing.params.memory_kib
+            user.kdf_time_cost = sealing.params.time_cost
+            user.kdf_lanes = sealing.params.lanes
+            user.login_verifier = sealing.verifier
+            user.sealed_private_key = sealing.sealed_private_key
+            work.db.add(user)
+            ended = end_credentials(
+                work.db, actor.user_id, self._clock, keep=actor.credential_id, sessions_only=True
+            )
+            work.add(extra={"mode": "end-to-end", "sessions_ended": str(ended)})
+            return ended
+
+
+@dataclass(frozen=True)
+class ClientSealing:
+    """The private key as an end-to-end client sealed it under a new passphrase."""
+
+    salt: bytes
+    params: crypto.Argon2Params
+    verifier: bytes
+    sealed_private_key: bytes
+
+    def check(self, *, like: bytes, verifier: bytes) -> None:
+        """``InvalidInput`` unless the parts have the sizes the current ones have."""
+        if len(self.salt) != crypto.PASSPHRASE_SALT_SIZE:
+            raise InvalidInput(f"a salt is {crypto.PASSPHRASE_SALT_SIZE} bytes")
+        if len(self.verifier) != len(verifier):
+            raise InvalidInput(f"a login verifier is {len(verifier)} bytes")
+        if len(self.sealed_private_key) != len(like):
+            raise InvalidInput(f"a sealed private key is {len(like)} bytes")
 
 
 def rotate_key(

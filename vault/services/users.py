@@ -26,7 +26,7 @@ from vault.errors import (
     KeyNotHeld,
     NotFound,
 )
-from vault.services.passphrase_policy import check_passphrase
+from vault.passphrase_policy import check_passphrase
 from vault.settings import Settings
 from vault.storage.models import CaseMember, Role, User
 

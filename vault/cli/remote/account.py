@@ -17,7 +17,7 @@ import typer
 from vault.audit import transparency
 from vault.cli.output import AsJson, emit_one, say
 from vault.cli.prompts import read_passphrase
-from vault.cli.remote import profiles
+from vault.cli.remote import e2e_passphrase, profiles
 from vault.cli.remote.key_check import checked_key, tell
 from vault.cli.remote.session import ProfileOpt, open_client, open_session
 from vault.errors import AuthenticationFailed
@@ -50,10 +50,14 @@ def passphrase(
     current = read_passphrase(passphrase_file, confirm=False, label="Current passphrase")
     new = read_passphrase(new_passphrase_file, confirm=True, label="New passphrase")
     with open_client(profile) as client:
-        answer: dict[str, Any] = client.post(
-            "/v1/me/passphrase", {"current_passphrase": current, "new_passphrase": new}
-        )
-    ended = answer["sessions_ended"]
+        if client.key is not None:
+            # An end-to-end session: re-sealed here, neither passphrase sent.
+            ended = e2e_passphrase.change_passphrase(client, current, new)
+        else:
+            answer: dict[str, Any] = client.post(
+                "/v1/me/passphrase", {"current_passphrase": current, "new_passphrase": new}
+            )
+            ended = answer["sessions_ended"]
     say(
         "Passphrase changed."
         + (f" {ended} other session(s) ended." if ended else " No other session was open.")

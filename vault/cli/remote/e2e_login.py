@@ -48,17 +48,9 @@ def _bytes(value: Any, what: str) -> bytes:
         raise IntegrityError(f"the server's {what} is malformed", reason="e2e-login") from None
 
 
-def log_in(
-    post: Post,
-    username: str,
-    passphrase: str,
-    otp: str | None,
-    *,
-    device_token: str | None = None,
-) -> Opened:
-    """The three steps. The server's errors come through ``post`` as it raises them
-    (``OtpRequired`` at step 2 when a code is needed and none was given)."""
-    found = post("/v1/auth/e2e/params", {"username": username})
+def kdf_params(found: Any) -> tuple[bytes, Argon2Params]:
+    """The salt and Argon2id parameters of an answer of ``/v1/auth/e2e/params``, refused if
+    malformed or weak."""
     try:
         params = Argon2Params(
             memory_kib=int(found["memory_kib"]),
@@ -74,7 +66,21 @@ def log_in(
         raise IntegrityError(
             f"the server asked for weak key derivation: {exc}", reason="kdf"
         ) from None
-    keys = crypto.derive_passphrase_keys(passphrase, _bytes(found.get("salt"), "salt"), params)
+    return _bytes(found.get("salt"), "salt"), params
+
+
+def log_in(
+    post: Post,
+    username: str,
+    passphrase: str,
+    otp: str | None,
+    *,
+    device_token: str | None = None,
+) -> Opened:
+    """The three steps. The server's errors come through ``post`` as it raises them
+    (``OtpRequired`` at step 2 when a code is needed and none was given)."""
+    salt, params = kdf_params(post("/v1/auth/e2e/params", {"username": username}))
+    keys = crypto.derive_passphrase_keys(passphrase, salt, params)
     challenge = post(
         "/v1/auth/e2e/challenge",
         {

@@ -1,8 +1,9 @@
-"""``vault docs put`` in an end-to-end session, against a live server behind a proxy that records
-every byte: the file is encrypted on this machine for keys checked against the access log, the
-server never sees its content, title, filename or notes, and what it stores opens for every
-reader. A server that substitutes a key, or forges the receipt, is caught and nothing is
-uploaded."""
+"""What an end-to-end session writes, against a live server behind a proxy that records every
+byte: ``vault docs put`` encrypts on this machine for keys checked against the access log (the
+server never sees the content, title, filename or notes, and what it stores opens for every
+reader), ``vault sources add`` and ``reveal`` seal and open a source's identity here, and
+``vault passphrase`` re-seals the key here. A server that substitutes a key, or forges the
+receipt, is caught and nothing is written."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from tests.cli.conftest import ReviewServer
+from tests.cli.conftest import PASSPHRASE, ReviewServer
 from tests.cli.test_e2e_cli import _fresh
-from tests.cli.test_keys_cli import Machine
+from tests.cli.test_keys_cli import Machine, _new_account
 from tests.support.cli import INTEGRITY
 from tests.support.tampering_proxy import TamperingProxy, tampering_proxy
 from vault import crypto
@@ -227,3 +228,29 @@ def test_a_substituted_recovery_key_records_no_source(
     done = jules.run("sources", "add", "--case", review_server.case_id, "--notes-file", str(notes))
     assert done.returncode == INTEGRITY, done.stderr
     assert not any(r.startswith(b"POST /v1/sealed-sources") for r in proxy.received)
+
+
+def test_a_passphrase_changed_end_to_end_never_crosses(
+    review_server: ReviewServer, proxy: TamperingProxy, tmp_path: Path
+) -> None:
+    name = _new_account(review_server)
+    machine = Machine(review_server, tmp_path / name, proxy.url)
+    assert machine.login(name, "--end-to-end").returncode == 0
+    new = "nine grey gulls above the salt warehouse"
+    new_file = tmp_path / "new-passphrase"
+    new_file.write_text(new + "\n")
+    done = machine.run(
+        "passphrase", "--passphrase-file", str(review_server.passphrase_file),
+        "--new-passphrase-file", str(new_file),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Passphrase changed" in done.stderr
+    sent = b"\n".join(proxy.received)
+    assert new.encode() not in sent
+    assert PASSPHRASE.encode() not in sent
+    assert b"/v1/me/passphrase/end-to-end" in sent
+    again = machine.run(
+        "login", "--server", proxy.url, "--username", name,
+        "--passphrase-file", str(new_file), "--end-to-end", "--profile", "again",
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
