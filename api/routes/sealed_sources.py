@@ -12,7 +12,11 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import Reader, SessionActor, VaultDep
 from api.routes import problems
 from api.routes.sources import Reason, source_public
-from api.schemas.sealed_sources import SealedIdentityPublic, SealedSourceCreate
+from api.schemas.sealed_sources import (
+    SealedIdentityPublic,
+    SealedSourceCreate,
+    SourceKeyPublic,
+)
 from api.schemas.sources import SourcePublic
 from vault.errors import InvalidInput
 from vault.services.sealed_sources import NewSealedSource
@@ -51,6 +55,22 @@ async def create_sealed_source(
     )
     info = await run_in_threadpool(vault.sealed_sources.create, actor, body.case, new)
     return source_public(info)
+
+
+@by_source.get(
+    "/{source_id}/key", response_model=SourceKeyPublic, responses=problems(401, 404, 409)
+)
+async def get_source_key(source_id: UUID, actor: SessionActor, vault: VaultDep) -> SourceKeyPublic:
+    """Your copy of the key of a source you handle, to hand the source over end to end (wrap
+    it on your machine for the new handler's key). The handler only."""
+    found = await run_in_threadpool(vault.sealed_sources.key, actor, source_id)
+    return SourceKeyPublic(
+        id=source_id,
+        case=found.case_id,
+        key_commitment=_b64(found.key_commitment),
+        recipient_key_id=found.recipient_key_id,
+        wrapped_key=_b64(found.wrapped_key),
+    )
 
 
 @by_source.get(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated
 from uuid import UUID
 
@@ -17,6 +18,7 @@ from api.schemas.sources import (
     SourceList,
     SourcePublic,
 )
+from vault.errors import InvalidInput
 from vault.freetext import LINE_PATTERN
 from vault.services.sources import SourceInfo
 
@@ -86,6 +88,22 @@ async def hand_over(
     source_id: UUID, body: HandoverRequest, actor: SessionActor, vault: VaultDep
 ) -> SourcePublic:
     """Hand a source you handle to another approved member of its case: its key is wrapped for
-    them with yours, and your copy is deleted. Logged."""
-    source = await run_in_threadpool(vault.sources.hand_over, actor, source_id, body.to)
+    them with yours, and your copy is deleted. Logged. End to end (your session holds no key),
+    send `key_id` (the new handler's, checked against the access log) and `wrapped_key` (the
+    source's key wrapped for it on your machine; see `GET /v1/sources/{id}/key`) when the
+    source has identity notes or names."""
+    if body.key_id is None and body.wrapped_key is None:
+        source = await run_in_threadpool(vault.sources.hand_over, actor, source_id, body.to)
+        return source_public(source)
+    if body.key_id is None:
+        raise InvalidInput("key_id names the key wrapped_key is for")
+    try:
+        wrapped = None if body.wrapped_key is None else base64.b64decode(body.wrapped_key)
+    except ValueError:  # binascii.Error: the padding is wrong
+        raise InvalidInput("wrapped_key must be base64") from None
+    source = await run_in_threadpool(
+        lambda: vault.sealed_sources.hand_over(
+            actor, source_id, body.to, key_id=str(body.key_id), wrapped=wrapped
+        )
+    )
     return source_public(source)

@@ -28,6 +28,14 @@ class SealedSourceCreate(Body):
     )
 
 
+class SourceKeyPublic(BaseModel):
+    id: UUID
+    case: UUID
+    key_commitment: str | None
+    recipient_key_id: str = Field(description="your key's id: the one `wrapped_key` is for")
+    wrapped_key: str | None = Field(description="null when the source has no sealed record")
+
+
 class SealedIdentityPublic(BaseModel):
     id: UUID
     case: UUID

@@ -46,3 +46,15 @@ class SourceIdentity(BaseModel):
 
 class HandoverRequest(Body):
     to: str = Field(min_length=1, max_length=64, description="an approved member's username")
+    key_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="end to end: the new handler's key id, as the access log holds it",
+    )
+    wrapped_key: str | None = Field(
+        default=None,
+        max_length=2048,
+        pattern=r"^[A-Za-z0-9+/]*={0,2}$",
+        description="end to end: the source's key wrapped for that key (base64); only for a "
+        "source with identity notes or names",
+    )

@@ -108,6 +108,7 @@ MATRIX: dict[str, str] = {
     "GET /v1/sources/{source_id}/identity @erin":     "404 404 404  200 404  404 404 404  404 200  401 401",
     "GET /v1/sources/{source_id}/identity @rory":     "404 404 404  404 404  404 404 404  404 404  401 401",
     "POST /v1/sealed-sources":                        "404 201 201  201 404  201 404 404  404 404  401 401",
+    "GET /v1/sources/{source_id}/key @jules":         "404 404 404  404 404  200 404 404  404 404  401 401",
     "GET /v1/sources/{source_id}/sealed-identity @jules": "404 404 404  404 404  200 404 404  404 404  401 401",
     "GET /v1/sources/{source_id}/sealed-identity @erin":  "404 404 404  200 404  404 404 404  404 200  401 401",
     "POST /v1/sources/{source_id}/handover @jules":   "404 404 404  404 404  200 404 404  404 404  401 401",
@@ -812,6 +813,19 @@ def _sealed_identity(handler: str) -> Builder:
     return build
 
 
+def _source_key(handler: str) -> Builder:
+    def build(cast: Cast, actor: str) -> Call:
+        source = cast.source(handler)
+
+        def after(r: httpx.Response) -> None:
+            if r.status_code == 200:
+                assert r.json()["wrapped_key"] is not None
+
+        return Call("GET", f"/v1/sources/{source}/key", after=after)
+
+    return build
+
+
 def _sealed_source_call(cast: Cast, actor: str, case_id: str) -> Call:
     """A source sealed as a client seals it, for the caller's key and the recovery key."""
     erin = cast.api.auth("erin")
@@ -1276,6 +1290,9 @@ HOW: dict[str, How] = {
     ),
     "GET /v1/sources/{source_id}/identity @rory": How(
         _identity("rory"), _absent("GET", "/v1/sources/{}/identity", params=REASON)
+    ),
+    "GET /v1/sources/{source_id}/key @jules": How(
+        _source_key("jules"), _absent("GET", "/v1/sources/{}/key")
     ),
     "POST /v1/sealed-sources": How(
         _create_sealed_source, lambda c, a: _sealed_source_call(c, a, _random_id())

@@ -206,3 +206,69 @@ def test_an_id_is_used_once_and_outside_the_case_is_404(api: ApiWorld) -> None:
     elsewhere = {**_body(api), "case": str(uuid.uuid4())}
     outside = api.client.post("/v1/sealed-sources", headers=api.auth("jules"), json=elsewhere)
     assert outside.status_code == 404
+
+
+def _handover_body(api: ApiWorld, source_id: str, to: str = "erin") -> dict[str, Any]:
+    """jules's client: his copy opened with his key, wrapped for ``to``'s key."""
+    mine = api.client.get(f"/v1/sources/{source_id}/key", headers=api.auth("jules"))
+    assert mine.status_code == 200, mine.text
+    body = mine.json()
+    key = api.world.journalist.key
+    assert key is not None
+    commitment = base64.b64decode(body["key_commitment"])
+    data_key = crypto.unwrap_key(
+        base64.b64decode(body["wrapped_key"]),
+        key,
+        kind="source",
+        subject_id=UUID(source_id),
+        commitment=commitment,
+    )
+    theirs = _key(api, f"/v1/users/{to}/key")
+    wrapped = crypto.wrap_key(
+        data_key, theirs, kind="source", subject_id=UUID(source_id), commitment=commitment
+    )
+    return {"to": to, "key_id": theirs.key_id, "wrapped_key": base64.b64encode(wrapped).decode()}
+
+
+def test_a_handover_from_the_client_gives_the_new_handler_the_key(api: ApiWorld) -> None:
+    made = api.client.post("/v1/sealed-sources", headers=api.auth("jules"), json=_body(api))
+    source_id = made.json()["id"]
+    url = f"/v1/sources/{source_id}/handover"
+    handed = api.client.post(url, headers=api.auth("jules"), json=_handover_body(api, source_id))
+    assert handed.status_code == 200, handed.text
+    assert handed.json()["handler"] == str(api.world.editor.user_id)
+    reason = {"reason": "taking the source over"}
+    shown = api.client.get(
+        f"/v1/sources/{source_id}/identity", headers=api.auth("erin"), params=reason
+    )
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["notes"] == NOTES
+    gone = api.client.get(f"/v1/sources/{source_id}/key", headers=api.auth("jules"))
+    assert gone.status_code == 404
+    with api.world.db() as db:
+        entries = [json.loads(e.leaf) for e in db.exec(select(AuditEntry)).all()]
+    handovers = [e for e in entries if e["action"] == "source.handover"]
+    assert handovers[-1]["mode"] == "end-to-end"
+    assert handovers[-1]["targets"]["user"] == str(api.world.editor.user_id)
+
+
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        ({"key_id": "0" * 64}, 409),  # not the new handler's key (any more)
+        ({"wrapped_key": None}, 422),  # a source with records needs the new copy
+        ({"wrapped_key": base64.b64encode(b"short").decode()}, 422),
+        ({"wrapped_key": "abc"}, 422),  # not base64
+        ({"to": "jules"}, 422),  # to oneself
+    ],
+)
+def test_a_handover_the_server_can_check_is_refused_and_changes_nothing(
+    api: ApiWorld, change: dict[str, Any], status: int
+) -> None:
+    made = api.client.post("/v1/sealed-sources", headers=api.auth("jules"), json=_body(api))
+    source_id = made.json()["id"]
+    body = {**_handover_body(api, source_id), **change}
+    url = f"/v1/sources/{source_id}/handover"
+    refused = api.client.post(url, headers=api.auth("jules"), json=body)
+    assert refused.status_code == status, refused.text
+    assert api.client.get(f"/v1/sources/{source_id}/key", headers=api.auth("jules")).is_success

@@ -254,3 +254,36 @@ def test_a_passphrase_changed_end_to_end_never_crosses(
         "--passphrase-file", str(new_file), "--end-to-end", "--profile", "again",
     )  # fmt: skip
     assert again.returncode == 0, again.stderr
+
+
+@pytest.mark.parametrize("substituted", [False, True])
+def test_a_handover_wraps_the_key_here_for_the_logged_key(
+    review_server: ReviewServer, proxy: TamperingProxy, tmp_path: Path, substituted: bool
+) -> None:
+    jules = Machine(review_server, tmp_path / "jules", proxy.url)
+    assert jules.login("jules", "--end-to-end").returncode == 0
+    notes = tmp_path / "notes.txt"
+    notes.write_text(f"Pilot's cousin, {MARK}.\n")
+    added = jules.run("sources", "add", "--case", review_server.case_id, "--notes-file", str(notes))
+    assert added.returncode == 0, added.stderr
+    source_id = added.stdout.split()[0]
+    if substituted:
+        attacker = crypto.generate_private_key().public_key()
+        proxy.rules["/v1/users/erin/key"] = lambda body: {
+            **body,
+            "public_key": base64.b64encode(attacker.to_bytes()).decode(),
+            "key_id": attacker.key_id,
+        }
+    done = jules.run("sources", "handover", source_id, "--to", "erin")
+    posted = [r for r in proxy.received if r.startswith(b"POST /v1/sources/")]
+    if substituted:
+        assert done.returncode == INTEGRITY, done.stderr
+        assert posted == []
+        return
+    assert done.returncode == 0, done.stderr
+    assert MARK.encode() not in b"\n".join(proxy.received + proxy.sent)
+    with review_server.live.client(headers=review_server.live.auth("erin")) as client:
+        shown = client.get(
+            f"/v1/sources/{source_id}/identity", params={"reason": "taking it over"}
+        ).json()
+    assert shown["notes"] == f"Pilot's cousin, {MARK}.\n"

@@ -26,12 +26,18 @@ from vault.clock import Clock
 from vault.errors import Conflict, InvalidInput, NotFound
 from vault.services import keyring
 from vault.services.grants import is_member
-from vault.services.sources import SourceInfo, free_pseudonym, source_info
+from vault.services.sources import SourceInfo, free_pseudonym, new_handler, source_info
 from vault.services.uow import UnitOfWork
 from vault.services.users import Actor
 from vault.storage.models import Source, User
 
-__all__ = ["MAX_SEALED_RECORD", "NewSealedSource", "SealedIdentity", "SealedSources"]
+__all__ = [
+    "MAX_SEALED_RECORD",
+    "NewSealedSource",
+    "SealedIdentity",
+    "SealedSources",
+    "SourceKey",
+]
 
 # The notes are at most 64 KiB, the names 50 of 200 characters: sealed, well under this.
 MAX_SEALED_RECORD = 96 * 1024
@@ -57,6 +63,16 @@ class SealedIdentity:
     key_commitment: bytes | None
     sealed_notes: bytes | None
     sealed_names: bytes | None
+    recipient_key_id: str
+    wrapped_key: bytes | None  # None when the source has no sealed record
+
+
+@dataclass(frozen=True)
+class SourceKey:
+    """The handler's copy of a source's key, to hand the source over from the client."""
+
+    case_id: UUID
+    key_commitment: bytes | None
     recipient_key_id: str
     wrapped_key: bytes | None  # None when the source has no sealed record
 
@@ -131,6 +147,51 @@ class SealedSources:
             key_id,
             wrapped,
         )
+
+    def key(self, actor: Actor, source_id: UUID) -> SourceKey:
+        """The handler's copy of the source's key (a wrapped key reveals nothing: not logged;
+        the handover that uses it is)."""
+        with self._uow.read() as db:
+            source, key_id, wrapped = _handled(db, actor, source_id)
+            return SourceKey(source.case_id, source.key_commitment, key_id, wrapped)
+
+    def hand_over(
+        self, actor: Actor, source_id: UUID, to: str, *, key_id: str, wrapped: bytes | None
+    ) -> SourceInfo:
+        """Hand a source over from the client: ``wrapped`` is the source's key wrapped for the
+        new handler's key ``key_id`` (which must be theirs now; ``None`` for a source without
+        sealed records). The handler's own copy is deleted. Logged as a server-side handover
+        is."""
+        with self._uow.audited(actor, Action.SOURCE_HANDOVER, extra=_E2E) as work:
+            db = work.db
+            source, own_key_id, own = _handled(db, actor, source_id)
+            user = new_handler(db, source.case_id, to, not_=actor.user_id)
+            if (own is None) != (wrapped is None):
+                raise InvalidInput(
+                    "send the source's key wrapped for the new handler exactly when it has "
+                    "identity notes or names"
+                )
+            if wrapped is not None:
+                if key_id != user.key_id:
+                    raise Conflict("the new handler's key is another one now: check it again")
+                if len(wrapped) != crypto.WRAPPED_KEY_SIZE:
+                    raise InvalidInput(f"a wrapped key is {crypto.WRAPPED_KEY_SIZE} bytes")
+                keyring.store_client_wrapped(
+                    db,
+                    kind=keyring.SOURCE,
+                    subject_id=source.id,
+                    wrapped={key_id: wrapped},
+                    recipients=[crypto.PublicKey(user.public_key or b"")],
+                    clock=self._clock,
+                )
+                keyring.delete_wrapped(
+                    db, kind=keyring.SOURCE, subject_ids=[source.id], key_id=own_key_id
+                )
+            source.handler_id = user.id
+            source.handover_pending = False
+            db.add(source)
+            work.add(source=source.id, case=source.case_id, user=str(user.id))
+        return source_info(source)
 
 
 def _check(new: NewSealedSource) -> None:

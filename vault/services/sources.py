@@ -43,6 +43,7 @@ __all__ = [
     "complete_handovers",
     "free_pseudonym",
     "handled_by",
+    "new_handler",
     "new_pseudonym",
     "read_names",
     "release_handled",
@@ -187,7 +188,7 @@ def _handled_key(db: Session, actor: Actor, source_id: UUID) -> tuple[Source, by
     return source, data_key
 
 
-def _new_handler(db: Session, case_id: UUID, username: str, *, not_: UUID) -> User:
+def new_handler(db: Session, case_id: UUID, username: str, *, not_: UUID) -> User:
     """The member ``username`` of ``case_id`` who can take a source over: approved to read the
     case, enrolled, enabled, and not the one handing it over."""
     user = db.exec(select(User).where(User.username == username)).first()
@@ -204,7 +205,7 @@ def _hand_over(db: Session, actor: Actor, source_id: UUID, to: str, *, clock: Cl
     """The handler gives the source to another approved member of its case (not committed):
     the source's key is wrapped for them with the handler's key, and the handler's copy goes."""
     source, data_key = _handled_key(db, actor, source_id)
-    user = _new_handler(db, source.case_id, to, not_=actor.user_id)
+    user = new_handler(db, source.case_id, to, not_=actor.user_id)
     if data_key is not None and user.public_key is not None:  # _new_handler checked the key
         keyring.store_wrapped(
             db,
@@ -241,7 +242,7 @@ def release_handled(db: Session, case_id: UUID, user: User, *, to: str | None) -
     """The sources ``user`` handles in ``case_id``, as their membership ends (not committed):
     their copy of each source's key is deleted, and the source goes to the member ``to`` (whose
     copy waits for the recovery key holders) or, with ``to=None``, to the recovery key alone."""
-    new = _new_handler(db, case_id, to, not_=user.id) if to is not None else None
+    new = new_handler(db, case_id, to, not_=user.id) if to is not None else None
     done = []
     for source in handled_by(db, case_id, user.id):
         if user.key_id is not None:

@@ -15,10 +15,10 @@ from uuid import UUID
 
 from vault import crypto, source_record
 from vault.cli.client import Client
-from vault.cli.remote.key_check import checked_recovery_key
+from vault.cli.remote.key_check import checked_key, checked_recovery_key, tell
 from vault.errors import IntegrityError, InvalidInput
 
-__all__ = ["OpenedIdentity", "record_source", "reveal_source"]
+__all__ = ["OpenedIdentity", "hand_over", "record_source", "reveal_source"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,42 @@ def _bytes(value: Any) -> bytes:
             "the server's copy of the source is not trustworthy: a field is not base64",
             reason="sealed",
         ) from None
+
+
+def hand_over(client: Client, source_id: str, to: str) -> dict[str, Any]:
+    """Hand a source over from here: its key, opened with this session's key, wrapped for the
+    new handler's key as the access log holds it (nothing is sent otherwise)."""
+    key = _key(client)
+    body = client.get(f"/v1/sources/{source_id}/key")
+    if str(body.get("id")) != source_id:
+        raise IntegrityError("the server answered with another source", reason="sealed")
+    checked = checked_key(client, to)
+    tell(checked, own=False)
+    request: dict[str, Any] = {"to": to, "key_id": checked.entry.key_id}
+    if body.get("wrapped_key") is not None:
+        if body.get("recipient_key_id") != key.public_key().key_id:
+            raise IntegrityError(
+                "the source's key is wrapped for another key than yours", reason="sealed"
+            )
+        subject = UUID(source_id)
+        commitment = _bytes(body["key_commitment"]) if body.get("key_commitment") else None
+        data_key = crypto.unwrap_key(
+            _bytes(body["wrapped_key"]),
+            key,
+            kind=source_record.KIND,
+            subject_id=subject,
+            commitment=commitment,
+        )
+        wrapped = crypto.wrap_key(
+            data_key,
+            checked.entry.public_key,
+            kind=source_record.KIND,
+            subject_id=subject,
+            commitment=commitment,
+        )
+        request["wrapped_key"] = _b64(wrapped)
+    answer: dict[str, Any] = client.post(f"/v1/sources/{source_id}/handover", request)
+    return answer
 
 
 def reveal_source(client: Client, source_id: str, reason: str) -> OpenedIdentity:

@@ -333,5 +333,10 @@ def handover(
     read the identity notes; your copy of the key is deleted. Recorded in the access log."""
     with open_client(profile) as client:
         source_id = _resolve_source(client, source)
-        answer: dict[str, Any] = client.post(f"/v1/sources/{source_id}/handover", {"to": to})
+        answer: dict[str, Any]
+        if client.key is not None:
+            # An end-to-end session: the key is wrapped here for the new handler's logged key.
+            answer = sealed_sources.hand_over(client, source_id, to)
+        else:
+            answer = client.post(f"/v1/sources/{source_id}/handover", {"to": to})
     say(f"Handed source [bold]{answer['pseudonym']}[/] to {escape(to)}.")
