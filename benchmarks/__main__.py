@@ -9,8 +9,8 @@ PostgreSQL), ``metadata`` (listing a case of 10,000 documents), ``login`` (one l
 once), ``export`` (seconds per page of a redacted 20-page text PDF and scan, beside pdftoppm and
 tesseract), ``scale`` (64 KiB uploads from eight clients at once on one and three replicas,
 SQLite and PostgreSQL with an S3 server, and a 1 GiB ``curl -F`` upload beside ``cp``), ``e2e``
-(a 1 GiB download through ``vault docs get`` in an end-to-end session beside a server-side one
-and ``cp``, and ``vault login`` of both kinds).
+(a 1 GiB download through ``vault docs get`` and upload through ``vault docs put`` in an
+end-to-end session beside server-side ones and ``cp``, and ``vault login`` of both kinds).
 Prints a Markdown table on stdout and writes JSON (default ``benchmarks/results.json``).
 
 ``--quick`` keeps the 1 GiB content and transfer cases and the 10,000-document case, but

@@ -9,6 +9,11 @@
   at most 2x the server-side command. ``rss_growth_mib`` is how much more the end-to-end
   command's peak resident memory is for the 1 GiB document than for a 1 MiB one (what grows
   with the file; the interpreter and its imports are the same in both).
+- ``e2e-upload-1GiB``: ``vault docs put FILE`` of the same 1 GiB file in an end-to-end session:
+  the command checks the case's readers' keys and the recovery key against the access log,
+  encrypts here, wraps the key for each and streams the ciphertext, which the server checks
+  (header, length, commitment) and stores. Peer: ``server-side``, the same command in a
+  server-side session (the server encrypts as it receives). No target: stated for comparison.
 - ``login-end-to-end`` and ``login-server-side``: ``vault login`` of each kind, the whole
   command (interpreter start-up included), with Argon2id at the vault's default cost (64 MiB, 3
   passes, 4 lanes): the end-to-end login runs the derivation on this machine, the server-side
@@ -179,6 +184,25 @@ def _run(ctx: Context, served: ServedVault) -> list[Result]:
             },
         },
     )
+    uploads: dict[str, list[float]] = {"server-side": [], "end-to-end": []}
+    for _ in range(ctx.repeat):
+        for name in uploads:
+            env = e2e if name == "end-to-end" else server_side
+            put = ("docs", "put", str(src), "--case", served.case_id, "--title", "bench")
+            uploads[name].append(_vault(env, *put))
+    put_seconds = {k: statistics.median(v) for k, v in uploads.items()}
+    upload = Result(
+        "e2e-upload-1GiB",
+        put_seconds["end-to-end"],
+        GiB,
+        {"server-side": put_seconds["server-side"]},
+        details={
+            "runs_s": {k: [round(s, 3) for s in v] for k, v in uploads.items()},
+            "ratio_to_server_side": round(
+                put_seconds["end-to-end"] / put_seconds["server-side"], 2
+            ),
+        },
+    )
     logins = [
         Result(
             f"login-{kind}",
@@ -193,4 +217,4 @@ def _run(ctx: Context, served: ServedVault) -> list[Result]:
         )
         for kind, times in login_times.items()
     ]
-    return [download, *logins]
+    return [download, upload, *logins]

@@ -11,6 +11,7 @@ import base64
 import json
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -18,6 +19,7 @@ from tests.cli.conftest import PASSPHRASE, ReviewServer
 from tests.cli.test_e2e_cli import _fresh
 from tests.cli.test_keys_cli import Machine, _new_account
 from tests.support.cli import INTEGRITY
+from tests.support.sealed_uploads import build_sealed
 from tests.support.tampering_proxy import TamperingProxy, tampering_proxy
 from vault import crypto
 
@@ -287,3 +289,37 @@ def test_a_handover_wraps_the_key_here_for_the_logged_key(
             f"/v1/sources/{source_id}/identity", params={"reason": "taking it over"}
         ).json()
     assert shown["notes"] == f"Pilot's cousin, {MARK}.\n"
+
+
+def test_a_document_whose_record_lies_about_its_content_is_refused_by_every_reader(
+    review_server: ReviewServer, proxy: TamperingProxy, tmp_path: Path
+) -> None:
+    """An end-to-end uploader can seal any digest into the record: the server cannot see it.
+    Every reader through the CLI checks the content against it at the end, end to end (the
+    record) and server-side (``Repr-Digest``), and saves nothing."""
+    live = review_server.live
+    with live.client(headers=live.auth("erin")) as client:
+        erin = client.get("/v1/auth/me").json()["id"]
+        sealed = build_sealed(
+            client,
+            live.auth("erin"),
+            case_id=UUID(review_server.case_id),
+            uploader_id=UUID(erin),
+            content=f"A statement about {MARK}.\n".encode() * 50,
+            segment_size=1 << 20,
+            claimed_sha256="0" * 64,
+        )
+        headers = {
+            **live.auth("erin"),
+            "Content-Type": "multipart/form-data; boundary=sealedb0undary",
+        }
+        made = client.post("/v1/sealed-documents", headers=headers, content=sealed.body())
+    assert made.status_code == 201, made.text
+    doc_id = made.json()["id"]
+    for mode in ("--end-to-end", None):
+        jules = Machine(review_server, tmp_path / f"jules{mode}", proxy.url)
+        assert jules.login("jules", *([mode] if mode else [])).returncode == 0
+        out = tmp_path / f"out{mode}.txt"
+        done = jules.run("docs", "get", doc_id, "-o", str(out))
+        assert done.returncode == INTEGRITY, (mode, done.stdout, done.stderr)
+        assert not out.exists()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
+import httpx
 from fastapi.testclient import TestClient
 
 from vault import crypto, document_record
@@ -63,24 +64,27 @@ class Sealed:
         )
 
 
-def _key(client: TestClient, headers: dict[str, str], path: str) -> PublicKey:
+def _key(client: TestClient | httpx.Client, headers: dict[str, str], path: str) -> PublicKey:
     answer = client.get(path, headers=headers)
     assert answer.status_code == 200, answer.text
     return PublicKey(base64.b64decode(answer.json()["public_key"]))
 
 
 def build_sealed(
-    client: TestClient,
+    client: TestClient | httpx.Client,
     headers: dict[str, str],
     *,
     case_id: UUID,
     uploader_id: UUID,
     content: bytes = CONTENT,
     segment_size: int = 4096,
+    claimed_sha256: str | None = None,
 ) -> Sealed:
     """An upload of ``content`` into ``case_id``, built as a client builds it, for the
     recipients the caller of ``headers`` is told (keys taken as the server serves them: these
-    tests are about the server's checks; the client's are tests/cli/test_e2e_writes_cli.py's)."""
+    tests are about the server's checks; the client's are tests/cli/test_e2e_writes_cli.py's).
+    ``claimed_sha256``: what the sealed record says the content's digest is, if not the truth
+    (an uploader who lies)."""
     listed = client.get(f"/v1/cases/{case_id}/recipients", headers=headers)
     assert listed.status_code == 200, listed.text
     recipients = listed.json()
@@ -101,7 +105,7 @@ def build_sealed(
         notes=None,
         source_id=None,
         kind=None,
-        sha256=hashlib.sha256(content).hexdigest(),
+        sha256=claimed_sha256 or hashlib.sha256(content).hexdigest(),
         size=len(content),
     )
     bound = document_record.binding(

@@ -8,9 +8,10 @@ can be checked without the key (``crypto.check_ciphertext``: the stream's header
 commitment; one copy of the key for exactly each current recipient, of the right size; a
 creation time close to its own clock, which the sealed record is bound to) and records the
 document like any other upload, in the same group commits. Whether the segments, the copies
-and the record really open under that key only a recipient can tell, and every reader's client
-checks it (``vault.cli.remote.sealed_read``): an uploader who lies makes a document that
-refuses to open, nothing worse.
+and the record really open under that key, and whether the content has the digest the record
+states, only a recipient can tell: a segment, copy or record that does not authenticate fails
+wherever it is opened, and the ``vault`` client compares the content with the record's digest
+(``vault.cli.remote.sealed_read``; ``Repr-Digest`` in a server-side session).
 """
 
 from __future__ import annotations
