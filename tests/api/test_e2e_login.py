@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import gc
+import json
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -359,3 +360,23 @@ def test_answers_racing_for_one_challenge_open_one_session(env: Env) -> None:
     with ThreadPoolExecutor(4) as pool:
         outcomes = sorted(pool.map(lambda _: answer(), range(4)))
     assert outcomes == ["refused", "refused", "refused", "session"]
+
+
+def test_a_required_key_rotation_stops_end_to_end_logins_until_it_is_done(env: Env) -> None:
+    """An administrator suspects the key is exposed: no end-to-end session opens with it (the
+    owner, and only the owner, is told why); the server-side login that makes the new key pair
+    lets end-to-end logins go on, with the new key."""
+    env.add_user("jules")
+    old = log_in(_post(env), "jules", PASSPHRASE, None).key.public_key().key_id
+    env.vault.users.require_rotation("jules")
+    with pytest.raises(Conflict, match="new key pair"):
+        log_in(_post(env), "jules", PASSPHRASE, None)
+    with pytest.raises(AuthenticationFailed):
+        log_in(_post(env), "jules", WRONG, None)  # a stranger learns nothing of it
+    with Session(env.vault.engine) as db:
+        entries = [json.loads(e.leaf) for e in db.exec(select(AuditEntry)).all()]
+    denied = [e for e in entries if e.get("reason") == "key-rotation-required"]
+    assert [(e["action"], e["outcome"]) for e in denied] == [("auth.login.challenge", "denied")]
+    assert env.login("jules").status_code == 200  # rotates
+    new = log_in(_post(env), "jules", PASSPHRASE, None).key.public_key().key_id
+    assert new != old

@@ -40,7 +40,7 @@ from vault import crypto
 from vault.audit.actions import Action
 from vault.clock import Clock
 from vault.crypto import Argon2Params, PublicKey
-from vault.errors import AuthenticationFailed
+from vault.errors import AuthenticationFailed, Conflict
 from vault.services import (
     login_checks,
     row_seal_guard,
@@ -160,6 +160,21 @@ class EndToEndLogin:
                     raise AuthenticationFailed()
                 totp = users.open_totp(user, row_seal_guard.pepper_of(db))
                 with_otp = login_checks.check_code(db, self._settings, user, totp, otp, now)
+            if user.key_rotation_required:
+                # The key may be exposed: no session opens with it. A new key pair is made at
+                # a server-side login (which has the passphrase to seal it), so say so; after
+                # the checks above, so that only the account's owner learns it.
+                work.fail(
+                    Action.AUTH_LOGIN_CHALLENGE,
+                    extra={"reason": "key-rotation-required"},
+                    user=user.id,
+                )
+                raise Conflict(
+                    "your administrator requires a new key pair before your next session: it "
+                    "is made at a server-side login (`vault keys rotate`); for an end-to-end "
+                    "only account, the administrator allows that once with `vault users "
+                    "end-to-end NAME --either`"
+                )
             challenge_id = uuid4()
             secret = os.urandom(32)
             found = Challenge(
