@@ -284,3 +284,66 @@ def test_a_member_who_joins_during_the_upload_makes_it_409(
     assert answer.status_code == 409, answer.text
     assert "recipients" in answer.json()["detail"]
     assert_nothing_stored(api.world)
+
+
+def _framed(*parts: tuple[str, bytes, bool]) -> bytes:
+    """A multipart body of ``(name, value, is_file)`` parts, in order."""
+    out = b""
+    for name, value, is_file in parts:
+        extra = f'; filename="{name}"' if is_file else ""
+        out += (
+            (
+                f'--sealedb0undary\r\nContent-Disposition: form-data; name="{name}"{extra}\r\n\r\n'
+            ).encode()
+            + value
+            + b"\r\n"
+        )
+    return out + b"--sealedb0undary--\r\n"
+
+
+def _fields(s: Sealed) -> list[tuple[str, bytes, bool]]:
+    keys = json.dumps({k: base64.b64encode(v).decode() for k, v in s.keys.items()})
+    return [
+        ("case", s.case_id.encode(), False),
+        ("document", str(s.doc_id).encode(), False),
+        ("created_at", s.created_at.isoformat().encode(), False),
+        ("key_commitment", base64.b64encode(s.commitment), False),
+        ("keys", keys.encode(), False),
+    ]
+
+
+def test_malformed_bodies_are_refused_and_nothing_is_stored(api: ApiWorld) -> None:
+    sealed = _sealed(api)
+    metadata = ("metadata", base64.b64encode(sealed.metadata), False)
+    ciphertext = ("ciphertext", sealed.ciphertext, True)
+    bodies = {
+        "no ciphertext part": _framed(*_fields(sealed), metadata),
+        "two file parts": _framed(*_fields(sealed), ciphertext, ciphertext, metadata),
+        "metadata twice": _framed(*_fields(sealed), ciphertext, metadata, metadata),
+        "a field after the metadata": _framed(
+            *_fields(sealed), ciphertext, metadata, ("title", b"in the clear", False)
+        ),
+        "case not a UUID": _framed(
+            ("case", b"harbour", False), *_fields(sealed)[1:], ciphertext, metadata
+        ),
+        "keys over the limit": _framed(
+            *_fields(sealed)[:4],
+            ("keys", b'{"a": "' + b"A" * (2 << 20) + b'"}', False),
+            ciphertext,
+            metadata,
+        ),
+        "metadata not base64": _framed(*_fields(sealed), ciphertext, ("metadata", b"***", False)),
+        "truncated framing": _framed(*_fields(sealed), ciphertext, metadata)[:-40],
+    }
+    for what, body in bodies.items():
+        answer = _post(api, body)
+        assert answer.status_code in (413, 422), (what, answer.status_code, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json", what
+        assert_nothing_stored(api.world)
+    plain = api.client.post(
+        "/v1/sealed-documents",
+        headers={**api.auth("erin"), "Content-Type": "application/octet-stream"},
+        content=sealed.ciphertext,
+    )
+    assert plain.status_code == 415
+    assert_nothing_stored(api.world)
