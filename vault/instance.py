@@ -21,6 +21,7 @@ from vault.services.auth import AuthService
 from vault.services.cases import CaseService
 from vault.services.client_grants import ClientGrants
 from vault.services.documents import DocumentService
+from vault.services.e2e_enrolment import EndToEndEnrolment
 from vault.services.e2e_login import EndToEndLogin
 from vault.services.holds import HoldService
 from vault.services.key_directory import KeyDirectory
@@ -87,6 +88,7 @@ class Vault:
         self.account = AccountService(engine=engine, settings=settings, clock=clock, kdf=self.kdf)
         self.keys = KeyDirectory(engine=engine, clock=clock, witness=self.audit.witness)
         self.e2e = EndToEndLogin(engine=engine, settings=settings, clock=clock)
+        self.e2e_enrolment = EndToEndEnrolment(engine=engine, settings=settings, clock=clock)
         self.client_grants = ClientGrants(engine=engine, clock=clock)
 
     @classmethod

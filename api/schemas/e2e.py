@@ -56,3 +56,35 @@ class AnswerRequest(Body):
     challenge_id: UUID
     answer: str = Field(min_length=44, max_length=44, description=f"the secret: {_B64_32}")
     device_token: str | None = Field(default=None, max_length=100, description=_DEVICE)
+
+
+class EnrollStart(Body):
+    username: str = Field(min_length=1, max_length=64)
+    code: str = Field(min_length=1, max_length=64)
+
+
+class EnrollStartPublic(BaseModel):
+    user_id: UUID = Field(description="what the sealed private key is bound to (format §4.3)")
+    memory_kib: int
+    time_cost: int
+    lanes: int
+
+
+class EnrollEndToEnd(Body):
+    """An enrolment whose keys the client made (binary fields in base64)."""
+
+    username: str = Field(min_length=1, max_length=64)
+    code: str = Field(min_length=1, max_length=64)
+    public_key: str = Field(max_length=2048, description="ML-KEM-768 then X25519 (format §3.2)")
+    salt: str = Field(max_length=128)
+    memory_kib: int = Field(description="the Argon2id parameters used (at least RFC 9106's second)")
+    time_cost: int
+    lanes: int
+    verifier: str = Field(max_length=128, description="the login verifier (format §4.2)")
+    sealed_private_key: str = Field(max_length=1024, description="format §4.3")
+
+
+class ConfirmEndToEnd(Body):
+    username: str = Field(min_length=1, max_length=64)
+    verifier: str = Field(max_length=128, description="the login verifier of your passphrase")
+    otp: str = Field(min_length=6, max_length=8, pattern="^[0-9]+$")

@@ -79,6 +79,9 @@ MATRIX: dict[str, str] = {
     "GET /docs/assets/{name}":                        "200 200 200  200 200  200 200 200  200 200  200 200",
     "POST /v1/auth/enroll":                           "200 200 200  200 200  200 200 200  200 200  200 200",
     "POST /v1/auth/enroll/confirm":                   "204 204 204  204 204  204 204 204  204 204  204 204",
+    "POST /v1/auth/e2e/enroll/start":                 "200 200 200  200 200  200 200 200  200 200  200 200",
+    "POST /v1/auth/e2e/enroll":                       "200 200 200  200 200  200 200 200  200 200  200 200",
+    "POST /v1/auth/e2e/enroll/confirm":               "204 204 204  204 204  204 204 204  204 204  204 204",
     "POST /v1/auth/login":                            "200 200 200  200 200  200 200 200  200 200  200 200",
     "POST /v1/auth/e2e/params":                       "200 200 200  200 200  200 200 200  200 200  200 200",
     "POST /v1/auth/e2e/challenge":                    "200 200 200  200 200  200 200 200  200 200  200 200",
@@ -519,6 +522,62 @@ def _enroll(cast: Cast, actor: str) -> Call:
 
     body = {"username": username, "code": code, "passphrase": PASSPHRASE}
     return Call("POST", "/v1/auth/enroll", json=body, after=after)
+
+
+def _enroll_start(cast: Cast, actor: str) -> Call:
+    username, code = cast.pending_account()
+
+    def after(r: httpx.Response) -> None:
+        assert not cast.enrolled(username)  # the code is checked, not used
+        if r.status_code == 200:
+            assert r.json()["user_id"] == str(cast.user_id(username))
+
+    body = {"username": username, "code": code}
+    return Call("POST", "/v1/auth/e2e/enroll/start", json=body, after=after)
+
+
+def _enroll_e2e(cast: Cast, actor: str) -> Call:
+    username, code = cast.pending_account()
+    params = cast.vault.settings.argon2
+    salt = crypto.new_passphrase_salt()
+    keys = crypto.derive_passphrase_keys(PASSPHRASE, salt, params)
+    key = crypto.generate_private_key()
+    sealed = crypto.seal_private_key(keys.kek, key, owner_id=cast.user_id(username))
+
+    def after(r: httpx.Response) -> None:
+        assert cast.enrolled(username) == (r.status_code == 200)
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode()
+
+    body = {
+        "username": username,
+        "code": code,
+        "public_key": b64(key.public_key().to_bytes()),
+        "salt": b64(salt),
+        "memory_kib": params.memory_kib,
+        "time_cost": params.time_cost,
+        "lanes": params.lanes,
+        "verifier": b64(keys.verifier),
+        "sealed_private_key": b64(sealed),
+    }
+    return Call("POST", "/v1/auth/e2e/enroll", json=body, after=after)
+
+
+def _confirm_e2e(cast: Cast, actor: str) -> Call:
+    username, secret = cast.unconfirmed_totp_account()
+    with cast.world.db() as db:
+        user = users.find_user(db, username)
+        assert user.kdf_salt is not None
+        salt = bytes(user.kdf_salt)
+    verifier = crypto.derive_passphrase_keys(PASSPHRASE, salt, cast.vault.settings.argon2).verifier
+
+    def after(r: httpx.Response) -> None:
+        assert cast.totp_confirmed(username) == (r.status_code == 204)
+
+    otp = crypto.totp_code(secret, time.time())
+    body = {"username": username, "verifier": base64.b64encode(verifier).decode(), "otp": otp}
+    return Call("POST", "/v1/auth/e2e/enroll/confirm", json=body, after=after)
 
 
 def _confirm(cast: Cast, actor: str) -> Call:
@@ -1238,6 +1297,9 @@ HOW: dict[str, How] = {
     "GET /docs/assets/{name}": How(_docs("/docs/assets/swagger-init.js", "text/javascript")),
     "POST /v1/auth/enroll": How(_enroll),
     "POST /v1/auth/enroll/confirm": How(_confirm),
+    "POST /v1/auth/e2e/enroll/start": How(_enroll_start),
+    "POST /v1/auth/e2e/enroll": How(_enroll_e2e),
+    "POST /v1/auth/e2e/enroll/confirm": How(_confirm_e2e),
     "POST /v1/auth/login": How(_login),
     "POST /v1/auth/e2e/params": How(_e2e_params),
     "POST /v1/auth/e2e/challenge": How(_e2e_challenge),
@@ -1502,6 +1564,9 @@ PUBLIC = [
     "GET /docs/assets/{name}",
     "POST /v1/auth/enroll",
     "POST /v1/auth/enroll/confirm",
+    "POST /v1/auth/e2e/enroll/start",
+    "POST /v1/auth/e2e/enroll",
+    "POST /v1/auth/e2e/enroll/confirm",
     "POST /v1/auth/login",
 ]
 # Every other row; logout last, as each of its cells ends the credential it was sent with.

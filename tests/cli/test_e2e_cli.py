@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from tests.cli.conftest import PASSPHRASE, ReviewServer
 from tests.cli.test_keys_cli import Machine, _new_account
-from tests.support.cli import INTEGRITY
+from tests.support.cli import INTEGRITY, run_vault
 from tests.support.tampering_proxy import TamperingProxy, tampering_proxy
 from vault import crypto
 from vault.instance import Vault
@@ -288,3 +288,31 @@ def test_a_grant_for_a_key_the_log_does_not_hold_is_refused_and_nothing_is_sent(
     assert done.returncode == INTEGRITY, done.stderr
     assert "under another key than the one the access log holds" in done.stderr
     assert not any(r.startswith(b"POST /v1/grants") for r in proxy.received)
+
+
+def test_an_end_to_end_enrolment_never_sends_the_passphrase(
+    review_server: ReviewServer, proxy: TamperingProxy, tmp_path: Path
+) -> None:
+    name = f"kt-{uuid.uuid4().hex[:6]}"
+    made = run_vault(
+        "users", "add", name, "--role", "journalist", "--data-dir", review_server.live.data_dir,
+        cwd=review_server.root, env=review_server.live.env, in_process=True,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    code = made.stdout.strip()
+    machine = Machine(review_server, tmp_path / name, proxy.url)
+    enrolled = machine.run(
+        "enroll", "--server", proxy.url, "--username", name, "--code", code,
+        "--passphrase-file", str(review_server.passphrase_file), "--end-to-end",
+    )  # fmt: skip
+    assert enrolled.returncode == 0, enrolled.stderr
+    assert "passphrase stayed on this machine" in enrolled.stderr
+    sent = b"\n".join(proxy.received)
+    assert b"/v1/auth/e2e/enroll" in sent
+    assert PASSPHRASE.encode() not in sent
+    login = machine.login(name, "--end-to-end")
+    assert login.returncode == 0, login.stderr
+    assert PASSPHRASE.encode() not in b"\n".join(proxy.received)
+    # The key the client made is the one the access log holds for the account.
+    shown = machine.show(name)
+    assert shown.returncode == 0, shown.stderr

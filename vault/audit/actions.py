@@ -40,6 +40,7 @@ class Action(StrEnum):
     AUTH_ENROLL = "auth.enroll"
     AUTH_ENROLL_CONFIRM = "auth.enroll.confirm"
     AUTH_ENROLL_FAILED = "auth.enroll.failed"
+    AUTH_ENROLL_START = "auth.enroll.start"
     AUTH_LOGIN = "auth.login"
     AUTH_LOGIN_CHALLENGE = "auth.login.challenge"
     AUTH_LOGIN_FAILED = "auth.login.failed"

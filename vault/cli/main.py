@@ -22,6 +22,7 @@ from vault.cli.remote import (
     account,
     cases,
     docs,
+    enrol,
     export,
     holds,
     redact,
@@ -76,6 +77,7 @@ setup.register(app)
 backup.register(app)  # `vault restore`, and the `vault backup` group
 serve.register(app)
 session.register(app)
+enrol.register(app)
 account.register(app)
 export.register(app)  # Typer lists single commands before groups: it follows `whoami`
 app.add_typer(cases.app, name="cases")

@@ -80,12 +80,13 @@ class AuthService:
         keys = [throttle.account_key(username), throttle.address_key(address)]
         with self._uow.audited(None, Action.AUTH_ENROLL) as work:
             db = work.db
-            throttle.check(db, keys, now)
-            user = db.exec(select(User).where(User.username == username)).first()
-            if user is None or not users.enrolment_code_matches(user, code, now):
-                work.fail(Action.AUTH_ENROLL_FAILED, user=user.id if user else "unknown")
-                throttle.record_failure(db, keys, now, free=self._address_free(address))
-                raise AuthenticationFailed("invalid username or enrolment code")
+            free = self._address_free(address)
+            user = login_checks.enrolling(work, username, code, keys, now, free)
+            if user.sealed_recovered_key is None and users.end_to_end_only(self._settings, user):
+                # Its passphrase must never reach the server: `vault enroll --end-to-end`. (A
+                # recovered key pair can only be taken up here: the server made it anyway.)
+                work.fail(Action.AUTH_ENROLL_FAILED, user=user.id)
+                raise EndToEndOnly()
             secret = crypto.new_totp_secret() if self.totp_required(user.role) else None
             recovered = None
             if user.sealed_recovered_key is not None and user.key_id is not None:

@@ -159,3 +159,24 @@ def use_code(db: Session, user: User, secret: bytes, otp: str, now: datetime) ->
     if used.rowcount != 1:
         raise AuthenticationFailed()  # replayed within its window
     user.totp_last_step = step
+
+
+def enrolling(
+    work: Work,
+    username: str,
+    code: str,
+    keys: list[str],
+    now: datetime,
+    free: dict[str, int],
+) -> User:
+    """The account ``username`` whose live enrolment code is ``code``, or ``AuthenticationFailed``
+    (unknown user, wrong and expired code alike), recorded as a failed enrolment and counted
+    by the throttle under ``keys``."""
+    db = work.db
+    throttle.check(db, keys, now)
+    user = db.exec(select(User).where(User.username == username)).first()
+    if user is None or not users.enrolment_code_matches(user, code, now):
+        work.fail(Action.AUTH_ENROLL_FAILED, user=user.id if user else "unknown")
+        throttle.record_failure(db, keys, now, free=free)
+        raise AuthenticationFailed("invalid username or enrolment code")
+    return user
