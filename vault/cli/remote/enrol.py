@@ -21,7 +21,7 @@ from vault import crypto
 from vault.cli.client import Client
 from vault.cli.output import say
 from vault.cli.prompts import read_passphrase
-from vault.errors import IntegrityError, InvalidInput
+from vault.errors import AuthenticationFailed, EndToEndOnly, IntegrityError, InvalidInput
 from vault.passphrase_policy import check_passphrase
 
 __all__ = ["enroll", "register"]
@@ -108,12 +108,20 @@ def enroll(
     check_passphrase(passphrase)
     with Client(server) as client:
         verifier = None
-        if end_to_end:
-            answer, verifier = _end_to_end(client, username, code, passphrase)
-        else:
-            answer = client.post(
-                "/v1/auth/enroll", {"username": username, "code": code, "passphrase": passphrase}
-            )
+        try:
+            if end_to_end:
+                answer, verifier = _end_to_end(client, username, code, passphrase)
+            else:
+                body = {"username": username, "code": code, "passphrase": passphrase}
+                answer = client.post("/v1/auth/enroll", body)
+        except EndToEndOnly:
+            raise  # the account enrols with --end-to-end: said as the server says it
+        except AuthenticationFailed:
+            # Not the login hint the client's generic 401 carries: the code is what was wrong.
+            raise AuthenticationFailed(
+                "invalid username or enrolment code (ask your administrator for a new one if "
+                "it expired)"
+            ) from None
         uri = answer.get("totp_uri") if isinstance(answer, dict) else None
         if uri:
             say("Add this to your authenticator app (shown once):")
