@@ -28,6 +28,7 @@ from api.routes import (
     keys,
     redactions,
     sealed,
+    sealed_redactions,
     sealed_sources,
     sealed_uploads,
     sources,
@@ -116,6 +117,7 @@ def create_app(
         *keys.routers,
         *sealed_uploads.routers,
         *sealed_sources.routers,
+        *sealed_redactions.routers,
     ):
         app.include_router(router)
     app.include_router(docs_page.router)

@@ -28,6 +28,7 @@ from vault.services.key_directory import KeyDirectory
 from vault.services.recovery import RecoveryService
 from vault.services.redactions import RedactionService
 from vault.services.retention import RetentionService
+from vault.services.sealed_redactions import SealedRedactions
 from vault.services.sealed_sources import SealedSources
 from vault.services.sealed_uploads import SealedUploadService
 from vault.services.sources import SourceService
@@ -74,6 +75,13 @@ class Vault:
             max_export_bytes=settings.max_export_bytes,
             dpi=settings.export_dpi,
             pin_path=settings.checkpoint_pin_path,
+            witness=self.audit.witness,
+        )
+        self.sealed_redactions = SealedRedactions(
+            engine=engine,
+            documents=self.documents,
+            clock=clock,
+            self_approval=settings.redaction_self_approval,
             witness=self.audit.witness,
         )
         self.cases = CaseService(engine=engine, clock=clock)

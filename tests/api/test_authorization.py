@@ -47,7 +47,11 @@ from tests.conftest import PASSPHRASE
 from tests.support.sealed_uploads import build_sealed
 from vault import crypto, source_record
 from vault.clock import system_clock
+from vault.redaction import record as redaction_record
+from vault.redaction.model import Category, Kind
 from vault.services import grants, row_seal_guard, users
+from vault.services.document_records import open_metadata
+from vault.services.redaction_records import unseal
 from vault.settings import Settings
 from vault.storage.models import Case, Credential, Document, Redaction, Role, Source, User
 
@@ -130,6 +134,9 @@ MATRIX: dict[str, str] = {
     "GET /v1/documents/{document_id}/access-log":     "404 200 200  200 404  200 404 404  404 200  401 401",
     "GET /v1/documents/{document_id}/redactions":     "404 200 409  200 404  404 404 404  404 200  401 401",
     "POST /v1/documents/{document_id}/redactions":    "404 201 409  201 404  404 404 404  404 404  401 401",
+    "GET /v1/documents/{document_id}/sealed-redactions": "404 200 409  200 404  404 404 404  404 200  401 401",
+    "POST /v1/documents/{document_id}/sealed-redactions": "404 201 409  201 404  404 404 404  404 404  401 401",
+    "POST /v1/redactions/{redaction_id}/sealed-review": "404 409 409  200 404  404 404 404  404 404  401 401",
     "POST /v1/documents/{document_id}/redactions/suggest":"404 200 409  200 404  404 404 404  404 404  401 401",
     "GET /v1/documents/{document_id}/text":           "404 200 409  200 404  404 404 404  404 200  401 401",
     "GET /v1/documents/{document_id}/export":         "404 200 409  200 404  404 404 404  404 200  401 401",
@@ -1171,6 +1178,67 @@ def _propose(cast: Cast, actor: str) -> Call:
     return Call("POST", f"/v1/documents/{document}/redactions", json=body, after=after)
 
 
+def _list_sealed_redactions(cast: Cast, actor: str) -> Call:
+    return Call("GET", f"/v1/documents/{cast.redaction_document()}/sealed-redactions")
+
+
+def _data_key(cast: Cast, document: str) -> tuple[bytes, str]:
+    """The document's data key and plaintext digest, opened with erin's key (as a client)."""
+    with cast.world.db() as db:
+        row, data_key = cast.vault.documents.readable(db, cast.world.editor, uuid.UUID(document))
+        return data_key, open_metadata(row, data_key).sha256
+
+
+def _propose_sealed(cast: Cast, actor: str) -> Call:
+    document = cast.redaction_document()
+    data_key, sha256 = _data_key(cast, document)
+    rid = uuid.uuid4()
+    proposal = redaction_record.Proposal(kind=Kind.TERM, category=Category.OTHER, term="witness")
+    bound = redaction_record.binding(
+        document_id=uuid.UUID(document),
+        proposer_id=cast.user_id(_owner(actor)),
+        reviewer_id=None,
+        status="proposed",
+    )
+    box = redaction_record.seal(
+        data_key, rid, bound, redaction_record.SealedRedaction(proposal, sha256, "witness")
+    )
+    before = cast.count(Redaction)
+
+    def after(r: httpx.Response) -> None:
+        assert cast.count(Redaction) == before + (r.status_code == 201)
+
+    body = {"id": str(rid), "sealed": base64.b64encode(box).decode()}
+    return Call("POST", f"/v1/documents/{document}/sealed-redactions", json=body, after=after)
+
+
+def _review_sealed(cast: Cast, actor: str) -> Call:
+    """A fresh redaction proposed by ``ada``, approved with a record sealed as the reviewer's
+    client seals it."""
+    rid = uuid.UUID(cast.proposed_redaction())
+    data_key, _ = _data_key(cast, cast.redaction_document())
+    with cast.world.db() as db:
+        row = db.get(Redaction, rid)
+        assert row is not None
+        opened = unseal(data_key, row)
+        bound = redaction_record.binding(
+            document_id=row.document_id,
+            proposer_id=row.proposer_id,
+            reviewer_id=cast.user_id(_owner(actor)),
+            status="approved",
+        )
+    box = redaction_record.seal(data_key, rid, bound, opened)
+
+    def after(r: httpx.Response) -> None:
+        with cast.world.db() as db:
+            found = db.get(Redaction, rid)
+            assert found is not None
+            assert (found.status != "proposed") == (r.status_code == 200)
+
+    body = {"status": "approved", "sealed": base64.b64encode(box).decode()}
+    return Call("POST", f"/v1/redactions/{rid}/sealed-review", json=body, after=after)
+
+
 def _suggest(cast: Cast, actor: str) -> Call:
     return Call("POST", f"/v1/documents/{cast.redaction_document()}/redactions/suggest")
 
@@ -1416,6 +1484,23 @@ HOW: dict[str, How] = {
             "POST",
             "/v1/documents/{}/redactions",
             json={"kind": "term", "term": "witness", "category": "other"},
+        ),
+    ),
+    "GET /v1/documents/{document_id}/sealed-redactions": How(
+        _list_sealed_redactions, _absent("GET", "/v1/documents/{}/sealed-redactions")
+    ),
+    "POST /v1/documents/{document_id}/sealed-redactions": How(
+        _propose_sealed,
+        _absent(
+            "POST",
+            "/v1/documents/{}/sealed-redactions",
+            json={"id": str(uuid.uuid4()), "sealed": "AAAA"},
+        ),
+    ),
+    "POST /v1/redactions/{redaction_id}/sealed-review": How(
+        _review_sealed,
+        _absent(
+            "POST", "/v1/redactions/{}/sealed-review", json={"status": "approved", "sealed": "AAAA"}
         ),
     ),
     "POST /v1/documents/{document_id}/redactions/suggest": How(

@@ -4,14 +4,15 @@ receives and sends, with every log record it writes captured; the ``vault`` comm
 processes of their own (so that the only private keys in this process are the server's).
 
 Through ``vault login --end-to-end``, ``docs put``, ``docs read``, ``sources add``, ``sources
-reveal``, ``cases approve`` (which completes a newcomer's grant on the client) and ``logout``,
-no marker from the document's content, title, filename or notes, or from the source's identity
-notes or names, crosses the wire, reaches a log record or lands at rest in
+reveal``, ``redact add`` and ``approve`` (by a second editor, end to end too), ``cases
+approve`` (which completes a newcomer's grant on the client) and ``logout``, no marker from the
+document's content, title, filename or notes, from the source's identity notes or names, or
+from the redaction term crosses the wire, reaches a log record or lands at rest in
 the clear (database, blobs), and no unlocked private key of the end-to-end account is alive in
-the server at any sample, taken every few milliseconds throughout.
+the server at any sample (of either editor's key), taken every few milliseconds throughout.
 
-Redaction and export do not run end to end yet (docs/security-model.md, "Two ways to read"):
-redaction terms are not part of this session.
+Exports do not run end to end yet (docs/security-model.md, "Two ways to read"): the session
+has none.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ MARKERS = {
     "notes": "tidewater-almoner-basquill",
     "source identity": "marguerite-oyelaran-dockside",
     "source name": "Ottoline Vasquez-Brandt",
+    "redaction term": "Ferdinand Okafor-Lindqvist",
 }
 
 
@@ -64,11 +66,11 @@ class _Records(logging.Handler):
 
 
 class _KeyWatch:
-    """Samples the process's objects every few milliseconds for an unlocked private key of
-    ``key_id``; whatever it finds is kept in ``seen``."""
+    """Samples the process's objects every few milliseconds for an unlocked private key of any
+    of ``key_ids``; whatever it finds is kept in ``seen``."""
 
     def __init__(self) -> None:
-        self.key_id: str | None = None
+        self.key_ids: set[str] = set()
         self.samples = 0
         self.seen: list[str] = []
         self._stop = threading.Event()
@@ -76,10 +78,10 @@ class _KeyWatch:
 
     def _run(self) -> None:
         while not self._stop.wait(0.005):
-            if self.key_id is None:
+            if not self.key_ids:
                 continue
             for obj in gc.get_objects():
-                if isinstance(obj, crypto.PrivateKey) and obj.public_key().key_id == self.key_id:
+                if isinstance(obj, crypto.PrivateKey) and obj.public_key().key_id in self.key_ids:
                     self.seen.append(repr(obj))
             self.samples += 1
 
@@ -116,10 +118,11 @@ def served(tmp_path: Path) -> Iterator[Served]:
     result = init_vault(settings, admin="admin", passphrase=PASSPHRASE)
     vault = Vault.open(settings)
     admin = log_in(vault, "admin", result.totp_uri)
-    for name, role in (("erin", Role.EDITOR), ("jules", Role.JOURNALIST)):
+    for name, role in (("erin", Role.EDITOR), ("rosa", Role.EDITOR), ("jules", Role.JOURNALIST)):
         vault.users.create_account(None, username=name, role=role, passphrase=PASSPHRASE)
     case = vault.cases.create(admin, "harbour")
     vault.cases.add_member(admin, case.id, "erin")
+    vault.cases.add_member(admin, case.id, "rosa")
     port = _free_port()
     app = create_app(settings, vault=vault)
     server = uvicorn.Server(
@@ -154,16 +157,21 @@ def test_an_end_to_end_session_shows_the_server_no_marker_and_no_key(
     passphrase_file.write_text(PASSPHRASE + "\n")
     passphrase_file.chmod(0o600)
     document = tmp_path / f"{MARKERS['filename']}.txt"
-    content = (f"The ferryman {MARKERS['content']} saw the barges.\n" * 3000).encode()
+    content = (
+        f"The ferryman {MARKERS['content']} saw {MARKERS['redaction term']} at the barges.\n" * 3000
+    ).encode()
     document.write_bytes(content)
     proxy: TamperingProxy
     try:
         with tampering_proxy(served.url) as proxy, _KeyWatch() as watch:
-            watch.key_id = _key_id(vault, "erin")
+            watch.key_ids = {_key_id(vault, "erin"), _key_id(vault, "rosa")}
             env = vault_env(VAULT_CONFIG_DIR=str(tmp_path / "erin"))
+            rosa_env = vault_env(VAULT_CONFIG_DIR=str(tmp_path / "rosa"))
 
-            def vault_cmd(*args: str) -> Any:
-                done = run_vault(*args, cwd=tmp_path, env=env, secrets=[PASSPHRASE])
+            def vault_cmd(*args: str, as_rosa: bool = False) -> Any:
+                done = run_vault(
+                    *args, cwd=tmp_path, env=rosa_env if as_rosa else env, secrets=[PASSPHRASE]
+                )
                 assert done.returncode == 0, (args, done.stdout, done.stderr)
                 return done
 
@@ -172,6 +180,7 @@ def test_an_end_to_end_session_shows_the_server_no_marker_and_no_key(
                 "--passphrase-file", str(passphrase_file), "--end-to-end",
             )  # fmt: skip
             assert "end to end" in login.stderr
+            vault_cmd("cases", "approve", "harbour", "rosa", "--yes")  # no documents yet
             put = vault_cmd(
                 "docs", "put", str(document), "--case", "harbour",
                 "--title", f"minutes {MARKERS['title']}", "--notes", f"from {MARKERS['notes']}",
@@ -193,6 +202,16 @@ def test_an_end_to_end_session_shows_the_server_no_marker_and_no_key(
             revealed = vault_cmd("sources", "reveal", source_id, "--reason", "checking a quote")
             assert MARKERS["source identity"] in revealed.stdout
             assert MARKERS["source name"] in revealed.stdout
+            term = MARKERS["redaction term"]
+            proposed = vault_cmd(
+                "redact", "add", doc_id, "--text", term, "--category", "source-identity"
+            )
+            rid = proposed.stdout.strip()
+            vault_cmd(
+                "login", "--server", proxy.url, "--username", "rosa",
+                "--passphrase-file", str(passphrase_file), "--end-to-end", as_rosa=True,
+            )  # fmt: skip
+            vault_cmd("redact", "approve", rid, "--doc", doc_id, as_rosa=True)
             vault.cases.add_member(served.admin, served.case_id, "jules")
             approved = vault_cmd("cases", "approve", "harbour", "jules", "--yes")
             assert "1 document key(s) wrapped for them now" in approved.stderr
@@ -218,7 +237,7 @@ def test_an_end_to_end_session_shows_the_server_no_marker_and_no_key(
     assert info.metadata.title == f"minutes {MARKERS['title']}"
     # The control: the watch does see a key the server holds (erin's, at a server-side login).
     with _KeyWatch() as control:
-        control.key_id = _key_id(vault, "erin")
+        control.key_ids = {_key_id(vault, "erin")}
         held = vault.auth.login("erin", PASSPHRASE, None, address="127.0.0.1").actor
         deadline = time.monotonic() + 10
         while not control.seen and time.monotonic() < deadline:

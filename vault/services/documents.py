@@ -384,6 +384,15 @@ class DocumentService:
 
         return StoredCiphertext(size, read_from)
 
+    def held(self, db: Session, actor: Actor, document_id: UUID) -> Document:
+        """The row of a document ``actor`` may reach and holds a copy of the key to, without
+        opening anything: what an end-to-end client's work on it needs (``NotFound`` outside
+        their reach, ``Conflict`` while their grant is pending)."""
+        row = self._visible(db, actor, document_id)
+        if self._wrapped_for(db, actor, row)[1] is None:
+            raise Conflict("access to this document is pending: a case member must grant it")
+        return row
+
     def _wrapped_for(self, db: Session, actor: Actor, row: Document) -> tuple[str, bytes | None]:
         """The key id of ``actor``'s account, and the data key of ``row`` wrapped for it."""
         user = db.get(User, actor.user_id)

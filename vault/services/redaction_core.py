@@ -24,8 +24,8 @@ from vault.audit.actions import Action
 from vault.clock import Clock
 from vault.errors import Conflict, IntegrityError, InvalidInput, LimitExceeded, NotFound
 from vault.redaction import export, pdf, suggest
-from vault.redaction.model import Area, Status
-from vault.redaction.pdf.source import open_pdfium
+from vault.redaction.model import Status
+from vault.redaction.proposals import check_on_page, target, usable
 from vault.services.document_records import (
     MAX_TITLE,
     DocumentInfo,
@@ -39,7 +39,6 @@ from vault.services.redaction_records import (
     SealedRedaction,
     Withdrawal,
     check_note,
-    check_rect,
     seal,
     unseal,
 )
@@ -294,21 +293,6 @@ class RedactionCore:
         )
 
 
-def target(key: str, proposal: Proposal, covered: str) -> export.Target:
-    """``proposal`` as the export module takes it, ``covered`` being the text under it."""
-    return export.Target(
-        key=key,
-        kind=proposal.kind,
-        category=proposal.category,
-        start=proposal.start,
-        end=proposal.end,
-        term=proposal.term,
-        page=proposal.page,
-        rect=proposal.rect,
-        text=covered or None,
-    )
-
-
 def unseal_row(data_key: bytes, row: Redaction) -> SealedRedaction:
     """The sealed record of ``row``, opened (``IntegrityError`` if it does not open)."""
     return unseal(data_key, row)
@@ -330,31 +314,6 @@ def applying(data_key: bytes, rows: Sequence[Redaction]) -> list[tuple[Redaction
                     reason="record-state",
                 )
     return found
-
-
-def check_on_page(content: bytes, area: Area) -> None:
-    """A PDF region must lie on its page: within the page's MediaBox, in PDF points. (Images
-    are checked against their size by ``export.check_target``.)"""
-    with open_pdfium(content) as document:
-        left, bottom, right, top = document[area.page - 1].get_mediabox()
-    rect = area.rect
-    if not (left <= rect.x0 and rect.x1 <= right and bottom <= rect.y0 and rect.y1 <= top):
-        raise InvalidInput(
-            f"the region lies outside page {area.page} "
-            f"({left:g},{bottom:g} to {right:g},{top:g} in PDF points)"
-        )
-
-
-def usable(proposal: Proposal) -> bool:
-    """Whether an export can apply ``proposal``: a region stored before coordinates were
-    checked may have ones no page has."""
-    if proposal.rect is None:
-        return True
-    try:
-        check_rect(proposal.rect)
-    except InvalidInput:
-        return False
-    return True
 
 
 def derived_document(title: str, original: UUID) -> NewDocument:

@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from vault.audit.actions import Action
 from vault.errors import Conflict, IntegrityError, RedactionLeak
-from vault.redaction import export, suggest
+from vault.redaction import export, proposals, suggest
 from vault.redaction.model import Kind, Status
 from vault.services.redaction_core import (
     Opened,
@@ -27,7 +27,6 @@ from vault.services.redaction_core import (
     Suggestions,
     TextReading,
     applying,
-    check_on_page,
     derived_document,
     pending_withdrawal,
     required_note,
@@ -87,21 +86,9 @@ class RedactionService(RedactionCore):
         return self._info(row, opened)
 
     def _check(self, opened: Opened, proposal: Proposal) -> str:
-        """What ``proposal`` covers, once checked against the document. A term needs nothing
-        of the content (it may match nowhere yet), so the document is decrypted only for spans
-        and regions."""
-        media_type = opened.meta.media_type
-        new = target("new", proposal, "")
-        if proposal.kind is Kind.TERM:
-            return new.needle()  # images too: their text is what OCR reads in them
-        content = self._content(opened)
-        doc_text = None
-        if proposal.kind is Kind.SPAN:
-            doc_text = export.document_text(content, media_type)
-        covered = export.check_target(content, media_type, new, doc_text)
-        if proposal.kind is Kind.REGION and export.format_of(media_type) == "pdf":
-            check_on_page(content, new.area())
-        return covered
+        """What ``proposal`` covers, once checked against the document
+        (``vault.redaction.proposals``)."""
+        return proposals.covered(proposal, opened.meta.media_type, lambda: self._content(opened))
 
     def _insert(
         self, db: Session, actor: Actor, opened: Opened, proposal: Proposal, covered: str

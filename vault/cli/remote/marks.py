@@ -144,3 +144,15 @@ def legend(styled: bool, shown: set[str]) -> str:
             left, right = _BRACKETS[status]
             parts.append(f"{escape(left)}…{escape(right)} {status} ({meaning})")
     return "Legend: " + ", ".join(parts)
+
+
+def who(user_id: str | None, me: str | None) -> str | None:
+    """A redaction's proposer or reviewer as a listing shows them: "you", or an id's start."""
+    if user_id is None:
+        return None
+    return "you" if user_id == me else user_id[:8]
+
+
+def status_of(r: Mapping[str, Any]) -> str:
+    """A redaction's status, and "(stale)" when made on other content than the document's."""
+    return str(r["status"]) + ("" if r.get("current", True) else " (stale)")

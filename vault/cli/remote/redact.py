@@ -4,8 +4,8 @@ A redaction marks what must not leave the vault: a span of a document's text, ev
 of a term, or a rectangle on a page. One editor proposes it, another approves it (the server
 refuses the proposer's own approval), and only approved redactions are applied by
 ``vault export``. The server decides who may do what; this module adds parsing of the three
-forms, names for ids, and a preview that shows the redactions in the text (drawn by
-``vault.cli.remote.preview``).
+forms, names for ids, a preview of the redactions in the text (``vault.cli.remote.preview``),
+and, in an end-to-end session, proposals and reviews sealed here (``sealed_redactions``).
 
 Offsets count Unicode code points of the text ``GET /v1/documents/{id}/text`` returns (a PDF's
 text layer, pages separated by form feeds), the text ``vault redact preview`` shows.
@@ -14,15 +14,15 @@ text layer, pages separated by form feeds), the text ``vault redact preview`` sh
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 
 from vault.cli.output import AsJson, emit, emit_one, printable, say, when
+from vault.cli.remote import sealed_redactions
 from vault.cli.remote.lookup import as_uuid, by_prefix, resolve_document
-from vault.cli.remote.marks import describe, marked_ranges
+from vault.cli.remote.marks import describe, marked_ranges, status_of, who
 from vault.cli.remote.preview import render
 from vault.cli.remote.redaction_forms import FORMS, parse_rect, parse_span, proposal_body
 from vault.cli.remote.session import ProfileOpt, open_client
@@ -71,16 +71,6 @@ DocOpt = Annotated[
 # -- presentation -----------------------------------------------------------------------------
 
 
-def _who(user_id: str | None, me: str | None) -> str | None:
-    if user_id is None:
-        return None
-    return "you" if user_id == me else user_id[:8]
-
-
-def _status(r: Mapping[str, Any]) -> str:
-    return str(r["status"]) + ("" if r.get("current", True) else " (stale)")
-
-
 def _resolve_redaction(client: Client, ref: str, document: str | None) -> str:
     """A full id as is; a prefix only among the redactions of ``document`` (redactions are
     listed per document, never across the vault)."""
@@ -93,7 +83,8 @@ def _resolve_redaction(client: Client, ref: str, document: str | None) -> str:
             "--doc DOCUMENT (see `vault redact ls DOCUMENT`)"
         )
     doc_id = resolve_document(client, document)
-    found = client.get(f"/v1/documents/{doc_id}/redactions")["redactions"]
+    path = "sealed-redactions" if client.key is not None else "redactions"
+    found = client.get(f"/v1/documents/{doc_id}/{path}")["redactions"]
     return by_prefix(ref, (r["id"] for r in found), "redaction")
 
 
@@ -217,9 +208,12 @@ def add(
     """
     body = proposal_body(text, span, page, rect, category, note)
     occurrences: int | None = None
+    answer: dict[str, Any]
     with open_client(profile) as client:
         doc_id = resolve_document(client, document)
-        if body["kind"] != "region":
+        if client.key is not None:  # end to end: checked against the document, sealed here
+            answer = sealed_redactions.propose(client, doc_id, sealed_redactions.proposal_of(body))
+        elif body["kind"] != "region":
             shown: dict[str, Any] = client.get(f"/v1/documents/{doc_id}/text")
             body["content_sha256"] = shown["sha256"]
             if body["kind"] == "span" and body["end"] > len(shown["text"]):
@@ -230,7 +224,8 @@ def add(
                 from vault.redaction.match import find_term  # pure; loaded only when needed
 
                 occurrences = len(list(find_term(shown["text"], body["term"])))
-        answer: dict[str, Any] = client.post(f"/v1/documents/{doc_id}/redactions", body)
+        if client.key is None:
+            answer = client.post(f"/v1/documents/{doc_id}/redactions", body)
     if as_json:
         emit_one(answer, [], as_json=True)
     else:
@@ -259,7 +254,11 @@ def ls(document: DocumentArg, as_json: AsJson = False, profile: ProfileOpt = Non
     """
     with open_client(profile) as client:
         doc_id = resolve_document(client, document)
-        found: list[dict[str, Any]] = client.get(f"/v1/documents/{doc_id}/redactions")["redactions"]
+        found: list[dict[str, Any]] = (
+            sealed_redactions.listed(client, doc_id)
+            if client.key is not None
+            else client.get(f"/v1/documents/{doc_id}/redactions")["redactions"]
+        )
         me = client.get("/v1/auth/me")["id"] if found and not as_json else None
     if as_json:
         # A bare list, as scripts that loop over a document's redactions expect.
@@ -268,12 +267,12 @@ def ls(document: DocumentArg, as_json: AsJson = False, profile: ProfileOpt = Non
     rows = [
         {
             "id": r["id"][:8],
-            "status": _status(r),
+            "status": status_of(r),
             "kind": r["kind"],
             "category": r["category"],
             "what": describe(r),
-            "proposer": _who(r["proposer"], me),
-            "reviewer": _who(r.get("reviewer"), me),
+            "proposer": who(r["proposer"], me),
+            "reviewer": who(r.get("reviewer"), me),
             "created": when(r["created_at"]),
         }
         for r in found
@@ -301,7 +300,12 @@ def _review(
 ) -> dict[str, Any]:
     with open_client(profile) as client:
         rid = _resolve_redaction(client, ref, document)
-        answer: dict[str, Any] = client.post(f"/v1/redactions/{rid}/{path}", body)
+        answer: dict[str, Any]
+        if client.key is not None and path in ("approve", "reject"):  # sealed again here
+            doc_id = resolve_document(client, document) if document else None
+            answer = sealed_redactions.review(client, doc_id, rid, path, (body or {}).get("note"))
+        else:
+            answer = client.post(f"/v1/redactions/{rid}/{path}", body)
     say(
         f"{done} {answer['kind']} redaction {answer['id'][:8]} ({answer['category']}) of "
         f"document {answer['document'][:8]}."
