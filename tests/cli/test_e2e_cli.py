@@ -193,7 +193,9 @@ def test_an_end_to_end_session_reads_documents_on_this_machine(
     assert b"/ciphertext" in b"\n".join(proxy.received)
 
 
-@pytest.mark.parametrize("part", ["ciphertext", "wrapped_key", "sealed_metadata", "case_id"])
+@pytest.mark.parametrize(
+    "part", ["ciphertext", "wrapped_key", "sealed_metadata", "case_id", "recipient_key_id"]
+)
 def test_a_server_that_alters_what_it_stored_is_caught_here(
     review_server: ReviewServer, proxy: TamperingProxy, tmp_path: Path, part: str
 ) -> None:
@@ -206,11 +208,9 @@ def test_a_server_that_alters_what_it_stored_is_caught_here(
         proxy.rules[f"/v1/documents/{doc_id}/ciphertext"] = lambda raw: (
             raw[:200] + bytes([raw[200] ^ 1]) + raw[201:]
         )
-    elif part == "case_id":
-        proxy.rules[f"/v1/documents/{doc_id}/sealed"] = lambda body: {
-            **body,
-            "case_id": str(uuid.uuid4()),
-        }
+    elif part in ("case_id", "recipient_key_id"):
+        made_up = str(uuid.uuid4()) if part == "case_id" else "0" * 64
+        proxy.rules[f"/v1/documents/{doc_id}/sealed"] = lambda body: {**body, part: made_up}
     else:
         other = _sealed_of(jules, other_id)
         proxy.rules[f"/v1/documents/{doc_id}/sealed"] = lambda body: {**body, part: other[part]}
