@@ -83,6 +83,7 @@ class Vault:
             clock=clock,
             self_approval=settings.redaction_self_approval,
             witness=self.audit.witness,
+            pin_path=settings.checkpoint_pin_path,
         )
         self.cases = CaseService(engine=engine, clock=clock)
         self.sources = SourceService(engine=engine, clock=clock)

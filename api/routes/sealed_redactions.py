@@ -17,7 +17,7 @@ from api.routes import problems
 from api.schemas.body import Body
 from vault.errors import InvalidInput
 from vault.redaction.model import Status
-from vault.services.sealed_redactions import StoredRedaction
+from vault.services.sealed_redactions import ClientExport, StoredRedaction
 
 by_document = APIRouter(prefix="/v1/documents", tags=["redactions"])
 by_redaction = APIRouter(prefix="/v1/redactions", tags=["redactions"])
@@ -44,6 +44,22 @@ class SealedRedactionList(BaseModel):
 class SealedProposal(Body):
     id: UUID = Field(description="a fresh random (version 4) id, sealed into the record")
     sealed: str = Field(pattern=_B64, max_length=360000)
+
+
+class SealedExport(Body):
+    ok: bool = Field(description="false: your release check refused the export (logged so)")
+    sha256: str = Field(pattern="^[0-9a-f]{64}$", description="of what you release")
+    redactions: list[UUID] = Field(
+        default_factory=list, max_length=10000, description="the redactions you applied"
+    )
+    reason: str | None = Field(
+        default=None, max_length=64, pattern="^[a-z0-9-]+$", description="a refusal's code"
+    )
+
+
+class ExportLogged(BaseModel):
+    log_index: int
+    log_entry: str = Field(description="the entry's canonical bytes, base64: your receipt")
 
 
 class SealedReview(Body):
@@ -100,6 +116,25 @@ async def propose_sealed(
         vault.sealed_redactions.propose, actor, document_id, body.id, _sealed(body.sealed)
     )
     return _public(found)
+
+
+@by_document.post(
+    "/{document_id}/sealed-export",
+    status_code=201,
+    response_model=ExportLogged,
+    responses=problems(401, 404, 409, 422),
+)
+async def log_sealed_export(
+    document_id: UUID, body: SealedExport, actor: SessionActor, vault: VaultDep
+) -> ExportLogged:
+    """Record a redacted export your client made (end to end) before you release it: refused
+    unless the access log verifies and holds the document's redactions as they are, none is
+    proposed, and you applied every approved one. The entry is your receipt."""
+    made = ClientExport(
+        ok=body.ok, sha256=body.sha256, applied=frozenset(body.redactions), reason=body.reason
+    )
+    receipt = await run_in_threadpool(vault.sealed_redactions.log_export, actor, document_id, made)
+    return ExportLogged(log_index=receipt.index, log_entry=base64.b64encode(receipt.leaf).decode())
 
 
 @by_redaction.post(

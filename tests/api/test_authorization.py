@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -141,6 +142,7 @@ MATRIX: dict[str, str] = {
     "GET /v1/documents/{document_id}/text":           "404 200 409  200 404  404 404 404  404 200  401 401",
     "GET /v1/documents/{document_id}/export":         "404 200 409  200 404  404 404 404  404 200  401 401",
     "POST /v1/documents/{document_id}/export":        "404 201 409  201 404  404 404 404  404 404  401 401",
+    "POST /v1/documents/{document_id}/sealed-export": "404 201 409  201 404  404 404 404  404 404  401 401",
     "POST /v1/redactions/{redaction_id}/approve":     "404 409 409  200 404  404 404 404  404 404  401 401",
     "POST /v1/redactions/{redaction_id}/reject":      "404 200 409  200 404  404 404 404  404 404  401 401",
     "POST /v1/redactions/{redaction_id}/withdraw":    "404 200 409  200 404  404 404 404  404 404  401 401",
@@ -1268,6 +1270,21 @@ def _export_and_store(cast: Cast, actor: str) -> Call:
     return Call("POST", f"/v1/documents/{cast.document()}/export", after=after)
 
 
+def _log_sealed_export(cast: Cast, actor: str) -> Call:
+    """The record of an export a client made of the shared document, applying what applies."""
+    document = cast.document()
+    with cast.world.db() as db:
+        rows = db.exec(select(Redaction).where(Redaction.document_id == uuid.UUID(document)))
+        applied = [str(r.id) for r in rows if r.status in ("approved", "withdrawing")]
+    body = {"ok": True, "sha256": "0" * 64, "redactions": applied}
+
+    def after(r: httpx.Response) -> None:
+        if r.status_code == 201:
+            assert json.loads(base64.b64decode(r.json()["log_entry"]))["sha256"] == "0" * 64
+
+    return Call("POST", f"/v1/documents/{document}/sealed-export", json=body, after=after)
+
+
 def _review(verdict: str) -> Builder:
     """A fresh redaction proposed by ``ada``, for ``actor`` to approve or reject."""
 
@@ -1509,6 +1526,14 @@ HOW: dict[str, How] = {
     "GET /v1/documents/{document_id}/text": How(_text, _absent("GET", "/v1/documents/{}/text")),
     "GET /v1/documents/{document_id}/export": How(
         _export, _absent("GET", "/v1/documents/{}/export", params={"redacted": "true"})
+    ),
+    "POST /v1/documents/{document_id}/sealed-export": How(
+        _log_sealed_export,
+        _absent(
+            "POST",
+            "/v1/documents/{}/sealed-export",
+            json={"ok": "true", "sha256": "0" * 64},
+        ),
     ),
     "POST /v1/documents/{document_id}/export": How(
         _export_and_store, _absent("POST", "/v1/documents/{}/export")

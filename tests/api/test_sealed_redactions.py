@@ -152,3 +152,48 @@ def test_a_record_sealed_for_another_state_stops_the_export(api: ApiWorld) -> No
     assert exported.status_code == 500
     assert exported.json()["type"].endswith("integrity-failure")
     assert b"Marisol" not in exported.content
+
+
+def test_an_export_is_logged_only_if_it_applied_what_applies(api: ApiWorld) -> None:
+    doc, rid, data_key, sha256, _ = _propose(api)
+    url = f"/v1/documents/{doc}/sealed-export"
+
+    def log(who: str, **body: Any) -> Any:
+        sent = {"sha256": "a" * 64, **body}
+        return api.client.post(url, headers=api.auth(who), json=sent)
+
+    assert log("erin", ok=True, redactions=[]).status_code == 409  # one is still proposed
+    refused = log("erin", ok=False, redactions=[], reason="redaction-leak")
+    assert refused.status_code == 201  # a refusal is recorded whatever is pending
+    assert json.loads(base64.b64decode(refused.json()["log_entry"]))["outcome"] == "refused"
+    rosa = api.world.add_user("rosa", Role.EDITOR).user_id
+    approved = _sealed(
+        api,
+        doc,
+        data_key,
+        sha256,
+        rid,
+        proposer=api.world.editor.user_id,
+        reviewer=rosa,
+        status="approved",
+    )
+    review = api.client.post(
+        f"/v1/redactions/{rid}/sealed-review",
+        headers=api.auth("rosa"),
+        json={"status": "approved", "sealed": approved},
+    )
+    assert review.status_code == 200, review.text
+    assert log("erin", ok=True, redactions=[]).status_code == 409  # left the approved one out
+    stranger = str(uuid.uuid4())
+    assert log("erin", ok=True, redactions=[str(rid), stranger]).status_code == 409
+    assert log("jules", ok=True, redactions=[str(rid)]).status_code == 404
+    assert log("erin", ok=True, redactions=[str(rid)], sha256="nothex").status_code == 422
+    done = log("erin", ok=True, redactions=[str(rid)])
+    assert done.status_code == 201, done.text
+    entry = json.loads(base64.b64decode(done.json()["log_entry"]))
+    assert (entry["action"], entry["outcome"], entry["mode"], entry["sha256"]) == (
+        "document.export",
+        "ok",
+        "end-to-end",
+        "a" * 64,
+    )

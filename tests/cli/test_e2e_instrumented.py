@@ -3,16 +3,17 @@
 receives and sends, with every log record it writes captured; the ``vault`` commands run as
 processes of their own (so that the only private keys in this process are the server's).
 
-Through ``vault login --end-to-end``, ``docs put``, ``docs read``, ``sources add``, ``sources
-reveal``, ``redact add`` and ``approve`` (by a second editor, end to end too), ``cases
-approve`` (which completes a newcomer's grant on the client) and ``logout``, no marker from the
-document's content, title, filename or notes, from the source's identity notes or names, or
-from the redaction term crosses the wire, reaches a log record or lands at rest in
-the clear (database, blobs), and no unlocked private key of the end-to-end account is alive in
-the server at any sample (of either editor's key), taken every few milliseconds throughout.
+Through ``vault login --end-to-end``, ``docs put``, ``docs read``, ``sources add``,
+``sources reveal``, ``redact add`` and ``approve`` (by a second editor, end to end too),
+``export`` (made and checked on the client), ``cases approve`` (which completes a newcomer's
+grant on the client) and ``logout``, no marker from the document's content, title, filename or
+notes, from the source's identity notes or names, or from the redaction term crosses the wire,
+reaches a log record or lands at rest in the clear (database, blobs), and no unlocked private
+key of either end-to-end editor is alive in the server at any sample, taken every few
+milliseconds throughout.
 
-Exports do not run end to end yet (docs/security-model.md, "Two ways to read"): the session
-has none.
+The export is written to this machine only: the redaction term is gone from it, the rest of
+the content is there.
 """
 
 from __future__ import annotations
@@ -212,6 +213,11 @@ def test_an_end_to_end_session_shows_the_server_no_marker_and_no_key(
                 "--passphrase-file", str(passphrase_file), "--end-to-end", as_rosa=True,
             )  # fmt: skip
             vault_cmd("redact", "approve", rid, "--doc", doc_id, as_rosa=True)
+            exported = tmp_path / "redacted.txt"
+            vault_cmd("export", doc_id, "--redacted", "-o", str(exported))
+            released = exported.read_bytes()
+            assert term.encode() not in released
+            assert MARKERS["content"].encode() in released
             vault.cases.add_member(served.admin, served.case_id, "jules")
             approved = vault_cmd("cases", "approve", "harbour", "jules", "--yes")
             assert "1 document key(s) wrapped for them now" in approved.stderr

@@ -5,6 +5,7 @@ and what they approved is applied by an export like any other redaction."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -124,3 +125,53 @@ def test_a_record_the_server_altered_is_refused_here(
     }
     listed = rosa.run("redact", "ls", doc_id)
     assert listed.returncode == INTEGRITY, listed.stderr
+
+
+def test_an_export_made_end_to_end_is_logged_before_it_is_saved(
+    review_server: ReviewServer, proxy: TamperingProxy, tmp_path: Path
+) -> None:
+    doc_id = _document(review_server)
+    erin, rosa = _editors(review_server, proxy, tmp_path)
+    added = erin.run("redact", "add", doc_id, "--text", NAME, "--category", "source-identity")
+    rid = added.stdout.strip()
+    out = tmp_path / "redacted.txt"
+    blocked = erin.run("export", doc_id, "--redacted", "-o", str(out))
+    assert blocked.returncode != 0
+    assert "still proposed" in blocked.stderr
+    assert not out.exists()
+    assert rosa.run("redact", "approve", rid, "--doc", doc_id).returncode == 0
+    done = erin.run("export", doc_id, "--redacted", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "made and checked here" in done.stderr
+    released = out.read_bytes()
+    assert NAME.encode() not in released
+    assert b"the clerk" in released
+    assert b"[REDACTED]" in released
+    assert NAME.encode() not in b"\n".join(proxy.received + proxy.sent)
+    posted = [r for r in proxy.received if b"/sealed-export" in r.split(b"\n")[0]]
+    assert len(posted) == 1
+    sha = hashlib.sha256(released).hexdigest()
+    assert sha.encode() in posted[0]
+    with review_server.live.client(headers=review_server.live.auth("erin")) as client:
+        trail = client.get(f"/v1/documents/{doc_id}/access-log").json()["entries"]
+    assert trail[-1]["action"] == "document.export"
+    assert trail[-1]["outcome"] == "ok"
+
+
+def test_a_server_that_hides_an_approved_redaction_gets_no_export(
+    review_server: ReviewServer, proxy: TamperingProxy, tmp_path: Path
+) -> None:
+    """The server leaves the approved redaction out of the list it sends: the client applies
+    nothing, and the server itself refuses to log an export that left it out."""
+    doc_id = _document(review_server)
+    erin, rosa = _editors(review_server, proxy, tmp_path)
+    rid = erin.run(
+        "redact", "add", doc_id, "--text", NAME, "--category", "source-identity"
+    ).stdout.strip()
+    assert rosa.run("redact", "approve", rid, "--doc", doc_id).returncode == 0
+    proxy.rules[f"/v1/documents/{doc_id}/sealed-redactions"] = lambda body: {"redactions": []}
+    out = tmp_path / "redacted.txt"
+    done = erin.run("export", doc_id, "--redacted", "-o", str(out))
+    assert done.returncode != 0
+    assert "approved redactions" in done.stderr
+    assert not out.exists()

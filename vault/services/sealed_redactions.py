@@ -15,29 +15,36 @@ export that meets one stops (docs/redaction.md).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from uuid import UUID
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from vault.audit import log as audit_log
 from vault.audit.actions import Action
+from vault.audit.log import Receipt
 from vault.clock import Clock
 from vault.errors import Conflict, InvalidInput, NotFound
 from vault.redaction.model import Status
 from vault.services.documents import DocumentService
+from vault.services.redaction_ledger import check_redactions
 from vault.services.uow import UnitOfWork
 from vault.services.users import Actor
 from vault.storage.models import Redaction, Role
 
-__all__ = ["MAX_SEALED_REDACTION", "SealedRedactions", "StoredRedaction"]
+__all__ = ["MAX_SEALED_REDACTION", "ClientExport", "SealedRedactions", "StoredRedaction"]
 
 # A record holds a term or covered text (a region's OCR text can be long), notes of 2,000
 # characters and a withdrawal: sealed, well under this.
 MAX_SEALED_REDACTION = 256 * 1024
 _E2E = {"mode": "end-to-end"}
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_APPLYING = (Status.APPROVED.value, Status.WITHDRAWING.value)
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,17 @@ class StoredRedaction:
     created_at: datetime
     reviewed_at: datetime | None
     sealed: bytes
+
+
+@dataclass(frozen=True)
+class ClientExport:
+    """What an end-to-end client says of an export it made: whether its release check passed,
+    the SHA-256 of what it releases, and the redactions it applied."""
+
+    ok: bool
+    sha256: str
+    applied: frozenset[UUID]
+    reason: str | None = None  # of a refusal: a short code, never text from the document
 
 
 def _stored(row: Redaction) -> StoredRedaction:
@@ -81,7 +99,10 @@ class SealedRedactions:
         clock: Clock,
         self_approval: bool,
         witness: Callable[[], object] | None,
+        pin_path: Path | None = None,
     ) -> None:
+        self._engine = engine
+        self._pin_path = pin_path
         self._uow = UnitOfWork(engine, clock)
         self._documents = documents
         self._clock = clock
@@ -136,6 +157,37 @@ class SealedRedactions:
             stored = _stored(row)
         self._witnessed()
         return stored
+
+    def log_export(self, actor: Actor, document_id: UUID, made: ClientExport) -> Receipt:
+        """Record an export an end-to-end client made, before it releases it: refused, like a
+        server-side export, unless the access log verifies and holds the document's
+        redactions as they are (``redaction_ledger``), none is still proposed, and the client
+        applied every approved one (a withdrawn one it may leave out only if its record, which
+        the client opened, says the withdrawal was approved). Its receipt is the entry."""
+        if not _SHA256.fullmatch(made.sha256):
+            raise InvalidInput("sha256 is 64 hexadecimal digits")
+        with self._uow.read() as db:
+            doc_id, case_id = self._reach(db, actor, document_id)
+            rows = list(db.exec(select(Redaction).where(Redaction.document_id == doc_id)))
+            check_redactions(self._engine, db, doc_id, rows, pin_path=self._pin_path)
+        pending = [str(r.id) for r in rows if r.status == Status.PROPOSED.value]
+        if made.ok and pending:
+            raise Conflict(
+                f"{len(pending)} redaction(s) still proposed: " + ", ".join(pending)
+            ).with_details(redactions=pending)
+        applying = {r.id for r in rows if r.status in _APPLYING}
+        allowed = applying | {r.id for r in rows if r.status == Status.WITHDRAWN.value}
+        if made.ok and not applying <= made.applied <= allowed:
+            raise Conflict("the export did not apply exactly the document's approved redactions")
+        extra = {"sha256": made.sha256, "redactions": str(len(made.applied)), **_E2E}
+        if made.reason is not None:
+            extra["reason"] = made.reason
+        outcome = "ok" if made.ok else "refused"
+        with self._uow.audited(actor, Action.DOCUMENT_EXPORT, outcome=outcome, extra=extra) as work:
+            work.add(document=doc_id, case=case_id)
+            index = work.log()
+            receipt = audit_log.receipt(work.db, index)
+        return receipt
 
     def review(
         self, actor: Actor, redaction_id: UUID, status: Status, sealed: bytes

@@ -171,6 +171,9 @@ def export(
             raise Conflict(f"{target} already exists (use --force to overwrite it)")
     with open_client(profile) as client:
         doc_id = resolve_document(client, document)
+        if client.key is not None:
+            _end_to_end(client, doc_id, target, marker, per_category, keep_text_pages, store, force)
+            return
         try:
             if store:
                 _store(client, doc_id, marker, per_category, keep_text_pages, as_json=as_json)
@@ -206,6 +209,51 @@ def export(
     _say_pages(
         response.headers.get("vault-pages-kept"),
         response.headers.get("vault-pages-rendered-instead"),
+    )
+
+
+def _end_to_end(
+    client: Client,
+    doc_id: str,
+    target: Path | None,
+    marker: str | None,
+    per_category: bool,
+    keep_text_pages: bool,
+    store: bool,
+    force: bool,
+) -> None:
+    """The export made and checked on this machine (an end-to-end session), recorded in the
+    access log before a byte of it is released."""
+    # Loaded only here: the renderers and readers are heavy, and no other command needs them.
+    from vault.cli.remote import sealed_redactions
+    from vault.redaction import export as export_options
+    from vault.redaction.model import Markers
+
+    if store:
+        raise InvalidInput(
+            "--store does not run end to end yet: save the export with -o, or log in "
+            "server-side for it"
+        )
+    options = export_options.ExportOptions(
+        markers=Markers(marker or Markers.marker, per_category), keep_text_pages=keep_text_pages
+    )
+    try:
+        made = sealed_redactions.export_here(client, doc_id, options)
+    except Conflict as exc:
+        raise _pending_hint(exc, doc_id) from None
+    except IntegrityError as exc:
+        raise _leak_hint(exc, doc_id) from None
+    if target is None:
+        to_stdout(iter([made.content]), len(made.content))
+        written = None
+    else:
+        written = save(iter([made.content]), target, len(made.content), force=force)
+    where = "standard output" if target is None else escape(str(target))
+    size = "" if written is None else f" ({human_size(written)})"
+    say(
+        f"Exported document {doc_id[:8]} to {where}{size}, made and checked here: "
+        f"{made.applied} redaction(s) applied.\nReceipt: access-log entry {made.log_index}, "
+        f"SHA-256 {made.sha256}"
     )
 
 

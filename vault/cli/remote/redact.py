@@ -20,11 +20,10 @@ import typer
 from rich.markup import escape
 
 from vault.cli.output import AsJson, emit, emit_one, printable, say, when
-from vault.cli.remote import sealed_redactions
 from vault.cli.remote.lookup import as_uuid, by_prefix, resolve_document
 from vault.cli.remote.marks import describe, marked_ranges, status_of, who
 from vault.cli.remote.preview import render
-from vault.cli.remote.redaction_forms import FORMS, parse_rect, parse_span, proposal_body
+from vault.cli.remote.redaction_forms import FORMS, parse_rect, parse_span, proposal_body, why
 from vault.cli.remote.session import ProfileOpt, open_client
 from vault.errors import InvalidInput
 from vault.redaction.model import Category
@@ -212,6 +211,8 @@ def add(
     with open_client(profile) as client:
         doc_id = resolve_document(client, document)
         if client.key is not None:  # end to end: checked against the document, sealed here
+            from vault.cli.remote import sealed_redactions  # heavy (renderers): only here
+
             answer = sealed_redactions.propose(client, doc_id, sealed_redactions.proposal_of(body))
         elif body["kind"] != "region":
             shown: dict[str, Any] = client.get(f"/v1/documents/{doc_id}/text")
@@ -254,11 +255,12 @@ def ls(document: DocumentArg, as_json: AsJson = False, profile: ProfileOpt = Non
     """
     with open_client(profile) as client:
         doc_id = resolve_document(client, document)
-        found: list[dict[str, Any]] = (
-            sealed_redactions.listed(client, doc_id)
-            if client.key is not None
-            else client.get(f"/v1/documents/{doc_id}/redactions")["redactions"]
-        )
+        if client.key is not None:
+            from vault.cli.remote import sealed_redactions  # heavy (renderers): only here
+
+            found: list[dict[str, Any]] = sealed_redactions.listed(client, doc_id)
+        else:
+            found = client.get(f"/v1/documents/{doc_id}/redactions")["redactions"]
         me = client.get("/v1/auth/me")["id"] if found and not as_json else None
     if as_json:
         # A bare list, as scripts that loop over a document's redactions expect.
@@ -302,6 +304,8 @@ def _review(
         rid = _resolve_redaction(client, ref, document)
         answer: dict[str, Any]
         if client.key is not None and path in ("approve", "reject"):  # sealed again here
+            from vault.cli.remote import sealed_redactions  # heavy (renderers): only here
+
             doc_id = resolve_document(client, document) if document else None
             answer = sealed_redactions.review(client, doc_id, rid, path, (body or {}).get("note"))
         else:
@@ -311,12 +315,6 @@ def _review(
         f"document {answer['document'][:8]}."
     )
     return answer
-
-
-def _why(note: str | None, what: str) -> str:
-    if note is None or not note.strip():
-        raise InvalidInput(f"{what} needs --note saying why")
-    return note
 
 
 @app.command("approve")
@@ -352,7 +350,7 @@ def reject(
 ) -> None:
     """Reject a proposed redaction, with a note saying why (any editor of the case, the
     proposer too)."""
-    note = _why(note, "a rejection")
+    note = why(note, "a rejection")
     _review(profile, redaction, document, "reject", {"note": note}, "Rejected")
 
 
@@ -385,7 +383,7 @@ def withdraw(
         redaction,
         document,
         "withdraw",
-        {"note": _why(note, "a withdrawal")},
+        {"note": why(note, "a withdrawal")},
         "Asked to withdraw",
     )
     say(
@@ -419,7 +417,7 @@ def reject_withdrawal(
     profile: ProfileOpt = None,
 ) -> None:
     """Reject a withdrawal, with a note saying why: the redaction stays approved."""
-    body = {"note": _why(note, "a rejection")}
+    body = {"note": why(note, "a rejection")}
     _review(profile, redaction, document, "withdrawal/reject", body, "Kept")
 
 

@@ -12,7 +12,7 @@ from vault.cli.output import say
 from vault.errors import InvalidInput
 from vault.redaction.model import Category
 
-__all__ = ["FORMS", "parse_rect", "parse_span", "proposal_body"]
+__all__ = ["FORMS", "parse_rect", "parse_span", "proposal_body", "why"]
 
 FORMS = "--text TERM, --span START:END, or --page N with --rect X0,Y0,X1,Y1"
 
@@ -93,3 +93,10 @@ def proposal_body(
     if page < 1:
         raise InvalidInput("--page counts from 1")
     return {"kind": "region", "page": page, "rect": parse_rect(rect), **body}
+
+
+def why(note: str | None, what: str) -> str:
+    """``note``, which ``what`` (a rejection, a withdrawal) requires: one line if missing."""
+    if note is None or not note.strip():
+        raise InvalidInput(f"{what} needs --note saying why")
+    return note

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import json
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
@@ -21,7 +23,7 @@ from vault.redaction import export, proposals, record
 from vault.redaction.model import Category, Kind, Rect, Status
 from vault.redaction.record import Proposal, SealedRedaction
 
-__all__ = ["listed", "proposal_of", "propose", "review"]
+__all__ = ["Exported", "export_here", "listed", "proposal_of", "propose", "review"]
 
 
 def proposal_of(body: dict[str, Any]) -> Proposal:
@@ -133,6 +135,87 @@ def propose(client: Client, document_id: str, proposal: Proposal) -> dict[str, A
         {"id": str(rid), "sealed": base64.b64encode(box).decode()},
     )
     return _public(item, _open_item(opened, item), opened)
+
+
+@dataclass(frozen=True)
+class Exported:
+    """A redacted export made here, and the access-log entry that records it."""
+
+    content: bytes
+    extension: str
+    sha256: str
+    applied: int
+    log_index: int
+
+
+def _applying(opened: OpenedDocument, items: list[Any]) -> list[tuple[str, SealedRedaction]]:
+    """The redactions an export applies, as the server chooses them (``redaction_core``):
+    refused while any is proposed, stale or unusable; a withdrawn one left out only if its
+    record says a second editor approved the withdrawal."""
+    pending = [str(i["id"]) for i in items if i.get("status") == Status.PROPOSED.value]
+    if pending:
+        raise Conflict(f"{len(pending)} redaction(s) still proposed: " + ", ".join(pending))
+    found: list[tuple[str, SealedRedaction]] = []
+    for item in items:
+        status = item.get("status")
+        if status in (Status.APPROVED.value, Status.WITHDRAWING.value):
+            found.append((str(item["id"]), _open_item(opened, item)))
+        elif status == Status.WITHDRAWN.value:
+            withdrawal = _open_item(opened, item).withdrawal
+            if withdrawal is None or withdrawal.status is not Status.APPROVED:
+                raise IntegrityError(
+                    f"redaction {item['id']} is marked withdrawn but its record says otherwise",
+                    reason="record-state",
+                )
+    stale = [rid for rid, s in found if s.content_sha256 != opened.metadata.sha256]
+    if stale:
+        raise Conflict(f"{len(stale)} redaction(s) were made on other content: " + ", ".join(stale))
+    unusable = [rid for rid, s in found if not proposals.usable(s.proposal)]
+    if unusable:
+        raise Conflict(
+            f"{len(unusable)} approved redaction(s) have coordinates no page has: "
+            + ", ".join(unusable)
+        )
+    return found
+
+
+def export_here(client: Client, document_id: str, options: export.ExportOptions) -> Exported:
+    """The document with its approved redactions applied, made and checked here by the same
+    code and four readers as on the server; recorded in the access log (the server checks
+    the log and the redactions first) before it is returned for release. A refusal of the
+    release check is recorded too, and raised."""
+    opened = _opened(client, document_id)
+    media_type = opened.metadata.media_type
+    export.format_of(media_type)
+    items = client.get(f"/v1/documents/{document_id}/sealed-redactions")["redactions"]
+    applying = _applying(opened, items)
+    targets = [proposals.target(rid, s.proposal, s.text) for rid, s in applying]
+    content = _content(client, opened)
+    ids = [rid for rid, _ in applying]
+    url = f"/v1/documents/{document_id}/sealed-export"
+    try:
+        result = export.produce(content, media_type, targets, options)
+    except IntegrityError as exc:
+        refused = {"ok": False, "sha256": hashlib.sha256(b"").hexdigest(), "redactions": ids}
+        client.post(url, {**refused, "reason": exc.reason})
+        raise
+    answer = client.post(url, {"ok": True, "sha256": result.sha256, "redactions": ids})
+    try:
+        entry = json.loads(base64.b64decode(answer["log_entry"], validate=True))
+        index = int(answer["log_index"])
+        recorded = (
+            entry["action"] == "document.export"
+            and entry["outcome"] == "ok"
+            and entry["targets"]["document"] == document_id
+            and entry["sha256"] == result.sha256
+        )
+    except (KeyError, TypeError, ValueError, binascii.Error):
+        recorded = False
+    if not recorded:
+        raise IntegrityError(
+            "the server's receipt is not for this export: nothing was released", reason="receipt"
+        )
+    return Exported(result.content, result.extension, result.sha256, len(targets), index)
 
 
 def review(
