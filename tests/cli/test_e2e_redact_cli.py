@@ -61,6 +61,7 @@ def test_a_term_proposed_and_approved_end_to_end_never_crosses_and_is_applied(
     )
     assert added.returncode == 0, added.stderr
     rid = added.stdout.strip()
+    assert f"vault redact approve {rid} --doc {doc_id[:8]}" in added.stderr
     listed = rosa.run("redact", "ls", doc_id, "--json")
     assert listed.returncode == 0, listed.stderr
     found = {r["id"]: r for r in json.loads(listed.stdout)}

@@ -227,6 +227,7 @@ def add(
                 occurrences = len(list(find_term(shown["text"], body["term"])))
         if client.key is None:
             answer = client.post(f"/v1/documents/{doc_id}/redactions", body)
+    sealed_here = bool(answer.pop("sealed_here", False))
     if as_json:
         emit_one(answer, [], as_json=True)
     else:
@@ -241,7 +242,8 @@ def add(
         say(f"The term matches {occurrences} {plural} in the document's text now.")
         if not occurrences:
             say("[yellow]It matches nothing: check the spelling, or redact a --span.[/]")
-    say(f"Another editor must approve it: `vault redact approve {answer['id']}`.")
+    doc_opt = f" --doc {doc_id[:8]}" if sealed_here else ""
+    say(f"Another editor must approve it: `vault redact approve {answer['id']}{doc_opt}`.")
 
 
 @app.command("ls")

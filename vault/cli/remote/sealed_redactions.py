@@ -134,7 +134,7 @@ def propose(client: Client, document_id: str, proposal: Proposal) -> dict[str, A
         f"/v1/documents/{document_id}/sealed-redactions",
         {"id": str(rid), "sealed": base64.b64encode(box).decode()},
     )
-    return _public(item, _open_item(opened, item), opened)
+    return {**_public(item, _open_item(opened, item), opened), "sealed_here": True}
 
 
 @dataclass(frozen=True)
