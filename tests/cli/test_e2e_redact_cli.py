@@ -104,6 +104,9 @@ def test_a_span_is_checked_against_the_content_here_and_can_be_rejected(
     rid = added.stdout.strip()
     listed = json.loads(rosa.run("redact", "ls", doc_id, "--json").stdout)
     assert next(r for r in listed if r["id"] == rid)["text"] == NAME
+    previewed = rosa.run("redact", "preview", doc_id)  # the text read here, marks included
+    assert previewed.returncode == 0, previewed.stderr
+    assert f"«?{NAME}?»" in previewed.stdout
     rejected = rosa.run("redact", "reject", rid[:8], "--doc", doc_id, "--note", "not needed")
     assert rejected.returncode == 0, rejected.stderr
     again = rosa.run("redact", "approve", rid, "--doc", doc_id)

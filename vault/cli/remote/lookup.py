@@ -19,6 +19,7 @@ __all__ = [
     "case_id_of",
     "documents_of",
     "pseudonyms",
+    "redaction_id_of",
     "resolve_case",
     "resolve_document",
     "source_id_of",
@@ -148,3 +149,20 @@ def by_prefix(ref: str, ids: Iterable[str], what: str) -> str:
             f"'{ref}' matches {len(matches)} {what}s: give more characters of the id"
         )
     return matches.pop()
+
+
+def redaction_id_of(client: Client, ref: str, document: str | None) -> str:
+    """A full id as is; a prefix only among the redactions of ``document`` (redactions are
+    listed per document, never across the vault)."""
+    as_id = as_uuid(ref)
+    if as_id is not None:
+        return as_id
+    if document is None:
+        raise InvalidInput(
+            f"'{ref}' is not a full redaction id: give the whole id, or a prefix with "
+            "--doc DOCUMENT (see `vault redact ls DOCUMENT`)"
+        )
+    doc_id = resolve_document(client, document)
+    path = "sealed-redactions" if client.key is not None else "redactions"
+    found = client.get(f"/v1/documents/{doc_id}/{path}")["redactions"]
+    return by_prefix(ref, (r["id"] for r in found), "redaction")

@@ -20,7 +20,7 @@ import typer
 from rich.markup import escape
 
 from vault.cli.output import AsJson, emit, emit_one, printable, say, when
-from vault.cli.remote.lookup import as_uuid, by_prefix, resolve_document
+from vault.cli.remote.lookup import redaction_id_of, resolve_document
 from vault.cli.remote.marks import describe, marked_ranges, status_of, who
 from vault.cli.remote.preview import render
 from vault.cli.remote.redaction_forms import FORMS, parse_rect, parse_span, proposal_body, why
@@ -29,7 +29,7 @@ from vault.errors import InvalidInput
 from vault.redaction.model import Category
 
 if TYPE_CHECKING:
-    from vault.cli.client import Client
+    pass
 
 __all__ = ["FORMS", "app", "marked_ranges", "parse_rect", "parse_span"]
 
@@ -70,21 +70,11 @@ DocOpt = Annotated[
 # -- presentation -----------------------------------------------------------------------------
 
 
-def _resolve_redaction(client: Client, ref: str, document: str | None) -> str:
-    """A full id as is; a prefix only among the redactions of ``document`` (redactions are
-    listed per document, never across the vault)."""
-    as_id = as_uuid(ref)
-    if as_id is not None:
-        return as_id
-    if document is None:
-        raise InvalidInput(
-            f"'{ref}' is not a full redaction id: give the whole id, or a prefix with "
-            "--doc DOCUMENT (see `vault redact ls DOCUMENT`)"
-        )
-    doc_id = resolve_document(client, document)
-    path = "sealed-redactions" if client.key is not None else "redactions"
-    found = client.get(f"/v1/documents/{doc_id}/{path}")["redactions"]
-    return by_prefix(ref, (r["id"] for r in found), "redaction")
+def _sealed() -> Any:
+    """``vault.cli.remote.sealed_redactions``, loaded only when used: its renderers are heavy."""
+    from vault.cli.remote import sealed_redactions
+
+    return sealed_redactions
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -211,9 +201,7 @@ def add(
     with open_client(profile) as client:
         doc_id = resolve_document(client, document)
         if client.key is not None:  # end to end: checked against the document, sealed here
-            from vault.cli.remote import sealed_redactions  # heavy (renderers): only here
-
-            answer = sealed_redactions.propose(client, doc_id, sealed_redactions.proposal_of(body))
+            answer = _sealed().propose(client, doc_id, _sealed().proposal_of(body))
         elif body["kind"] != "region":
             shown: dict[str, Any] = client.get(f"/v1/documents/{doc_id}/text")
             body["content_sha256"] = shown["sha256"]
@@ -258,9 +246,7 @@ def ls(document: DocumentArg, as_json: AsJson = False, profile: ProfileOpt = Non
     with open_client(profile) as client:
         doc_id = resolve_document(client, document)
         if client.key is not None:
-            from vault.cli.remote import sealed_redactions  # heavy (renderers): only here
-
-            found: list[dict[str, Any]] = sealed_redactions.listed(client, doc_id)
+            found: list[dict[str, Any]] = _sealed().listed(client, doc_id)
         else:
             found = client.get(f"/v1/documents/{doc_id}/redactions")["redactions"]
         me = client.get("/v1/auth/me")["id"] if found and not as_json else None
@@ -303,13 +289,11 @@ def _review(
     profile: str | None, ref: str, document: str | None, path: str, body: Any, done: str
 ) -> dict[str, Any]:
     with open_client(profile) as client:
-        rid = _resolve_redaction(client, ref, document)
+        rid = redaction_id_of(client, ref, document)
         answer: dict[str, Any]
         if client.key is not None and path in ("approve", "reject"):  # sealed again here
-            from vault.cli.remote import sealed_redactions  # heavy (renderers): only here
-
             doc_id = resolve_document(client, document) if document else None
-            answer = sealed_redactions.review(client, doc_id, rid, path, (body or {}).get("note"))
+            answer = _sealed().review(client, doc_id, rid, path, (body or {}).get("note"))
         else:
             answer = client.post(f"/v1/redactions/{rid}/{path}", body)
     say(
@@ -444,6 +428,9 @@ def preview(
     """
     with open_client(profile) as client:
         doc_id = resolve_document(client, document)
-        shown: dict[str, Any] = client.get(f"/v1/documents/{doc_id}/text")
-        found: list[dict[str, Any]] = client.get(f"/v1/documents/{doc_id}/redactions")["redactions"]
+        if client.key is not None:  # end to end: the text read and the records opened here
+            shown, found = _sealed().text_of(client, doc_id), _sealed().listed(client, doc_id)
+        else:
+            shown = client.get(f"/v1/documents/{doc_id}/text")
+            found = client.get(f"/v1/documents/{doc_id}/redactions")["redactions"]
     render(shown, found, show_all=show_all)

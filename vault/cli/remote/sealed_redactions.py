@@ -23,7 +23,7 @@ from vault.redaction import export, proposals, record
 from vault.redaction.model import Category, Kind, Rect, Status
 from vault.redaction.record import Proposal, SealedRedaction
 
-__all__ = ["Exported", "export_here", "listed", "proposal_of", "propose", "review"]
+__all__ = ["Exported", "export_here", "listed", "proposal_of", "propose", "review", "text_of"]
 
 
 def proposal_of(body: dict[str, Any]) -> Proposal:
@@ -106,6 +106,13 @@ def listed(client: Client, document_id: str) -> list[dict[str, Any]]:
     opened = _opened(client, document_id)
     items = client.get(f"/v1/documents/{document_id}/sealed-redactions")["redactions"]
     return [_public(item, _open_item(opened, item), opened) for item in items]
+
+
+def text_of(client: Client, document_id: str) -> dict[str, Any]:
+    """The document's text as ``GET /v1/documents/{id}/text`` answers it, read here."""
+    opened = _opened(client, document_id)
+    text, ocr_pages = export.read_text(_content(client, opened), opened.metadata.media_type)
+    return {"text": text, "sha256": opened.metadata.sha256, "ocr_pages": ocr_pages}
 
 
 def _content(client: Client, opened: OpenedDocument) -> bytes:
