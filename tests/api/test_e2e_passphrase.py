@@ -10,6 +10,7 @@ import json
 from typing import Any
 from uuid import UUID
 
+import pytest
 from sqlmodel import Session, col, select
 
 from tests.api.test_auth import Env
@@ -85,11 +86,8 @@ def test_the_client_reseals_and_only_the_new_passphrase_opens_the_same_key(env: 
     assert env.login("jules", NEW).status_code == 200
     assert env.vault.auth.login("jules", NEW, None, address="127.0.0.1").actor.key is not None
     assert env.login("jules", PASSPHRASE).status_code == 401
-    try:
-        log_in(_post(env), "jules", PASSPHRASE, None)
-        raise AssertionError("the old passphrase still logs in")
-    except AuthenticationFailed:
-        pass
+    with pytest.raises(AuthenticationFailed):
+        log_in(_post(env), "jules", PASSPHRASE, None)  # the old passphrase no longer logs in
 
 
 def test_a_wrong_current_passphrase_is_a_counted_failure_and_changes_nothing(env: Env) -> None:

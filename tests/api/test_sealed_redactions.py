@@ -125,12 +125,12 @@ def test_reviews_keep_four_eyes_and_happen_once(api: ApiWorld) -> None:
     assert b"Marisol" not in exported.content
 
 
-def test_a_record_sealed_for_another_state_stops_the_export(api: ApiWorld) -> None:
-    """A client that approves with a record sealed for "rejected": the server cannot tell,
-    and every reader refuses the record, so the export stops rather than leave the name in."""
-    doc, rid, data_key, sha256, _ = _propose(api)
+def _reviewed_by_rosa(
+    api: ApiWorld, doc: str, rid: UUID, data_key: bytes, sha256: str, *, sealed_as: str
+) -> Any:
+    """rosa (a second editor) approves ``rid`` with a record sealed for ``sealed_as``."""
     rosa = api.world.add_user("rosa", Role.EDITOR).user_id
-    lying = _sealed(
+    sealed = _sealed(
         api,
         doc,
         data_key,
@@ -138,13 +138,20 @@ def test_a_record_sealed_for_another_state_stops_the_export(api: ApiWorld) -> No
         rid,
         proposer=api.world.editor.user_id,
         reviewer=rosa,
-        status="rejected",
+        status=sealed_as,
     )
-    stored = api.client.post(
+    return api.client.post(
         f"/v1/redactions/{rid}/sealed-review",
         headers=api.auth("rosa"),
-        json={"status": "approved", "sealed": lying},
+        json={"status": "approved", "sealed": sealed},
     )
+
+
+def test_a_record_sealed_for_another_state_stops_the_export(api: ApiWorld) -> None:
+    """A client that approves with a record sealed for "rejected": the server cannot tell,
+    and every reader refuses the record, so the export stops rather than leave the name in."""
+    doc, rid, data_key, sha256, _ = _propose(api)
+    stored = _reviewed_by_rosa(api, doc, rid, data_key, sha256, sealed_as="rejected")
     assert stored.status_code == 200
     exported = api.client.get(
         f"/v1/documents/{doc}/export", headers=api.auth("erin"), params={"redacted": "true"}
@@ -166,22 +173,7 @@ def test_an_export_is_logged_only_if_it_applied_what_applies(api: ApiWorld) -> N
     refused = log("erin", ok=False, redactions=[], reason="redaction-leak")
     assert refused.status_code == 201  # a refusal is recorded whatever is pending
     assert json.loads(base64.b64decode(refused.json()["log_entry"]))["outcome"] == "refused"
-    rosa = api.world.add_user("rosa", Role.EDITOR).user_id
-    approved = _sealed(
-        api,
-        doc,
-        data_key,
-        sha256,
-        rid,
-        proposer=api.world.editor.user_id,
-        reviewer=rosa,
-        status="approved",
-    )
-    review = api.client.post(
-        f"/v1/redactions/{rid}/sealed-review",
-        headers=api.auth("rosa"),
-        json={"status": "approved", "sealed": approved},
-    )
+    review = _reviewed_by_rosa(api, doc, rid, data_key, sha256, sealed_as="approved")
     assert review.status_code == 200, review.text
     assert log("erin", ok=True, redactions=[]).status_code == 409  # left the approved one out
     stranger = str(uuid.uuid4())

@@ -271,4 +271,6 @@ def test_a_handover_the_server_can_check_is_refused_and_changes_nothing(
     url = f"/v1/sources/{source_id}/handover"
     refused = api.client.post(url, headers=api.auth("jules"), json=body)
     assert refused.status_code == status, refused.text
+    if "key_id" in change:  # said as what it is, not as a stale list of recipients
+        assert "new handler's key is another one" in refused.json()["detail"]
     assert api.client.get(f"/v1/sources/{source_id}/key", headers=api.auth("jules")).is_success

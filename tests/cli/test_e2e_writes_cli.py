@@ -323,3 +323,43 @@ def test_a_document_whose_record_lies_about_its_content_is_refused_by_every_read
         done = jules.run("docs", "get", doc_id, "-o", str(out))
         assert done.returncode == INTEGRITY, (mode, done.stdout, done.stderr)
         assert not out.exists()
+
+
+def _seen_recovery(machine: Machine, key_id: str, index: int) -> None:
+    """What ``machine``'s trust.json says it saw of the recovery key, rewritten."""
+    path = machine.directory / "trust.json"
+    saved = json.loads(path.read_text())
+    for server in saved["servers"].values():
+        server["recovery"] = {"key_id": key_id, "index": index}
+    path.write_text(json.dumps(saved))
+
+
+@pytest.mark.parametrize("seen", ["later-other-key", "earlier-other-key", "same-key-later"])
+def test_the_recovery_key_is_held_to_what_this_machine_saw(
+    review_server: ReviewServer, proxy: TamperingProxy, tmp_path: Path, seen: str
+) -> None:
+    """A recovery key whose entry is older than another key this machine already saw is a
+    replay of a replaced key: refused, nothing uploaded. A newer one is a rotation: said, and
+    accepted. The same key seen at a later entry is the same key logged again."""
+    jules = Machine(review_server, tmp_path / "jules", proxy.url)
+    assert jules.login("jules", "--end-to-end").returncode == 0
+    first = _put(jules, review_server, _file(tmp_path, b"first\n"))
+    assert first.returncode == 0, first.stderr  # the recovery key is now seen here
+    real = json.loads((jules.directory / "trust.json").read_text())
+    actual = next(iter(real["servers"].values()))["recovery"]
+    other = "f" * 64
+    if seen == "later-other-key":
+        _seen_recovery(jules, other, actual["index"] + 1_000_000)
+    elif seen == "earlier-other-key":
+        _seen_recovery(jules, other, 0)
+    else:
+        _seen_recovery(jules, actual["key_id"], actual["index"] + 1_000_000)
+    proxy.received.clear()
+    done = _put(jules, review_server, _file(tmp_path, b"second\n"))
+    if seen == "later-other-key":
+        assert done.returncode == INTEGRITY, done.stderr
+        assert "older recovery key" in done.stderr
+        assert _uploads(proxy) == []
+        return
+    assert done.returncode == 0, done.stderr
+    assert ("recovery key changed" in done.stderr) == (seen == "earlier-other-key")

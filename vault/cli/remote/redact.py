@@ -14,7 +14,7 @@ text layer, pages separated by form feeds), the text ``vault redact preview`` sh
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -27,9 +27,6 @@ from vault.cli.remote.redaction_forms import FORMS, parse_rect, parse_span, prop
 from vault.cli.remote.session import ProfileOpt, open_client
 from vault.errors import InvalidInput
 from vault.redaction.model import Category
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["FORMS", "app", "marked_ranges", "parse_rect", "parse_span"]
 

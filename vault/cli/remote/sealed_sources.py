@@ -89,6 +89,24 @@ def _bytes(value: Any) -> bytes:
         ) from None
 
 
+def _my_copy(body: Any, key: crypto.PrivateKey, source_id: UUID) -> tuple[bytes, bytes | None]:
+    """The source's data key from the copy the server says is this key's, and its commitment
+    (``IntegrityError`` if the copy is another key's or does not open)."""
+    if body.get("recipient_key_id") != key.public_key().key_id:
+        raise IntegrityError(
+            "the source's key is wrapped for another key than yours", reason="sealed"
+        )
+    commitment = _bytes(body["key_commitment"]) if body.get("key_commitment") else None
+    data_key = crypto.unwrap_key(
+        _bytes(body["wrapped_key"]),
+        key,
+        kind=source_record.KIND,
+        subject_id=source_id,
+        commitment=commitment,
+    )
+    return data_key, commitment
+
+
 def hand_over(client: Client, source_id: str, to: str) -> dict[str, Any]:
     """Hand a source over from here: its key, opened with this session's key, wrapped for the
     new handler's key as the access log holds it (nothing is sent otherwise)."""
@@ -100,19 +118,8 @@ def hand_over(client: Client, source_id: str, to: str) -> dict[str, Any]:
     tell(checked, own=False)
     request: dict[str, Any] = {"to": to, "key_id": checked.entry.key_id}
     if body.get("wrapped_key") is not None:
-        if body.get("recipient_key_id") != key.public_key().key_id:
-            raise IntegrityError(
-                "the source's key is wrapped for another key than yours", reason="sealed"
-            )
         subject = UUID(source_id)
-        commitment = _bytes(body["key_commitment"]) if body.get("key_commitment") else None
-        data_key = crypto.unwrap_key(
-            _bytes(body["wrapped_key"]),
-            key,
-            kind=source_record.KIND,
-            subject_id=subject,
-            commitment=commitment,
-        )
+        data_key, commitment = _my_copy(body, key, subject)
         wrapped = crypto.wrap_key(
             data_key,
             checked.entry.public_key,
@@ -139,18 +146,7 @@ def reveal_source(client: Client, source_id: str, reason: str) -> OpenedIdentity
         raise IntegrityError("the server answered with another source", reason="sealed")
     if body.get("wrapped_key") is None:
         return OpenedIdentity(pseudonym, None, [])
-    if body.get("recipient_key_id") != key.public_key().key_id:
-        raise IntegrityError(
-            "the source's key is wrapped for another key than yours", reason="sealed"
-        )
-    commitment = _bytes(body["key_commitment"]) if body.get("key_commitment") else None
-    data_key = crypto.unwrap_key(
-        _bytes(body["wrapped_key"]),
-        key,
-        kind=source_record.KIND,
-        subject_id=found_id,
-        commitment=commitment,
-    )
+    data_key, commitment = _my_copy(body, key, found_id)
     notes, names = None, []
     if body.get("sealed_notes"):
         notes = source_record.open_notes(
