@@ -1,9 +1,10 @@
 """Reading pixels as a person would: Tesseract OCR for word boxes, text layers and the check.
 
-Tesseract runs as a child process (Debian's ``tesseract-ocr`` with the English and Spanish
-data), fed on standard input and read on standard output, like poppler's ``pdftotext``: no image
-or text of a document is ever written to disk, and a crash in the engine cannot take the server
-with it. The image goes in as a binary PGM (greyscale, no compression to spend time on).
+Tesseract runs in child processes (Debian's ``tesseract-ocr`` with the English and Spanish
+data), fed through pipes, like poppler's ``pdftotext``: no image or text of a document is ever
+written to disk, and a crash in the engine cannot take the server with it. The children stay
+loaded between pictures (``ocr_engine``); where they cannot, each picture runs the
+``tesseract`` program, given a binary PGM on standard input.
 
 Thresholding: Leptonica's Otsu (``thresholding_method=1``) rather than Tesseract's default,
 which drops very light text (grey 215 on white, legible to a person) as background; on ordinary
@@ -11,7 +12,7 @@ pages the two read the same words.
 
 ``OMP_THREAD_LIMIT=1``: Tesseract's OpenMP threads spin while they wait, and on a small machine
 two of them fighting over two cores made one page take 15 s instead of under 2. Pages are read
-in parallel by the callers instead, one process per core.
+in parallel by the callers instead, one worker per core.
 
 Results are deterministic for the same pixels, Tesseract version and settings, which is what
 lets span offsets on a scanned page (counted in OCR text) mean the same thing at every call.
@@ -34,7 +35,7 @@ from typing import Any
 from PIL import Image
 
 from vault.errors import Unavailable
-from vault.redaction import filters
+from vault.redaction import filters, ocr_engine
 from vault.redaction.leaks import Needles, compact
 
 __all__ = [
@@ -57,6 +58,9 @@ _CACHE_PAGES = 256  # about 100 KiB of words a page: a long scan is read once pe
 _ENV = {"OMP_THREAD_LIMIT": "1", "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
 _MISSING = "the OCR engine (tesseract) is not installed on the server; redacted exports need it"
 _FAILED = "the OCR engine could not read a page"
+_SETTINGS = ("thresholding_method=1",)
+# The kept-loaded engine; the tests turn it off to compare it with the program.
+_USE_ENGINE = True
 
 
 @dataclass(frozen=True)
@@ -92,32 +96,44 @@ _cache_lock = threading.Lock()
 _slots = threading.BoundedSemaphore(workers())
 
 
-def _pgm(image: Image.Image) -> bytes:
+def _grey(image: Image.Image) -> tuple[int, int, bytes]:
     grey = image if image.mode == "L" else image.convert("L")
     width, height = grey.size
-    return f"P5 {width} {height} 255\n".encode() + grey.tobytes()
+    return width, height, grey.tobytes()
 
 
-def _run(arguments: Sequence[str], pixels: bytes) -> bytes:
+def _tsv(image: tuple[int, int, bytes]) -> bytes:
+    """Tesseract's TSV for the pixels: from a kept-loaded worker (``ocr_engine``), or from the
+    ``tesseract`` program where the library cannot be loaded. Both read with the same
+    settings and give the same bytes (``tests/vault/redaction/test_ocr_engine.py``)."""
     executable = shutil.which("tesseract")
     if executable is None:
         raise Unavailable(_MISSING, retry_after=3600)
-    arguments = ["stdin", "stdout", *arguments]
     with _slots:
+        if _USE_ENGINE:
+            tsv = ocr_engine.read_tsv(
+                [LANGUAGES, *_SETTINGS], image, env=_ENV, timeout=_TIMEOUT, failure=_FAILED
+            )
+            if tsv is not None:
+                return tsv
+        width, height, pixels = image
+        pgm = f"P5 {width} {height} 255\n".encode() + pixels  # no compression to spend time on
+        arguments = ["stdin", "stdout", "-l", LANGUAGES]
+        arguments += [part for setting in _SETTINGS for part in ("-c", setting)]
         return filters.run(
-            executable, arguments, pixels, timeout=_TIMEOUT, failure=_FAILED, env=_ENV
+            executable, [*arguments, "tsv"], pgm, timeout=_TIMEOUT, failure=_FAILED, env=_ENV
         )
 
 
 def read(image: Image.Image) -> list[Word]:
     """Every word Tesseract finds in ``image``, in reading order."""
-    pixels = _pgm(image)
-    key = hashlib.sha256(pixels).hexdigest()
+    grey = _grey(image)
+    key = hashlib.sha256(b"%d %d " % grey[:2] + grey[2]).hexdigest()
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    words = _parse_tsv(_run(["-l", LANGUAGES, "-c", "thresholding_method=1", "tsv"], pixels))
+    words = _parse_tsv(_tsv(grey))
     with _cache_lock:
         _cache[key] = words
         while len(_cache) > _CACHE_PAGES:

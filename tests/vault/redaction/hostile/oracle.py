@@ -25,14 +25,12 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
 import subprocess
 import tempfile
 import warnings
 import zlib
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pikepdf
@@ -40,7 +38,7 @@ from fontTools.cffLib import CFFFontSet
 from fontTools.ttLib import TTFont
 
 from .fold import Matcher
-from .pixels import image_findings, metadata_findings, ocr_image, ocr_words
+from .pixels import image_findings, metadata_findings, ocr_files, prepared
 
 PDF = "application/pdf"
 IMAGES = ("image/jpeg", "image/png")
@@ -98,7 +96,7 @@ def pdf_findings(
         path.write_bytes(content)
         out += _pdftotext(path, matcher, label)
         if ocr:
-            out += _rendered(path, matcher, label)
+            out += _read_pixels(path, walker.pictures, matcher, label)
     return out
 
 
@@ -109,6 +107,7 @@ class _Walker:
         self.matcher, self.label, self.ocr, self.depth = matcher, label, ocr, depth
         self.out: list[str] = []
         self.seen: set[bytes] = set()  # digests of decoded stream data, for carving
+        self.pictures: list[tuple[str, bytes]] = []  # (where, prepared PNG), read at the end
 
     def add(self, where: str, what: str) -> None:
         self.out.append(f"{self.label}: {where}: {what}")
@@ -195,9 +194,7 @@ class _Walker:
                     image = pikepdf.PdfImage(copy).as_pil_image()
         except Exception:  # pikepdf cannot decode it; its bytes were searched all the same
             return
-        needle = self.matcher.ocr(ocr_image(image))
-        if needle:
-            self.add(where, f"ocr of the image ({needle})")
+        self.pictures.append((where, prepared(image)))
 
 
 def _peel(stream: pikepdf.Stream) -> bytes | None:
@@ -387,23 +384,34 @@ def _pdftotext(path: Path, matcher: Matcher, label: str) -> list[str]:
     ]
 
 
-def _rendered(path: Path, matcher: Matcher, label: str) -> list[str]:
+def _read_pixels(
+    path: Path, pictures: list[tuple[str, bytes]], matcher: Matcher, label: str
+) -> list[str]:
+    """OCR of every page rendered by pdftoppm and of every picture the walk found, in one
+    batch (``ocr_files``)."""
     prefix = path.with_name("page")
     result = subprocess.run(
         ["pdftoppm", "-r", "200", "-gray", str(path), str(prefix)],
         capture_output=True,
         check=False,
     )
-    images = sorted(path.parent.glob("page-*.pgm"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
-    if result.returncode != 0 or not images:
-        return [f"{label}: pdftoppm failed, cannot be checked: {result.stderr[:200]!r}"]
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        texts = list(pool.map(lambda p: ocr_words(p.read_bytes()), images))
+    pages = sorted(path.parent.glob("page-*.pgm"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
     out = []
-    for image, text in zip(images, texts, strict=True):
+    if result.returncode != 0 or not pages:
+        out.append(f"{label}: pdftoppm failed, cannot be checked: {result.stderr[:200]!r}")
+    files = list(pages)
+    for n, (_, png) in enumerate(pictures):
+        files.append(path.with_name(f"picture-{n}.png"))
+        files[-1].write_bytes(png)
+    texts = ocr_files(files)
+    for page, text in zip(pages, texts, strict=False):
         needle = matcher.ocr(text)
         if needle:
-            out.append(f"{label}: ocr page {image.stem.rsplit('-', 1)[1].lstrip('0')} ({needle})")
+            out.append(f"{label}: ocr page {page.stem.rsplit('-', 1)[1].lstrip('0')} ({needle})")
+    for (where, _), text in zip(pictures, texts[len(pages) :], strict=True):
+        needle = matcher.ocr(text)
+        if needle:
+            out.append(f"{label}: {where}: ocr of the image ({needle})")
     return out
 
 
