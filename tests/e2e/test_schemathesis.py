@@ -35,9 +35,10 @@ from tests.e2e.conftest import LiveVault
 
 pytestmark = pytest.mark.slow
 
-# About 65-90 s of generation at 20, on two busy cores: within the budget.
+# About 65-90 s of generation at 20 on two busy Xeon cores, and over 150 s on slower ones
+# since the end-to-end routes came: the budget only stops a run that hangs.
 MAX_EXAMPLES = 20
-TIME_BUDGET = 150.0  # seconds for the whole run; generation stops early past it
+TIME_BUDGET = 480.0  # seconds for the whole run; generation stops early past it
 CHECKS = [
     not_a_server_error,
     # What the schema calls invalid, the server refuses (a 4xx): the schema promises no rule
